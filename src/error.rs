@@ -1,0 +1,465 @@
+//! The crate's one error type.
+//!
+//! [`Error`] tells apart what a caller must handle differently:
+//!
+//! | variant | the request | may have been applied |
+//! |---|---|---|
+//! | [`Error::InvalidInput`] | refused before sending | no |
+//! | [`Error::NotSent`] | never reached the server (DNS, connect, TLS) | no |
+//! | [`Error::OutcomeUnknown`] | went out, no response came back (timeout, connection lost) | **yes** |
+//! | [`Error::Api`] | the server answered with a non-success status | only for a 5xx on a write |
+//! | [`Error::Decode`] | the server answered 2xx with a body that does not decode | yes, for writes |
+//! | [`Error::BodyTooLarge`] | the response was bigger than the configured cap | yes, for writes |
+//!
+//! ```
+//! use atlassian_rotation::Error;
+//!
+//! fn advice(err: &Error) -> &'static str {
+//!     if err.may_have_been_applied() {
+//!         "reconcile: the server may hold the change"
+//!     } else if err.is_retryable() {
+//!         "safe to try again later"
+//!     } else {
+//!         "fix the request"
+//!     }
+//! }
+//! # let _ = advice;
+//! ```
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// A `Result` whose error is the crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A boxed source error.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Which request an error is about: method, path template (ids shown as `{}`), and how many
+/// attempts were made. Never holds a secret: paths never carry one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RequestInfo {
+    /// HTTP method.
+    pub method: String,
+    /// The path template, e.g. `/admin/v1/orgs/{}/tunnels/{}/token`.
+    pub template: String,
+    /// Attempts made, including the one that failed.
+    pub attempts: u32,
+}
+
+impl fmt::Display for RequestInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.method, self.template)?;
+        if self.attempts > 1 {
+            write!(f, " (after {} attempts)", self.attempts)?;
+        }
+        Ok(())
+    }
+}
+
+/// One entry of the Automation API's error body `{"errors": [...]}`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[non_exhaustive]
+pub struct AutomationErrorItem {
+    /// Error id, when given.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// HTTP status as a string, when given.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Machine-readable code.
+    #[serde(default)]
+    pub code: Option<String>,
+    /// Human-readable title.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// Human-readable detail.
+    #[serde(default)]
+    pub detail: Option<String>,
+    /// The request field the error is about.
+    #[serde(default)]
+    pub field: Option<String>,
+}
+
+/// The body of an error response, parsed when it has a known Atlassian shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorBody {
+    /// No body.
+    Empty,
+    /// The Automation API's `{"errors": [...]}`.
+    Automation(Vec<AutomationErrorItem>),
+    /// The user-management API's `{"key": ..., "context": ...}` and similar `{code, message}`
+    /// bodies: the key or code, and the message when there is one.
+    Keyed {
+        /// `key` or `code`.
+        key: String,
+        /// `message`, `context` or `errorMessage`, when present.
+        message: Option<String>,
+    },
+    /// Anything else: the text, cut to [`ErrorBody::TEXT_CAP`] bytes.
+    Text(String),
+}
+
+impl ErrorBody {
+    /// How much of an unrecognised error body is kept.
+    pub const TEXT_CAP: usize = 4096;
+
+    /// Parses an error body.
+    ///
+    /// ```
+    /// use atlassian_rotation::error::ErrorBody;
+    ///
+    /// let body = ErrorBody::parse(br#"{"errors":[{"code":"BAD","title":"Bad rule"}]}"#);
+    /// assert!(matches!(body, ErrorBody::Automation(ref items) if items[0].title.as_deref() == Some("Bad rule")));
+    /// assert_eq!(ErrorBody::parse(b""), ErrorBody::Empty);
+    /// ```
+    pub fn parse(bytes: &[u8]) -> Self {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Self::Empty;
+        }
+        #[derive(Deserialize)]
+        struct Errors {
+            errors: Vec<AutomationErrorItem>,
+        }
+        #[derive(Deserialize)]
+        struct Keyed {
+            #[serde(alias = "code")]
+            key: String,
+            #[serde(default, alias = "context", alias = "errorMessage")]
+            message: Option<serde_json::Value>,
+        }
+        if let Ok(Errors { errors }) = serde_json::from_slice(bytes) {
+            return Self::Automation(errors);
+        }
+        if let Ok(Keyed { key, message }) = serde_json::from_slice(bytes) {
+            let message = message.map(|m| match m {
+                serde_json::Value::String(s) => s,
+                other => other.to_string(),
+            });
+            return Self::Keyed { key, message };
+        }
+        let text = String::from_utf8_lossy(bytes);
+        let mut end = text.len().min(Self::TEXT_CAP);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        Self::Text(text[..end].to_owned())
+    }
+
+    /// A one-line summary for error messages.
+    pub fn summary(&self) -> String {
+        match self {
+            Self::Empty => "empty body".to_owned(),
+            Self::Automation(items) => items
+                .iter()
+                .map(|i| {
+                    let mut s = i.code.clone().unwrap_or_default();
+                    for part in [&i.title, &i.detail].into_iter().flatten() {
+                        if !s.is_empty() {
+                            s.push_str(": ");
+                        }
+                        s.push_str(part);
+                    }
+                    if let Some(field) = &i.field {
+                        s.push_str(&format!(" (field {field})"));
+                    }
+                    s
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+            Self::Keyed { key, message } => match message {
+                Some(m) => format!("{key}: {m}"),
+                None => key.clone(),
+            },
+            Self::Text(text) => {
+                let line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+                if line.chars().count() > 200 {
+                    format!("{}…", line.chars().take(200).collect::<String>())
+                } else {
+                    line
+                }
+            }
+        }
+    }
+}
+
+/// A non-success HTTP response.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ApiError {
+    /// The request.
+    pub request: RequestInfo,
+    /// The HTTP status code.
+    pub status: u16,
+    /// The parsed body.
+    pub body: ErrorBody,
+    /// The `Atl-Traceid` header, which Atlassian support asks for.
+    pub trace_id: Option<String>,
+    /// How long the server asked to wait (`Retry-After` or `X-RateLimit-Reset`).
+    pub retry_after: Option<Duration>,
+}
+
+/// Everything that can go wrong.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Input refused before any request was sent. Nothing happened.
+    #[error("invalid {what}: {reason}")]
+    InvalidInput {
+        /// What was refused (never its value).
+        what: &'static str,
+        /// Why.
+        reason: String,
+    },
+
+    /// The request never reached the server (DNS, connect, TLS). Nothing happened.
+    #[error("{request}: not sent: {source}")]
+    NotSent {
+        /// The request.
+        request: RequestInfo,
+        /// The cause.
+        #[source]
+        source: BoxError,
+    },
+
+    /// The request went out and no response came back (timeout, connection lost). The server
+    /// may have applied it: reconcile before repeating anything that mints.
+    #[error("{request}: outcome unknown, the server may have applied it: {source}")]
+    OutcomeUnknown {
+        /// The request.
+        request: RequestInfo,
+        /// The cause.
+        #[source]
+        source: BoxError,
+    },
+
+    /// The server answered with a non-success status.
+    #[error(
+        "{}: HTTP {}: {}{}",
+        .0.request,
+        .0.status,
+        .0.body.summary(),
+        .0.trace_id.as_ref().map(|t| format!(" (Atl-Traceid {t})")).unwrap_or_default()
+    )]
+    Api(Box<ApiError>),
+
+    /// A success response whose body does not decode.
+    #[error(
+        "{request}: response body does not decode at `{path}`: {message}{}",
+        trace_id.as_ref().map(|t| format!(" (Atl-Traceid {t})")).unwrap_or_default()
+    )]
+    Decode {
+        /// The request.
+        request: RequestInfo,
+        /// The JSON path that failed (`.` for the root).
+        path: String,
+        /// What serde said.
+        message: String,
+        /// The `Atl-Traceid` header.
+        trace_id: Option<String>,
+    },
+
+    /// The response body was larger than the client's cap.
+    #[error("{request}: response body exceeds {limit} bytes")]
+    BodyTooLarge {
+        /// The request.
+        request: RequestInfo,
+        /// The cap, in bytes.
+        limit: usize,
+    },
+
+    /// Following pages would loop: the server repeated a cursor.
+    #[error("{request}: the server repeated a page cursor; stopping to avoid an endless loop")]
+    RepeatedCursor {
+        /// The request.
+        request: RequestInfo,
+    },
+
+    /// A rotation step failed for a reason that is not an HTTP error.
+    #[error("{step}: {reason}")]
+    Rotation {
+        /// The step (`regenerate`, `update`, `verify`, `revoke`, `rollback`).
+        step: &'static str,
+        /// Why, without secrets.
+        reason: String,
+    },
+
+    /// The journal could not be read or written.
+    #[error("journal {action} failed: {source}")]
+    Journal {
+        /// What was attempted.
+        action: &'static str,
+        /// The cause.
+        #[source]
+        source: BoxError,
+    },
+}
+
+impl Error {
+    pub(crate) fn invalid_input(what: &'static str, reason: impl Into<String>) -> Self {
+        Self::InvalidInput {
+            what,
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn rotation(step: &'static str, reason: impl Into<String>) -> Self {
+        Self::Rotation {
+            step,
+            reason: reason.into(),
+        }
+    }
+
+    /// The HTTP status, for [`Error::Api`].
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Api(e) => Some(e.status),
+            _ => None,
+        }
+    }
+
+    /// The `Atl-Traceid` of the response, when there was one.
+    pub fn trace_id(&self) -> Option<&str> {
+        match self {
+            Self::Api(e) => e.trace_id.as_deref(),
+            Self::Decode { trace_id, .. } => trace_id.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// How long the server asked to wait before trying again.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Api(e) => e.retry_after,
+            _ => None,
+        }
+    }
+
+    /// The request the error is about.
+    pub fn request(&self) -> Option<&RequestInfo> {
+        match self {
+            Self::NotSent { request, .. }
+            | Self::OutcomeUnknown { request, .. }
+            | Self::Decode { request, .. }
+            | Self::BodyTooLarge { request, .. }
+            | Self::RepeatedCursor { request } => Some(request),
+            Self::Api(e) => Some(&e.request),
+            _ => None,
+        }
+    }
+
+    /// How many attempts were made for the failing request (0 when none was sent).
+    pub fn attempts(&self) -> u32 {
+        self.request().map_or(0, |r| r.attempts)
+    }
+
+    /// Whether the same request may succeed if tried again later: rate limits, gateway errors,
+    /// unreachable servers and timeouts. Says nothing about whether repeating it is *safe*; see
+    /// [`Error::may_have_been_applied`].
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Api(e) => matches!(e.status, 429 | 502 | 503 | 504),
+            Self::NotSent { .. } | Self::OutcomeUnknown { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// Whether the server may hold the effect of the request even though the call failed: no
+    /// response came back, a 5xx answered a write, or a write's success body did not decode.
+    pub fn may_have_been_applied(&self) -> bool {
+        let is_write = |r: &RequestInfo| !matches!(r.method.as_str(), "GET" | "HEAD" | "OPTIONS");
+        match self {
+            Self::OutcomeUnknown { .. } => true,
+            Self::Api(e) => e.status >= 500 && is_write(&e.request),
+            Self::Decode { request, .. } | Self::BodyTooLarge { request, .. } => is_write(request),
+            _ => false,
+        }
+    }
+
+    /// Whether the server refused the credential (401) or its permissions (403).
+    pub fn is_auth_failure(&self) -> bool {
+        matches!(self.status(), Some(401 | 403))
+    }
+
+    /// Whether the server answered 404.
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(404)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(method: &str) -> RequestInfo {
+        RequestInfo {
+            method: method.into(),
+            template: "/x/{}".into(),
+            attempts: 3,
+        }
+    }
+
+    #[test]
+    fn api_error_message_carries_status_body_trace_and_attempts() {
+        let err = Error::Api(Box::new(ApiError {
+            request: req("PUT"),
+            status: 400,
+            body: ErrorBody::parse(
+                br#"{"errors":[{"code":"INVALID","title":"Bad rule","field":"rule.name"}]}"#,
+            ),
+            trace_id: Some("abc123".into()),
+            retry_after: None,
+        }));
+        assert_eq!(
+            err.to_string(),
+            "PUT /x/{} (after 3 attempts): HTTP 400: INVALID: Bad rule (field rule.name) (Atl-Traceid abc123)"
+        );
+        assert_eq!(err.trace_id(), Some("abc123"));
+        assert_eq!(err.attempts(), 3);
+        assert!(!err.is_retryable());
+        assert!(!err.may_have_been_applied());
+    }
+
+    #[test]
+    fn keyed_and_text_bodies_parse() {
+        assert_eq!(
+            ErrorBody::parse(br#"{"key":"not-found","context":"no such token"}"#),
+            ErrorBody::Keyed {
+                key: "not-found".into(),
+                message: Some("no such token".into())
+            }
+        );
+        let html = "<html>".repeat(2000);
+        match ErrorBody::parse(html.as_bytes()) {
+            ErrorBody::Text(t) => assert_eq!(t.len(), ErrorBody::TEXT_CAP),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn applied_and_retryable_classification() {
+        let api = |method, status| {
+            Error::Api(Box::new(ApiError {
+                request: req(method),
+                status,
+                body: ErrorBody::Empty,
+                trace_id: None,
+                retry_after: None,
+            }))
+        };
+        assert!(api("PUT", 502).may_have_been_applied());
+        assert!(!api("GET", 502).may_have_been_applied());
+        assert!(api("GET", 429).is_retryable());
+        assert!(!api("GET", 404).is_retryable());
+        assert!(api("GET", 401).is_auth_failure());
+        let unknown = Error::OutcomeUnknown {
+            request: req("PUT"),
+            source: "timed out".into(),
+        };
+        assert!(unknown.may_have_been_applied());
+    }
+}

@@ -1,0 +1,534 @@
+//! The one place HTTP happens.
+//!
+//! Every client builds [`ClientOptions`] into a transport that joins escaped path segments onto
+//! the base URL, adds authentication, enforces timeouts and a response-size cap, retries what is
+//! safe to retry ([`RetryPolicy`]), never follows redirects, decodes bodies with the JSON path of
+//! any failure, and records a `tracing` span per request that never holds a secret.
+
+mod page;
+mod path;
+mod retry;
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use reqwest::header::{self, HeaderMap, HeaderValue};
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use tracing::Instrument as _;
+use url::Url;
+
+use crate::error::{ApiError, BoxError, Error, ErrorBody, RequestInfo, Result};
+
+pub use page::Paginated;
+pub(crate) use page::{Page, next_page_url, paginate};
+pub(crate) use path::{Path, check_id};
+pub use retry::RetryPolicy;
+use retry::wait_hint;
+
+/// The `User-Agent` every request carries.
+pub const USER_AGENT: &str = concat!("atlassian-rotation/", env!("CARGO_PKG_VERSION"));
+
+/// Connection and safety settings shared by every client.
+///
+/// ```
+/// use std::time::Duration;
+/// use atlassian_rotation::ClientOptions;
+///
+/// let options = ClientOptions::new()
+///     .base_url("http://127.0.0.1:8080")
+///     .timeout(Duration::from_secs(10))
+///     .max_body_bytes(8 << 20);
+/// # let _ = options;
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ClientOptions {
+    pub(crate) base_url: Option<String>,
+    pub(crate) allow_plain_http: bool,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) timeout: Duration,
+    pub(crate) max_body_bytes: usize,
+    pub(crate) retry: RetryPolicy,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self {
+            base_url: None,
+            allow_plain_http: false,
+            connect_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(30),
+            max_body_bytes: 32 << 20,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+impl ClientOptions {
+    /// The defaults: the client's own base URL, https only (loopback excepted), a 10 s connect
+    /// timeout, a 30 s timeout per attempt, a 32 MiB response cap and [`RetryPolicy::default`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Overrides the base URL (for a proxy, a Data Center instance, or a fake on loopback).
+    /// It must be `https`, or `http` on a loopback host, unless [`Self::allow_plain_http`].
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// Accepts a plain `http` base URL on a non-loopback host. Credentials then travel in clear.
+    pub fn allow_plain_http(mut self, allow: bool) -> Self {
+        self.allow_plain_http = allow;
+        self
+    }
+
+    /// How long to wait for a connection.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long one attempt may take, from sending to the end of the body.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The largest response body accepted; a larger one ends in [`Error::BodyTooLarge`].
+    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body_bytes = bytes;
+        self
+    }
+
+    /// When and how often reads and idempotent writes are retried.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+}
+
+/// Authentication a transport adds to every request.
+#[derive(Clone)]
+pub(crate) enum Auth {
+    /// A prebuilt, sensitive `Authorization` header value.
+    Header(HeaderValue),
+}
+
+/// Whether a request may be sent twice. Decided per request, before the first attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Idempotency {
+    /// Reads: always safe to repeat.
+    Read,
+    /// Writes whose repetition has the same effect as one.
+    Idempotent,
+    /// Writes that mint something: never repeated once they may have been sent.
+    Mints,
+}
+
+/// Where a request goes: a path below the base URL, or an absolute URL on the base's origin (a
+/// pagination link).
+pub(crate) enum Target {
+    Path(Path),
+    Url { url: Url, template: String },
+}
+
+/// One request, described before it is sent.
+pub(crate) struct Call {
+    method: Method,
+    target: Target,
+    query: Vec<(String, String)>,
+    body: Option<Vec<u8>>,
+    idempotency: Idempotency,
+}
+
+impl Call {
+    pub(crate) fn get(path: Path) -> Self {
+        Self::new(Method::GET, Target::Path(path), Idempotency::Read)
+    }
+
+    pub(crate) fn get_url(url: Url, template: impl Into<String>) -> Self {
+        Self::new(
+            Method::GET,
+            Target::Url {
+                url,
+                template: template.into(),
+            },
+            Idempotency::Read,
+        )
+    }
+
+    pub(crate) fn new(method: Method, target: Target, idempotency: Idempotency) -> Self {
+        Self {
+            method,
+            target,
+            query: Vec::new(),
+            body: None,
+            idempotency,
+        }
+    }
+
+    pub(crate) fn put(path: Path, idempotency: Idempotency) -> Self {
+        Self::new(Method::PUT, Target::Path(path), idempotency)
+    }
+
+    pub(crate) fn post_read(path: Path) -> Self {
+        // A search: POST by transport, a read by meaning.
+        Self::new(Method::POST, Target::Path(path), Idempotency::Read)
+    }
+
+    pub(crate) fn delete(path: Path) -> Self {
+        Self::new(Method::DELETE, Target::Path(path), Idempotency::Idempotent)
+    }
+
+    pub(crate) fn query(mut self, key: &str, value: impl ToString) -> Self {
+        self.query.push((key.to_owned(), value.to_string()));
+        self
+    }
+
+    pub(crate) fn json<B: serde::Serialize + ?Sized>(mut self, body: &B) -> Result<Self> {
+        let bytes = serde_json::to_vec(body)
+            .map_err(|e| Error::invalid_input("request body", e.to_string()))?;
+        self.body = Some(bytes);
+        Ok(self)
+    }
+
+    fn template(&self) -> &str {
+        match &self.target {
+            Target::Path(p) => p.template(),
+            Target::Url { template, .. } => template,
+        }
+    }
+
+    fn info(&self, attempts: u32) -> RequestInfo {
+        RequestInfo {
+            method: self.method.to_string(),
+            template: self.template().to_owned(),
+            attempts,
+        }
+    }
+}
+
+/// A success response, read in full.
+pub(crate) struct Response {
+    pub(crate) status: StatusCode,
+    pub(crate) body: Vec<u8>,
+    pub(crate) trace_id: Option<String>,
+    pub(crate) info: RequestInfo,
+}
+
+impl Response {
+    /// Decodes the body, naming the JSON path that failed.
+    pub(crate) fn decode<T: DeserializeOwned>(&self) -> Result<T> {
+        let body: &[u8] = if self.body.iter().all(u8::is_ascii_whitespace) {
+            b"null"
+        } else {
+            &self.body
+        };
+        let mut de = serde_json::Deserializer::from_slice(body);
+        serde_path_to_error::deserialize(&mut de).map_err(|e| Error::Decode {
+            request: self.info.clone(),
+            path: e.path().to_string(),
+            message: e.inner().to_string(),
+            trace_id: self.trace_id.clone(),
+        })
+    }
+}
+
+/// A configured HTTP transport. Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct Transport {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    base: Url,
+    auth: RwLock<Option<Auth>>,
+    options: ClientOptions,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport")
+            .field("base", &self.inner.base.as_str())
+            .field("auth", &"[redacted]")
+            .finish()
+    }
+}
+
+impl Transport {
+    /// Builds a transport on `options.base_url`, or `default_base` when none was given.
+    pub(crate) fn new(default_base: &str, options: ClientOptions, auth: Option<Auth>) -> Result<Self> {
+        let raw = options.base_url.as_deref().unwrap_or(default_base);
+        let base = parse_base_url(raw, options.allow_plain_http)?;
+        let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(options.connect_timeout)
+            .timeout(options.timeout)
+            .user_agent(USER_AGENT);
+        if is_loopback(&base) {
+            builder = builder.no_proxy();
+        }
+        let http = builder
+            .build()
+            .map_err(|e| Error::invalid_input("HTTP client configuration", e.to_string()))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http,
+                base,
+                auth: RwLock::new(auth),
+                options,
+            }),
+        })
+    }
+
+    /// The base URL requests are joined onto.
+    pub(crate) fn base_url(&self) -> &Url {
+        &self.inner.base
+    }
+
+    /// Replaces the credentials used from the next request on.
+    pub(crate) fn set_auth(&self, auth: Auth) {
+        *self.inner.auth.write().unwrap_or_else(|p| p.into_inner()) = Some(auth);
+    }
+
+    /// Sends `call` and decodes a JSON body.
+    pub(crate) async fn json<T: DeserializeOwned>(&self, call: Call) -> Result<T> {
+        self.send(call).await?.decode()
+    }
+
+    /// Sends `call` and ignores the body.
+    pub(crate) async fn unit(&self, call: Call) -> Result<()> {
+        self.send(call).await.map(drop)
+    }
+
+    /// Resolves the URL of a call; an absolute URL must share the base's origin, so credentials
+    /// never travel to a host the caller did not configure.
+    fn url(&self, call: &Call) -> Result<Url> {
+        let mut url = match &call.target {
+            Target::Path(path) => path.join_onto(&self.inner.base),
+            Target::Url { url, .. } => {
+                if url.origin() != self.inner.base.origin() {
+                    return Err(Error::invalid_input(
+                        "pagination link",
+                        format!(
+                            "points to {}, not to the configured {}",
+                            url.origin().ascii_serialization(),
+                            self.inner.base.origin().ascii_serialization()
+                        ),
+                    ));
+                }
+                url.clone()
+            }
+        };
+        if !call.query.is_empty() {
+            let mut pairs = url.query_pairs_mut();
+            for (k, v) in &call.query {
+                pairs.append_pair(k, v);
+            }
+        }
+        Ok(url)
+    }
+
+    /// Sends `call`, retrying what the policy allows, and returns a success response.
+    pub(crate) async fn send(&self, call: Call) -> Result<Response> {
+        let url = self.url(&call)?;
+        let policy = &self.inner.options.retry;
+        let span = tracing::debug_span!(
+            "atlassian_request",
+            method = %call.method,
+            path = %call.template(),
+            status = tracing::field::Empty,
+            trace_id = tracing::field::Empty,
+            attempts = tracing::field::Empty,
+        );
+        async {
+            let started = tokio::time::Instant::now();
+            let mut attempt = 0u32;
+            loop {
+                attempt += 1;
+                let outcome = self.attempt(&call, &url, attempt).await;
+                let span = tracing::Span::current();
+                span.record("attempts", attempt);
+                let err = match outcome {
+                    Ok(response) => {
+                        span.record("status", response.status.as_u16());
+                        if let Some(t) = &response.trace_id {
+                            span.record("trace_id", t.as_str());
+                        }
+                        return Ok(response);
+                    }
+                    Err(err) => err,
+                };
+                if let Some(status) = err.status() {
+                    span.record("status", status);
+                }
+                if let Some(t) = err.trace_id() {
+                    span.record("trace_id", t);
+                }
+                let Some(delay) = policy.next_delay(call.idempotency, &err, attempt, started.elapsed())
+                else {
+                    return Err(err);
+                };
+                tracing::debug!(attempt, delay_ms = delay.as_millis() as u64, error = %err, "retrying");
+                tokio::time::sleep(delay).await;
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn attempt(&self, call: &Call, url: &Url, attempt: u32) -> Result<Response> {
+        let info = call.info(attempt);
+        let mut request = self
+            .inner
+            .http
+            .request(call.method.clone(), url.clone())
+            .header(header::ACCEPT, "application/json");
+        let auth = self
+            .inner
+            .auth
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(Auth::Header(value)) = auth {
+            request = request.header(header::AUTHORIZATION, value);
+        }
+        if let Some(body) = &call.body {
+            request = request
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(body.clone());
+        }
+        let mut response = request.send().await.map_err(|e| send_error(e, info.clone()))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let trace_id = header_str(&headers, "atl-traceid");
+        let cap = if status.is_success() {
+            self.inner.options.max_body_bytes
+        } else {
+            self.inner.options.max_body_bytes.min(64 << 10)
+        };
+        let mut body = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > cap {
+                        if !status.is_success() {
+                            // An error page: what was read is enough to describe it.
+                            body.extend_from_slice(&chunk[..cap - body.len()]);
+                            break;
+                        }
+                        return Err(Error::BodyTooLarge {
+                            request: info,
+                            limit: cap,
+                        });
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) => return Err(send_error(e, info)),
+            }
+        }
+        if status.is_success() {
+            return Ok(Response {
+                status,
+                body,
+                trace_id,
+                info,
+            });
+        }
+        Err(Error::Api(Box::new(ApiError {
+            request: info,
+            status: status.as_u16(),
+            body: ErrorBody::parse(&body),
+            trace_id,
+            retry_after: wait_hint(&headers),
+        })))
+    }
+}
+
+fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// Maps a reqwest failure: nothing sent when the connection never came up, unknown otherwise.
+fn send_error(err: reqwest::Error, request: RequestInfo) -> Error {
+    let not_sent = err.is_connect() || err.is_builder();
+    let source: BoxError = Box::new(err.without_url());
+    if not_sent {
+        Error::NotSent { request, source }
+    } else {
+        Error::OutcomeUnknown { request, source }
+    }
+}
+
+/// Whether a URL's host is loopback: 127.0.0.0/8, `::1` or `localhost`.
+pub(crate) fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+/// Parses and checks a base URL: https, or http on loopback unless plain http is allowed; no
+/// credentials, query or fragment in it.
+pub(crate) fn parse_base_url(raw: &str, allow_plain_http: bool) -> Result<Url> {
+    let url = Url::parse(raw).map_err(|e| Error::invalid_input("base URL", e.to_string()))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if allow_plain_http || is_loopback(&url) => {}
+        "http" => {
+            return Err(Error::invalid_input(
+                "base URL",
+                "plain http is accepted only for loopback hosts unless allow_plain_http is set",
+            ));
+        }
+        other => {
+            return Err(Error::invalid_input(
+                "base URL",
+                format!("scheme `{other}` is not http(s)"),
+            ));
+        }
+    }
+    if url.host().is_none() {
+        return Err(Error::invalid_input("base URL", "has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::invalid_input(
+            "base URL",
+            "must not carry credentials; pass them to the client instead",
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(Error::invalid_input("base URL", "must not have a query or fragment"));
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls_are_checked() {
+        assert!(parse_base_url("https://api.atlassian.com", false).is_ok());
+        assert!(parse_base_url("http://127.0.0.1:9", false).is_ok());
+        assert!(parse_base_url("http://127.8.9.1:9", false).is_ok());
+        assert!(parse_base_url("http://[::1]:9", false).is_ok());
+        assert!(parse_base_url("http://localhost:9", false).is_ok());
+        assert!(parse_base_url("http://jira.example.com", false).is_err());
+        assert!(parse_base_url("http://jira.example.com", true).is_ok());
+        assert!(parse_base_url("ftp://jira.example.com", true).is_err());
+        assert!(parse_base_url("https://user:pw@jira.example.com", false).is_err());
+        assert!(parse_base_url("https://jira.example.com/?a=b", false).is_err());
+        assert!(parse_base_url("not a url", false).is_err());
+    }
+}
