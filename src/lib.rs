@@ -9,3 +9,4 @@ pub use error::{Error, Result};
 pub mod transport;
 
 pub use transport::{ClientOptions, Paginated, RetryPolicy};
+pub mod rotate;
