@@ -326,16 +326,16 @@ mod tests {
     #[test]
     fn header_breaking_characters_are_refused_without_echoing_the_value() {
         for (email, token) in [
-            ("a@example.com", "tok\r\nX-Evil: 1"),
-            ("a@example.com", "tok en"),
+            ("a@example.com", "s3kr1t\r\nX-Evil: 1"),
+            ("a@example.com", "s3kr1t en"),
             ("a@example.com", ""),
-            ("a\n@example.com", "tok"),
-            ("a:b@example.com", "tok"),
-            ("á@example.com", "tok"),
+            ("a\n@example.com", "s3kr1t"),
+            ("a:b@example.com", "s3kr1t"),
+            ("á@example.com", "s3kr1t"),
         ] {
             let err = basic_header(email, token).unwrap_err();
             let text = format!("{err} {err:?}");
-            assert!(!text.contains("tok"), "{text}");
+            assert!(!text.contains("s3kr1t"), "{text}");
             assert!(matches!(err, Error::InvalidInput { .. }), "{text}");
         }
         assert!(bearer_header("Admin API key", "a\u{0}b").is_err());
