@@ -9,3 +9,8 @@ pub use error::{Error, Result};
 pub mod transport;
 
 pub use transport::{ClientOptions, Paginated, RetryPolicy};
+pub mod admin;
+pub mod instance;
+
+pub use admin::AdminClient;
+pub use instance::InstanceClient;
