@@ -84,13 +84,19 @@ fn basic_password_header(username: &str, password: &str) -> Result<HeaderValue> 
         ));
     }
     if username.chars().any(char::is_control) {
-        return Err(Error::invalid_input("username", "contains a control character"));
+        return Err(Error::invalid_input(
+            "username",
+            "contains a control character",
+        ));
     }
     if password.is_empty() {
         return Err(Error::invalid_input("password", "is empty"));
     }
     if password.chars().any(char::is_control) {
-        return Err(Error::invalid_input("password", "contains a control character"));
+        return Err(Error::invalid_input(
+            "password",
+            "contains a control character",
+        ));
     }
     let mut value = HeaderValue::try_from(format!("Basic {}", basic_encode(username, password)))
         .map_err(|_| Error::invalid_input("basic credentials", "cannot form a header value"))?;
@@ -219,6 +225,19 @@ impl InstanceClient {
     }
 
     /// Replaces the credentials for every later request, on this client and all its clones.
+    ///
+    /// ```
+    /// use atlassian_rotation::InstanceClient;
+    /// use atlassian_rotation::instance::InstanceAuth;
+    /// use atlassian_rotation::secret::PersonalAccessToken;
+    ///
+    /// let jira = InstanceClient::new(
+    ///     "https://jira.example.com",
+    ///     InstanceAuth::PersonalAccessToken(PersonalAccessToken::new("old-pat")),
+    /// )?;
+    /// jira.set_auth(InstanceAuth::PersonalAccessToken(PersonalAccessToken::new("new-pat")))?;
+    /// # Ok::<(), atlassian_rotation::Error>(())
+    /// ```
     pub fn set_auth(&self, auth: InstanceAuth) -> Result<()> {
         self.transport.set_auth(Auth::Header(auth.header()?));
         Ok(())
@@ -320,7 +339,13 @@ mod tests {
             value.to_str().unwrap(),
             format!("Basic {}", basic_encode("admin", "pass word é"))
         );
-        for (user, pw) in [("", "p"), ("a:b", "p"), ("a\nb", "p"), ("a", ""), ("a", "p\r\nX: y")] {
+        for (user, pw) in [
+            ("", "p"),
+            ("a:b", "p"),
+            ("a\nb", "p"),
+            ("a", ""),
+            ("a", "p\r\nX: y"),
+        ] {
             let err = basic_password_header(user, pw).unwrap_err();
             assert!(matches!(err, Error::InvalidInput { .. }), "{err}");
             if pw.len() > 1 {

@@ -20,7 +20,9 @@ const INSTALL: &str = "/jira/rest/secure-tunneling/latest/tunnel/token";
 async fn server() -> MockServer {
     let server = MockServer::start().await;
     Mock::given(any())
-        .respond_with(ResponseTemplate::new(599).set_body_string("UNEXPECTED REQUEST: no exact mock matched"))
+        .respond_with(
+            ResponseTemplate::new(599).set_body_string("UNEXPECTED REQUEST: no exact mock matched"),
+        )
         .with_priority(u8::MAX)
         .expect(0)
         .named("catch-all")
@@ -94,7 +96,10 @@ async fn install_puts_the_key_as_json_with_the_pat_and_decodes_the_answer() {
 
     assert_eq!(installed.name.as_deref(), Some("build-farm"));
     assert_eq!(installed.cloud_org_name.as_deref(), Some("Example Corp"));
-    assert_eq!(installed.cloud_page_url.as_deref(), Some("https://example.atlassian.net"));
+    assert_eq!(
+        installed.cloud_page_url.as_deref(),
+        Some("https://example.atlassian.net")
+    );
     assert_eq!(
         installed.app_links_url.as_deref(),
         Some("https://jira.internal.example/plugins/servlet/applinks/listApplicationLinks")
@@ -123,7 +128,10 @@ async fn install_with_basic_auth_sends_base64_of_username_and_password() {
 async fn sparse_and_empty_answers_decode_to_missing_fields() {
     let server = server().await;
     install_call(&format!("Bearer {PAT}"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"cloudOrgName": "Example Corp", "extra": 1})))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"cloudOrgName": "Example Corp", "extra": 1})),
+        )
         .up_to_n_times(1)
         .with_priority(1)
         .expect(1)
@@ -140,7 +148,10 @@ async fn sparse_and_empty_answers_decode_to_missing_fields() {
     let sparse = jira.install_tunnel_key(&key).await.unwrap();
     assert_eq!(sparse.cloud_org_name.as_deref(), Some("Example Corp"));
     assert_eq!(sparse.name, None);
-    assert_eq!(jira.install_tunnel_key(&key).await.unwrap(), TunnelInstallation::default());
+    assert_eq!(
+        jira.install_tunnel_key(&key).await.unwrap(),
+        TunnelInstallation::default()
+    );
 }
 
 #[tokio::test]
@@ -221,11 +232,17 @@ async fn the_key_and_the_pat_stay_out_of_errors_and_logs_even_when_the_server_ec
     assert_eq!(err.attempts(), 3);
     assert_eq!(err.trace_id(), Some("tr-400"));
     let text = format!("{err} {err:?}");
-    assert!(text.contains("BAD_TOKEN: Invalid token [redacted]"), "{text}");
+    assert!(
+        text.contains("BAD_TOKEN: Invalid token [redacted]"),
+        "{text}"
+    );
     assert!(!text.contains(TUNNEL_KEY) && !text.contains(PAT), "{text}");
     let logged = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
     assert!(logged.contains("retrying"), "no retry logged: {logged}");
-    assert!(!logged.contains(TUNNEL_KEY) && !logged.contains(PAT), "{logged}");
+    assert!(
+        !logged.contains(TUNNEL_KEY) && !logged.contains(PAT),
+        "{logged}"
+    );
 }
 
 #[tokio::test]
@@ -246,12 +263,18 @@ async fn myself_gets_the_account_and_ignores_unknown_fields() {
         .mount(&server)
         .await;
 
-    let me = client(&server, pat(), RetryPolicy::none()).myself().await.unwrap();
+    let me = client(&server, pat(), RetryPolicy::none())
+        .myself()
+        .await
+        .unwrap();
 
     assert_eq!(me.name.as_deref(), Some("svc-rotation"));
     assert_eq!(me.key.as_deref(), Some("JIRAUSER10100"));
     assert_eq!(me.display_name.as_deref(), Some("Rotation Service"));
-    assert_eq!(me.email_address.as_deref(), Some("svc-rotation@example.com"));
+    assert_eq!(
+        me.email_address.as_deref(),
+        Some("svc-rotation@example.com")
+    );
     assert_eq!(me.active, Some(true));
 }
 
@@ -262,13 +285,19 @@ async fn myself_with_a_refused_credential_is_an_auth_failure() {
         .respond_with(
             ResponseTemplate::new(401)
                 .insert_header("Atl-Traceid", "tr-401")
-                .set_body_raw("<html><title>Unauthorized (401)</title></html>", "text/html"),
+                .set_body_raw(
+                    "<html><title>Unauthorized (401)</title></html>",
+                    "text/html",
+                ),
         )
         .expect(1)
         .mount(&server)
         .await;
 
-    let err = client(&server, pat(), quick_retries()).myself().await.unwrap_err();
+    let err = client(&server, pat(), quick_retries())
+        .myself()
+        .await
+        .unwrap_err();
 
     assert!(err.is_auth_failure());
     assert_eq!(err.attempts(), 1, "a 401 is not retried");
@@ -280,12 +309,18 @@ async fn myself_with_a_refused_credential_is_an_auth_failure() {
 async fn myself_with_malformed_json_is_a_decode_error_with_its_path() {
     let server = server().await;
     call("GET", "/jira/rest/api/2/myself", &format!("Bearer {PAT}"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"name": "svc", "active": "yes"})))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"name": "svc", "active": "yes"})),
+        )
         .expect(1)
         .mount(&server)
         .await;
 
-    match client(&server, pat(), RetryPolicy::none()).myself().await.unwrap_err() {
+    match client(&server, pat(), RetryPolicy::none())
+        .myself()
+        .await
+        .unwrap_err()
+    {
         Error::Decode { path, .. } => assert_eq!(path, "active"),
         other => panic!("{other:?}"),
     }
@@ -301,9 +336,10 @@ async fn a_redirect_from_the_instance_is_not_followed() {
         .await;
     let server = server().await;
     install_call(&format!("Bearer {PAT}"))
-        .respond_with(
-            ResponseTemplate::new(302).insert_header("Location", format!("{}/login.jsp", elsewhere.uri()).as_str()),
-        )
+        .respond_with(ResponseTemplate::new(302).insert_header(
+            "Location",
+            format!("{}/login.jsp", elsewhere.uri()).as_str(),
+        ))
         .expect(1)
         .mount(&server)
         .await;
@@ -327,15 +363,26 @@ async fn set_auth_swaps_credentials_for_later_requests() {
         .await;
     let jira = client(&server, pat(), RetryPolicy::none());
 
-    jira.set_auth(InstanceAuth::PersonalAccessToken(PersonalAccessToken::new("new-pat")))
-        .unwrap();
+    jira.set_auth(InstanceAuth::PersonalAccessToken(PersonalAccessToken::new(
+        "new-pat",
+    )))
+    .unwrap();
     assert_eq!(jira.myself().await.unwrap().name.as_deref(), Some("svc"));
 }
 
 #[test]
 fn construction_requires_a_safe_base_url_and_usable_credentials() {
     let err = InstanceClient::with_options(pat(), ClientOptions::new()).unwrap_err();
-    assert!(matches!(err, Error::InvalidInput { what: "base URL", .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::InvalidInput {
+                what: "base URL",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert!(InstanceClient::new("http://jira.example.com", pat()).is_err());
     assert!(InstanceClient::new("http://127.0.0.1:8080/jira", pat()).is_ok());
 
@@ -344,7 +391,16 @@ fn construction_requires_a_safe_base_url_and_usable_credentials() {
     assert!(!format!("{err} {err:?}").contains("pat with space"));
     let bad_user = InstanceAuth::basic("a:b", Password::new("secret-pw"));
     let err = InstanceClient::new("https://jira.example.com", bad_user).unwrap_err();
-    assert!(matches!(err, Error::InvalidInput { what: "username", .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::InvalidInput {
+                what: "username",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert!(!format!("{err} {err:?}").contains("secret-pw"));
 }
 
@@ -352,8 +408,14 @@ fn construction_requires_a_safe_base_url_and_usable_credentials() {
 fn auth_and_client_debug_never_show_secrets() {
     let basic = InstanceAuth::basic("jira-admin", Password::new("hunter2-pw"));
     let shown = format!("{basic:?} {:?}", pat());
-    assert!(!shown.contains("hunter2-pw") && !shown.contains(PAT), "{shown}");
-    assert!(shown.contains("jira-admin") && shown.contains("[redacted]"), "{shown}");
+    assert!(
+        !shown.contains("hunter2-pw") && !shown.contains(PAT),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("jira-admin") && shown.contains("[redacted]"),
+        "{shown}"
+    );
     let jira = InstanceClient::new("https://jira.example.com", basic).unwrap();
     assert!(!format!("{jira:?}").contains("hunter2-pw"));
 }

@@ -10,7 +10,9 @@ use futures::StreamExt as _;
 
 use crate::error::{Error, Result};
 use crate::secret::{AdminApiKey, bearer_header};
-use crate::transport::{Auth, Call, ClientOptions, Idempotency, Paginated, Path, Transport, paginate};
+use crate::transport::{
+    Auth, Call, ClientOptions, Idempotency, Paginated, Path, Transport, paginate,
+};
 
 pub use models::{
     OrgApiToken, OrgTokenStatus, OrgTokenUser, Organization, Timestamp, Tunnel, TunnelStatus,
@@ -19,6 +21,10 @@ pub use models::{
 pub use query::OrgTokenQuery;
 
 /// The Admin APIs' default base URL.
+///
+/// ```
+/// assert_eq!(atlassian_rotation::admin::DEFAULT_BASE_URL, "https://api.atlassian.com");
+/// ```
 pub const DEFAULT_BASE_URL: &str = "https://api.atlassian.com";
 
 /// A client for the organization Admin APIs, authenticated with an Admin API key
@@ -38,7 +44,10 @@ pub struct AdminClient {
 }
 
 fn auth(key: &AdminApiKey) -> Result<Auth> {
-    Ok(Auth::Header(bearer_header("Admin API key", key.expose_secret())?))
+    Ok(Auth::Header(bearer_header(
+        "Admin API key",
+        key.expose_secret(),
+    )?))
 }
 
 impl AdminClient {
@@ -104,7 +113,10 @@ impl AdminClient {
             .lit("tunnels")
             .param("tunnel hostname", hostname)?
             .lit("token");
-        let response = self.transport.send(Call::put(path, Idempotency::Mints)).await?;
+        let response = self
+            .transport
+            .send(Call::put(path, Idempotency::Mints))
+            .await?;
         let wire: models::TunnelWire = response.decode().map_err(redact_decode_values)?;
         Ok(wire.into())
     }
@@ -215,7 +227,11 @@ fn redact_decode_values(err: Error) -> Error {
                     out.push('"');
                 }
                 // Odd parts sit between quotes; an unterminated one is redacted too.
-                out.push_str(if i % 2 == 1 { crate::secret::REDACTED } else { part });
+                out.push_str(if i % 2 == 1 {
+                    crate::secret::REDACTED
+                } else {
+                    part
+                });
             }
             Error::Decode {
                 request,

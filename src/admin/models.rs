@@ -194,6 +194,16 @@ pub struct Tunnel {
 
 impl Tunnel {
     /// Builds a tunnel (for tests and fakes); the URLs start empty.
+    ///
+    /// ```
+    /// use atlassian_rotation::admin::{Tunnel, TunnelStatus};
+    /// use atlassian_rotation::secret::TunnelKey;
+    ///
+    /// let tunnel = Tunnel::new("id-1", "farm", TunnelKey::new("k"), TunnelStatus::Disconnected)
+    ///     .with_on_premise_url("https://jira.internal.example")
+    ///     .with_upstream_dns_url("http://id-1.self-hosted.atlassian.com");
+    /// assert_eq!(tunnel.on_premise_url.as_deref(), Some("https://jira.internal.example"));
+    /// ```
     pub fn new(
         id: impl Into<String>,
         name: impl Into<String>,
@@ -225,7 +235,11 @@ impl Tunnel {
 
 impl fmt::Display for Tunnel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "tunnel {} ({}, {}, key {})", self.id, self.name, self.status, self.key)
+        write!(
+            f,
+            "tunnel {} ({}, {}, key {})",
+            self.id, self.name, self.status, self.key
+        )
     }
 }
 
@@ -280,7 +294,10 @@ pub struct Organization {
 impl Organization {
     /// Builds an organization (for tests and fakes).
     pub fn new(id: impl Into<String>, name: Option<String>) -> Self {
-        Self { id: id.into(), name }
+        Self {
+            id: id.into(),
+            name,
+        }
     }
 }
 

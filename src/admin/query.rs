@@ -114,7 +114,15 @@ mod tests {
             .pairs()
             .unwrap();
         let names: Vec<_> = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        assert_eq!(names, ["q=a b", "status=ALLOWED", "limit=2", "createdAtFrom=2025-01-01"]);
+        assert_eq!(
+            names,
+            [
+                "q=a b",
+                "status=ALLOWED",
+                "limit=2",
+                "createdAtFrom=2025-01-01"
+            ]
+        );
         assert!(OrgTokenQuery::new().filter("cursor", "x").pairs().is_err());
         assert!(OrgTokenQuery::new().filter("limit", "5").pairs().is_err());
         assert!(OrgTokenQuery::new().limit(0).pairs().is_err());

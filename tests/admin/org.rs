@@ -100,7 +100,13 @@ async fn user_management_error_bodies_are_parsed() {
     };
     let (status, parsed) = body(admin.user_api_tokens("u401").await.unwrap_err());
     assert_eq!(status, 401);
-    assert_eq!(parsed, ErrorBody::Keyed { key: "unauthorized".into(), message: None });
+    assert_eq!(
+        parsed,
+        ErrorBody::Keyed {
+            key: "unauthorized".into(),
+            message: None
+        }
+    );
 
     let err = admin.user_api_tokens("u403").await.unwrap_err();
     assert!(err.is_auth_failure());
@@ -138,7 +144,10 @@ async fn a_read_is_retried_on_503_and_succeeds() {
         .mount(&server)
         .await;
 
-    let org = client_with(&server, quick_retries()).check_key("o").await.unwrap();
+    let org = client_with(&server, quick_retries())
+        .check_key("o")
+        .await
+        .unwrap();
     assert_eq!(org.id, "9a1b-org");
 }
 
@@ -149,24 +158,35 @@ async fn a_server_error_keeps_the_trace_id_and_the_attempt_count() {
         .respond_with(
             ResponseTemplate::new(502)
                 .insert_header("Atl-Traceid", "tr-502")
-                .set_body_raw("<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html"),
+                .set_body_raw(
+                    "<html><body><h1>502 Bad Gateway</h1></body></html>",
+                    "text/html",
+                ),
         )
         .expect(3)
         .mount(&server)
         .await;
 
-    let err = client_with(&server, quick_retries()).check_key("o").await.unwrap_err();
+    let err = client_with(&server, quick_retries())
+        .check_key("o")
+        .await
+        .unwrap_err();
 
     assert_eq!(err.status(), Some(502));
     assert_eq!(err.attempts(), 3);
     assert_eq!(err.trace_id(), Some("tr-502"));
     assert!(!err.may_have_been_applied(), "a GET changes nothing");
     match &err {
-        Error::Api(api) => assert!(matches!(&api.body, ErrorBody::Text(t) if t.contains("502 Bad Gateway"))),
+        Error::Api(api) => {
+            assert!(matches!(&api.body, ErrorBody::Text(t) if t.contains("502 Bad Gateway")))
+        }
         other => panic!("{other:?}"),
     }
     let text = err.to_string();
-    assert!(text.contains("Atl-Traceid tr-502") && text.contains("after 3 attempts"), "{text}");
+    assert!(
+        text.contains("Atl-Traceid tr-502") && text.contains("after 3 attempts"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -201,10 +221,10 @@ async fn a_redirect_is_not_followed_and_the_key_never_reaches_the_other_server()
         .await;
     let server = server().await;
     admin_call("GET", "/admin/v1/orgs/o")
-        .respond_with(
-            ResponseTemplate::new(302)
-                .insert_header("Location", format!("{}/admin/v1/orgs/o", elsewhere.uri()).as_str()),
-        )
+        .respond_with(ResponseTemplate::new(302).insert_header(
+            "Location",
+            format!("{}/admin/v1/orgs/o", elsewhere.uri()).as_str(),
+        ))
         .expect(1)
         .mount(&server)
         .await;
@@ -231,7 +251,9 @@ async fn set_api_key_swaps_the_bearer_for_later_requests_on_every_clone() {
     admin.set_api_key(AdminApiKey::new("rotated-key")).unwrap();
     clone.check_key("o").await.unwrap();
 
-    let err = admin.set_api_key(AdminApiKey::new("bad key\r\n")).unwrap_err();
+    let err = admin
+        .set_api_key(AdminApiKey::new("bad key\r\n"))
+        .unwrap_err();
     assert!(matches!(err, Error::InvalidInput { .. }));
     assert!(!err.to_string().contains("bad key"), "{err}");
 }
@@ -242,8 +264,11 @@ fn a_key_that_cannot_be_a_header_is_refused_without_echo() {
     assert!(matches!(err, Error::InvalidInput { .. }));
     assert!(!format!("{err} {err:?}").contains("sec ret"));
     assert!(
-        AdminClient::with_options(AdminApiKey::new("k"), ClientOptions::new().base_url("http://admin.example.com"))
-            .is_err(),
+        AdminClient::with_options(
+            AdminApiKey::new("k"),
+            ClientOptions::new().base_url("http://admin.example.com")
+        )
+        .is_err(),
         "plain http off loopback is refused"
     );
 }

@@ -43,10 +43,15 @@ async fn follows_full_url_query_string_and_bare_cursor_links_with_the_filters() 
     let server = server().await;
     let full_next = format!("{}{TOKENS}?cursor=c2&limit=2", server.uri());
     admin_call("GET", TOKENS)
-        .and(ExactQuery(Some("q=sync%40example.com&status=ALLOWED&limit=2&createdAtFrom=2025-01-01")))
+        .and(ExactQuery(Some(
+            "q=sync%40example.com&status=ALLOWED&limit=2&createdAtFrom=2025-01-01",
+        )))
         .and(NoBody)
         .respond_with(page(
-            vec![token("t1", "2026-01-01T00:00:00Z"), token("t2", "2027-01-01T00:00:00Z")],
+            vec![
+                token("t1", "2026-01-01T00:00:00Z"),
+                token("t2", "2027-01-01T00:00:00Z"),
+            ],
             Some(full_next),
         ))
         .expect(1)
@@ -54,13 +59,19 @@ async fn follows_full_url_query_string_and_bare_cursor_links_with_the_filters() 
         .await;
     admin_call("GET", TOKENS)
         .and(ExactQuery(Some("cursor=c2&limit=2")))
-        .respond_with(page(vec![token("t3", "2026-01-10T00:00:00Z")], Some("?cursor=c3&limit=2".into())))
+        .respond_with(page(
+            vec![token("t3", "2026-01-10T00:00:00Z")],
+            Some("?cursor=c3&limit=2".into()),
+        ))
         .expect(1)
         .mount(&server)
         .await;
     admin_call("GET", TOKENS)
         .and(ExactQuery(Some("cursor=c3&limit=2")))
-        .respond_with(page(vec![token("t4", "2030-01-01T00:00:00Z")], Some("c4/+=".into())))
+        .respond_with(page(
+            vec![token("t4", "2030-01-01T00:00:00Z")],
+            Some("c4/+=".into()),
+        ))
         .expect(1)
         .mount(&server)
         .await;
@@ -106,12 +117,18 @@ async fn no_filters_send_no_query_and_an_empty_org_ends_the_stream() {
     let server = server().await;
     admin_call("GET", "/admin/api-access/v1/orgs/o/api-tokens")
         .and(ExactQuery(None))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": [], "links": {"self": "x"}})))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"data": [], "links": {"self": "x"}})),
+        )
         .expect(1)
         .mount(&server)
         .await;
 
-    assert!(ids(client(&server).org_api_tokens("o", OrgTokenQuery::new())).await.is_empty());
+    assert!(
+        ids(client(&server).org_api_tokens("o", OrgTokenQuery::new()))
+            .await
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -119,13 +136,19 @@ async fn a_repeated_cursor_stops_the_stream_with_an_error() {
     let server = server().await;
     admin_call("GET", "/admin/api-access/v1/orgs/o/api-tokens")
         .and(ExactQuery(None))
-        .respond_with(page(vec![token("t1", "2026-01-01T00:00:00Z")], Some("?cursor=same".into())))
+        .respond_with(page(
+            vec![token("t1", "2026-01-01T00:00:00Z")],
+            Some("?cursor=same".into()),
+        ))
         .expect(1)
         .mount(&server)
         .await;
     admin_call("GET", "/admin/api-access/v1/orgs/o/api-tokens")
         .and(ExactQuery(Some("cursor=same")))
-        .respond_with(page(vec![token("t2", "2026-01-01T00:00:00Z")], Some("?cursor=same".into())))
+        .respond_with(page(
+            vec![token("t2", "2026-01-01T00:00:00Z")],
+            Some("?cursor=same".into()),
+        ))
         .expect(1)
         .mount(&server)
         .await;
@@ -139,7 +162,11 @@ async fn a_repeated_cursor_stops_the_stream_with_an_error() {
     // ends with the error instead of looping.
     assert_eq!(items.len(), 2, "{items:?}");
     assert_eq!(items[0].as_ref().unwrap().id, "t1");
-    assert!(matches!(items[1], Err(Error::RepeatedCursor { .. })), "{:?}", items[1]);
+    assert!(
+        matches!(items[1], Err(Error::RepeatedCursor { .. })),
+        "{:?}",
+        items[1]
+    );
 }
 
 #[tokio::test]
@@ -154,7 +181,10 @@ async fn a_next_link_to_another_origin_is_refused_and_never_requested() {
     admin_call("GET", "/admin/api-access/v1/orgs/o/api-tokens")
         .respond_with(page(
             vec![token("t1", "2026-01-01T00:00:00Z")],
-            Some(format!("{}/admin/api-access/v1/orgs/o/api-tokens?cursor=x", elsewhere.uri())),
+            Some(format!(
+                "{}/admin/api-access/v1/orgs/o/api-tokens?cursor=x",
+                elsewhere.uri()
+            )),
         ))
         .expect(1)
         .mount(&server)
@@ -186,7 +216,11 @@ async fn bad_org_ids_and_filters_end_the_stream_before_any_request() {
     ] {
         let items: Vec<_> = admin.org_api_tokens(org, query).collect().await;
         assert_eq!(items.len(), 1);
-        assert!(matches!(items[0], Err(Error::InvalidInput { .. })), "{:?}", items[0]);
+        assert!(
+            matches!(items[0], Err(Error::InvalidInput { .. })),
+            "{:?}",
+            items[0]
+        );
     }
 }
 

@@ -37,7 +37,9 @@ pub fn client(server: &MockServer) -> AdminClient {
 pub fn client_with(server: &MockServer, retry: RetryPolicy) -> AdminClient {
     AdminClient::with_options(
         AdminApiKey::new(KEY),
-        ClientOptions::new().base_url(server.uri()).retry_policy(retry),
+        ClientOptions::new()
+            .base_url(server.uri())
+            .retry_policy(retry),
     )
     .unwrap()
 }

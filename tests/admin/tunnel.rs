@@ -41,7 +41,10 @@ async fn regenerate_puts_to_the_escaped_hostname_without_body_and_decodes_the_tu
     assert_eq!(tunnel.name, "build-farm");
     assert_eq!(tunnel.key.expose_secret(), TUNNEL_KEY);
     assert_eq!(tunnel.status, TunnelStatus::Connected);
-    assert_eq!(tunnel.on_premise_url.as_deref(), Some("https://jira.internal.example"));
+    assert_eq!(
+        tunnel.on_premise_url.as_deref(),
+        Some("https://jira.internal.example")
+    );
     assert_eq!(
         tunnel.upstream_dns_url.as_deref(),
         Some("http://3f6c1a52-7d0e-4a8b-9c55-0b1e2d3f4a5b.self-hosted.atlassian.com")
@@ -53,15 +56,16 @@ async fn lower_case_and_unknown_statuses_and_missing_fields_still_yield_the_key(
     let server = server().await;
     admin_call("PUT", "/admin/v1/orgs/o/tunnels/a/token")
         .respond_with(
-            ResponseTemplate::new(200).set_body_json(json!({"token": TUNNEL_KEY, "status": "disconnected"})),
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"token": TUNNEL_KEY, "status": "disconnected"})),
         )
         .expect(1)
         .mount(&server)
         .await;
     admin_call("PUT", "/admin/v1/orgs/o/tunnels/b/token")
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(json!({"token": TUNNEL_KEY, "status": "RECONNECTING", "onPremiseUrl": null})),
-        )
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"token": TUNNEL_KEY, "status": "RECONNECTING", "onPremiseUrl": null}),
+        ))
         .expect(1)
         .mount(&server)
         .await;
@@ -93,7 +97,8 @@ async fn the_key_never_shows_in_debug_display_errors_or_logs() {
         .await;
     admin_call("PUT", "/admin/v1/orgs/o/tunnels/typed/token")
         .respond_with(
-            ResponseTemplate::new(200).set_body_json(json!({"token": TUNNEL_KEY, "id": 7, "name": [TUNNEL_KEY]})),
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"token": TUNNEL_KEY, "id": 7, "name": [TUNNEL_KEY]})),
         )
         .mount(&server)
         .await;
@@ -106,7 +111,10 @@ async fn the_key_never_shows_in_debug_display_errors_or_logs() {
     assert!(!shown.contains(KEY), "{shown}");
 
     for hostname in ["bare", "typed"] {
-        let err = admin.regenerate_tunnel_key("o", hostname).await.unwrap_err();
+        let err = admin
+            .regenerate_tunnel_key("o", hostname)
+            .await
+            .unwrap_err();
         assert!(matches!(err, Error::Decode { .. }), "{err:?}");
         // The key was minted even though the answer is unreadable: the caller must reconcile.
         assert!(err.may_have_been_applied());
@@ -115,7 +123,10 @@ async fn the_key_never_shows_in_debug_display_errors_or_logs() {
         assert!(!text.contains(KEY), "{text}");
     }
     let logged = logs.text();
-    assert!(logged.contains("atlassian_request"), "no log captured: {logged}");
+    assert!(
+        logged.contains("atlassian_request"),
+        "no log captured: {logged}"
+    );
     assert!(!logged.contains(TUNNEL_KEY), "{logged}");
     assert!(!logged.contains(KEY), "{logged}");
 }
@@ -141,7 +152,10 @@ async fn a_mint_is_sent_once_even_when_the_policy_retries_and_503_comes_back() {
     assert_eq!(err.status(), Some(503));
     assert_eq!(err.attempts(), 1);
     assert_eq!(err.trace_id(), Some("tr-503"));
-    assert!(err.may_have_been_applied(), "a 5xx on a mint may have minted");
+    assert!(
+        err.may_have_been_applied(),
+        "a 5xx on a mint may have minted"
+    );
 }
 
 #[tokio::test]
@@ -156,7 +170,9 @@ async fn malformed_json_on_200_is_a_decode_error_with_its_path() {
         .mount(&server)
         .await;
     admin_call("PUT", "/admin/v1/orgs/o/tunnels/missing/token")
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "x", "status": "CONNECTED"})))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"id": "x", "status": "CONNECTED"})),
+        )
         .mount(&server)
         .await;
     let admin = client(&server);
@@ -165,7 +181,11 @@ async fn malformed_json_on_200_is_a_decode_error_with_its_path() {
     assert!(matches!(err, Error::Decode { .. }), "{err:?}");
     assert_eq!(err.trace_id(), Some("tr-dec"));
 
-    match admin.regenerate_tunnel_key("o", "missing").await.unwrap_err() {
+    match admin
+        .regenerate_tunnel_key("o", "missing")
+        .await
+        .unwrap_err()
+    {
         Error::Decode { message, .. } => assert!(message.contains("`token`"), "{message}"),
         other => panic!("{other:?}"),
     }
@@ -177,7 +197,10 @@ async fn ids_that_are_not_one_segment_are_refused_before_any_request() {
     let admin = client(&server);
     for (org, host) in [("..", "h"), ("", "h"), ("o", "."), ("o", ""), ("o", "a\nb")] {
         let err = admin.regenerate_tunnel_key(org, host).await.unwrap_err();
-        assert!(matches!(err, Error::InvalidInput { .. }), "{org:?} {host:?}: {err:?}");
+        assert!(
+            matches!(err, Error::InvalidInput { .. }),
+            "{org:?} {host:?}: {err:?}"
+        );
         assert!(!err.may_have_been_applied());
     }
 }

@@ -41,7 +41,10 @@ async fn lists_tokens_of_an_escaped_account_id_and_decodes_the_spec_shape() {
         .mount(&server)
         .await;
 
-    let tokens = client(&server).user_api_tokens("557058:aa/bb").await.unwrap();
+    let tokens = client(&server)
+        .user_api_tokens("557058:aa/bb")
+        .await
+        .unwrap();
 
     assert_eq!(tokens.len(), 1);
     let token = &tokens[0];
@@ -86,7 +89,10 @@ async fn go_atlassian_sample_null_and_unparseable_fields_and_an_empty_list_decod
 
     let sparse = admin.user_api_tokens("a2").await.unwrap();
     assert_eq!(sparse[0].label, None);
-    assert_eq!(sparse[0].expiry.as_ref().map(Timestamp::as_str), Some("next spring"));
+    assert_eq!(
+        sparse[0].expiry.as_ref().map(Timestamp::as_str),
+        Some("next spring")
+    );
     assert_eq!(sparse[0].expiry.as_ref().and_then(Timestamp::parse), None);
 
     assert!(admin.user_api_tokens("a3").await.unwrap().is_empty());
@@ -96,7 +102,9 @@ async fn go_atlassian_sample_null_and_unparseable_fields_and_an_empty_list_decod
 async fn a_token_without_id_is_a_decode_error_naming_the_element() {
     let server = server().await;
     admin_call("GET", "/users/a/manage/api-tokens")
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!([{"id": "ok"}, {"label": "no id"}])))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!([{"id": "ok"}, {"label": "no id"}])),
+        )
         .mount(&server)
         .await;
 
@@ -139,13 +147,22 @@ async fn revoke_of_an_unknown_token_is_not_found_with_the_keyed_body() {
         .mount(&server)
         .await;
 
-    let err = client(&server).revoke_user_api_token("acc", "gone").await.unwrap_err();
+    let err = client(&server)
+        .revoke_user_api_token("acc", "gone")
+        .await
+        .unwrap_err();
 
     assert!(err.is_not_found());
     assert!(!err.may_have_been_applied());
     let text = err.to_string();
-    assert!(text.contains("DELETE /users/{}/manage/api-tokens/{}"), "{text}");
-    assert!(text.contains("notFound") && text.contains("tr-404"), "{text}");
+    assert!(
+        text.contains("DELETE /users/{}/manage/api-tokens/{}"),
+        "{text}"
+    );
+    assert!(
+        text.contains("notFound") && text.contains("tr-404"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -153,7 +170,10 @@ async fn bad_ids_are_refused_before_any_request() {
     let server = server().await;
     let admin = client(&server);
     for (account, token) in [("..", "t"), ("", "t"), ("a", ".."), ("a", "")] {
-        let err = admin.revoke_user_api_token(account, token).await.unwrap_err();
+        let err = admin
+            .revoke_user_api_token(account, token)
+            .await
+            .unwrap_err();
         assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
     }
     assert!(matches!(
