@@ -44,6 +44,7 @@
 
 mod driver;
 mod journal;
+mod tunnel;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -54,6 +55,7 @@ pub use driver::{
     Audit, RotateOptions, RotationError, RotationReport, StepReport, StepStatus, rotate,
 };
 pub use journal::{FileJournal, Journal, JournalCredential, JournalEntry, MemoryJournal, Step};
+pub use tunnel::{Probe, TunnelKeyRotator};
 
 /// One credential rotation, as three (plus one optional) steps.
 ///

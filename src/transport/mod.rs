@@ -377,7 +377,12 @@ impl Transport {
                 else {
                     return Err(err);
                 };
-                tracing::debug!(attempt, delay_ms = delay.as_millis() as u64, error = %err, "retrying");
+                // An error body can echo the request (and a secret in it): log its status only.
+                let reason = match &err {
+                    Error::Api(api) => format!("HTTP {}", api.status),
+                    other => other.to_string(),
+                };
+                tracing::debug!(attempt, delay_ms = delay.as_millis() as u64, error = %reason, "retrying");
                 tokio::time::sleep(delay).await;
             }
         }
