@@ -243,6 +243,24 @@ impl InstanceClient {
         Ok(())
     }
 
+    /// The instance's base URL.
+    ///
+    /// ```
+    /// use atlassian_rotation::InstanceClient;
+    /// use atlassian_rotation::instance::InstanceAuth;
+    /// use atlassian_rotation::secret::PersonalAccessToken;
+    ///
+    /// let jira = InstanceClient::new(
+    ///     "https://jira.example.com/jira",
+    ///     InstanceAuth::PersonalAccessToken(PersonalAccessToken::new("pat")),
+    /// )?;
+    /// assert_eq!(jira.base_url().as_str(), "https://jira.example.com/jira");
+    /// # Ok::<(), atlassian_rotation::Error>(())
+    /// ```
+    pub fn base_url(&self) -> &url::Url {
+        self.transport.base_url()
+    }
+
     /// Installs a tunnel security key on the instance:
     /// `PUT {base}/rest/secure-tunneling/latest/tunnel/token` with `{"token": key}`.
     ///

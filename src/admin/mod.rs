@@ -8,7 +8,7 @@ mod query;
 
 use futures::StreamExt as _;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::secret::{AdminApiKey, bearer_header};
 use crate::transport::{
     Auth, Call, ClientOptions, Idempotency, Paginated, Path, Transport, paginate,
@@ -117,7 +117,7 @@ impl AdminClient {
             .transport
             .send(Call::put(path, Idempotency::Mints))
             .await?;
-        let wire: models::TunnelWire = response.decode().map_err(redact_decode_values)?;
+        let wire: models::TunnelWire = response.decode()?;
         Ok(wire.into())
     }
 
@@ -208,38 +208,5 @@ impl AdminClient {
             Ok(call) => paginate::<models::OrgTokenPage>(self.transport.clone(), call, "cursor"),
             Err(err) => futures::stream::once(async move { Err(err) }).boxed(),
         }
-    }
-}
-
-/// Replaces every double-quoted value in a decode message: serde quotes the values it could not
-/// place, and a tunnel response carries a key.
-fn redact_decode_values(err: Error) -> Error {
-    match err {
-        Error::Decode {
-            request,
-            path,
-            message,
-            trace_id,
-        } => {
-            let mut out = String::with_capacity(message.len());
-            for (i, part) in message.split('"').enumerate() {
-                if i > 0 {
-                    out.push('"');
-                }
-                // Odd parts sit between quotes; an unterminated one is redacted too.
-                out.push_str(if i % 2 == 1 {
-                    crate::secret::REDACTED
-                } else {
-                    part
-                });
-            }
-            Error::Decode {
-                request,
-                path,
-                message: out,
-                trace_id,
-            }
-        }
-        other => other,
     }
 }

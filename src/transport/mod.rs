@@ -21,8 +21,8 @@ use url::Url;
 use crate::error::{ApiError, BoxError, Error, ErrorBody, RequestInfo, Result};
 
 pub use page::Paginated;
-pub(crate) use page::{Page, next_page_url, paginate};
-pub(crate) use path::{Path, check_id};
+pub(crate) use page::{Page, paginate};
+pub(crate) use path::Path;
 pub use retry::RetryPolicy;
 use retry::wait_hint;
 
@@ -229,12 +229,30 @@ impl Response {
         };
         let mut de = serde_json::Deserializer::from_slice(body);
         serde_path_to_error::deserialize(&mut de).map_err(|e| Error::Decode {
-            request: self.info.clone(),
+            request: Box::new(self.info.clone()),
             path: e.path().to_string(),
-            message: e.inner().to_string(),
+            message: redact_quoted(&e.inner().to_string()),
             trace_id: self.trace_id.clone(),
         })
     }
+}
+
+/// Replaces every double-quoted part of a serde message: serde quotes the string values it
+/// could not place, and a body may carry a key or a token.
+fn redact_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    for (i, part) in message.split('"').enumerate() {
+        if i > 0 {
+            out.push('"');
+        }
+        // Odd parts sit between quotes; an unterminated one is redacted too.
+        out.push_str(if i % 2 == 1 {
+            crate::secret::REDACTED
+        } else {
+            part
+        });
+    }
+    out
 }
 
 /// A configured HTTP transport. Cheap to clone.
