@@ -1,0 +1,250 @@
+//! The tunnel-key rotation over HTTP (wiremock on loopback): regenerate once, install the
+//! minted key, verify the organisation and the probe, and resume without a second regenerate.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use atlassian_rotation::instance::InstanceAuth;
+use atlassian_rotation::rotate::{
+    self, Journal, MemoryJournal, Probe, RotateOptions, Step, TunnelKeyRotator,
+};
+use atlassian_rotation::secret::{AdminApiKey, PersonalAccessToken, TunnelKey};
+use atlassian_rotation::{AdminClient, ClientOptions, Error, InstanceClient, RetryPolicy};
+use serde_json::json;
+use wiremock::matchers::{any, body_json, header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const MINTED: &str = "O4D4eSRbMvs-minted-tunnel-key-NOT-REAL==";
+const REGENERATE: &str = "/admin/v1/orgs/org-1/tunnels/5b1c7e2a-host/token";
+const INSTALL: &str = "/rest/secure-tunneling/latest/tunnel/token";
+
+async fn server() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(599).set_body_string("UNEXPECTED REQUEST"))
+        .with_priority(u8::MAX)
+        .expect(0)
+        .named("catch-all")
+        .mount(&server)
+        .await;
+    server
+}
+
+async fn mount_regenerate(server: &MockServer, times: u64) {
+    Mock::given(method("PUT"))
+        .and(path(REGENERATE))
+        .and(header("authorization", "Bearer admin-key"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": "5b1c7e2a", "name": "tunnel1", "token": MINTED, "status": "DISCONNECTED",
+            "onPremiseUrl": "https://jira.internal", "upstreamDnsUrl": "http://5b1c7e2a.self-hosted.atlassian.com"
+        })))
+        .expect(times)
+        .named("regenerate")
+        .mount(server)
+        .await;
+}
+
+fn clients(server: &MockServer) -> (AdminClient, InstanceClient) {
+    let options = ClientOptions::new()
+        .base_url(server.uri())
+        .retry_policy(RetryPolicy::none());
+    let admin = AdminClient::with_options(AdminApiKey::new("admin-key"), options.clone()).unwrap();
+    let instance = InstanceClient::with_options(
+        InstanceAuth::PersonalAccessToken(PersonalAccessToken::new("dc-pat")),
+        options,
+    )
+    .unwrap();
+    (admin, instance)
+}
+
+fn install_answer(org: &str) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({
+        "name": "tunnel1", "cloudOrgName": org, "cloudPageUrl": "https://admin.atlassian.com/o/org-1"
+    }))
+}
+
+#[tokio::test]
+async fn the_minted_key_is_installed_and_verified_for_the_expected_organisation() {
+    let server = server().await;
+    mount_regenerate(&server, 1).await;
+    Mock::given(method("PUT"))
+        .and(path(INSTALL))
+        .and(header("authorization", "Bearer dc-pat"))
+        .and(body_json(json!({ "token": MINTED })))
+        .respond_with(install_answer("Acme"))
+        .expect(1)
+        .named("install")
+        .mount(&server)
+        .await;
+    let (admin, instance) = clients(&server);
+    let probes = Arc::new(AtomicUsize::new(0));
+    let counter = probes.clone();
+    let rotator = TunnelKeyRotator::new(admin, instance, "org-1", "5b1c7e2a-host")
+        .expect_organisation("Acme")
+        .probe(Probe::check(move || {
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            async move { n >= 2 }
+        }))
+        .probe_timing(Duration::from_secs(10), Duration::from_millis(1));
+    let journal = MemoryJournal::new();
+    let report = rotate::rotate(&rotator, &journal, RotateOptions::new("t1"))
+        .await
+        .unwrap();
+    assert!(report.succeeded());
+    assert_eq!(
+        probes.load(Ordering::SeqCst),
+        3,
+        "polled until the probe passed"
+    );
+    let checks = &report.verified.as_ref().unwrap().checks;
+    assert!(
+        checks.iter().any(|c| c.contains("organisation `Acme`")),
+        "{checks:?}"
+    );
+    assert_eq!(
+        report.credential_fingerprint.as_deref(),
+        Some(TunnelKey::new(MINTED).fingerprint().as_str())
+    );
+    assert!(!serde_json::to_string(&report).unwrap().contains(MINTED));
+}
+
+#[tokio::test]
+async fn an_install_failure_resumes_with_the_journaled_key_and_no_second_regenerate() {
+    let server = server().await;
+    mount_regenerate(&server, 1).await;
+    Mock::given(method("PUT"))
+        .and(path(INSTALL))
+        .respond_with(ResponseTemplate::new(503).insert_header("atl-traceid", "t-503"))
+        .up_to_n_times(1)
+        .expect(1)
+        .named("install down once")
+        .mount(&server)
+        .await;
+    let (admin, instance) = clients(&server);
+    let rotator = TunnelKeyRotator::new(admin, instance, "org-1", "5b1c7e2a-host");
+    let journal = MemoryJournal::new();
+    let err = rotate::rotate(&rotator, &journal, RotateOptions::new("t2"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error.status(), Some(503));
+    assert_eq!(err.error.trace_id(), Some("t-503"));
+    let entry = journal.load("t2").await.unwrap().unwrap();
+    assert_eq!(entry.step, Step::Regenerated);
+    assert_eq!(
+        entry.credential::<TunnelKey>(),
+        Some(TunnelKey::new(MINTED))
+    );
+
+    Mock::given(method("PUT"))
+        .and(path(INSTALL))
+        .and(body_json(json!({ "token": MINTED })))
+        .respond_with(install_answer("Acme"))
+        .expect(1)
+        .named("install back")
+        .mount(&server)
+        .await;
+    let report = rotate::rotate(&rotator, &journal, RotateOptions::new("t2"))
+        .await
+        .unwrap();
+    assert!(report.succeeded());
+    assert_eq!(report.resumed_from, Some(Step::Regenerated));
+    // The regenerate mock's expect(1) is checked when the server drops.
+}
+
+#[tokio::test]
+async fn a_key_accepted_for_another_organisation_fails_verification() {
+    let server = server().await;
+    mount_regenerate(&server, 1).await;
+    Mock::given(method("PUT"))
+        .and(path(INSTALL))
+        .respond_with(install_answer("Someone Else"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (admin, instance) = clients(&server);
+    let rotator = TunnelKeyRotator::new(admin, instance, "org-1", "5b1c7e2a-host")
+        .expect_organisation("Acme");
+    let journal = MemoryJournal::new();
+    let err = rotate::rotate(&rotator, &journal, RotateOptions::new("t3"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.error, Error::Rotation { step: "verify", .. }),
+        "{:?}",
+        err.error
+    );
+    assert!(err.error.to_string().contains("Someone Else"));
+    assert_eq!(
+        journal.load("t3").await.unwrap().unwrap().step,
+        Step::Updated
+    );
+}
+
+#[tokio::test]
+async fn a_probe_that_never_passes_fails_at_its_deadline() {
+    let server = server().await;
+    mount_regenerate(&server, 1).await;
+    Mock::given(method("PUT"))
+        .and(path(INSTALL))
+        .respond_with(install_answer("Acme"))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/through-the-tunnel"))
+        .respond_with(ResponseTemplate::new(502))
+        .named("probe")
+        .mount(&server)
+        .await;
+    let (admin, instance) = clients(&server);
+    let rotator = TunnelKeyRotator::new(admin, instance, "org-1", "5b1c7e2a-host")
+        .probe(Probe::url(format!("{}/through-the-tunnel", server.uri())))
+        .probe_timing(Duration::from_millis(30), Duration::from_millis(5));
+    let err = rotate::rotate(&rotator, &MemoryJournal::new(), RotateOptions::new("t4"))
+        .await
+        .unwrap_err();
+    assert!(
+        err.error.to_string().contains("probe did not succeed"),
+        "{}",
+        err.error
+    );
+    let probes = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == "/through-the-tunnel")
+        .count();
+    assert!((2..=8).contains(&probes), "bounded polling, got {probes}");
+}
+
+// The server holds the response far longer than the client's 100 ms timeout: that timeout is
+// the behaviour under test, so this test runs on real time (paused time would fire it before
+// the request is even sent).
+#[tokio::test]
+async fn a_regenerate_whose_outcome_is_unknown_is_not_retried_and_says_so() {
+    let server = server().await;
+    Mock::given(method("PUT"))
+        .and(path(REGENERATE))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(3600)))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let options = ClientOptions::new()
+        .base_url(server.uri())
+        .timeout(Duration::from_millis(100));
+    let admin = AdminClient::with_options(AdminApiKey::new("admin-key"), options.clone()).unwrap();
+    let instance = InstanceClient::with_options(
+        InstanceAuth::PersonalAccessToken(PersonalAccessToken::new("dc-pat")),
+        options,
+    )
+    .unwrap();
+    let rotator = TunnelKeyRotator::new(admin, instance, "org-1", "5b1c7e2a-host");
+    let journal = MemoryJournal::new();
+    let err = rotate::rotate(&rotator, &journal, RotateOptions::new("t5"))
+        .await
+        .unwrap_err();
+    assert!(err.error.may_have_been_applied(), "{:?}", err.error);
+    assert_eq!(err.error.attempts(), 1);
+    assert!(journal.load("t5").await.unwrap().is_none());
+}
