@@ -9,3 +9,5 @@ pub use error::{Error, Result};
 pub mod transport;
 
 pub use transport::{ClientOptions, Paginated, RetryPolicy};
+pub mod automation;
+pub mod jira;
