@@ -190,7 +190,9 @@ mod tests {
             "https://example.atlassian.net/"
         );
         assert_eq!(
-            site_url(" https://example.atlassian.net/ ", false).unwrap().as_str(),
+            site_url(" https://example.atlassian.net/ ", false)
+                .unwrap()
+                .as_str(),
             "https://example.atlassian.net/"
         );
         assert!(site_url("", false).is_err());

@@ -66,7 +66,12 @@ impl AutomationBase {
     /// `site` is a host (`example.atlassian.net`) or an `https` URL (`http` on loopback).
     pub fn site(site: &str, product: Product, cloud_id: &str) -> Result<Self> {
         let root = crate::jira::site_url(site, false)?;
-        Self::below(root, &["gateway", "api", "automation", "public"], product, cloud_id)
+        Self::below(
+            root,
+            &["gateway", "api", "automation", "public"],
+            product,
+            cloud_id,
+        )
     }
 
     /// Any full base URL, for a proxy or a fake: requests go to `{url}/rest/v1/...`.
@@ -541,7 +546,11 @@ mod tests {
             "https://h.example/a/rest/v1/rule/summary?limit=5&cursor=c%2B1",
             "c+1",
         ] {
-            assert_eq!(cursor_of(&url, link).unwrap().as_deref(), Some("c+1"), "{link}");
+            assert_eq!(
+                cursor_of(&url, link).unwrap().as_deref(),
+                Some("c+1"),
+                "{link}"
+            );
         }
         assert_eq!(cursor_of(&url, "?limit=5").unwrap(), None);
     }

@@ -151,9 +151,7 @@ pub(crate) fn reorder(map: Map<String, Value>, order: &KeyOrder) -> Map<String, 
 /// deserializer) with the path of any failure below it in the message.
 pub(crate) fn read_ordered<'de, D, T>(
     deserializer: D,
-    read: impl FnOnce(
-        serde_path_to_error::Deserializer<'_, '_, Value>,
-    ) -> Result<T, serde_json::Error>,
+    read: impl FnOnce(serde_path_to_error::Deserializer<'_, '_, Value>) -> Result<T, serde_json::Error>,
 ) -> Result<(T, KeyOrder), D::Error>
 where
     D: Deserializer<'de>,
@@ -165,15 +163,31 @@ where
         Value::Object(map),
         &mut track,
     ))
-    .map_err(|e| {
-        let path = track.path().to_string();
-        if path == "." {
-            D::Error::custom(e)
-        } else {
-            D::Error::custom(format_args!("at `{path}`: {e}"))
-        }
-    })?;
+    .map_err(|e| D::Error::custom(located(&track.path().to_string(), &e.to_string())))?;
     Ok((value, order))
+}
+
+/// Prefixes `message` with the path where it happened, as "at `a[0].b`: ...", merging with a
+/// path the message already starts with (from a nested object of the model).
+pub(crate) fn located(path: &str, message: &str) -> String {
+    let (inner, rest) = match message
+        .strip_prefix("at `")
+        .and_then(|m| m.split_once("`: "))
+    {
+        Some((inner, rest)) => (inner, rest),
+        None => (".", message),
+    };
+    let full = match (path, inner) {
+        (".", inner) => inner.to_owned(),
+        (outer, ".") => outer.to_owned(),
+        (outer, inner) if inner.starts_with('[') => format!("{outer}{inner}"),
+        (outer, inner) => format!("{outer}.{inner}"),
+    };
+    if full == "." {
+        rest.to_owned()
+    } else {
+        format!("at `{full}`: {rest}")
+    }
 }
 
 /// Writes an object through `write` (a type's derived serializer) and puts its keys back in the
@@ -217,6 +231,17 @@ pub(crate) use ordered_serde;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nested_locations_merge_into_one_path() {
+        assert_eq!(located(".", "bad"), "bad");
+        assert_eq!(located("rules[0]", "bad"), "at `rules[0]`: bad");
+        assert_eq!(
+            located("rules[0]", "at `components[1].value`: bad"),
+            "at `rules[0].components[1].value`: bad"
+        );
+        assert_eq!(located(".", "at `rules[0]`: bad"), "at `rules[0]`: bad");
+    }
 
     #[test]
     fn reorder_keeps_read_order_and_appends_new_keys() {

@@ -14,7 +14,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::field::{Field, KeyOrder, ordered_serde};
+use super::field::{Field, KeyOrder, located, ordered_serde};
 use crate::error::{Error, Result};
 
 /// The kind of a rule component (`component` in the JSON). Values this crate does not know are
@@ -502,7 +502,10 @@ impl ExportFile {
     pub fn from_slice(bytes: &[u8]) -> Result<Self> {
         let mut de = serde_json::Deserializer::from_slice(bytes);
         let parsed: Self = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-            Error::invalid_input("rule export file", format!("at `{}`: {}", e.path(), e.inner()))
+            Error::invalid_input(
+                "rule export file",
+                located(&e.path().to_string(), &e.inner().to_string()),
+            )
         })?;
         de.end()
             .map_err(|e| Error::invalid_input("rule export file", e.to_string()))?;
@@ -516,7 +519,8 @@ impl ExportFile {
     /// assert!(ExportFile::new(vec![]).to_vec().unwrap().starts_with(b"{"));
     /// ```
     pub fn to_vec(&self) -> Result<Vec<u8>> {
-        serde_json::to_vec(self).map_err(|e| Error::invalid_input("rule export file", e.to_string()))
+        serde_json::to_vec(self)
+            .map_err(|e| Error::invalid_input("rule export file", e.to_string()))
     }
 }
 
@@ -531,8 +535,9 @@ impl fmt::Debug for ExportFile {
 }
 
 fn from_json_value<T: serde::de::DeserializeOwned>(what: &'static str, value: Value) -> Result<T> {
-    serde_path_to_error::deserialize(value)
-        .map_err(|e| Error::invalid_input(what, format!("at `{}`: {}", e.path(), e.inner())))
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        Error::invalid_input(what, located(&e.path().to_string(), &e.inner().to_string()))
+    })
 }
 
 fn to_json_value<T: Serialize>(what: &'static str, value: &T) -> Result<Value> {
