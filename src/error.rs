@@ -137,14 +137,18 @@ impl ErrorBody {
         #[derive(Deserialize)]
         struct Keyed {
             #[serde(alias = "code")]
-            key: String,
+            key: serde_json::Value,
             #[serde(default, alias = "context", alias = "errorMessage")]
             message: Option<serde_json::Value>,
         }
         if let Ok(Errors { errors }) = serde_json::from_slice(bytes) {
             return Self::Automation(errors);
         }
-        if let Ok(Keyed { key, message }) = serde_json::from_slice(bytes) {
+        if let Ok(Keyed { key, message }) = serde_json::from_slice::<Keyed>(bytes) {
+            let key = match key {
+                serde_json::Value::String(s) => s,
+                other => other.to_string(),
+            };
             let message = message.map(|m| match m {
                 serde_json::Value::String(s) => s,
                 other => other.to_string(),
@@ -263,7 +267,7 @@ pub enum Error {
     )]
     Decode {
         /// The request.
-        request: RequestInfo,
+        request: Box<RequestInfo>,
         /// The JSON path that failed (`.` for the root).
         path: String,
         /// What serde said.
@@ -353,9 +357,9 @@ impl Error {
         match self {
             Self::NotSent { request, .. }
             | Self::OutcomeUnknown { request, .. }
-            | Self::Decode { request, .. }
             | Self::BodyTooLarge { request, .. }
             | Self::RepeatedCursor { request } => Some(request),
+            Self::Decode { request, .. } => Some(request),
             Self::Api(e) => Some(&e.request),
             _ => None,
         }
@@ -384,7 +388,8 @@ impl Error {
         match self {
             Self::OutcomeUnknown { .. } => true,
             Self::Api(e) => e.status >= 500 && is_write(&e.request),
-            Self::Decode { request, .. } | Self::BodyTooLarge { request, .. } => is_write(request),
+            Self::Decode { request, .. } => is_write(request),
+            Self::BodyTooLarge { request, .. } => is_write(request),
             _ => false,
         }
     }

@@ -2,12 +2,16 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
+pub mod admin;
 pub mod error;
+pub mod instance;
+pub mod rotate;
 pub mod secret;
-
-pub use error::{Error, Result};
 pub mod transport;
 
+pub use admin::AdminClient;
+pub use error::{Error, Result};
+pub use instance::InstanceClient;
 pub use transport::{ClientOptions, Paginated, RetryPolicy};
 pub mod automation;
 pub mod jira;

@@ -21,8 +21,8 @@ use url::Url;
 use crate::error::{ApiError, BoxError, Error, ErrorBody, RequestInfo, Result};
 
 pub use page::Paginated;
-pub(crate) use page::{Page, next_page_url, paginate};
-pub(crate) use path::{Path, check_id};
+pub(crate) use page::{Page, paginate};
+pub(crate) use path::Path;
 pub use retry::RetryPolicy;
 use retry::wait_hint;
 
@@ -229,12 +229,30 @@ impl Response {
         };
         let mut de = serde_json::Deserializer::from_slice(body);
         serde_path_to_error::deserialize(&mut de).map_err(|e| Error::Decode {
-            request: self.info.clone(),
+            request: Box::new(self.info.clone()),
             path: e.path().to_string(),
-            message: e.inner().to_string(),
+            message: redact_quoted(&e.inner().to_string()),
             trace_id: self.trace_id.clone(),
         })
     }
+}
+
+/// Replaces every double-quoted part of a serde message: serde quotes the string values it
+/// could not place, and a body may carry a key or a token.
+fn redact_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    for (i, part) in message.split('"').enumerate() {
+        if i > 0 {
+            out.push('"');
+        }
+        // Odd parts sit between quotes; an unterminated one is redacted too.
+        out.push_str(if i % 2 == 1 {
+            crate::secret::REDACTED
+        } else {
+            part
+        });
+    }
+    out
 }
 
 /// A configured HTTP transport. Cheap to clone.
@@ -261,7 +279,11 @@ impl std::fmt::Debug for Transport {
 
 impl Transport {
     /// Builds a transport on `options.base_url`, or `default_base` when none was given.
-    pub(crate) fn new(default_base: &str, options: ClientOptions, auth: Option<Auth>) -> Result<Self> {
+    pub(crate) fn new(
+        default_base: &str,
+        options: ClientOptions,
+        auth: Option<Auth>,
+    ) -> Result<Self> {
         let raw = options.base_url.as_deref().unwrap_or(default_base);
         let base = parse_base_url(raw, options.allow_plain_http)?;
         let mut builder = reqwest::Client::builder()
@@ -373,7 +395,12 @@ impl Transport {
                 else {
                     return Err(err);
                 };
-                tracing::debug!(attempt, delay_ms = delay.as_millis() as u64, error = %err, "retrying");
+                // An error body can echo the request (and a secret in it): log its status only.
+                let reason = match &err {
+                    Error::Api(api) => format!("HTTP {}", api.status),
+                    other => other.to_string(),
+                };
+                tracing::debug!(attempt, delay_ms = delay.as_millis() as u64, error = %reason, "retrying");
                 tokio::time::sleep(delay).await;
             }
         }
@@ -402,7 +429,10 @@ impl Transport {
                 .header(header::CONTENT_TYPE, "application/json")
                 .body(body.clone());
         }
-        let mut response = request.send().await.map_err(|e| send_error(e, info.clone()))?;
+        let mut response = request
+            .send()
+            .await
+            .map_err(|e| send_error(e, info.clone()))?;
         let status = response.status();
         let headers = response.headers().clone();
         let trace_id = header_str(&headers, "atl-traceid");
@@ -508,7 +538,10 @@ pub(crate) fn parse_base_url(raw: &str, allow_plain_http: bool) -> Result<Url> {
         ));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(Error::invalid_input("base URL", "must not have a query or fragment"));
+        return Err(Error::invalid_input(
+            "base URL",
+            "must not have a query or fragment",
+        ));
     }
     Ok(url)
 }

@@ -1,0 +1,405 @@
+//! The rotation driver: regenerate, journal, update, verify, finish; resumable at every step.
+
+use std::fmt;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::journal::{JournalEntry, Step, check_rotation_id, now_rfc3339};
+use super::{Finished, Journal, Rotator, Updated, Verified};
+use crate::error::Error;
+
+/// Who rotated, why, and from where: copied into the report for the audit trail.
+///
+/// ```
+/// use atlassian_rotation::rotate::Audit;
+/// let audit = Audit::new()
+///     .reason("annual expiry")
+///     .initiated_by("ops@example.com")
+///     .initiated_from("cron@bastion-1");
+/// # let _ = audit;
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Audit {
+    /// Why the rotation runs.
+    pub reason: Option<String>,
+    /// The person or system that started it.
+    pub initiated_by: Option<String>,
+    /// Where it was started from (host, pipeline, ticket).
+    pub initiated_from: Option<String>,
+}
+
+impl Audit {
+    /// Empty audit metadata.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets the reason.
+    pub fn reason(mut self, reason: impl Into<String>) -> Self {
+        self.reason = Some(reason.into());
+        self
+    }
+    /// Sets who started the rotation.
+    pub fn initiated_by(mut self, who: impl Into<String>) -> Self {
+        self.initiated_by = Some(who.into());
+        self
+    }
+    /// Sets where the rotation was started from.
+    pub fn initiated_from(mut self, place: impl Into<String>) -> Self {
+        self.initiated_from = Some(place.into());
+        self
+    }
+}
+
+/// Options for [`rotate`].
+///
+/// ```
+/// use atlassian_rotation::rotate::{Audit, RotateOptions};
+/// let options = RotateOptions::new("tunnel-2026-11").audit(Audit::new().reason("expiry"));
+/// # let _ = options;
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RotateOptions {
+    /// Names this rotation in the journal. Running again with the same id resumes it.
+    pub rotation_id: String,
+    /// Audit metadata for the report.
+    pub audit: Audit,
+}
+
+impl RotateOptions {
+    /// Options for the rotation `rotation_id` (1 to 128 of `A-Z a-z 0-9 . _ -`).
+    pub fn new(rotation_id: impl Into<String>) -> Self {
+        Self {
+            rotation_id: rotation_id.into(),
+            audit: Audit::default(),
+        }
+    }
+
+    /// Sets the audit metadata.
+    pub fn audit(mut self, audit: Audit) -> Self {
+        self.audit = audit;
+        self
+    }
+}
+
+/// How a step went in this run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum StepStatus {
+    /// It ran and succeeded.
+    Done,
+    /// An earlier run completed it (found in the journal).
+    AlreadyDone,
+    /// It ran and failed.
+    Failed,
+}
+
+/// One step of a rotation run.
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct StepReport {
+    /// `regenerate`, `update`, `verify` or `finish`.
+    pub step: &'static str,
+    /// How it went.
+    pub status: StepStatus,
+    /// How long it took in this run, in milliseconds.
+    pub duration_ms: u64,
+    /// The error, for a failed step (never a secret).
+    pub error: Option<String>,
+}
+
+/// What a rotation run did. Serializable; holds no secret.
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct RotationReport {
+    /// The rotation id.
+    pub rotation_id: String,
+    /// The rotator's kind.
+    pub kind: String,
+    /// Fingerprint of the new credential, once minted.
+    pub credential_fingerprint: Option<String>,
+    /// The step found in the journal when this run resumed an earlier one.
+    pub resumed_from: Option<Step>,
+    /// The last step completed, in this run or before.
+    pub completed: Option<Step>,
+    /// The steps of this run.
+    pub steps: Vec<StepReport>,
+    /// The update step's outcome (counts of places found, rewritten, skipped, conflicted).
+    pub updated: Option<Updated>,
+    /// The verify step's checks.
+    pub verified: Option<Verified>,
+    /// The finish step's outcome.
+    pub finished: Option<Finished>,
+    /// The caller's audit metadata.
+    pub audit: Audit,
+    /// When this run started (RFC 3339).
+    pub started_at: String,
+    /// When this run ended (RFC 3339).
+    pub ended_at: String,
+}
+
+impl RotationReport {
+    /// Whether the rotation is complete (every step done, in this run or an earlier one).
+    pub fn succeeded(&self) -> bool {
+        self.completed == Some(Step::Finished)
+    }
+}
+
+/// A failed rotation run: the error, the report so far, and, only if the journal could not
+/// store it, the freshly minted credential, so it is never lost.
+pub struct RotationError<C> {
+    /// What failed.
+    pub error: Error,
+    /// The run so far.
+    pub report: RotationReport,
+    /// The new credential, when it was minted but could not be journaled. Store it yourself.
+    pub unjournaled: Option<C>,
+}
+
+impl<C> fmt::Debug for RotationError<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RotationError")
+            .field("error", &self.error)
+            .field("report", &self.report)
+            .field(
+                "unjournaled",
+                &self.unjournaled.as_ref().map(|_| crate::secret::REDACTED),
+            )
+            .finish()
+    }
+}
+
+impl<C> fmt::Display for RotationError<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "rotation `{}` failed: {}",
+            self.report.rotation_id, self.error
+        )?;
+        if self.unjournaled.is_some() {
+            f.write_str(
+                " (the new credential could not be journaled and is returned to the caller)",
+            )?;
+        } else if self.report.credential_fingerprint.is_some() {
+            f.write_str(" (the new credential is in the journal: run again to resume)")?;
+        }
+        Ok(())
+    }
+}
+
+impl<C> std::error::Error for RotationError<C> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+struct Run<'a> {
+    journal: &'a dyn Journal,
+    report: RotationReport,
+}
+
+impl Run<'_> {
+    fn record(&mut self, step: &'static str, started: Instant, error: Option<&Error>) {
+        self.report.steps.push(StepReport {
+            step,
+            status: if error.is_some() {
+                StepStatus::Failed
+            } else {
+                StepStatus::Done
+            },
+            duration_ms: started.elapsed().as_millis() as u64,
+            error: error.map(ToString::to_string),
+        });
+    }
+
+    fn fail<C>(mut self, error: Error, unjournaled: Option<C>) -> RotationError<C> {
+        self.report.ended_at = now_rfc3339();
+        tracing::warn!(rotation_id = %self.report.rotation_id, error = %error, "rotation failed");
+        RotationError {
+            error,
+            report: self.report,
+            unjournaled,
+        }
+    }
+
+    /// Awaits one step's outcome, applies it to the entry, advances and journals it.
+    async fn step<T>(
+        &mut self,
+        entry: &mut JournalEntry,
+        name: &'static str,
+        to: Step,
+        outcome: impl Future<Output = Result<T, Error>>,
+        apply: impl FnOnce(&mut JournalEntry, T),
+    ) -> Result<(), Error> {
+        let started = Instant::now();
+        let result = match outcome.await {
+            Ok(value) => {
+                apply(entry, value);
+                entry.advance(to);
+                self.save(entry).await
+            }
+            Err(e) => Err(e),
+        };
+        self.record(name, started, result.as_ref().err());
+        result
+    }
+
+    async fn save(&mut self, entry: &JournalEntry) -> Result<(), Error> {
+        self.journal.store(entry).await?;
+        self.report.completed = Some(entry.step);
+        self.report.updated = entry.updated.clone();
+        self.report.verified = entry.verified.clone();
+        self.report.finished = entry.finished.clone();
+        Ok(())
+    }
+}
+
+/// Drives `rotator` through regenerate, update, verify and finish, journaling after each step.
+///
+/// - A new rotation id regenerates, and stores the credential in `journal` before `update` runs.
+///   If the journal cannot store it, the run stops and returns it in
+///   [`RotationError::unjournaled`].
+/// - A rotation id found in the journal resumes at the first step not completed, with the
+///   journaled credential: `regenerate` never runs twice for one id.
+/// - `finish` (revoking the old credential) runs only after `verify` passed.
+/// - A failed run leaves the journal at the last completed step: run again to resume. Dropping
+///   the future at any point is the same as a failure.
+///
+/// See the [module docs](crate::rotate) for an example.
+pub async fn rotate<R>(
+    rotator: &R,
+    journal: &dyn Journal,
+    options: RotateOptions,
+) -> Result<RotationReport, RotationError<R::Credential>>
+where
+    R: Rotator + ?Sized,
+{
+    let RotateOptions { rotation_id, audit } = options;
+    let kind = rotator.kind();
+    let now = now_rfc3339();
+    let mut run = Run {
+        journal,
+        report: RotationReport {
+            rotation_id: rotation_id.clone(),
+            kind: kind.to_owned(),
+            credential_fingerprint: None,
+            resumed_from: None,
+            completed: None,
+            steps: Vec::new(),
+            updated: None,
+            verified: None,
+            finished: None,
+            audit,
+            started_at: now.clone(),
+            ended_at: now,
+        },
+    };
+    if let Err(e) = check_rotation_id(&rotation_id) {
+        return Err(run.fail(e, None));
+    }
+    let loaded = match journal.load(&rotation_id).await {
+        Ok(entry) => entry,
+        Err(e) => return Err(run.fail(e, None)),
+    };
+    let (mut entry, credential) = match loaded {
+        Some(entry) => {
+            if entry.kind != kind {
+                let reason = format!(
+                    "rotation id `{rotation_id}` belongs to a `{}` rotation, not `{kind}`",
+                    entry.kind
+                );
+                return Err(run.fail(Error::invalid_input("rotation id", reason), None));
+            }
+            tracing::info!(rotation_id = %rotation_id, step = %entry.step, "resuming from journal");
+            run.report.resumed_from = Some(entry.step);
+            run.report.credential_fingerprint = Some(entry.fingerprint.clone());
+            run.report.completed = Some(entry.step);
+            run.report.updated = entry.updated.clone();
+            run.report.verified = entry.verified.clone();
+            run.report.finished = entry.finished.clone();
+            let credential = entry.credential::<R::Credential>();
+            if credential.is_none() && entry.step < Step::Finished {
+                let e = Error::rotation(
+                    "resume",
+                    "the journal entry holds no credential; it cannot be resumed",
+                );
+                return Err(run.fail(e, None));
+            }
+            for step in ["regenerate", "update", "verify", "finish"]
+                .into_iter()
+                .zip([
+                    Step::Regenerated,
+                    Step::Updated,
+                    Step::Verified,
+                    Step::Finished,
+                ])
+                .filter(|(_, s)| *s <= entry.step)
+                .map(|(name, _)| name)
+            {
+                run.report.steps.push(StepReport {
+                    step,
+                    status: StepStatus::AlreadyDone,
+                    duration_ms: 0,
+                    error: None,
+                });
+            }
+            (entry, credential)
+        }
+        None => {
+            let started = Instant::now();
+            let credential = match rotator.regenerate().await {
+                Ok(c) => c,
+                Err(e) => {
+                    run.record("regenerate", started, Some(&e));
+                    return Err(run.fail(e, None));
+                }
+            };
+            let entry = JournalEntry::regenerated(&rotation_id, kind, &credential);
+            run.report.credential_fingerprint = Some(entry.fingerprint.clone());
+            if let Err(e) = run.save(&entry).await {
+                run.record("regenerate", started, Some(&e));
+                return Err(run.fail(e, Some(credential)));
+            }
+            run.record("regenerate", started, None);
+            tracing::info!(fingerprint = %entry.fingerprint, "new credential journaled");
+            (entry, Some(credential))
+        }
+    };
+
+    if let Some(credential) = credential {
+        if entry.step < Step::Updated {
+            let result = rotator.update(&credential);
+            let step = run.step(&mut entry, "update", Step::Updated, result, |e, u| {
+                e.updated = Some(u);
+            });
+            if let Err(e) = step.await {
+                return Err(run.fail(e, None));
+            }
+        }
+        if entry.step < Step::Verified {
+            let updated = entry.updated.clone().unwrap_or_default();
+            let result = rotator.verify(&credential, &updated);
+            let step = run.step(&mut entry, "verify", Step::Verified, result, |e, v| {
+                e.verified = Some(v);
+            });
+            if let Err(e) = step.await {
+                return Err(run.fail(e, None));
+            }
+        }
+        if entry.step < Step::Finished {
+            let result = rotator.finish(&credential);
+            let step = run.step(&mut entry, "finish", Step::Finished, result, |e, f| {
+                e.finished = Some(f);
+            });
+            if let Err(e) = step.await {
+                return Err(run.fail(e, None));
+            }
+        }
+    }
+    run.report.ended_at = now_rfc3339();
+    tracing::info!(rotation_id = %rotation_id, "rotation complete");
+    Ok(run.report)
+}

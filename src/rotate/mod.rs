@@ -1,0 +1,198 @@
+//! Rotation: the [`Rotator`] trait, the [`Journal`] that keeps a minted credential safe, and the
+//! [`rotate`] driver that composes them.
+//!
+//! A rotation runs four steps, in the spirit of AWS Secrets Manager's
+//! createSecret / setSecret / testSecret / finishSecret and Vault's rotation write-ahead log:
+//!
+//! 1. **regenerate**: mint the new credential at its source. Not idempotent, never retried
+//!    automatically. The driver writes the result to the journal *before* anything else happens.
+//! 2. **update**: install it where it is consumed. Idempotent: safe to run again after any failure.
+//! 3. **verify**: prove, by observation, that it works there. Read-only.
+//! 4. **finish**: retire the old credential (revoke it). Runs only after verify passed.
+//!
+//! Calling [`rotate`] again with the same rotation id resumes at the first step not completed,
+//! with the journaled credential: it never regenerates twice.
+//!
+//! ```
+//! use async_trait::async_trait;
+//! use atlassian_rotation::rotate::{self, MemoryJournal, RotateOptions, Rotator, Updated, Verified};
+//! use atlassian_rotation::secret::ApiToken;
+//!
+//! struct Demo;
+//!
+//! #[async_trait]
+//! impl Rotator for Demo {
+//!     type Credential = ApiToken;
+//!     fn kind(&self) -> &'static str { "demo" }
+//!     async fn regenerate(&self) -> atlassian_rotation::Result<ApiToken> {
+//!         Ok(ApiToken::new("ATATT-new"))
+//!     }
+//!     async fn update(&self, _: &ApiToken) -> atlassian_rotation::Result<Updated> {
+//!         Ok(Updated::new(1, 1))
+//!     }
+//!     async fn verify(&self, _: &ApiToken, _: &Updated) -> atlassian_rotation::Result<Verified> {
+//!         Ok(Verified::new().check("demo credential accepted"))
+//!     }
+//! }
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let journal = MemoryJournal::new();
+//! let report = rotate::rotate(&Demo, &journal, RotateOptions::new("demo-2026-11")).await.unwrap();
+//! assert!(report.succeeded());
+//! # });
+//! ```
+
+mod driver;
+mod journal;
+mod tunnel;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+
+pub use driver::{
+    Audit, RotateOptions, RotationError, RotationReport, StepReport, StepStatus, rotate,
+};
+pub use journal::{FileJournal, Journal, JournalCredential, JournalEntry, MemoryJournal, Step};
+pub use tunnel::{Probe, TunnelKeyRotator};
+
+/// One credential rotation, as three (plus one optional) steps.
+///
+/// Implement it to compose your own flow; [`rotate`] drives any implementation with a journal.
+#[async_trait]
+pub trait Rotator: Send + Sync {
+    /// The credential this rotator mints and installs.
+    type Credential: JournalCredential;
+
+    /// A short name for reports (`tunnel-key`, `automation-token`).
+    fn kind(&self) -> &'static str;
+
+    /// Mints a new credential at its source. Not idempotent: never retried automatically, and the
+    /// driver journals the result before anything else runs.
+    async fn regenerate(&self) -> Result<Self::Credential>;
+
+    /// Installs the credential where it is consumed. Idempotent: safe to call again after any
+    /// failure, including a partial one; a second call finishes what the first left.
+    async fn update(&self, credential: &Self::Credential) -> Result<Updated>;
+
+    /// Proves, by observation, that the credential now works where it is used. Read-only.
+    /// `updated` is the outcome of the update step, as journaled (also after a resume).
+    async fn verify(&self, credential: &Self::Credential, updated: &Updated) -> Result<Verified>;
+
+    /// Retires the old credential (for example revokes it). Runs only after `verify` passed.
+    /// The default does nothing.
+    async fn finish(&self, credential: &Self::Credential) -> Result<Finished> {
+        let _ = credential;
+        Ok(Finished::nothing())
+    }
+}
+
+/// What an update changed. Journaled, so it survives a resume, and copied into the report.
+/// Holds no secret.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Updated {
+    /// Places found that use the credential (rules, instances).
+    pub found: usize,
+    /// Places written with the new credential (by this call or an earlier one).
+    pub rewritten: usize,
+    /// Places left alone on purpose (masked values, secret references, nothing to change).
+    pub skipped: usize,
+    /// Places not written because they changed between read and write.
+    pub conflicted: usize,
+    /// Identifiers of the places written (rule uuids, instance URLs), for verify and rollback.
+    pub targets: Vec<String>,
+    /// Observations worth keeping, as `key = value` pairs without secrets.
+    pub facts: Vec<(String, String)>,
+}
+
+impl Updated {
+    /// An outcome with `found` places, of which `rewritten` were written.
+    ///
+    /// ```
+    /// use atlassian_rotation::rotate::Updated;
+    /// let u = Updated::new(3, 2).target("rule-1").fact("cloud_org", "Acme");
+    /// assert_eq!((u.found, u.rewritten, u.targets.len()), (3, 2, 1));
+    /// ```
+    pub fn new(found: usize, rewritten: usize) -> Self {
+        Self {
+            found,
+            rewritten,
+            ..Self::default()
+        }
+    }
+
+    /// Adds a written place.
+    pub fn target(mut self, id: impl Into<String>) -> Self {
+        self.targets.push(id.into());
+        self
+    }
+
+    /// Adds an observation.
+    pub fn fact(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.facts.push((key.into(), value.into()));
+        self
+    }
+
+    /// The first observation named `key`.
+    pub fn fact_value(&self, key: &str) -> Option<&str> {
+        self.facts
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// What a verify observed. Holds no secret.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Verified {
+    /// Each check that passed, in words.
+    pub checks: Vec<String>,
+}
+
+impl Verified {
+    /// No checks yet.
+    ///
+    /// ```
+    /// use atlassian_rotation::rotate::Verified;
+    /// let v = Verified::new().check("instance accepted the key");
+    /// assert_eq!(v.checks.len(), 1);
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a passed check.
+    pub fn check(mut self, what: impl Into<String>) -> Self {
+        self.checks.push(what.into());
+        self
+    }
+}
+
+/// What the finish step retired. Holds no secret.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Finished {
+    /// Each old credential retired, in words (`revoked token 1a2b (label "ci")`).
+    pub retired: Vec<String>,
+}
+
+impl Finished {
+    /// Nothing was retired.
+    ///
+    /// ```
+    /// use atlassian_rotation::rotate::Finished;
+    /// assert!(Finished::nothing().retired.is_empty());
+    /// ```
+    pub fn nothing() -> Self {
+        Self::default()
+    }
+
+    /// Adds a retired credential.
+    pub fn retired(mut self, what: impl Into<String>) -> Self {
+        self.retired.push(what.into());
+        self
+    }
+}

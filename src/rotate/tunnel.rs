@@ -1,0 +1,251 @@
+//! Rotating the security key of a Data Center-to-Cloud application tunnel.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::future::BoxFuture;
+
+use super::{Rotator, Updated, Verified};
+use crate::admin::AdminClient;
+use crate::error::{Error, Result};
+use crate::instance::InstanceClient;
+use crate::secret::TunnelKey;
+use crate::transport::{Call, ClientOptions, Transport};
+
+/// How to prove that traffic flows through the tunnel after the new key is installed.
+#[non_exhaustive]
+pub enum Probe {
+    /// `GET` this URL (reachable only through the tunnel) until it answers 2xx.
+    Url(String),
+    /// Call this until it returns `true`.
+    Check(Arc<dyn Fn() -> BoxFuture<'static, bool> + Send + Sync>),
+}
+
+impl Probe {
+    /// A probe that `GET`s `url` until it answers 2xx.
+    ///
+    /// ```
+    /// use atlassian_rotation::rotate::Probe;
+    /// let probe = Probe::url("https://acme.atlassian.net/rest/applinks/1.0/manifest");
+    /// # let _ = probe;
+    /// ```
+    pub fn url(url: impl Into<String>) -> Self {
+        Self::Url(url.into())
+    }
+
+    /// A probe that calls `check` until it returns `true`.
+    ///
+    /// ```
+    /// use atlassian_rotation::rotate::Probe;
+    /// let probe = Probe::check(|| async { true });
+    /// # let _ = probe;
+    /// ```
+    pub fn check<F, Fut>(check: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = bool> + Send + 'static,
+    {
+        Self::Check(Arc::new(move || Box::pin(check())))
+    }
+}
+
+impl fmt::Debug for Probe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Url(url) => f.debug_tuple("Url").field(url).finish(),
+            Self::Check(_) => f.write_str("Check(..)"),
+        }
+    }
+}
+
+/// Rotates an application tunnel's key: regenerate through the Admin API, install on the Data
+/// Center instance, verify the instance accepted it for the expected organisation and, with a
+/// [`Probe`], that traffic flows again.
+///
+/// Regenerating invalidates the old key at once, so the tunnel is down between regenerate and
+/// update: the driver's journal is what makes that window safe to crash in.
+///
+/// ```no_run
+/// use atlassian_rotation::rotate::{self, FileJournal, Probe, RotateOptions, TunnelKeyRotator};
+/// use atlassian_rotation::{AdminClient, InstanceClient, instance::InstanceAuth};
+/// use atlassian_rotation::secret::{AdminApiKey, PersonalAccessToken};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let admin = AdminClient::new(AdminApiKey::new(std::env::var("ATLASSIAN_ADMIN_API_KEY")?))?;
+/// let instance = InstanceClient::new(
+///     "https://jira.internal.example.com",
+///     InstanceAuth::PersonalAccessToken(PersonalAccessToken::new(std::env::var("DC_PAT")?)),
+/// )?;
+/// let rotator = TunnelKeyRotator::new(admin, instance, "org-id", "tunnel-hostname-uuid")
+///     .expect_organisation("Acme")
+///     .probe(Probe::url("https://acme.atlassian.net/some/tunneled/path"));
+/// let journal = FileJournal::new("/var/lib/rotation")?;
+/// let report = rotate::rotate(&rotator, &journal, RotateOptions::new("tunnel-2026-11")).await?;
+/// println!("{}", serde_json::to_string_pretty(&report)?);
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct TunnelKeyRotator {
+    admin: AdminClient,
+    instance: InstanceClient,
+    org_id: String,
+    hostname: String,
+    expected_org: Option<String>,
+    probe: Option<Probe>,
+    probe_deadline: Duration,
+    probe_interval: Duration,
+}
+
+impl TunnelKeyRotator {
+    /// A rotator for the tunnel `hostname` (the UUID label of its application-link URL) of
+    /// organisation `org_id`.
+    pub fn new(
+        admin: AdminClient,
+        instance: InstanceClient,
+        org_id: impl Into<String>,
+        hostname: impl Into<String>,
+    ) -> Self {
+        Self {
+            admin,
+            instance,
+            org_id: org_id.into(),
+            hostname: hostname.into(),
+            expected_org: None,
+            probe: None,
+            probe_deadline: Duration::from_secs(120),
+            probe_interval: Duration::from_secs(2),
+        }
+    }
+
+    /// Verify fails unless the instance reports accepting the key for this Cloud organisation
+    /// name (`cloudOrgName`).
+    pub fn expect_organisation(mut self, name: impl Into<String>) -> Self {
+        self.expected_org = Some(name.into());
+        self
+    }
+
+    /// Verify polls `probe` until it succeeds or the probe deadline passes.
+    pub fn probe(mut self, probe: Probe) -> Self {
+        self.probe = Some(probe);
+        self
+    }
+
+    /// How long verify polls the probe (default 120 s), and how often (default every 2 s).
+    pub fn probe_timing(mut self, deadline: Duration, interval: Duration) -> Self {
+        self.probe_deadline = deadline;
+        self.probe_interval = interval;
+        self
+    }
+
+    async fn probe_once(&self, probe: &Probe, http: Option<&Transport>) -> bool {
+        match (probe, http) {
+            (Probe::Check(check), _) => check().await,
+            (Probe::Url(url), Some(http)) => match url::Url::parse(url) {
+                Ok(url) => http.unit(Call::get_url(url, "probe")).await.is_ok(),
+                Err(_) => false,
+            },
+            (Probe::Url(_), None) => false,
+        }
+    }
+
+    async fn run_probe(&self, probe: &Probe) -> Result<String> {
+        let http = match probe {
+            Probe::Url(url) => {
+                let options = ClientOptions::new()
+                    .base_url(url.clone())
+                    .retry_policy(crate::RetryPolicy::none());
+                Some(Transport::new(url, options, None)?)
+            }
+            Probe::Check(_) => None,
+        };
+        let started = tokio::time::Instant::now();
+        let mut attempts = 0u32;
+        loop {
+            attempts += 1;
+            if self.probe_once(probe, http.as_ref()).await {
+                return Ok(format!("probe succeeded after {attempts} attempt(s)"));
+            }
+            if started.elapsed() + self.probe_interval > self.probe_deadline {
+                return Err(Error::rotation(
+                    "verify",
+                    format!(
+                        "the tunnel probe did not succeed within {:?} ({attempts} attempts)",
+                        self.probe_deadline
+                    ),
+                ));
+            }
+            tokio::time::sleep(self.probe_interval).await;
+        }
+    }
+}
+
+#[async_trait]
+impl Rotator for TunnelKeyRotator {
+    type Credential = TunnelKey;
+
+    fn kind(&self) -> &'static str {
+        "tunnel-key"
+    }
+
+    async fn regenerate(&self) -> Result<TunnelKey> {
+        let tunnel = self
+            .admin
+            .regenerate_tunnel_key(&self.org_id, &self.hostname)
+            .await?;
+        Ok(tunnel.key)
+    }
+
+    async fn update(&self, key: &TunnelKey) -> Result<Updated> {
+        let installed = self.instance.install_tunnel_key(key).await?;
+        let mut updated = Updated::new(1, 1).target(self.instance.base_url().to_string());
+        if let Some(org) = installed.cloud_org_name {
+            updated = updated.fact("cloud_org_name", org);
+        }
+        if let Some(name) = installed.name {
+            updated = updated.fact("tunnel_name", name);
+        }
+        Ok(updated)
+    }
+
+    async fn verify(&self, _key: &TunnelKey, updated: &Updated) -> Result<Verified> {
+        let mut verified = Verified::new();
+        let reported = updated.fact_value("cloud_org_name");
+        match (&self.expected_org, reported) {
+            (Some(expected), Some(seen)) if expected == seen => {
+                verified = verified.check(format!(
+                    "the instance accepted the key for organisation `{seen}`"
+                ));
+            }
+            (Some(expected), Some(seen)) => {
+                return Err(Error::rotation(
+                    "verify",
+                    format!(
+                        "the instance accepted the key for organisation `{seen}`, expected `{expected}`"
+                    ),
+                ));
+            }
+            (Some(expected), None) => {
+                return Err(Error::rotation(
+                    "verify",
+                    format!(
+                        "the instance did not report which organisation it connected to (expected `{expected}`)"
+                    ),
+                ));
+            }
+            (None, Some(seen)) => {
+                verified = verified.check(format!(
+                    "the instance accepted the key for organisation `{seen}`"
+                ));
+            }
+            (None, None) => {
+                verified = verified.check("the instance accepted the key");
+            }
+        }
+        if let Some(probe) = &self.probe {
+            verified = verified.check(self.run_probe(probe).await?);
+        }
+        Ok(verified)
+    }
+}

@@ -1,0 +1,286 @@
+//! The driver's write-ahead discipline: a credential minted is journaled before update, a
+//! rotation interrupted anywhere resumes from the journal without regenerating, and nothing is
+//! retired before verify passed.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use async_trait::async_trait;
+use atlassian_rotation::rotate::{
+    self, Audit, FileJournal, Finished, Journal, JournalEntry, MemoryJournal, RotateOptions,
+    Rotator, Step, StepStatus, Updated, Verified,
+};
+use atlassian_rotation::secret::ApiToken;
+use atlassian_rotation::{Error, Result};
+use tokio::sync::mpsc;
+
+const STEPS: [&str; 4] = ["regenerate", "update", "verify", "finish"];
+
+/// A rotator that records its calls, and can fail or hang at a chosen step.
+#[derive(Default)]
+struct Scripted {
+    minted: AtomicUsize,
+    calls: Mutex<Vec<String>>,
+    fail_at: Mutex<Option<&'static str>>,
+    hang_at: Mutex<Option<(&'static str, mpsc::UnboundedSender<()>)>>,
+}
+
+impl Scripted {
+    fn failing_at(step: &'static str) -> Self {
+        let s = Self::default();
+        *s.fail_at.lock().unwrap() = Some(step);
+        s
+    }
+
+    fn heal(&self) {
+        *self.fail_at.lock().unwrap() = None;
+        *self.hang_at.lock().unwrap() = None;
+    }
+
+    fn calls(&self) -> Vec<String> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    async fn enter(&self, step: &'static str, detail: String) -> Result<()> {
+        self.calls.lock().unwrap().push(detail);
+        let hang = self
+            .hang_at
+            .lock()
+            .unwrap()
+            .as_ref()
+            .filter(|(s, _)| *s == step)
+            .map(|(_, tx)| tx.clone());
+        if let Some(tx) = hang {
+            tx.send(()).unwrap();
+            std::future::pending::<()>().await;
+        }
+        if *self.fail_at.lock().unwrap() == Some(step) {
+            return Err(Error::Rotation {
+                step,
+                reason: "injected failure".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Rotator for Scripted {
+    type Credential = ApiToken;
+
+    fn kind(&self) -> &'static str {
+        "scripted"
+    }
+
+    async fn regenerate(&self) -> Result<ApiToken> {
+        let n = self.minted.fetch_add(1, Ordering::SeqCst) + 1;
+        self.enter("regenerate", "regenerate".into()).await?;
+        Ok(ApiToken::new(format!("ATATT-minted-secret-{n}")))
+    }
+
+    async fn update(&self, c: &ApiToken) -> Result<Updated> {
+        self.enter("update", format!("update {}", c.expose_secret()))
+            .await?;
+        Ok(Updated::new(3, 2).target("rule-a").target("rule-b"))
+    }
+
+    async fn verify(&self, c: &ApiToken, updated: &Updated) -> Result<Verified> {
+        let detail = format!("verify {} {:?}", c.expose_secret(), updated.targets);
+        self.enter("verify", detail).await?;
+        Ok(Verified::new().check("rules hold the new token"))
+    }
+
+    async fn finish(&self, c: &ApiToken) -> Result<Finished> {
+        self.enter("finish", format!("finish {}", c.expose_secret()))
+            .await?;
+        Ok(Finished::nothing().retired("old token revoked"))
+    }
+}
+
+fn options(id: &str) -> RotateOptions {
+    RotateOptions::new(id).audit(Audit::new().reason("test").initiated_by("ci"))
+}
+
+#[tokio::test]
+async fn a_rotation_runs_every_step_once_in_order() {
+    let rotator = Scripted::default();
+    let journal = MemoryJournal::new();
+    let report = rotate::rotate(&rotator, &journal, options("r1"))
+        .await
+        .unwrap();
+    assert!(report.succeeded());
+    assert_eq!(
+        rotator.calls(),
+        [
+            "regenerate",
+            "update ATATT-minted-secret-1",
+            "verify ATATT-minted-secret-1 [\"rule-a\", \"rule-b\"]",
+            "finish ATATT-minted-secret-1",
+        ]
+    );
+    let steps: Vec<_> = report.steps.iter().map(|s| (s.step, s.status)).collect();
+    assert_eq!(steps, STEPS.map(|s| (s, StepStatus::Done)));
+    assert_eq!(report.updated.as_ref().unwrap().rewritten, 2);
+    assert_eq!(report.audit.reason.as_deref(), Some("test"));
+    let json = serde_json::to_string(&report).unwrap();
+    assert!(!json.contains("ATATT-minted-secret"), "{json}");
+    let entry = journal.load("r1").await.unwrap().unwrap();
+    assert_eq!(entry.step, Step::Finished);
+    assert!(entry.credential::<ApiToken>().is_none());
+
+    // Running the finished rotation again does nothing at all.
+    let again = rotate::rotate(&rotator, &journal, options("r1"))
+        .await
+        .unwrap();
+    assert!(again.succeeded());
+    assert_eq!(rotator.calls().len(), 4);
+    assert!(
+        again
+            .steps
+            .iter()
+            .all(|s| s.status == StepStatus::AlreadyDone)
+    );
+}
+
+#[tokio::test]
+async fn a_failure_at_any_step_resumes_from_the_journal_without_regenerating() {
+    for failing in ["update", "verify", "finish"] {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = FileJournal::new(dir.path()).unwrap();
+        let rotator = Scripted::failing_at(failing);
+        let err = rotate::rotate(&rotator, &journal, options("r2"))
+            .await
+            .unwrap_err();
+        assert!(err.unjournaled.is_none());
+        assert!(err.to_string().contains("run again to resume"), "{err}");
+        let failed = err.report.steps.last().unwrap();
+        assert_eq!((failed.step, failed.status), (failing, StepStatus::Failed));
+        let entry = journal.load("r2").await.unwrap().unwrap();
+        assert_eq!(
+            entry.credential::<ApiToken>(),
+            Some(ApiToken::new("ATATT-minted-secret-1")),
+            "the minted credential is journaled after a failure in {failing}"
+        );
+        if failing != "finish" {
+            assert!(
+                !rotator.calls().iter().any(|c| c.starts_with("finish")),
+                "nothing retired before verify passed"
+            );
+        }
+
+        rotator.heal();
+        let report = rotate::rotate(&rotator, &journal, options("r2"))
+            .await
+            .unwrap();
+        assert!(report.succeeded());
+        assert_eq!(rotator.minted.load(Ordering::SeqCst), 1, "one regenerate");
+        assert!(report.resumed_from.is_some());
+        let resumed_with: Vec<_> = rotator
+            .calls()
+            .into_iter()
+            .filter(|c| c != "regenerate")
+            .collect();
+        assert!(
+            resumed_with
+                .iter()
+                .all(|c| c.contains("ATATT-minted-secret-1"))
+        );
+        // The failed step ran again; the ones before it did not.
+        let position = STEPS.iter().position(|s| *s == failing).unwrap();
+        let reran: Vec<_> = report
+            .steps
+            .iter()
+            .filter(|s| s.status == StepStatus::Done)
+            .map(|s| s.step)
+            .collect();
+        assert_eq!(reran, &STEPS[position..]);
+    }
+}
+
+#[tokio::test]
+async fn a_future_dropped_inside_any_step_resumes_without_a_second_regenerate() {
+    for hanging in STEPS {
+        let journal = MemoryJournal::new();
+        let rotator = Scripted::default();
+        let (tx, mut entered) = mpsc::unbounded_channel();
+        *rotator.hang_at.lock().unwrap() = Some((hanging, tx));
+        {
+            let run = rotate::rotate(&rotator, &journal, options("r3"));
+            tokio::pin!(run);
+            tokio::select! {
+                _ = &mut run => panic!("the rotation should hang in {hanging}"),
+                _ = entered.recv() => {}
+            }
+            // The future is dropped here, mid-step, as a crash or a cancelled task would.
+        }
+        rotator.heal();
+        let report = rotate::rotate(&rotator, &journal, options("r3"))
+            .await
+            .unwrap();
+        assert!(report.succeeded(), "after a drop in {hanging}");
+        let expected_mints = 1 + usize::from(hanging == "regenerate");
+        assert_eq!(
+            rotator.minted.load(Ordering::SeqCst),
+            expected_mints,
+            "a drop inside regenerate journaled nothing; any later drop must not regenerate"
+        );
+        let last_mint = format!("ATATT-minted-secret-{expected_mints}");
+        assert!(
+            rotator
+                .calls()
+                .iter()
+                .filter(|c| c.starts_with("finish"))
+                .all(|c| c.ends_with(&last_mint))
+        );
+    }
+}
+
+/// A journal whose writes fail, as a full disk would.
+struct BrokenJournal;
+
+#[async_trait]
+impl Journal for BrokenJournal {
+    async fn load(&self, _: &str) -> Result<Option<JournalEntry>> {
+        Ok(None)
+    }
+    async fn store(&self, _: &JournalEntry) -> Result<()> {
+        Err(Error::Journal {
+            action: "write",
+            source: "disk full".into(),
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_credential_the_journal_cannot_store_is_handed_back_and_not_installed() {
+    let rotator = Scripted::default();
+    let err = rotate::rotate(&rotator, &BrokenJournal, options("r4"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.unjournaled,
+        Some(ApiToken::new("ATATT-minted-secret-1"))
+    );
+    assert_eq!(rotator.calls(), ["regenerate"], "update never ran");
+    for text in [err.to_string(), format!("{err:?}")] {
+        assert!(!text.contains("ATATT-minted-secret"), "{text}");
+    }
+    assert!(err.to_string().contains("returned to the caller"));
+}
+
+#[tokio::test]
+async fn a_rotation_id_of_another_kind_or_an_unsafe_one_is_refused() {
+    let journal = MemoryJournal::new();
+    let other = JournalEntry::regenerated("r5", "tunnel-key", &ApiToken::new("x"));
+    journal.store(&other).await.unwrap();
+    let rotator = Scripted::default();
+    let err = rotate::rotate(&rotator, &journal, options("r5"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err.error, Error::InvalidInput { .. }));
+    let err = rotate::rotate(&rotator, &journal, options("../etc/passwd"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err.error, Error::InvalidInput { .. }));
+    assert!(rotator.calls().is_empty());
+}
