@@ -31,6 +31,11 @@ pub enum Product {
 
 impl Product {
     /// The path segment for the product.
+    ///
+    /// ```
+    /// use atlassian_rotation::automation::Product;
+    /// assert_eq!(Product::Jira.as_str(), "jira");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Jira => "jira",
@@ -57,6 +62,14 @@ pub struct AutomationBase(String);
 
 impl AutomationBase {
     /// The public gateway: `https://api.atlassian.com/automation/public/{product}/{cloudId}`.
+    /// The cloud id is escaped as one path segment; an empty one, `.` or `..` is refused.
+    ///
+    /// ```
+    /// use atlassian_rotation::automation::{AutomationBase, Product};
+    /// let base = AutomationBase::api(Product::Jira, "a b")?;
+    /// assert_eq!(base.as_str(), "https://api.atlassian.com/automation/public/jira/a%20b");
+    /// # Ok::<(), atlassian_rotation::Error>(())
+    /// ```
     pub fn api(product: Product, cloud_id: &str) -> Result<Self> {
         let root = Url::parse("https://api.atlassian.com/").expect("a constant, valid URL");
         Self::below(root, &["automation", "public"], product, cloud_id)
@@ -64,6 +77,14 @@ impl AutomationBase {
 
     /// The site gateway: `https://{site}/gateway/api/automation/public/{product}/{cloudId}`.
     /// `site` is a host (`example.atlassian.net`) or an `https` URL (`http` on loopback).
+    ///
+    /// ```
+    /// use atlassian_rotation::automation::{AutomationBase, Product};
+    /// let base = AutomationBase::site("https://example.atlassian.net", Product::Jira, "c1")?;
+    /// assert_eq!(base.as_str(), "https://example.atlassian.net/gateway/api/automation/public/jira/c1");
+    /// assert!(AutomationBase::site("http://example.atlassian.net", Product::Jira, "c1").is_err());
+    /// # Ok::<(), atlassian_rotation::Error>(())
+    /// ```
     pub fn site(site: &str, product: Product, cloud_id: &str) -> Result<Self> {
         let root = crate::jira::site_url(site, false)?;
         Self::below(
@@ -99,6 +120,12 @@ impl AutomationBase {
     }
 
     /// The base URL.
+    ///
+    /// ```
+    /// use atlassian_rotation::automation::AutomationBase;
+    /// assert_eq!(AutomationBase::url("https://proxy.example.com/a/")?.as_str(), "https://proxy.example.com/a");
+    /// # Ok::<(), atlassian_rotation::Error>(())
+    /// ```
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -217,41 +244,78 @@ pub struct SearchRequest {
 
 impl SearchRequest {
     /// An empty search; add criteria with the other methods.
+    ///
+    /// ```
+    /// use atlassian_rotation::automation::SearchRequest;
+    /// assert_eq!(serde_json::to_string(&SearchRequest::new()).unwrap(), "{}");
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Continues from a page cursor.
+    ///
+    /// ```
+    /// use atlassian_rotation::automation::SearchRequest;
+    /// assert_eq!(SearchRequest::new().cursor("c2").cursor.as_deref(), Some("c2"));
+    /// ```
     pub fn cursor(mut self, cursor: impl Into<String>) -> Self {
         self.cursor = Some(cursor.into());
         self
     }
 
     /// Only rules with this trigger type.
+    ///
+    /// ```
+    /// use atlassian_rotation::automation::SearchRequest;
+    /// let request = SearchRequest::new().trigger("jira.manual.trigger.issue");
+    /// assert_eq!(serde_json::to_string(&request).unwrap(), r#"{"trigger":"jira.manual.trigger.issue"}"#);
+    /// ```
     pub fn trigger(mut self, trigger: impl Into<String>) -> Self {
         self.trigger = Some(trigger.into());
         self
     }
 
     /// Only rules in this state.
+    ///
+    /// ```
+    /// use atlassian_rotation::automation::{RuleState, SearchRequest};
+    /// assert_eq!(SearchRequest::new().state(RuleState::Disabled).state, Some(RuleState::Disabled));
+    /// ```
     pub fn state(mut self, state: RuleState) -> Self {
         self.state = Some(state);
         self
     }
 
     /// Only rules scoped to this ARI.
+    ///
+    /// ```
+    /// use atlassian_rotation::automation::SearchRequest;
+    /// let request = SearchRequest::new().scope("ari:cloud:jira:c1:project/10001");
+    /// assert_eq!(request.scope.as_deref(), Some("ari:cloud:jira:c1:project/10001"));
+    /// ```
     pub fn scope(mut self, ari: impl Into<String>) -> Self {
         self.scope = Some(ari.into());
         self
     }
 
     /// Only rules written by this account.
+    ///
+    /// ```
+    /// use atlassian_rotation::automation::SearchRequest;
+    /// assert_eq!(SearchRequest::new().author("5b10ac8d").author.as_deref(), Some("5b10ac8d"));
+    /// ```
     pub fn author(mut self, account_id: impl Into<String>) -> Self {
         self.author = Some(account_id.into());
         self
     }
 
-    /// The page size, 1 to 100.
+    /// The page size, 1 to 100 (checked when the search is sent).
+    ///
+    /// ```
+    /// use atlassian_rotation::automation::SearchRequest;
+    /// assert_eq!(SearchRequest::new().limit(25).limit, Some(25));
+    /// ```
     pub fn limit(mut self, limit: u32) -> Self {
         self.limit = Some(limit);
         self

@@ -72,6 +72,11 @@ macro_rules! string_enum {
     ($ty:ident { $($variant:ident = $text:literal),* $(,)? }) => {
         impl $ty {
             /// The value as Atlassian writes it.
+            ///
+            /// ```
+            #[doc = concat!("use atlassian_rotation::automation::", stringify!($ty), ";")]
+            #[doc = concat!("assert_eq!(", stringify!($ty), "::from(\"NEW_VALUE\").as_str(), \"NEW_VALUE\");")]
+            /// ```
             pub fn as_str(&self) -> &str {
                 match self {
                     $(Self::$variant => $text,)*

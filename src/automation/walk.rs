@@ -171,7 +171,6 @@ fn first_step(pointer: &str) -> Option<(Step, impl Iterator<Item = Option<Nested
         "components" => Step::Components(index(tokens.next())?),
         _ => return None,
     };
-    let mut tokens = tokens.peekable();
     let rest = std::iter::from_fn(move || {
         let key = tokens.next()?;
         let i = index(tokens.next());
