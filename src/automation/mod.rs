@@ -33,11 +33,11 @@
 mod client;
 mod field;
 mod model;
+mod summary;
 mod walk;
 
-pub use client::{
-    AutomationBase, AutomationClient, Product, RuleSummary, SearchRequest, SummaryPage,
-};
+pub use client::{AutomationBase, AutomationClient, Product};
 pub use field::Field;
 pub use model::{Component, ComponentKind, ExportFile, Rule, RuleDocument, RuleState};
+pub use summary::{RuleSummary, SearchRequest, SummaryPage};
 pub use walk::{ComponentAt, WalkComponents};
