@@ -67,8 +67,9 @@ pub struct AutomationErrorItem {
     /// Error id, when given.
     #[serde(default)]
     pub id: Option<String>,
-    /// HTTP status as a string, when given.
-    #[serde(default)]
+    /// HTTP status as a string, when given (the API's spec sends a number, some responses a
+    /// string; both are kept as text).
+    #[serde(default, deserialize_with = "string_or_number")]
     pub status: Option<String>,
     /// Machine-readable code.
     #[serde(default)]
@@ -82,6 +83,14 @@ pub struct AutomationErrorItem {
     /// The request field the error is about.
     #[serde(default)]
     pub field: Option<String>,
+}
+
+fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Option::<serde_json::Value>::deserialize(d)? {
+        Some(serde_json::Value::String(s)) => Some(s),
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    })
 }
 
 /// The body of an error response, parsed when it has a known Atlassian shape.

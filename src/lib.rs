@@ -13,3 +13,5 @@ pub use admin::AdminClient;
 pub use error::{Error, Result};
 pub use instance::InstanceClient;
 pub use transport::{ClientOptions, Paginated, RetryPolicy};
+pub mod automation;
+pub mod jira;

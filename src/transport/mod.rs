@@ -21,8 +21,8 @@ use url::Url;
 use crate::error::{ApiError, BoxError, Error, ErrorBody, RequestInfo, Result};
 
 pub use page::Paginated;
-pub(crate) use page::{Page, paginate};
-pub(crate) use path::Path;
+pub(crate) use page::{Page, next_page_url, paginate};
+pub(crate) use path::{Path, check_id};
 pub use retry::RetryPolicy;
 use retry::wait_hint;
 

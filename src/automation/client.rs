@@ -1,0 +1,424 @@
+//! `AutomationClient`: the Automation REST API (`/rest/v1/rule/...`).
+
+use std::fmt;
+
+use serde::Serialize;
+use url::Url;
+
+use super::model::{RuleDocument, RuleState};
+use super::summary::{RuleSummary, SearchRequest, SummaryPage, SummaryResponse};
+use crate::error::{Error, Result};
+use crate::secret::ApiCredentials;
+use crate::transport::{
+    Auth, Call, ClientOptions, Idempotency, Page, Paginated, Path, Transport, check_id,
+    next_page_url, paginate,
+};
+
+/// The product whose rules the API manages.
+///
+/// ```
+/// use atlassian_rotation::automation::Product;
+/// assert_eq!(Product::Confluence.as_str(), "confluence");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Product {
+    /// Jira (`jira`).
+    Jira,
+    /// Confluence (`confluence`).
+    Confluence,
+}
+
+impl Product {
+    /// The path segment for the product.
+    ///
+    /// ```
+    /// use atlassian_rotation::automation::Product;
+    /// assert_eq!(Product::Jira.as_str(), "jira");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Jira => "jira",
+            Self::Confluence => "confluence",
+        }
+    }
+}
+
+/// Where the Automation API of one site lives.
+///
+/// ```
+/// use atlassian_rotation::automation::{AutomationBase, Product};
+///
+/// let api = AutomationBase::api(Product::Jira, "4e119cf2-4b83-4195-abdf-d7a2f9bd043d").unwrap();
+/// assert_eq!(api.as_str(), "https://api.atlassian.com/automation/public/jira/4e119cf2-4b83-4195-abdf-d7a2f9bd043d");
+///
+/// let site = AutomationBase::site("example.atlassian.net", Product::Confluence, "c1d").unwrap();
+/// assert_eq!(site.as_str(), "https://example.atlassian.net/gateway/api/automation/public/confluence/c1d");
+///
+/// assert!(AutomationBase::api(Product::Jira, "..").is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AutomationBase(String);
+
+impl AutomationBase {
+    /// The public gateway: `https://api.atlassian.com/automation/public/{product}/{cloudId}`.
+    /// The cloud id is escaped as one path segment; an empty one, `.` or `..` is refused.
+    ///
+    /// ```
+    /// use atlassian_rotation::automation::{AutomationBase, Product};
+    /// let base = AutomationBase::api(Product::Jira, "a b")?;
+    /// assert_eq!(base.as_str(), "https://api.atlassian.com/automation/public/jira/a%20b");
+    /// # Ok::<(), atlassian_rotation::Error>(())
+    /// ```
+    pub fn api(product: Product, cloud_id: &str) -> Result<Self> {
+        let root = Url::parse("https://api.atlassian.com/").expect("a constant, valid URL");
+        Self::below(root, &["automation", "public"], product, cloud_id)
+    }
+
+    /// The site gateway: `https://{site}/gateway/api/automation/public/{product}/{cloudId}`.
+    /// `site` is a host (`example.atlassian.net`) or an `https` URL (`http` on loopback).
+    ///
+    /// ```
+    /// use atlassian_rotation::automation::{AutomationBase, Product};
+    /// let base = AutomationBase::site("https://example.atlassian.net", Product::Jira, "c1")?;
+    /// assert_eq!(base.as_str(), "https://example.atlassian.net/gateway/api/automation/public/jira/c1");
+    /// assert!(AutomationBase::site("http://example.atlassian.net", Product::Jira, "c1").is_err());
+    /// # Ok::<(), atlassian_rotation::Error>(())
+    /// ```
+    pub fn site(site: &str, product: Product, cloud_id: &str) -> Result<Self> {
+        let root = crate::jira::site_url(site, false)?;
+        Self::below(
+            root,
+            &["gateway", "api", "automation", "public"],
+            product,
+            cloud_id,
+        )
+    }
+
+    /// Any full base URL, for a proxy or a fake: requests go to `{url}/rest/v1/...`.
+    ///
+    /// ```
+    /// use atlassian_rotation::automation::AutomationBase;
+    /// assert!(AutomationBase::url("http://127.0.0.1:8080/automation").is_ok());
+    /// assert!(AutomationBase::url("not a url").is_err());
+    /// ```
+    pub fn url(full: &str) -> Result<Self> {
+        let url =
+            Url::parse(full.trim()).map_err(|e| Error::invalid_input("base URL", e.to_string()))?;
+        Ok(Self(url.as_str().trim_end_matches('/').to_owned()))
+    }
+
+    fn below(mut root: Url, fixed: &[&str], product: Product, cloud_id: &str) -> Result<Self> {
+        check_id("cloud id", cloud_id)?;
+        root.path_segments_mut()
+            .map_err(|()| Error::invalid_input("site URL", "cannot have a path"))?
+            .pop_if_empty()
+            .extend(fixed)
+            .push(product.as_str())
+            .push(cloud_id);
+        Ok(Self(root.into()))
+    }
+
+    /// The base URL.
+    ///
+    /// ```
+    /// use atlassian_rotation::automation::AutomationBase;
+    /// assert_eq!(AutomationBase::url("https://proxy.example.com/a/")?.as_str(), "https://proxy.example.com/a");
+    /// # Ok::<(), atlassian_rotation::Error>(())
+    /// ```
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for AutomationBase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A client for the Automation REST API of one site, authenticated with basic
+/// `email:api_token` (a classic, unscoped token of a site admin).
+///
+/// Cheap to clone (clones share the connection pool and the credentials); `Debug` never shows
+/// the credentials.
+///
+/// ```no_run
+/// # async fn run() -> atlassian_rotation::Result<()> {
+/// use atlassian_rotation::automation::{AutomationBase, AutomationClient, Product};
+/// use atlassian_rotation::secret::{ApiCredentials, ApiToken};
+/// use futures::TryStreamExt as _;
+///
+/// let base = AutomationBase::api(Product::Jira, "4e119cf2-4b83-4195-abdf-d7a2f9bd043d")?;
+/// let creds = ApiCredentials::new("admin@example.com", ApiToken::new("ATATT-secret"));
+/// let client = AutomationClient::new(base, &creds)?;
+/// let summaries: Vec<_> = client.rule_summaries(100)?.try_collect().await?;
+/// for summary in &summaries {
+///     let doc = client.get_rule(&summary.uuid).await?;
+///     println!("{:?} has {} components", doc.rule.name(), doc.rule.walk_components().count());
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct AutomationClient {
+    transport: Transport,
+}
+
+impl AutomationClient {
+    /// A client for `base` with the default [`ClientOptions`].
+    ///
+    /// ```
+    /// use atlassian_rotation::automation::{AutomationBase, AutomationClient, Product};
+    /// use atlassian_rotation::secret::{ApiCredentials, ApiToken};
+    ///
+    /// let creds = ApiCredentials::new("admin@example.com", ApiToken::new("ATATT-secret"));
+    /// let client = AutomationClient::new(AutomationBase::api(Product::Jira, "c1")?, &creds)?;
+    /// assert!(!format!("{client:?}").contains("ATATT"));
+    /// # Ok::<(), atlassian_rotation::Error>(())
+    /// ```
+    pub fn new(base: AutomationBase, credentials: &ApiCredentials) -> Result<Self> {
+        Self::with_options(base, credentials, ClientOptions::new())
+    }
+
+    /// A client with connection options. `base` wins over `options.base_url`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use atlassian_rotation::ClientOptions;
+    /// use atlassian_rotation::automation::{AutomationBase, AutomationClient};
+    /// use atlassian_rotation::secret::{ApiCredentials, ApiToken};
+    ///
+    /// let creds = ApiCredentials::new("admin@example.com", ApiToken::new("t"));
+    /// let base = AutomationBase::url("http://127.0.0.1:9/automation/public/jira/c1")?;
+    /// let client = AutomationClient::with_options(base, &creds, ClientOptions::new().timeout(Duration::from_secs(5)))?;
+    /// # let _ = client;
+    /// # Ok::<(), atlassian_rotation::Error>(())
+    /// ```
+    pub fn with_options(
+        base: AutomationBase,
+        credentials: &ApiCredentials,
+        mut options: ClientOptions,
+    ) -> Result<Self> {
+        options.base_url = Some(base.0);
+        let auth = Auth::Header(credentials.basic_header()?);
+        Ok(Self {
+            transport: Transport::new("", options, Some(auth))?,
+        })
+    }
+
+    /// The base URL requests go below.
+    ///
+    /// ```
+    /// # use atlassian_rotation::automation::{AutomationBase, AutomationClient, Product};
+    /// # use atlassian_rotation::secret::{ApiCredentials, ApiToken};
+    /// let creds = ApiCredentials::new("a@example.com", ApiToken::new("t"));
+    /// let client = AutomationClient::new(AutomationBase::api(Product::Jira, "c1")?, &creds)?;
+    /// assert_eq!(client.base_url().path(), "/automation/public/jira/c1");
+    /// # Ok::<(), atlassian_rotation::Error>(())
+    /// ```
+    pub fn base_url(&self) -> &Url {
+        self.transport.base_url()
+    }
+
+    /// Uses other credentials from the next request on: after a rotation revokes the token this
+    /// client was built with. Clones of this client share the change.
+    ///
+    /// ```
+    /// # use atlassian_rotation::automation::{AutomationBase, AutomationClient, Product};
+    /// # use atlassian_rotation::secret::{ApiCredentials, ApiToken};
+    /// let client = AutomationClient::new(
+    ///     AutomationBase::api(Product::Jira, "c1")?,
+    ///     &ApiCredentials::new("a@example.com", ApiToken::new("old")),
+    /// )?;
+    /// client.set_credentials(&ApiCredentials::new("a@example.com", ApiToken::new("new")))?;
+    /// # Ok::<(), atlassian_rotation::Error>(())
+    /// ```
+    pub fn set_credentials(&self, credentials: &ApiCredentials) -> Result<()> {
+        self.transport
+            .set_auth(Auth::Header(credentials.basic_header()?));
+        Ok(())
+    }
+
+    /// `GET /rest/v1/rule/summary?limit=`: every rule's summary, following `links.next` page
+    /// by page (in any of its forms). `limit` is the page size, 1 to 100; anything else is
+    /// refused before a request is sent.
+    ///
+    /// Cursors expire after about an hour: consume the stream without long pauses.
+    ///
+    /// ```no_run
+    /// # async fn run(client: atlassian_rotation::automation::AutomationClient) -> atlassian_rotation::Result<()> {
+    /// use futures::TryStreamExt as _;
+    /// let mut summaries = client.rule_summaries(100)?;
+    /// while let Some(summary) = summaries.try_next().await? {
+    ///     println!("{} {:?}", summary.uuid, summary.name);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn rule_summaries(&self, limit: u32) -> Result<Paginated<RuleSummary>> {
+        check_limit(limit)?;
+        let call = Call::get(Path::new("rest/v1/rule/summary")).query("limit", limit);
+        Ok(paginate::<SummaryResponse>(
+            self.transport.clone(),
+            call,
+            "cursor",
+        ))
+    }
+
+    /// `POST /rest/v1/rule/summary`: one page of the summaries matching `request`.
+    ///
+    /// The search pages through a `cursor` in the request body (its `links.next` names a GET
+    /// query), so this returns one page at a time: pass [`SummaryPage::next_cursor`] to
+    /// [`SearchRequest::cursor`] for the next. A `limit` outside 1 to 100 is refused before
+    /// sending.
+    ///
+    /// ```no_run
+    /// # async fn run(client: atlassian_rotation::automation::AutomationClient) -> atlassian_rotation::Result<()> {
+    /// use atlassian_rotation::automation::{RuleState, SearchRequest};
+    ///
+    /// let mut request = SearchRequest::new().state(RuleState::Enabled).limit(100);
+    /// loop {
+    ///     let page = client.search_rule_summaries(&request).await?;
+    ///     for summary in &page.summaries {
+    ///         println!("{}", summary.uuid);
+    ///     }
+    ///     match page.next_cursor {
+    ///         Some(cursor) => request = request.cursor(cursor),
+    ///         None => break,
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn search_rule_summaries(&self, request: &SearchRequest) -> Result<SummaryPage> {
+        if let Some(limit) = request.limit {
+            check_limit(limit)?;
+        }
+        let path = Path::new("rest/v1/rule/summary");
+        let url = path.join_onto(self.transport.base_url());
+        let response: SummaryResponse = self
+            .transport
+            .json(Call::post_read(path).json(request)?)
+            .await?;
+        let (summaries, next) = response.into_parts();
+        let next_cursor = match next.filter(|l| !l.trim().is_empty()) {
+            Some(link) => cursor_of(&url, &link)?,
+            None => None,
+        };
+        if next_cursor.is_some() && next_cursor == request.cursor {
+            return Err(Error::RepeatedCursor {
+                request: crate::error::RequestInfo {
+                    method: "POST".into(),
+                    template: "/rest/v1/rule/summary".into(),
+                    attempts: 1,
+                },
+            });
+        }
+        Ok(SummaryPage {
+            summaries,
+            next_cursor,
+        })
+    }
+
+    /// `GET /rest/v1/rule/{ruleUuid}`: the rule and its connections, every field kept.
+    ///
+    /// The rule holds web-request headers in clear text: treat it as secret material.
+    ///
+    /// ```no_run
+    /// # async fn run(client: atlassian_rotation::automation::AutomationClient) -> atlassian_rotation::Result<()> {
+    /// let doc = client.get_rule("0192e5ac-0e25-71de-ba7b-d972e6a2049a").await?;
+    /// println!("{:?}", doc.rule.state);
+    /// # Ok(()) }
+    /// ```
+    pub async fn get_rule(&self, rule_uuid: &str) -> Result<RuleDocument> {
+        self.transport.json(Call::get(rule_path(rule_uuid)?)).await
+    }
+
+    /// `PUT /rest/v1/rule/{ruleUuid}`: replaces the rule with `document`, the shape
+    /// [`AutomationClient::get_rule`] returned. Everything the document holds is sent back as it
+    /// was read, including the fields this crate does not know.
+    ///
+    /// Retried like any idempotent write: sending the same document twice has the same effect.
+    ///
+    /// ```no_run
+    /// # async fn run(client: atlassian_rotation::automation::AutomationClient) -> atlassian_rotation::Result<()> {
+    /// let uuid = "0192e5ac-0e25-71de-ba7b-d972e6a2049a";
+    /// let mut doc = client.get_rule(uuid).await?;
+    /// doc.rule.name = atlassian_rotation::automation::Field::from("Renamed".to_owned());
+    /// client.update_rule(uuid, &doc).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn update_rule(&self, rule_uuid: &str, document: &RuleDocument) -> Result<()> {
+        let call = Call::put(rule_path(rule_uuid)?, Idempotency::Idempotent).json(document)?;
+        self.transport.unit(call).await
+    }
+
+    /// `PUT /rest/v1/rule/{ruleUuid}/state` with `{"value": "ENABLED"}` or `"DISABLED"`.
+    ///
+    /// ```no_run
+    /// # async fn run(client: atlassian_rotation::automation::AutomationClient) -> atlassian_rotation::Result<()> {
+    /// use atlassian_rotation::automation::RuleState;
+    /// client.set_rule_state("0192e5ac-0e25-71de-ba7b-d972e6a2049a", RuleState::Disabled).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn set_rule_state(&self, rule_uuid: &str, state: RuleState) -> Result<()> {
+        #[derive(Serialize)]
+        struct StateBody {
+            value: RuleState,
+        }
+        let path = rule_path(rule_uuid)?.lit("state");
+        let call = Call::put(path, Idempotency::Idempotent).json(&StateBody { value: state })?;
+        self.transport.unit(call).await
+    }
+}
+
+fn rule_path(rule_uuid: &str) -> Result<Path> {
+    Path::new("rest/v1/rule").param("rule uuid", rule_uuid)
+}
+
+fn check_limit(limit: u32) -> Result<()> {
+    if (1..=100).contains(&limit) {
+        Ok(())
+    } else {
+        Err(Error::invalid_input(
+            "page limit",
+            format!("{limit} is outside 1..=100"),
+        ))
+    }
+}
+
+/// The `cursor` a `links.next` value carries, whichever form it takes.
+fn cursor_of(current: &Url, link: &str) -> Result<Option<String>> {
+    let next = next_page_url(current, link, "cursor")?;
+    Ok(next
+        .query_pairs()
+        .find(|(k, _)| k == "cursor")
+        .map(|(_, v)| v.into_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_is_found_in_every_link_form() {
+        let url = Url::parse("https://h.example/a/rest/v1/rule/summary").unwrap();
+        for link in [
+            "?cursor=c%2B1&limit=5",
+            "https://h.example/a/rest/v1/rule/summary?limit=5&cursor=c%2B1",
+            "c+1",
+        ] {
+            assert_eq!(
+                cursor_of(&url, link).unwrap().as_deref(),
+                Some("c+1"),
+                "{link}"
+            );
+        }
+        assert_eq!(cursor_of(&url, "?limit=5").unwrap(), None);
+    }
+
+    #[test]
+    fn limits_outside_the_range_are_refused() {
+        assert!(check_limit(0).is_err());
+        assert!(check_limit(101).is_err());
+        assert!(check_limit(1).is_ok() && check_limit(100).is_ok());
+    }
+}
