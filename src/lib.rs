@@ -3,8 +3,10 @@
 #![warn(missing_docs)]
 
 pub mod admin;
+pub mod automation;
 pub mod error;
 pub mod instance;
+pub mod jira;
 pub mod rotate;
 pub mod secret;
 pub mod transport;
@@ -13,5 +15,3 @@ pub use admin::AdminClient;
 pub use error::{Error, Result};
 pub use instance::InstanceClient;
 pub use transport::{ClientOptions, Paginated, RetryPolicy};
-pub mod automation;
-pub mod jira;

@@ -53,7 +53,7 @@ fn auth(key: &AdminApiKey) -> Result<Auth> {
 impl AdminClient {
     /// A client on `https://api.atlassian.com` with default [`ClientOptions`].
     ///
-    /// Fails with [`Error::InvalidInput`] when the key cannot travel in a header.
+    /// Fails with [`Error::InvalidInput`](crate::Error::InvalidInput) when the key cannot travel in a header.
     pub fn new(key: AdminApiKey) -> Result<Self> {
         Self::with_options(key, ClientOptions::new())
     }
@@ -96,7 +96,7 @@ impl AdminClient {
     ///
     /// `hostname` is the UUID label of the tunnel's application-link URL. Every call invalidates
     /// the previous key, so the request is never retried once it may have left; when the outcome
-    /// is unknown ([`Error::may_have_been_applied`]) the tunnel may already hold a key nobody has.
+    /// is unknown ([`Error::may_have_been_applied`](crate::Error::may_have_been_applied)) the tunnel may already hold a key nobody has.
     /// A decode failure never echoes response values.
     ///
     /// ```no_run
@@ -123,7 +123,7 @@ impl AdminClient {
 
     /// Proves the Admin API key works for an organization: `GET /admin/v1/orgs/{orgId}`.
     ///
-    /// A refused key ends in an error for which [`Error::is_auth_failure`] holds. (Listing
+    /// A refused key ends in an error for which [`Error::is_auth_failure`](crate::Error::is_auth_failure) holds. (Listing
     /// `/admin/v1/orgs` would not do: it answers 200 with no data even for a bad key.)
     ///
     /// ```no_run
