@@ -4,6 +4,9 @@
 
 pub mod error;
 pub mod secret;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 
 pub use error::{Error, Result};
 pub mod transport;
