@@ -60,10 +60,7 @@ pub(crate) fn regenerate(
     if let Err(reply) = authorize_org(state, req, org) {
         return reply;
     }
-    let Some(tunnel) = state
-        .tunnel_mut(hostname)
-        .filter(|t| t.org_id == org)
-    else {
+    let Some(tunnel) = state.tunnel_mut(hostname).filter(|t| t.org_id == org) else {
         return Reply::errors(404, "ADMIN-404-1", "Unknown resource: no such tunnel");
     };
     tunnel.current_key = tunnel_key_value();

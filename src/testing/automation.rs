@@ -157,7 +157,15 @@ pub(crate) fn summaries(
     };
     let path = format!("{prefix}/rest/v1/rule/summary");
     let cursor = req.param("cursor").map(str::to_owned);
-    page(state, base, &path, cloud, cursor.as_deref(), json!({}), limit)
+    page(
+        state,
+        base,
+        &path,
+        cloud,
+        cursor.as_deref(),
+        json!({}),
+        limit,
+    )
 }
 
 pub(crate) fn search(

@@ -159,7 +159,8 @@ impl Fault {
         Self::new(FaultKind::Html { status }, false)
     }
 
-    /// Answers 200 with a JSON body of `bytes` bytes.
+    /// Answers 200 with a valid JSON body of `bytes` bytes (at least 11), to trip a client's
+    /// response-size cap.
     pub fn oversized(bytes: usize) -> Self {
         Self::new(FaultKind::Oversized { bytes }, true)
     }
@@ -221,7 +222,7 @@ impl FaultKind {
                 ),
             )),
             FaultKind::Oversized { bytes } => {
-                let filler = bytes.saturating_sub(12);
+                let filler = bytes.saturating_sub(r#"{"data":""}"#.len());
                 Effect::Respond(Reply::text(
                     200,
                     "application/json",
@@ -276,6 +277,6 @@ impl RateLimit {
             .unwrap_or_default();
         Reply::errors(429, "ADMIN-429-1", "Rate limit exceeded")
             .header("Retry-After", seconds.to_string())
-        .header("X-RateLimit-Reset", reset)
+            .header("X-RateLimit-Reset", reset)
     }
 }

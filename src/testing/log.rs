@@ -6,12 +6,8 @@ use super::Route;
 use crate::secret::REDACTED;
 
 /// The headers a [`RequestRecord`] keeps (besides `Authorization`, which it keeps apart).
-pub(crate) const KEPT_HEADERS: &[&str] = &[
-    "accept",
-    "content-type",
-    "user-agent",
-    "x-atlassian-token",
-];
+pub(crate) const KEPT_HEADERS: &[&str] =
+    &["accept", "content-type", "user-agent", "x-atlassian-token"];
 
 /// One request the fake received, in arrival order. Its `Debug` never shows the
 /// `Authorization` header or the body: both may hold credentials.
@@ -100,10 +96,13 @@ impl RequestRecord {
 
 impl fmt::Debug for RequestRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let auth = self.authorization.as_ref().map(|_| match self.auth_scheme() {
-            Some(scheme) => format!("{scheme} {REDACTED}"),
-            None => REDACTED.to_owned(),
-        });
+        let auth = self
+            .authorization
+            .as_ref()
+            .map(|_| match self.auth_scheme() {
+                Some(scheme) => format!("{scheme} {REDACTED}"),
+                None => REDACTED.to_owned(),
+            });
         f.debug_struct("RequestRecord")
             .field("method", &self.method)
             .field("path", &self.path)

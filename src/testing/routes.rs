@@ -9,21 +9,54 @@ use super::{admin, automation};
 
 /// A routed request with its path parameters.
 pub(crate) enum Endpoint {
-    Regenerate { org: String, hostname: String },
-    Org { org: String },
-    UserTokens { account: String },
-    RevokeUserToken { account: String, token: String },
-    OrgTokens { org: String },
-    Install { hostname: String },
-    DcMyself { hostname: String },
-    Probe { hostname: String },
+    Regenerate {
+        org: String,
+        hostname: String,
+    },
+    Org {
+        org: String,
+    },
+    UserTokens {
+        account: String,
+    },
+    RevokeUserToken {
+        account: String,
+        token: String,
+    },
+    OrgTokens {
+        org: String,
+    },
+    Install {
+        hostname: String,
+    },
+    DcMyself {
+        hostname: String,
+    },
+    Probe {
+        hostname: String,
+    },
     JiraMyself,
     /// `prefix` is the path up to and including the cloud id, for full-URL links.
-    RuleSummaries { cloud: String, prefix: String },
-    RuleSearch { cloud: String, prefix: String },
-    RuleGet { cloud: String, uuid: String },
-    RulePut { cloud: String, uuid: String },
-    RuleState { cloud: String, uuid: String },
+    RuleSummaries {
+        cloud: String,
+        prefix: String,
+    },
+    RuleSearch {
+        cloud: String,
+        prefix: String,
+    },
+    RuleGet {
+        cloud: String,
+        uuid: String,
+    },
+    RulePut {
+        cloud: String,
+        uuid: String,
+    },
+    RuleState {
+        cloud: String,
+        uuid: String,
+    },
 }
 
 impl Endpoint {
@@ -72,21 +105,33 @@ pub(crate) fn classify(req: &Incoming) -> Option<Endpoint> {
         ["admin", "api-access", "v1", "orgs", org, "api-tokens"] if m == Method::GET => {
             Endpoint::OrgTokens { org: s(org) }
         }
-        ["dc", host, "rest", "secure-tunneling", "latest", "tunnel", "token"]
-            if m == Method::PUT =>
-        {
-            Endpoint::Install { hostname: s(host) }
+        [
+            "dc",
+            host,
+            "rest",
+            "secure-tunneling",
+            "latest",
+            "tunnel",
+            "token",
+        ] if m == Method::PUT => Endpoint::Install { hostname: s(host) },
+        ["dc", host, "rest", "api", "2", "myself"] if m == Method::GET => {
+            Endpoint::DcMyself { hostname: s(host) }
         }
-        ["dc", host, "rest", "api", "2", "myself"] if m == Method::GET => Endpoint::DcMyself {
-            hostname: s(host),
-        },
         ["dc", host, "probe"] if m == Method::GET => Endpoint::Probe { hostname: s(host) },
         ["rest", "api", "3", "myself"] if m == Method::GET => Endpoint::JiraMyself,
         ["automation", "public", product, cloud, rest @ ..] => {
             let prefix = format!("/automation/public/{product}/{cloud}");
             automation_endpoint(m, product, cloud, prefix, rest)?
         }
-        ["gateway", "api", "automation", "public", product, cloud, rest @ ..] => {
+        [
+            "gateway",
+            "api",
+            "automation",
+            "public",
+            product,
+            cloud,
+            rest @ ..,
+        ] => {
             let prefix = format!("/gateway/api/automation/public/{product}/{cloud}");
             automation_endpoint(m, product, cloud, prefix, rest)?
         }

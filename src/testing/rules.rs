@@ -81,7 +81,7 @@ enum Carrier {
 enum Other {
     MaskedSecureHeader,
     DataCenterSecretRef,
-    OtherAccountToken,
+    AnotherAccountsToken,
     NoCredential,
     NoWebRequest,
 }
@@ -198,21 +198,38 @@ impl Builder<'_> {
         json!({"id": null, "name": name, "value": value, "headerSecure": secure})
     }
 
-    fn carrier_action(&mut self, carrier: Carrier, creds: &ApiCredentials, parent: Option<&str>) -> Value {
+    fn carrier_action(
+        &mut self,
+        carrier: Carrier,
+        creds: &ApiCredentials,
+        parent: Option<&str>,
+    ) -> Value {
         let token = creds.token().expose_secret();
         let content_type = Self::header("Content-Type", "application/json".into(), false);
-        let pick = |rng: &mut fastrand::Rng, names: &[&'static str]| names[rng.usize(..names.len())];
+        let pick =
+            |rng: &mut fastrand::Rng, names: &[&'static str]| names[rng.usize(..names.len())];
         match carrier {
             Carrier::Basic => {
                 let name = pick(&mut self.rng, &["Authorization", "authorization"]);
                 let value = format!("Basic {}", basic_encode(creds.email(), token));
                 let headers = vec![content_type, Self::header(name, value, true)];
-                self.webhook(self.site_url("rest/api/3/issue/{{issue.key}}/comment"), headers, parent)
+                self.webhook(
+                    self.site_url("rest/api/3/issue/{{issue.key}}/comment"),
+                    headers,
+                    parent,
+                )
             }
             Carrier::Bearer => {
                 let name = pick(&mut self.rng, &["Authorization", "AUTHORIZATION"]);
-                let headers = vec![Self::header(name, format!("Bearer {token}"), true), content_type];
-                self.webhook("https://deploy.example.test/api/events".into(), headers, parent)
+                let headers = vec![
+                    Self::header(name, format!("Bearer {token}"), true),
+                    content_type,
+                ];
+                self.webhook(
+                    "https://deploy.example.test/api/events".into(),
+                    headers,
+                    parent,
+                )
             }
             Carrier::ApiKeyHeader => {
                 let name = pick(&mut self.rng, &["X-Api-Key", "x-api-key"]);
@@ -221,7 +238,8 @@ impl Builder<'_> {
                 self.webhook("https://cmdb.example.test/v2/sync".into(), headers, parent)
             }
             Carrier::UrlQuery => {
-                let url = format!("https://hooks.example.test/jira?source=automation&token={token}");
+                let url =
+                    format!("https://hooks.example.test/jira?source=automation&token={token}");
                 self.webhook(url, vec![content_type], parent)
             }
         }
@@ -231,14 +249,25 @@ impl Builder<'_> {
         let content_type = Self::header("Content-Type", "application/json".into(), false);
         match other {
             Other::MaskedSecureHeader => {
-                let headers = vec![content_type, Self::header("Authorization", "***".into(), true)];
-                self.webhook(self.site_url("rest/api/3/issue/{{issue.key}}"), headers, parent)
+                let headers = vec![
+                    content_type,
+                    Self::header("Authorization", "***".into(), true),
+                ];
+                self.webhook(
+                    self.site_url("rest/api/3/issue/{{issue.key}}"),
+                    headers,
+                    parent,
+                )
             }
             Other::DataCenterSecretRef => self.dc_webhook(parent),
-            Other::OtherAccountToken => {
+            Other::AnotherAccountsToken => {
                 let value = format!("Bearer {}", api_token_value());
                 let headers = vec![Self::header("Authorization", value, true)];
-                self.webhook("https://partner.example.test/api/comments".into(), headers, parent)
+                self.webhook(
+                    "https://partner.example.test/api/comments".into(),
+                    headers,
+                    parent,
+                )
             }
             Other::NoCredential => {
                 let headers = vec![content_type, Self::header("", String::new(), false)];
@@ -253,7 +282,11 @@ impl Builder<'_> {
     }
 
     /// Wraps `make(parent)` at `placement` and returns the rule's top-level components.
-    fn place(&mut self, placement: Placement, make: impl FnOnce(&mut Self, Option<&str>) -> Value) -> Vec<Value> {
+    fn place(
+        &mut self,
+        placement: Placement,
+        make: impl FnOnce(&mut Self, Option<&str>) -> Value,
+    ) -> Vec<Value> {
         match placement {
             Placement::TopLevel => {
                 let log = self.log("Sending {{issue.key}}", None);
@@ -289,8 +322,12 @@ impl Builder<'_> {
                 );
                 else_block["id"] = json!(else_id);
                 else_block["children"] = json!([otherwise]);
-                let mut container =
-                    self.component("CONDITION", "jira.condition.container.block", json!({}), None);
+                let mut container = self.component(
+                    "CONDITION",
+                    "jira.condition.container.block",
+                    json!({}),
+                    None,
+                );
                 container["id"] = json!(container_id);
                 container["children"] = json!([if_block, else_block]);
                 vec![container]
@@ -315,7 +352,11 @@ impl Builder<'_> {
 
     fn trigger(&mut self, index: usize) -> Value {
         let ty = TRIGGERS[index % TRIGGERS.len()];
-        let project = format!("ari:cloud:jira:{}:project/10{:03}", self.cloud_id, index % 7);
+        let project = format!(
+            "ari:cloud:jira:{}:project/10{:03}",
+            self.cloud_id,
+            index % 7
+        );
         let value = match ty {
             "jira.issue.event.trigger:created" => json!({"eventKey": "jira:issue_created",
                 "issueEvent": "issue_created", "eventFilters": [project]}),
@@ -370,11 +411,16 @@ pub(crate) fn generate(cloud_id: &str, author: &str, seed: &RuleSeed) -> Vec<(St
         None => 0,
     };
     let placements = [Placement::TopLevel, Placement::IfElse, Placement::Branch];
-    let carriers = [Carrier::Basic, Carrier::Bearer, Carrier::ApiKeyHeader, Carrier::UrlQuery];
+    let carriers = [
+        Carrier::Basic,
+        Carrier::Bearer,
+        Carrier::ApiKeyHeader,
+        Carrier::UrlQuery,
+    ];
     let others = [
         Other::MaskedSecureHeader,
         Other::DataCenterSecretRef,
-        Other::OtherAccountToken,
+        Other::AnotherAccountsToken,
         Other::NoCredential,
         Other::NoWebRequest,
     ];
@@ -388,7 +434,9 @@ pub(crate) fn generate(cloud_id: &str, author: &str, seed: &RuleSeed) -> Vec<(St
                 (Some(creds), true) => {
                     let (carrier, placement) = (carriers[c % 4], placements[c % 3]);
                     c += 1;
-                    builder.place(placement, |b, parent| b.carrier_action(carrier, creds, parent))
+                    builder.place(placement, |b, parent| {
+                        b.carrier_action(carrier, creds, parent)
+                    })
                 }
                 _ => {
                     let (other, placement) = (others[o % 5], placements[o % 3]);
@@ -416,7 +464,9 @@ mod tests {
     #[test]
     fn every_credential_form_appears_and_the_share_is_respected() {
         let token = ApiToken::new("ATATT3xFfGF0-seed-test");
-        let seed = RuleSeed::new(24).with_token("ops@example.com", token.clone()).fraction_with_token(0.5);
+        let seed = RuleSeed::new(24)
+            .with_token("ops@example.com", token.clone())
+            .fraction_with_token(0.5);
         let rules = texts(&seed);
         let basic = basic_encode("ops@example.com", token.expose_secret());
         let holding = rules
@@ -433,9 +483,17 @@ mod tests {
             "jira.condition.if.block".to_owned(),
             "\"BRANCH\"".to_owned(),
         ] {
-            assert!(rules.iter().any(|r| r.contains(&needle)), "no rule holds {needle}");
+            assert!(
+                rules.iter().any(|r| r.contains(&needle)),
+                "no rule holds {needle}"
+            );
         }
-        assert!(rules.iter().any(|r| r.contains("\"name\":\"x-api-key\"") || r.contains("\"name\":\"X-Api-Key\"")));
+        assert!(
+            rules
+                .iter()
+                .any(|r| r.contains("\"name\":\"x-api-key\"")
+                    || r.contains("\"name\":\"X-Api-Key\""))
+        );
     }
 
     #[test]

@@ -373,11 +373,15 @@ impl FakeAtlassian {
     /// How often the rule was read and written through the API.
     pub fn rule_stats(&self, uuid: &str) -> Option<RuleStats> {
         let state = self.shared.lock();
-        state.rules.iter().find(|r| r.uuid == uuid).map(|r| RuleStats {
-            gets: r.gets,
-            puts: r.puts,
-            state_puts: r.state_puts,
-        })
+        state
+            .rules
+            .iter()
+            .find(|r| r.uuid == uuid)
+            .map(|r| RuleStats {
+                gets: r.gets,
+                puts: r.puts,
+                state_puts: r.state_puts,
+            })
     }
 
     /// The UUIDs of the rules (of any site) that hold `credentials`' token in clear, either

@@ -157,7 +157,12 @@ impl State {
 
     /// The live token whose `email:token` pair matches, marking it used.
     pub fn authenticate_basic(&mut self, email: &str, secret: &str) -> Option<&User> {
-        let account_id = self.users.iter().find(|u| u.email == email)?.account_id.clone();
+        let account_id = self
+            .users
+            .iter()
+            .find(|u| u.email == email)?
+            .account_id
+            .clone();
         let token = self
             .tokens
             .iter_mut()
@@ -196,7 +201,13 @@ impl State {
     }
 
     /// Renders a `links.next`/`links.self` value in the configured [`LinkStyle`].
-    pub fn link(&self, base: &str, path: &str, cursor: Option<&str>, limit: Option<usize>) -> String {
+    pub fn link(
+        &self,
+        base: &str,
+        path: &str,
+        cursor: Option<&str>,
+        limit: Option<usize>,
+    ) -> String {
         let mut query = Vec::new();
         if let Some(cursor) = cursor {
             query.push(format!("cursor={cursor}"));
