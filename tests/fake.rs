@@ -155,6 +155,7 @@ async fn seeded_values_never_show_their_secrets_in_debug() {
     for secret in [
         w.org.admin_key.expose_secret(),
         tunnel.pat.expose_secret(),
+        tunnel.password.expose_secret(),
         tunnel.current_key.expose_secret(),
         w.token.expose_secret(),
     ] {

@@ -5,6 +5,9 @@ use serde_json::{Value, json};
 use super::server::{Incoming, Reply};
 use super::state::{CursorError, State, Token, iso, tunnel_key_value};
 
+/// The user name of each Data Center instance's administrator.
+pub(crate) const DC_USERNAME: &str = "rotation-admin";
+
 /// The organization API's 401 body (`ProxyError`).
 fn org_unauthorized() -> Reply {
     Reply::json(
@@ -155,8 +158,14 @@ pub(crate) fn revoke_user_token(
     }
 }
 
+/// `ALLOWED` as in Atlassian's example response; the fake's own word for a lapsed token is
+/// `EXPIRED`.
 fn token_status(token: &Token) -> &'static str {
-    if token.is_live() { "ACTIVE" } else { "EXPIRED" }
+    if token.is_live() {
+        "ALLOWED"
+    } else {
+        "EXPIRED"
+    }
 }
 
 pub(crate) fn org_tokens(state: &mut State, base: &str, req: &Incoming, org: &str) -> Reply {
@@ -201,7 +210,11 @@ pub(crate) fn org_tokens(state: &mut State, base: &str, req: &Incoming, org: &st
             })
         })
         .collect();
-    let size = state.config.org_token_page_size.max(1);
+    let asked = req.param("limit").and_then(|l| l.parse::<usize>().ok());
+    let size = asked
+        .unwrap_or(usize::MAX)
+        .min(state.config.org_token_page_size)
+        .max(1);
     let page: Vec<Value> = matching.iter().skip(offset).take(size).cloned().collect();
     let path = format!("/admin/api-access/v1/orgs/{org}/api-tokens");
     let this = req.param("cursor").map(str::to_owned);
@@ -220,14 +233,18 @@ pub(crate) fn org_tokens(state: &mut State, base: &str, req: &Incoming, org: &st
     )
 }
 
-/// The tunnel of a Data Center instance, if the request carries that instance's PAT.
+/// Checks that the request carries the instance's PAT (Bearer) or its admin's password (Basic).
 fn instance_auth(state: &State, req: &Incoming, hostname: &str) -> Result<(), Reply> {
     let Some(tunnel) = state.tunnel(hostname) else {
         return Err(jira_error(404, "No Data Center instance at this address"));
     };
-    match req.bearer() {
-        Some(pat) if pat == tunnel.pat => Ok(()),
-        _ => Err(jira_error(
+    let by_pat = req.bearer().is_some_and(|pat| pat == tunnel.pat);
+    let by_password = req
+        .basic()
+        .is_some_and(|(user, password)| user == DC_USERNAME && password == tunnel.password);
+    match by_pat || by_password {
+        true => Ok(()),
+        false => Err(jira_error(
             401,
             "You are not authenticated. Authentication required to perform this operation.",
         )),
@@ -282,7 +299,7 @@ pub(crate) fn dc_myself(state: &State, req: &Incoming, hostname: &str) -> Reply 
     Reply::json(
         200,
         &json!({
-            "name": "rotation-admin",
+            "name": DC_USERNAME,
             "key": "JIRAUSER10100",
             "displayName": "Rotation Admin",
             "emailAddress": "rotation-admin@dc.example.test",

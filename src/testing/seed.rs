@@ -12,7 +12,7 @@ use super::state::{
     random_uuid, tunnel_key_value,
 };
 use crate::secret::{
-    AdminApiKey, ApiCredentials, ApiToken, PersonalAccessToken, TunnelKey, basic_encode,
+    AdminApiKey, ApiCredentials, ApiToken, Password, PersonalAccessToken, TunnelKey, basic_encode,
 };
 
 /// An organization seeded with [`FakeAtlassian::add_org`], and its Admin API key.
@@ -64,8 +64,12 @@ pub struct FakeTunnel {
     pub name: String,
     /// The base URL of its Data Center instance (`http://127.0.0.1:PORT/dc/{hostname}`).
     pub instance_base: String,
-    /// A personal access token of that instance.
+    /// A personal access token of that instance's administrator (`Authorization: Bearer`).
     pub pat: PersonalAccessToken,
+    /// That administrator's user name, for basic authentication.
+    pub username: String,
+    /// That administrator's password, for basic authentication.
+    pub password: Password,
     /// The key the tunnel was seeded with (installed, so the tunnel is connected).
     pub current_key: TunnelKey,
 }
@@ -182,6 +186,7 @@ impl FakeAtlassian {
         let hostname = random_uuid(&mut rng);
         let key = tunnel_key_value();
         let pat = random_base64url(44);
+        let password = random_base64url(20);
         let name = name.into();
         state.tunnels.push(Tunnel {
             id: random_uuid(&mut rng),
@@ -189,6 +194,7 @@ impl FakeAtlassian {
             hostname: hostname.clone(),
             name: name.clone(),
             pat: pat.clone(),
+            password: password.clone(),
             current_key: key.clone(),
             installed_key: Some(key.clone()),
         });
@@ -198,6 +204,8 @@ impl FakeAtlassian {
             hostname,
             name,
             pat: PersonalAccessToken::new(pat),
+            username: super::admin::DC_USERNAME.to_owned(),
+            password: Password::new(password),
             current_key: TunnelKey::new(key),
         }
     }

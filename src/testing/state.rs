@@ -43,6 +43,7 @@ pub(crate) struct Tunnel {
     pub hostname: String,
     pub name: String,
     pub pat: String,
+    pub password: String,
     pub current_key: String,
     pub installed_key: Option<String>,
 }

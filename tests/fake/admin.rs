@@ -245,6 +245,17 @@ async fn dc_myself_needs_the_instance_pat() {
         assert!(body[field].is_string(), "{field}: {body}");
     }
     assert_eq!(send(http().get(&url).bearer_auth("nope")).await.status, 401);
+    let password = tunnel.password.expose_secret();
+    let basic = send(
+        http()
+            .get(&url)
+            .basic_auth(&tunnel.username, Some(password)),
+    )
+    .await;
+    assert_eq!(basic.status, 200);
+    assert_eq!(basic.json()["name"], tunnel.username.as_str());
+    let wrong = send(http().get(&url).basic_auth(&tunnel.username, Some("nope"))).await;
+    assert_eq!(wrong.status, 401);
     let other = format!("{}/rest/api/2/myself", w.fake.instance_base("unknown-host"));
     assert_eq!(send(http().get(&other)).await.status, 404);
 }
@@ -314,6 +325,11 @@ async fn org_tokens_paginate_in_every_link_form_and_filter() {
     }
 
     w.fake.set_link_style(LinkStyle::QueryString);
+    let one = send(w.admin(http().get(format!("{first}?limit=1"))))
+        .await
+        .json();
+    assert_eq!(one["data"].as_array().unwrap().len(), 1);
+    assert_eq!(one["data"][0]["status"], "ALLOWED");
     let expired = send(w.admin(http().get(format!("{first}?status=EXPIRED")))).await;
     let data = expired.json()["data"].clone();
     assert_eq!(data.as_array().unwrap().len(), 1);
