@@ -343,6 +343,29 @@ impl FakeAtlassian {
     }
 
     /// Generates realistic rules for `cloud_id` (see [`RuleSeed`]) and returns their UUIDs.
+    /// When the seed's email belongs to a user of the fake, that user authored the rules.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use atlassian_rotation::secret::ApiCredentials;
+    /// use atlassian_rotation::testing::{FakeAtlassian, RuleSeed};
+    /// use time::{Duration, OffsetDateTime};
+    ///
+    /// let fake = FakeAtlassian::start().await;
+    /// let user = fake.add_user("ops@example.com", "Ops Bot");
+    /// let expiry = OffsetDateTime::now_utc() + Duration::days(90);
+    /// let (_, token) = fake.mint_api_token(&user.account_id, "automation", expiry);
+    ///
+    /// let seed = RuleSeed::new(40).with_token(&user.email, token.clone()).fraction_with_token(0.25);
+    /// let uuids = fake.seed_rules("cloud-1", seed);
+    /// assert_eq!(uuids.len(), 40);
+    ///
+    /// // After a rotation, no rule should hold the old token in any form.
+    /// let old = ApiCredentials::new(&user.email, token);
+    /// assert_eq!(fake.rules_holding(&old).len(), 10);
+    /// # }
+    /// ```
     pub fn seed_rules(&self, cloud_id: &str, seed: RuleSeed) -> Vec<String> {
         let author = {
             let state = self.shared.lock();
