@@ -9,6 +9,9 @@ pub mod instance;
 pub mod jira;
 pub mod rotate;
 pub mod secret;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 pub mod transport;
 
 pub use admin::AdminClient;

@@ -1,0 +1,282 @@
+//! Fault injection: which endpoint misbehaves, and how.
+
+use std::time::Duration;
+
+use time::OffsetDateTime;
+use tokio::time::Instant;
+
+use super::server::Reply;
+
+/// An endpoint of the fake, for [`FakeAtlassian::fault`](super::FakeAtlassian::fault) and the
+/// [request log](super::RequestRecord::route).
+///
+/// ```
+/// use atlassian_rotation::testing::Route;
+///
+/// assert!(Route::Any.matches(Route::RulePut));
+/// assert!(!Route::RuleGet.matches(Route::RulePut));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Route {
+    /// `PUT /admin/v1/orgs/{orgId}/tunnels/{hostname}/token`.
+    AdminRegenerate,
+    /// `GET /admin/v1/orgs/{orgId}`.
+    AdminOrg,
+    /// `GET /users/{account_id}/manage/api-tokens`.
+    UserTokens,
+    /// `DELETE /users/{account_id}/manage/api-tokens/{tokenId}`.
+    RevokeUserToken,
+    /// `GET /admin/api-access/v1/orgs/{orgId}/api-tokens`.
+    OrgTokens,
+    /// `PUT /dc/{hostname}/rest/secure-tunneling/latest/tunnel/token`.
+    InstallTunnelKey,
+    /// `GET /dc/{hostname}/rest/api/2/myself`.
+    DcMyself,
+    /// `GET /dc/{hostname}/probe`.
+    TunnelProbe,
+    /// `GET /rest/api/3/myself`.
+    JiraMyself,
+    /// `GET .../rest/v1/rule/summary`.
+    RuleSummaries,
+    /// `POST .../rest/v1/rule/summary`.
+    RuleSearch,
+    /// `GET .../rest/v1/rule/{uuid}`.
+    RuleGet,
+    /// `PUT .../rest/v1/rule/{uuid}`.
+    RulePut,
+    /// `PUT .../rest/v1/rule/{uuid}/state`.
+    RuleState,
+    /// Every request, whatever it asks for.
+    Any,
+}
+
+impl Route {
+    /// Whether a fault registered for `self` applies to a request for `route`.
+    pub fn matches(self, route: Route) -> bool {
+        self == Route::Any || self == route
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum FaultKind {
+    Status {
+        status: u16,
+        retry_after: Option<u64>,
+        body: Option<String>,
+    },
+    Latency(Duration),
+    DropConnection,
+    MalformedJson,
+    Html {
+        status: u16,
+    },
+    Oversized {
+        bytes: usize,
+    },
+}
+
+/// A way for the next response(s) of a [`Route`] to go wrong.
+///
+/// A fault applies to the next request of its route, or to the next `n` with
+/// [`Fault::times`]. By default a fault replaces the request's handling, so the fake's state does
+/// not change; [`Fault::after_applying`] lets the request take effect first and then spoils the
+/// response, the case of a write whose outcome the client cannot know. Malformed and oversized
+/// bodies apply the request by default: they stand for a success response that does not decode.
+///
+/// ```
+/// use std::time::Duration;
+/// use atlassian_rotation::testing::Fault;
+///
+/// let storm = Fault::status(503).retry_after(2).times(3);
+/// let slow = Fault::latency(Duration::from_secs(40));
+/// let lost = Fault::drop_connection().after_applying();
+/// let junk = Fault::html(502);
+/// # let _ = (storm, slow, lost, junk);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Fault {
+    pub(crate) kind: FaultKind,
+    pub(crate) remaining: u32,
+    pub(crate) apply_first: bool,
+}
+
+impl Fault {
+    fn new(kind: FaultKind, apply_first: bool) -> Self {
+        Self {
+            kind,
+            remaining: 1,
+            apply_first,
+        }
+    }
+
+    /// Answer with `status` and an Atlassian-style JSON error body.
+    pub fn status(status: u16) -> Self {
+        Self::new(
+            FaultKind::Status {
+                status,
+                retry_after: None,
+                body: None,
+            },
+            false,
+        )
+    }
+
+    /// Adds `Retry-After: seconds` to a [`Fault::status`] (ignored by other kinds).
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        if let FaultKind::Status { retry_after, .. } = &mut self.kind {
+            *retry_after = Some(seconds);
+        }
+        self
+    }
+
+    /// Replaces the body of a [`Fault::status`] (ignored by other kinds).
+    pub fn body(mut self, text: impl Into<String>) -> Self {
+        if let FaultKind::Status { body, .. } = &mut self.kind {
+            *body = Some(text.into());
+        }
+        self
+    }
+
+    /// Waits `delay` (on the tokio clock, so paused-time tests skip it) before handling the
+    /// request normally.
+    pub fn latency(delay: Duration) -> Self {
+        Self::new(FaultKind::Latency(delay), false)
+    }
+
+    /// Closes the connection without sending a response.
+    pub fn drop_connection() -> Self {
+        Self::new(FaultKind::DropConnection, false)
+    }
+
+    /// Answers 200 with a JSON body cut off in the middle.
+    pub fn malformed_json() -> Self {
+        Self::new(FaultKind::MalformedJson, true)
+    }
+
+    /// Answers `status` with an HTML error page, as a proxy or load balancer would.
+    pub fn html(status: u16) -> Self {
+        Self::new(FaultKind::Html { status }, false)
+    }
+
+    /// Answers 200 with a valid JSON body of `bytes` bytes (at least 11), to trip a client's
+    /// response-size cap.
+    pub fn oversized(bytes: usize) -> Self {
+        Self::new(FaultKind::Oversized { bytes }, true)
+    }
+
+    /// Applies to the next `n` requests of the route instead of one.
+    pub fn times(mut self, n: u32) -> Self {
+        self.remaining = n;
+        self
+    }
+
+    /// Lets the request take effect before the fault spoils the response.
+    pub fn after_applying(mut self) -> Self {
+        self.apply_first = true;
+        self
+    }
+}
+
+/// What a fault does to one request.
+pub(crate) enum Effect {
+    /// Wait, then handle normally.
+    Delay(Duration),
+    /// Close the connection.
+    Drop,
+    /// Send this response.
+    Respond(Reply),
+}
+
+impl FaultKind {
+    pub(crate) fn effect(&self) -> Effect {
+        match self {
+            FaultKind::Latency(delay) => Effect::Delay(*delay),
+            FaultKind::DropConnection => Effect::Drop,
+            FaultKind::Status {
+                status,
+                retry_after,
+                body,
+            } => {
+                let mut reply = match body {
+                    Some(text) => Reply::text(*status, "application/json", text.clone()),
+                    None => Reply::errors(*status, "fake.injected-fault", "Injected fault"),
+                };
+                if let Some(seconds) = retry_after {
+                    reply = reply.header("Retry-After", seconds.to_string());
+                }
+                Effect::Respond(reply)
+            }
+            FaultKind::MalformedJson => Effect::Respond(Reply::text(
+                200,
+                "application/json",
+                r#"{"data": [{"id": "0192e5ac", "name": "trunc"#.to_owned(),
+            )),
+            FaultKind::Html { status } => Effect::Respond(Reply::text(
+                *status,
+                "text/html; charset=utf-8",
+                format!(
+                    "<!DOCTYPE html>\n<html><head><title>{status} Error</title></head>\
+                     <body><h1>{status}</h1><p>The server encountered a temporary error.</p>\
+                     </body></html>\n"
+                ),
+            )),
+            FaultKind::Oversized { bytes } => {
+                let filler = bytes.saturating_sub(r#"{"data":""}"#.len());
+                Effect::Respond(Reply::text(
+                    200,
+                    "application/json",
+                    format!("{{\"data\":\"{}\"}}", "x".repeat(filler)),
+                ))
+            }
+        }
+    }
+}
+
+/// A request budget: past it, 429 until `retry_after` has passed on the tokio clock.
+pub(crate) struct RateLimit {
+    pub budget: u32,
+    pub retry_after: Duration,
+    pub used: u32,
+    pub blocked_until: Option<Instant>,
+}
+
+impl RateLimit {
+    pub fn new(budget: u32, retry_after: Duration) -> Self {
+        Self {
+            budget,
+            retry_after,
+            used: 0,
+            blocked_until: None,
+        }
+    }
+
+    /// Counts one request; `Some(429 reply)` when it is over budget.
+    pub fn check(&mut self) -> Option<Reply> {
+        let now = Instant::now();
+        if let Some(until) = self.blocked_until {
+            if now < until {
+                return Some(Self::refusal(until - now));
+            }
+            self.blocked_until = None;
+            self.used = 0;
+        }
+        self.used += 1;
+        if self.used > self.budget {
+            self.blocked_until = Some(now + self.retry_after);
+            return Some(Self::refusal(self.retry_after));
+        }
+        None
+    }
+
+    fn refusal(wait: Duration) -> Reply {
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let reset = OffsetDateTime::now_utc() + wait;
+        let reset = reset
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        Reply::errors(429, "ADMIN-429-1", "Rate limit exceeded")
+            .header("Retry-After", seconds.to_string())
+            .header("X-RateLimit-Reset", reset)
+    }
+}
