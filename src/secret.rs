@@ -317,7 +317,10 @@ mod tests {
     fn basic_header_is_base64_of_email_colon_token_and_sensitive() {
         let value = basic_header("ops@example.com", "tok").unwrap();
         assert!(value.is_sensitive());
-        assert_eq!(value.to_str().unwrap(), "Basic b3BzQGV4YW1wbGUuY29tOnRvaw==");
+        assert_eq!(
+            value.to_str().unwrap(),
+            "Basic b3BzQGV4YW1wbGUuY29tOnRvaw=="
+        );
     }
 
     #[test]
@@ -342,7 +345,10 @@ mod tests {
     fn equality_compares_values_and_fingerprints_differ() {
         assert_eq!(ApiToken::new("a"), ApiToken::new("a"));
         assert_ne!(ApiToken::new("a"), ApiToken::new("b"));
-        assert_ne!(ApiToken::new("a").fingerprint(), ApiToken::new("b").fingerprint());
+        assert_ne!(
+            ApiToken::new("a").fingerprint(),
+            ApiToken::new("b").fingerprint()
+        );
         assert_eq!(ApiToken::new("a").fingerprint().len(), 8);
     }
 }

@@ -261,7 +261,11 @@ impl std::fmt::Debug for Transport {
 
 impl Transport {
     /// Builds a transport on `options.base_url`, or `default_base` when none was given.
-    pub(crate) fn new(default_base: &str, options: ClientOptions, auth: Option<Auth>) -> Result<Self> {
+    pub(crate) fn new(
+        default_base: &str,
+        options: ClientOptions,
+        auth: Option<Auth>,
+    ) -> Result<Self> {
         let raw = options.base_url.as_deref().unwrap_or(default_base);
         let base = parse_base_url(raw, options.allow_plain_http)?;
         let mut builder = reqwest::Client::builder()
@@ -402,7 +406,10 @@ impl Transport {
                 .header(header::CONTENT_TYPE, "application/json")
                 .body(body.clone());
         }
-        let mut response = request.send().await.map_err(|e| send_error(e, info.clone()))?;
+        let mut response = request
+            .send()
+            .await
+            .map_err(|e| send_error(e, info.clone()))?;
         let status = response.status();
         let headers = response.headers().clone();
         let trace_id = header_str(&headers, "atl-traceid");
@@ -508,7 +515,10 @@ pub(crate) fn parse_base_url(raw: &str, allow_plain_http: bool) -> Result<Url> {
         ));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(Error::invalid_input("base URL", "must not have a query or fragment"));
+        return Err(Error::invalid_input(
+            "base URL",
+            "must not have a query or fragment",
+        ));
     }
     Ok(url)
 }

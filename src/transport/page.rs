@@ -116,13 +116,19 @@ mod tests {
     fn next_links_resolve_in_every_form() {
         let current = Url::parse("https://h.example/a/rule/summary?limit=2&cursor=c1").unwrap();
         assert_eq!(
-            next_page_url(&current, "?cursor=c2&limit=2", "cursor").unwrap().as_str(),
+            next_page_url(&current, "?cursor=c2&limit=2", "cursor")
+                .unwrap()
+                .as_str(),
             "https://h.example/a/rule/summary?cursor=c2&limit=2"
         );
         assert_eq!(
-            next_page_url(&current, "https://h.example/a/rule/summary?cursor=c3", "cursor")
-                .unwrap()
-                .as_str(),
+            next_page_url(
+                &current,
+                "https://h.example/a/rule/summary?cursor=c3",
+                "cursor"
+            )
+            .unwrap()
+            .as_str(),
             "https://h.example/a/rule/summary?cursor=c3"
         );
         assert_eq!(
@@ -130,7 +136,9 @@ mod tests {
             "https://h.example/a/rule/summary?limit=2&cursor=c4%2B%2F%3D"
         );
         assert_eq!(
-            next_page_url(&current, "/a/rule/summary?cursor=c5", "cursor").unwrap().as_str(),
+            next_page_url(&current, "/a/rule/summary?cursor=c5", "cursor")
+                .unwrap()
+                .as_str(),
             "https://h.example/a/rule/summary?cursor=c5"
         );
     }

@@ -113,8 +113,16 @@ impl RetryPolicy {
 /// The wait a response asks for: `Retry-After` (seconds or an HTTP date), else
 /// `X-RateLimit-Reset` (an RFC 3339 timestamp or Unix seconds).
 pub(crate) fn wait_hint(headers: &HeaderMap) -> Option<Duration> {
-    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
-    let until = |at: SystemTime| at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO);
+    let get = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    let until = |at: SystemTime| {
+        at.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO)
+    };
     if let Some(value) = get("retry-after") {
         if let Ok(secs) = value.parse::<u64>() {
             return Some(Duration::from_secs(secs));
@@ -127,8 +135,8 @@ pub(crate) fn wait_hint(headers: &HeaderMap) -> Option<Duration> {
     if let Ok(epoch) = value.parse::<u64>() {
         return Some(until(SystemTime::UNIX_EPOCH + Duration::from_secs(epoch)));
     }
-    let at = time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339)
-        .ok()?;
+    let at =
+        time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339).ok()?;
     Some(until(at.into()))
 }
 
@@ -155,8 +163,14 @@ mod tests {
     fn minting_requests_are_retried_only_when_never_sent() {
         let p = RetryPolicy::default();
         let zero = Duration::ZERO;
-        assert!(p.next_delay(Idempotency::Mints, &api(503, None), 1, zero).is_none());
-        assert!(p.next_delay(Idempotency::Mints, &api(429, None), 1, zero).is_none());
+        assert!(
+            p.next_delay(Idempotency::Mints, &api(503, None), 1, zero)
+                .is_none()
+        );
+        assert!(
+            p.next_delay(Idempotency::Mints, &api(429, None), 1, zero)
+                .is_none()
+        );
         let unknown = Error::OutcomeUnknown {
             request: RequestInfo {
                 method: "PUT".into(),
@@ -165,8 +179,14 @@ mod tests {
             },
             source: "timeout".into(),
         };
-        assert!(p.next_delay(Idempotency::Mints, &unknown, 1, zero).is_none());
-        assert!(p.next_delay(Idempotency::Idempotent, &unknown, 1, zero).is_some());
+        assert!(
+            p.next_delay(Idempotency::Mints, &unknown, 1, zero)
+                .is_none()
+        );
+        assert!(
+            p.next_delay(Idempotency::Idempotent, &unknown, 1, zero)
+                .is_some()
+        );
     }
 
     #[test]
@@ -177,10 +197,21 @@ mod tests {
             p.next_delay(Idempotency::Read, &hinted, 1, Duration::ZERO),
             Some(Duration::from_secs(7))
         );
-        assert_eq!(p.next_delay(Idempotency::Read, &hinted, 1, Duration::from_secs(25)), None);
-        assert_eq!(p.next_delay(Idempotency::Read, &hinted, 4, Duration::ZERO), None);
-        assert_eq!(p.next_delay(Idempotency::Read, &api(404, None), 1, Duration::ZERO), None);
-        let backoff = p.next_delay(Idempotency::Read, &api(503, None), 3, Duration::ZERO).unwrap();
+        assert_eq!(
+            p.next_delay(Idempotency::Read, &hinted, 1, Duration::from_secs(25)),
+            None
+        );
+        assert_eq!(
+            p.next_delay(Idempotency::Read, &hinted, 4, Duration::ZERO),
+            None
+        );
+        assert_eq!(
+            p.next_delay(Idempotency::Read, &api(404, None), 1, Duration::ZERO),
+            None
+        );
+        let backoff = p
+            .next_delay(Idempotency::Read, &api(503, None), 3, Duration::ZERO)
+            .unwrap();
         assert!(backoff <= Duration::from_millis(800));
     }
 
@@ -192,9 +223,15 @@ mod tests {
         h.insert("retry-after", "12".parse().unwrap());
         assert_eq!(wait_hint(&h), Some(Duration::from_secs(12)));
         let later = SystemTime::now() + Duration::from_secs(120);
-        h.insert("retry-after", httpdate::fmt_http_date(later).parse().unwrap());
+        h.insert(
+            "retry-after",
+            httpdate::fmt_http_date(later).parse().unwrap(),
+        );
         let d = wait_hint(&h).unwrap();
-        assert!(d > Duration::from_secs(100) && d <= Duration::from_secs(120), "{d:?}");
+        assert!(
+            d > Duration::from_secs(100) && d <= Duration::from_secs(120),
+            "{d:?}"
+        );
         let mut h = HeaderMap::new();
         h.insert("x-ratelimit-reset", "2000-01-01T00:00:00Z".parse().unwrap());
         assert_eq!(wait_hint(&h), Some(Duration::ZERO));
