@@ -30,6 +30,7 @@
 //! ```
 
 use std::fmt;
+use std::ops::Range;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -170,7 +171,7 @@ fn replacements(
             continue;
         };
         let replaced = if finding.form == CredentialForm::Basic {
-            replace_basic(current, &finding, new, &fingerprints)
+            replace_basic(current, &finding, needles, new, &fingerprints)
         } else {
             replace_spans(current, &finding, needles, new, &fingerprints)
         };
@@ -215,10 +216,12 @@ struct Fingerprints {
 }
 
 /// `Basic base64(email:old)` → `Basic base64(email:new)`, keeping the scheme's spelling and
-/// spacing, everything around the base64 run, and the padding style.
+/// spacing, everything around the base64 run, and the padding style. Any clear occurrence of the
+/// old token after it is replaced as well.
 fn replace_basic(
     current: &str,
     finding: &Finding,
+    needles: &Needles,
     new: &ApiToken,
     fingerprints: &Fingerprints,
 ) -> Option<(Rewrite, Zeroizing<String>)> {
@@ -235,6 +238,12 @@ fn replace_basic(
     value.push_str(&current[..range.start]);
     value.push_str(&encoded);
     value.push_str(&current[range.end..]);
+    // The old token may also follow in the clear (`Basic xxx, token`): replace it too, so no
+    // occurrence survives the rewrite.
+    let spans = token_spans(needles, &value);
+    if !spans.is_empty() {
+        value = splice(&value, &spans, new);
+    }
     let scheme = &current[scheme_start..credential_start];
     let trailing = if current[range.end..].trim().is_empty() {
         ""
@@ -252,6 +261,34 @@ fn replace_basic(
     Some((rewrite, value))
 }
 
+/// The bounded occurrences of the old token, as is or percent-encoded.
+fn token_spans(needles: &Needles, value: &str) -> Vec<(Range<usize>, Spelling)> {
+    let mut spans = needles.spans(value);
+    spans.retain(|(_, spelling)| *spelling != Spelling::Pair);
+    spans
+}
+
+/// `value` with each span replaced by the new token in the span's spelling.
+fn splice(value: &str, spans: &[(Range<usize>, Spelling)], new: &ApiToken) -> Zeroizing<String> {
+    let mut out = Zeroizing::new(String::with_capacity(value.len() + 8));
+    let mut copied = 0;
+    for (range, spelling) in spans {
+        out.push_str(&value[copied..range.start]);
+        match spelling {
+            Spelling::Raw | Spelling::Pair => out.push_str(new.expose_secret()),
+            Spelling::PercentUpper => {
+                out.push_str(&forms::percent_encode(new.expose_secret(), true));
+            }
+            Spelling::PercentLower => {
+                out.push_str(&forms::percent_encode(new.expose_secret(), false));
+            }
+        }
+        copied = range.end;
+    }
+    out.push_str(&value[copied..]);
+    out
+}
+
 /// Replaces every bounded occurrence of the old token (as is or percent-encoded) by the new one
 /// in the same spelling.
 fn replace_spans(
@@ -261,28 +298,9 @@ fn replace_spans(
     new: &ApiToken,
     fingerprints: &Fingerprints,
 ) -> Option<(Rewrite, Zeroizing<String>)> {
-    let spans: Vec<_> = needles
-        .spans(current)
-        .into_iter()
-        .filter(|(_, spelling)| *spelling != Spelling::Pair)
-        .collect();
+    let spans = token_spans(needles, current);
     let (first, last) = (spans.first()?.0.start, spans.last()?.0.end);
-    let mut value = Zeroizing::new(String::with_capacity(current.len() + 8));
-    let mut copied = 0;
-    for (range, spelling) in &spans {
-        value.push_str(&current[copied..range.start]);
-        match spelling {
-            Spelling::Raw | Spelling::Pair => value.push_str(new.expose_secret()),
-            Spelling::PercentUpper => {
-                value.push_str(&forms::percent_encode(new.expose_secret(), true))
-            }
-            Spelling::PercentLower => {
-                value.push_str(&forms::percent_encode(new.expose_secret(), false));
-            }
-        }
-        copied = range.end;
-    }
-    value.push_str(&current[copied..]);
+    let value = splice(current, &spans, new);
 
     // The preview shows the scheme of a Bearer value and elides everything else around the token.
     let mut prefix = String::new();

@@ -180,3 +180,27 @@ fn basic_for_another_token_and_masked_values_are_left_alone() {
     assert!(rewrite_rule(&mut rule, &old, &new).unwrap().is_empty());
     assert_eq!(rule, before);
 }
+
+#[test]
+fn a_clear_token_after_a_basic_value_is_replaced_too() {
+    let (old, new) = tokens();
+    let encoded = secret::basic_encode("ops1@example.com", OLD);
+    let mut rule = header(&format!("Basic {encoded}, X-Key {OLD}"));
+    let changes = rewrite_rule(&mut rule, &old, &new).unwrap();
+    assert_eq!(changes.len(), 1);
+    assert_eq!(
+        header_after(&rule),
+        format!(
+            "Basic {}, X-Key {NEW}",
+            secret::basic_encode("ops1@example.com", NEW)
+        )
+    );
+    assert_eq!(
+        changes[0].before,
+        format!(
+            "Basic [redacted ops1@example.com:token#{}]…",
+            old.fingerprint()
+        )
+    );
+    assert!(Scanner::for_token(&old).scan_rule(&rule).is_empty());
+}

@@ -82,6 +82,27 @@ impl Needles {
         self
     }
 
+    /// `text` with every occurrence of any spelling (bounded or not) replaced by `[redacted]`:
+    /// for the names a finding carries, which must never show the token.
+    pub(crate) fn redact(&self, text: String) -> String {
+        if self.raw.is_empty() {
+            return text;
+        }
+        let spellings = [
+            Some(&self.raw),
+            self.percent_upper.as_ref(),
+            self.percent_lower.as_ref(),
+            self.pair.as_ref(),
+        ];
+        let mut text = text;
+        for spelling in spellings.into_iter().flatten() {
+            if text.contains(spelling.as_str()) {
+                text = text.replace(spelling.as_str(), crate::secret::REDACTED);
+            }
+        }
+        text
+    }
+
     /// Every bounded occurrence of any spelling in `hay`, in order, not overlapping.
     pub(crate) fn spans(&self, hay: &str) -> Vec<(Range<usize>, Spelling)> {
         let mut spans = Vec::new();
@@ -249,13 +270,17 @@ pub(crate) fn is_padded(encoded: &str) -> bool {
 }
 
 /// Whether a header name suggests a credential: it contains `auth`, `token`, `secret`,
-/// `password` or `api-key` / `api_key` / `apikey`, in any letter case.
+/// `password` or `api-key` / `api_key` / `apikey`, or ends with `key` (`X-Functions-Key`), in any
+/// letter case.
 pub(crate) fn is_credential_name(name: &str) -> bool {
-    [
-        "auth", "token", "secret", "password", "apikey", "api-key", "api_key",
-    ]
-    .iter()
-    .any(|word| contains_ignore_case(name, word))
+    let ends_with_key =
+        name.len() >= 3 && name.as_bytes()[name.len() - 3..].eq_ignore_ascii_case(b"key");
+    ends_with_key
+        || [
+            "auth", "token", "secret", "password", "apikey", "api-key", "api_key",
+        ]
+        .iter()
+        .any(|word| contains_ignore_case(name, word))
 }
 
 fn contains_ignore_case(hay: &str, needle: &str) -> bool {
@@ -313,6 +338,16 @@ mod tests {
     }
 
     #[test]
+    fn redact_hides_every_spelling_even_inside_longer_runs() {
+        let needles = Needles::new(TOKEN);
+        assert_eq!(
+            needles.redact(format!("Sync x{TOKEN}x ATATT3xFfGF0abc%3dDEADBEEF")),
+            "Sync x[redacted]x [redacted]"
+        );
+        assert_eq!(needles.redact("plain".to_owned()), "plain");
+    }
+
+    #[test]
     fn an_empty_token_matches_nothing() {
         assert_eq!(Needles::new("").find("anything"), None);
         assert!(Needles::new("").spans("anything").is_empty());
@@ -360,10 +395,12 @@ mod tests {
             "proxy-authorization",
             "X-Api-Key",
             "x-auth-token",
+            "Ocp-Apim-Subscription-Key",
+            "DB_PASSWORD",
         ] {
             assert!(is_credential_name(name), "{name}");
         }
-        for name in ["Content-Type", "Accept", ""] {
+        for name in ["Content-Type", "Accept", "Keyboard", "ky", ""] {
             assert!(!is_credential_name(name), "{name}");
         }
         assert!(is_padded("YWI="));

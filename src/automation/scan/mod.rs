@@ -114,7 +114,8 @@ impl Scanner {
 
     /// A scanner that lists every header carrying a credential ([`FindingStatus::Credential`]):
     /// an `Authorization`-like name, a value starting with `Basic` or `Bearer`, or a name
-    /// containing `auth`, `token`, `secret`, `password` or `api-key` in any case. `Basic` values
+    /// containing `auth`, `token`, `secret`, `password` or `api-key`, or ending with `key`, in
+    /// any case. `Basic` values
     /// report their account email. Masked values and secret references are
     /// [`FindingStatus::CannotTell`].
     ///
@@ -215,7 +216,14 @@ impl Scanner {
         if walk.hits.is_empty() {
             return Vec::new();
         }
+        // Names come from the rule, not from a credential value, but a careless rule may
+        // still spell the token in one: never let a finding show it.
+        let redact = |text: Option<String>| match self.needles.as_ref() {
+            Some(needles) => text.map(|t| needles.redact(t)),
+            None => text,
+        };
         let (rule_uuid, rule_name) = rule_identity(rule);
+        let (rule_uuid, rule_name) = (redact(rule_uuid), redact(rule_name));
         walk.hits
             .into_iter()
             .map(|hit| Finding {
@@ -225,8 +233,8 @@ impl Scanner {
                 pointer: hit.pointer,
                 form: hit.form,
                 status: hit.status,
-                header_name: hit.header_name,
-                account_email: hit.account_email,
+                header_name: redact(hit.header_name),
+                account_email: redact(hit.account_email),
             })
             .collect()
     }

@@ -263,3 +263,18 @@ fn scanner_debug_hides_the_token() {
         "Scanner { mode: \"inventory\", .. }"
     );
 }
+
+#[test]
+fn a_token_spelled_in_a_rule_or_header_name_is_redacted_in_findings() {
+    let rule = json!({"uuid": "u", "name": format!("Uses {TOKEN}"), "components": [webhook(json!([
+        {"name": format!("X-{TOKEN}"), "value": TOKEN},
+    ]))]});
+    let findings = scanner().scan_rule(&rule);
+    assert_eq!(findings.len(), 2, "the header value and the header name");
+    for finding in &findings {
+        let shown = format!("{finding:?} {finding}");
+        assert!(!shown.contains(TOKEN), "{shown}");
+        assert_eq!(finding.rule_name.as_deref(), Some("Uses [redacted]"));
+    }
+    assert_eq!(findings[1].header_name.as_deref(), Some("X-[redacted]"));
+}
