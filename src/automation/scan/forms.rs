@@ -39,6 +39,8 @@ pub(crate) struct Needles {
     percent_lower: Option<Zeroizing<String>>,
     pair: Option<Zeroizing<String>>,
     min_len: usize,
+    /// How many leading bytes every clear or percent-encoded spelling shares.
+    shared_prefix: usize,
 }
 
 impl Needles {
@@ -54,12 +56,17 @@ impl Needles {
             (Some(upper), lower)
         };
         let min_len = token.len();
+        let shared_prefix = token
+            .bytes()
+            .position(|b| !is_unreserved(b))
+            .unwrap_or(token.len());
         Self {
             raw,
             percent_upper,
             percent_lower,
             pair: None,
             min_len,
+            shared_prefix,
         }
     }
 
@@ -149,8 +156,15 @@ impl Needles {
             (self.percent_lower.as_ref(), Spelling::PercentLower),
             (self.pair.as_ref(), Spelling::Pair),
         ];
+        // The clear and percent-encoded spellings share the token's start up to its first
+        // encoded byte: when that is absent, none of them can be there.
+        let shared = &self.raw.as_bytes()[..self.shared_prefix];
+        let clear_possible = shared.is_empty() || find_bytes(hay.as_bytes(), shared, 0).is_some();
         for (needle, spelling) in spellings {
             let Some(needle) = needle else { continue };
+            if spelling != Spelling::Pair && !clear_possible {
+                continue;
+            }
             let boundary = if spelling == Spelling::Pair {
                 is_base64_byte
             } else {
@@ -173,8 +187,7 @@ fn bounded_occurrences(
 ) -> bool {
     let bytes = hay.as_bytes();
     let mut from = 0;
-    while let Some(at) = hay.get(from..).and_then(|rest| rest.find(needle)) {
-        let start = from + at;
+    while let Some(start) = find_bytes(bytes, needle.as_bytes(), from) {
         let end = start + needle.len();
         let clear_before = start == 0 || !boundary(bytes[start - 1]);
         let clear_after = end == bytes.len() || !boundary(bytes[end]);
@@ -184,11 +197,32 @@ fn bounded_occurrences(
             }
             from = end;
         } else {
-            // Step one character: a bounded occurrence may overlap a rejected one.
-            from = start + hay[start..].chars().next().map_or(1, char::len_utf8);
+            // A bounded occurrence may overlap a rejected one.
+            from = start + 1;
         }
     }
     true
+}
+
+/// The first occurrence of `needle` in `hay` at or after `from`. Faster than `str::find` for
+/// the many short strings of a rule (no per-call needle preprocessing). A match of a UTF-8
+/// needle in UTF-8 text always starts and ends on character boundaries.
+fn find_bytes(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    let (&first, rest) = needle.split_first()?;
+    let last_start = hay.len().checked_sub(needle.len())?;
+    let mut at = from;
+    while at <= last_start {
+        at += hay[at..=last_start].iter().position(|&b| b == first)?;
+        if &hay[at + 1..at + needle.len()] == rest {
+            return Some(at);
+        }
+        at += 1;
+    }
+    None
+}
+
+fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
 }
 
 /// Percent-encodes every byte outside RFC 3986's unreserved set.
@@ -198,7 +232,7 @@ pub(crate) fn percent_encode(value: &str, upper: bool) -> Zeroizing<String> {
     let digits = if upper { UPPER } else { LOWER };
     let mut out = Zeroizing::new(String::with_capacity(value.len()));
     for &b in value.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+        if is_unreserved(b) {
             out.push(char::from(b));
         } else {
             out.push('%');
@@ -345,6 +379,15 @@ mod tests {
             "Sync x[redacted]x [redacted]"
         );
         assert_eq!(needles.redact("plain".to_owned()), "plain");
+    }
+
+    #[test]
+    fn tokens_starting_or_ending_with_an_encoded_byte_are_found_in_every_spelling() {
+        let needles = Needles::new("=ab+");
+        assert_eq!(needles.find("x =ab+ y"), Some(Spelling::Raw));
+        assert_eq!(needles.find("x %3Dab%2B y"), Some(Spelling::PercentUpper));
+        assert_eq!(needles.find("x %3dab%2b y"), Some(Spelling::PercentLower));
+        assert_eq!(needles.find("x %3Dab y"), None);
     }
 
     #[test]

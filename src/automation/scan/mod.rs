@@ -149,7 +149,8 @@ impl Scanner {
     }
 
     /// Scans an export: `{"cloud": .., "rules": [...]}`, a bare array of rules, a single rule
-    /// (an object with `trigger` or `components`), or a `GET rule` response `{"rule": ..}`.
+    /// (an object with `trigger` or `components`) or component (`component`), or a `GET rule`
+    /// response `{"rule": ..}`.
     /// Each finding carries its rule's index in the export (`None` for a single rule).
     ///
     /// # Errors
@@ -182,8 +183,8 @@ impl Scanner {
                 _ => {
                     return Err(Error::invalid_input(
                         "automation export",
-                        "expected {\"rules\": [...]}, an array of rules or a rule \
-                         (an object with `trigger` or `components`)",
+                        "expected {\"rules\": [...]}, an array of rules, a rule (an object \
+                         with `trigger` or `components`) or a component",
                     ));
                 }
             },
@@ -240,8 +241,9 @@ impl Scanner {
     }
 }
 
+/// A rule, or a lone component as some Data Center exports hold.
 fn is_rule(map: &Map<String, Value>) -> bool {
-    map.contains_key("trigger") || map.contains_key("components")
+    map.contains_key("trigger") || map.contains_key("components") || map.contains_key("component")
 }
 
 /// The rule's uuid (or numeric/string `id` in older exports) and name. A lone component (which
@@ -324,11 +326,12 @@ impl<'v> Walk<'_, 'v> {
     }
 
     fn object(&mut self, map: &'v Map<String, Value>) {
-        let url_secure = matches!(map.get("urlSecure"), Some(Value::Bool(true)));
         for (key, value) in map {
             let ctx = match key.as_str() {
                 "headers" if value.is_array() => Ctx::HeaderList,
-                "url" => Ctx::Url { secure: url_secure },
+                "url" => Ctx::Url {
+                    secure: matches!(map.get("urlSecure"), Some(Value::Bool(true))),
+                },
                 "customBody" => Ctx::CustomBody,
                 _ => Ctx::Other,
             };

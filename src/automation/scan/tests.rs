@@ -278,3 +278,24 @@ fn a_token_spelled_in_a_rule_or_header_name_is_redacted_in_findings() {
     }
     assert_eq!(findings[1].header_name.as_deref(), Some("X-[redacted]"));
 }
+
+#[test]
+fn a_lone_component_is_scanned_as_a_single_item() {
+    let component = json!({"id": "9100", "component": "ACTION", "schemaVersion": 2,
+    "type": "jira.issue.outgoing.webhook", "value": {"headers": [
+        {"id": "h", "name": "Authorization", "value": {"keyOrValue": "REF", "secret": true}}
+    ]}});
+    let findings = scanner().scan_export(&component).unwrap();
+    assert_eq!(
+        summary(&findings),
+        [(
+            "/value/headers/0/value/keyOrValue".to_owned(),
+            CredentialForm::SecretReference,
+            FindingStatus::CannotTell
+        )]
+    );
+    assert_eq!(
+        findings[0].rule_uuid, None,
+        "a component id is not a rule id"
+    );
+}
