@@ -225,10 +225,11 @@ fn replace_basic(
     new: &ApiToken,
     fingerprints: &Fingerprints,
 ) -> Option<(Rewrite, Zeroizing<String>)> {
-    let email = finding.account_email.as_deref()?;
     let range = forms::basic_credentials(current)?;
     let (scheme_start, credential_start) = forms::after_scheme(current, "basic")?;
-    let mut encoded = Zeroizing::new(secret::basic_encode(email, new.expose_secret()));
+    // The email comes from the value itself (a finding's copy may be redacted).
+    let email = forms::decode_pair(&current[range.clone()])?.email;
+    let mut encoded = Zeroizing::new(secret::basic_encode(&email, new.expose_secret()));
     if !forms::is_padded(&current[range.clone()]) {
         while encoded.ends_with('=') {
             encoded.pop();
@@ -250,6 +251,7 @@ fn replace_basic(
     } else {
         "…"
     };
+    let email = needles.redact(email);
     let preview =
         |fingerprint: &str| format!("{scheme}[redacted {email}:token#{fingerprint}]{trailing}");
     let rewrite = Rewrite {
