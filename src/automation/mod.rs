@@ -1,5 +1,6 @@
-//! Jira and Confluence Automation: the [`AutomationClient`] for the Automation REST API, and the
-//! lossless rule model it reads and writes.
+//! Jira and Confluence Automation: the [`AutomationClient`] for the Automation REST API, the
+//! lossless rule model it reads and writes, the [`scan`]ner that finds where a credential is used
+//! in rules, and the [`rewrite`]r that replaces an old token with a new one, changing nothing else.
 //!
 //! A rule read with [`AutomationClient::get_rule`] and written back with
 //! [`AutomationClient::update_rule`] sends back exactly what came: unknown fields at every level
@@ -33,11 +34,15 @@
 mod client;
 mod field;
 mod model;
+pub mod rewrite;
+pub mod scan;
 mod summary;
 mod walk;
 
 pub use client::{AutomationBase, AutomationClient, Product};
 pub use field::Field;
 pub use model::{Component, ComponentKind, ExportFile, Rule, RuleDocument, RuleState};
+pub use rewrite::{Rewrite, plan_rule, rewrite_rule};
+pub use scan::{CredentialForm, Finding, FindingStatus, Scanner};
 pub use summary::{RuleSummary, SearchRequest, SummaryPage};
 pub use walk::{ComponentAt, WalkComponents};
