@@ -42,6 +42,8 @@
 //! # });
 //! ```
 
+mod automation;
+mod bulk;
 mod driver;
 mod journal;
 mod tunnel;
@@ -51,6 +53,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 
+pub use automation::{
+    AutomationTokenRotator, DEFAULT_CONCURRENCY, OldToken, Plan, PlannedRule, Rollback, TokenSource,
+};
+pub use bulk::{Progress, ProgressFn};
 pub use driver::{
     Audit, RotateOptions, RotationError, RotationReport, StepReport, StepStatus, rotate,
 };

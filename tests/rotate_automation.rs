@@ -1,0 +1,371 @@
+//! The automation-token rotation end to end against the stateful fake (and wiremock where a
+//! request sequence must be exact): every use of the old token replaced, nothing else written,
+//! resumable after partial failure, conflicts never overwritten, revocation only after verify.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use atlassian_rotation::automation::{AutomationBase, AutomationClient};
+use atlassian_rotation::rotate::{
+    self, AutomationTokenRotator, Journal, MemoryJournal, OldToken, RotateOptions, Rotator, Step,
+};
+use atlassian_rotation::secret::{AdminApiKey, ApiCredentials, ApiToken};
+use atlassian_rotation::testing::{FakeAtlassian, FakeUser, Fault, Route, RuleSeed};
+use atlassian_rotation::{AdminClient, ClientOptions, Error, RetryPolicy};
+use serde_json::json;
+use time::{Duration, OffsetDateTime};
+
+const CLOUD: &str = "cloud-7";
+
+struct World {
+    fake: FakeAtlassian,
+    svc: FakeUser,
+    old_id: String,
+    old: ApiCredentials,
+    new: ApiToken,
+    caller: ApiCredentials,
+    admin: AdminClient,
+}
+
+async fn world(rules: usize) -> World {
+    let fake = FakeAtlassian::start().await;
+    let org = fake.add_org("Acme");
+    let svc = fake.add_user("svc@example.com", "Service");
+    let boss = fake.add_user("admin@example.com", "Admin");
+    let later = OffsetDateTime::now_utc() + Duration::days(30);
+    let (old_id, old_token) = fake.mint_api_token(&svc.account_id, "automation", later);
+    let (_, new) = fake.mint_api_token(&svc.account_id, "automation-2026", later);
+    let (_, caller_token) = fake.mint_api_token(&boss.account_id, "tool", later);
+    fake.seed_rules(
+        CLOUD,
+        RuleSeed::new(rules)
+            .with_token(&svc.email, old_token.clone())
+            .fraction_with_token(0.3),
+    );
+    let admin = AdminClient::with_options(
+        AdminApiKey::new(org.admin_key.expose_secret()),
+        ClientOptions::new().base_url(fake.admin_base()),
+    )
+    .unwrap();
+    World {
+        old: ApiCredentials::new(&svc.email, old_token),
+        caller: ApiCredentials::new(&boss.email, caller_token),
+        fake,
+        svc,
+        old_id,
+        new,
+        admin,
+    }
+}
+
+impl World {
+    fn client(&self, retry: RetryPolicy) -> AutomationClient {
+        AutomationClient::with_options(
+            AutomationBase::url(&self.fake.automation_base(CLOUD)).unwrap(),
+            &self.caller,
+            ClientOptions::new().retry_policy(retry),
+        )
+        .unwrap()
+    }
+
+    fn rotator(&self, retry: RetryPolicy) -> AutomationTokenRotator {
+        AutomationTokenRotator::new(
+            self.client(retry),
+            self.fake.site_base(),
+            self.old.clone(),
+            self.new.clone(),
+        )
+        .unwrap()
+        .revoke_with(
+            self.admin.clone(),
+            &self.svc.account_id,
+            OldToken::Id(self.old_id.clone()),
+        )
+    }
+
+    fn new_credentials(&self) -> ApiCredentials {
+        ApiCredentials::new(&self.svc.email, self.new.clone())
+    }
+}
+
+#[tokio::test]
+async fn every_use_of_the_old_token_is_replaced_and_the_old_token_revoked() {
+    let w = world(150).await;
+    w.fake.set_rule_page_max(7); // many pages
+    let holding = w.fake.rules_holding(&w.old);
+    assert!(
+        holding.len() > 20,
+        "the seed spreads the token over many rules"
+    );
+    let report = rotate::rotate(
+        &w.rotator(RetryPolicy::default()),
+        &MemoryJournal::new(),
+        RotateOptions::new("tok-1"),
+    )
+    .await
+    .unwrap();
+
+    assert!(report.succeeded());
+    assert!(w.fake.rules_holding(&w.old).is_empty());
+    let mut now_new = w.fake.rules_holding(&w.new_credentials());
+    let mut expected = holding.clone();
+    now_new.sort();
+    expected.sort();
+    assert_eq!(
+        now_new, expected,
+        "exactly the rules that held the old token"
+    );
+    let updated = report.updated.unwrap();
+    assert_eq!(updated.rewritten, holding.len());
+    assert_eq!(updated.conflicted, 0);
+    assert!(!w.fake.token_is_live(w.old.token()), "old token revoked");
+    assert!(w.fake.token_is_live(&w.new));
+    for uuid in w.fake.rule_uuids(CLOUD) {
+        let puts = w.fake.rule_stats(&uuid).unwrap().puts;
+        let expected = u32::from(holding.contains(&uuid));
+        assert_eq!(puts, expected, "rule {uuid} written {puts} times");
+    }
+    let json = serde_json::to_string(&report.verified).unwrap();
+    assert!(
+        json.contains("none of 150 rules holds the old token"),
+        "{json}"
+    );
+}
+
+#[tokio::test]
+async fn a_partial_update_failure_resumes_with_the_same_token_and_revokes_only_at_the_end() {
+    let w = world(60).await;
+    let holding = w.fake.rules_holding(&w.old).len();
+    w.fake.fault(Route::RulePut, Fault::status(500).times(4));
+    let minted = Arc::new(AtomicUsize::new(0));
+    let counter = minted.clone();
+    let new = w.new.clone();
+    let rotator = AutomationTokenRotator::new(
+        w.client(RetryPolicy::none()),
+        w.fake.site_base(),
+        w.old.clone(),
+        move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let new = new.clone();
+            async move { Ok(new) }
+        },
+    )
+    .unwrap()
+    .revoke_with(
+        w.admin.clone(),
+        &w.svc.account_id,
+        OldToken::Label("automation".into()),
+    );
+    let journal = MemoryJournal::new();
+
+    let err = rotate::rotate(&rotator, &journal, RotateOptions::new("tok-2"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.error, Error::Rotation { step: "update", .. }),
+        "{}",
+        err.error
+    );
+    assert!(err.error.to_string().contains("4 failed"), "{}", err.error);
+    assert_eq!(w.fake.rules_holding(&w.old).len(), 4, "4 rules left to do");
+    assert!(
+        w.fake.token_is_live(w.old.token()),
+        "nothing revoked before verify"
+    );
+    assert_eq!(
+        journal.load("tok-2").await.unwrap().unwrap().step,
+        Step::Regenerated
+    );
+
+    let report = rotate::rotate(&rotator, &journal, RotateOptions::new("tok-2"))
+        .await
+        .unwrap();
+    assert!(report.succeeded());
+    assert_eq!(minted.load(Ordering::SeqCst), 1, "one regenerate");
+    assert_eq!(report.updated.unwrap().rewritten, holding);
+    assert!(w.fake.rules_holding(&w.old).is_empty());
+    assert!(!w.fake.token_is_live(w.old.token()));
+}
+
+#[tokio::test]
+async fn a_new_token_of_another_account_is_refused_before_anything_changes() {
+    let w = world(20).await;
+    let stranger = w.fake.add_user("someone@example.com", "Someone");
+    let later = OffsetDateTime::now_utc() + Duration::days(30);
+    let (_, foreign) = w.fake.mint_api_token(&stranger.account_id, "x", later);
+    let rotator = AutomationTokenRotator::new(
+        w.client(RetryPolicy::none()),
+        w.fake.site_base(),
+        w.old.clone(),
+        foreign,
+    )
+    .unwrap();
+    let journal = MemoryJournal::new();
+    let err = rotate::rotate(&rotator, &journal, RotateOptions::new("tok-3"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err.error,
+            Error::Rotation {
+                step: "regenerate",
+                ..
+            }
+        ),
+        "{}",
+        err.error
+    );
+    assert!(journal.load("tok-3").await.unwrap().is_none());
+    assert_eq!(w.fake.request_count(Route::RulePut), 0);
+    let same = AutomationTokenRotator::new(
+        w.client(RetryPolicy::none()),
+        w.fake.site_base(),
+        w.old.clone(),
+        w.old.token().clone(),
+    )
+    .unwrap();
+    assert!(matches!(
+        same.regenerate().await,
+        Err(Error::InvalidInput { .. })
+    ));
+}
+
+#[tokio::test]
+async fn a_dry_run_plans_every_rewrite_redacted_and_writes_nothing() {
+    let w = world(80).await;
+    let holding = w.fake.rules_holding(&w.old).len();
+    let plan = w
+        .rotator(RetryPolicy::default())
+        .plan(&w.new)
+        .await
+        .unwrap();
+    assert_eq!(plan.scanned, 80);
+    assert_eq!(plan.rules.len(), holding);
+    assert!(!plan.cannot_tell.is_empty(), "masked values are reported");
+    let text = serde_json::to_string(&plan).unwrap();
+    assert!(!text.contains(w.old.token().expose_secret()));
+    assert!(!text.contains(w.new.expose_secret()));
+    assert!(text.contains(&w.old.token().fingerprint()));
+    assert_eq!(w.fake.request_count(Route::RulePut), 0);
+}
+
+#[tokio::test]
+async fn rollback_restores_originals_except_rules_changed_since() {
+    let w = world(30).await;
+    let before: Vec<_> = w
+        .fake
+        .rule_uuids(CLOUD)
+        .into_iter()
+        .map(|u| (u.clone(), w.fake.rule(&u).unwrap()))
+        .collect();
+    let rotator = w.rotator(RetryPolicy::default());
+    let updated = rotator.update(&w.new).await.unwrap();
+    assert!(updated.rewritten > 1);
+
+    // Someone edits one rewritten rule after the rotation wrote it.
+    let edited = updated.targets[0].clone();
+    let client = w.client(RetryPolicy::default());
+    let mut doc = client.get_rule(&edited).await.unwrap();
+    let mut rule = doc.rule.to_value().unwrap();
+    rule["name"] = json!("edited by a human");
+    doc.rule = atlassian_rotation::automation::Rule::from_value(rule).unwrap();
+    client.update_rule(&edited, &doc).await.unwrap();
+
+    let rollback = rotator.rollback().await.unwrap();
+    assert_eq!(rollback.modified_since, vec![edited.clone()]);
+    assert_eq!(rollback.restored.len(), updated.rewritten - 1);
+    for (uuid, original) in before {
+        if uuid != edited {
+            assert_eq!(
+                w.fake.rule(&uuid).unwrap(),
+                original,
+                "rule {uuid} restored"
+            );
+        }
+    }
+}
+
+/// A rule edited between the scan and the write is not overwritten: the update fails naming
+/// it, and a second run (seeing the edited rule on both reads) rewrites it.
+#[tokio::test]
+async fn a_rule_changed_between_read_and_write_is_a_conflict_not_an_overwrite() {
+    use wiremock::matchers::{any, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let server = MockServer::start().await;
+    let old = ApiCredentials::new("svc@example.com", ApiToken::new("ATATT-old-0123456789"));
+    let new = ApiToken::new("ATATT-new-9876543210");
+    let rule = |name: &str| {
+        json!({"rule": {"uuid": "r-1", "name": name, "state": "ENABLED", "components": [{
+            "id": "c1", "component": "ACTION", "type": "jira.issue.outgoing.webhook",
+            "value": {"url": "https://hooks.example.com", "method": "POST", "headers": [
+                {"id": null, "name": "Authorization", "value": "Bearer ATATT-old-0123456789", "headerSecure": true}
+            ]}, "children": [], "conditions": []
+        }]}, "connections": []})
+    };
+    let base = "/automation/public/jira/c/rest/v1/rule";
+    Mock::given(method("GET"))
+        .and(path(format!("{base}/summary")))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"data": [{"uuid": "r-1", "name": "hook"}], "links": {}})),
+        )
+        .mount(&server)
+        .await;
+    // First read: the original; every later read: a human renamed the rule meanwhile.
+    Mock::given(method("GET"))
+        .and(path(format!("{base}/r-1")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(rule("hook")))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{base}/r-1")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(rule("hook (edited)")))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("PUT"))
+        .and(path(format!("{base}/r-1")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ruleUuid": "r-1"})))
+        .expect(1)
+        .named("the one write, in the second run")
+        .mount(&server)
+        .await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(599))
+        .with_priority(u8::MAX)
+        .expect(0)
+        .mount(&server)
+        .await;
+
+    let client = AutomationClient::new(
+        AutomationBase::url(&format!("{}/automation/public/jira/c", server.uri())).unwrap(),
+        &ApiCredentials::new("admin@example.com", ApiToken::new("ATATT-caller")),
+    )
+    .unwrap();
+    let rotator =
+        AutomationTokenRotator::new(client, server.uri(), old.clone(), new.clone()).unwrap();
+    let err = rotator.update(&new).await.unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("changed between read and write"), "{text}");
+    assert!(text.contains("r-1"), "{text}");
+    assert!(!text.contains("ATATT-old-0123456789"), "{text}");
+
+    let updated = rotator.update(&new).await.unwrap();
+    assert_eq!((updated.found, updated.rewritten), (1, 1));
+    let puts: Vec<_> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.method.as_str() == "PUT")
+        .collect();
+    let body: serde_json::Value = serde_json::from_slice(&puts[0].body).unwrap();
+    assert_eq!(body["rule"]["name"], "hook (edited)", "the edit is kept");
+    assert_eq!(
+        body["rule"]["components"][0]["value"]["headers"][0]["value"],
+        "Bearer ATATT-new-9876543210"
+    );
+}
