@@ -369,3 +369,49 @@ async fn a_rule_changed_between_read_and_write_is_a_conflict_not_an_overwrite() 
         "Bearer ATATT-new-9876543210"
     );
 }
+
+/// Rate limits lower the number of rule requests in flight; the rotation still completes, and
+/// concurrency climbs back once the 429s stop.
+#[tokio::test]
+async fn bulk_work_backs_off_on_rate_limits_and_recovers() {
+    let w = world(200).await;
+    w.fake
+        .fault(Route::RuleGet, Fault::status(429).retry_after(0).times(3));
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let rotator = w
+        .rotator(RetryPolicy::default())
+        .on_progress(move |p| record.lock().unwrap().push(p.concurrency));
+    let updated = rotator.update(&w.new).await.unwrap();
+    assert_eq!(
+        updated.rewritten,
+        w.fake.rules_holding(&w.new_credentials()).len()
+    );
+    assert!(w.fake.rules_holding(&w.old).is_empty());
+    let seen = seen.lock().unwrap();
+    let lowest = *seen.iter().min().unwrap();
+    assert!(lowest <= 8, "halved at least once, lowest was {lowest}");
+    assert!(
+        *seen.last().unwrap() > lowest,
+        "recovered: {lowest} -> {}",
+        seen.last().unwrap()
+    );
+}
+
+/// A 429 storm ends the pass with a clear error instead of hammering the API.
+#[tokio::test]
+async fn a_rate_limit_storm_stops_the_pass_with_a_clear_error_and_few_requests() {
+    let w = world(300).await;
+    let rotator = w.rotator(RetryPolicy::default());
+    w.fake.clear_requests();
+    // 40 requests pass, then every request is refused for two minutes: longer than the
+    // retry deadline, so no retry waits for it.
+    w.fake.rate_limit(40, std::time::Duration::from_secs(120));
+    let err = rotator.update(&w.new).await.unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("rate limited on rule"), "{text}");
+    assert!(text.contains("stopping the pass"), "{text}");
+    assert!(text.contains("HTTP 429"), "{text}");
+    let sent = w.fake.requests().len();
+    assert!(sent < 40 + 2 * 16, "stopped promptly, sent {sent} requests");
+}

@@ -220,6 +220,21 @@ impl AutomationClient {
         self.transport.base_url()
     }
 
+    /// How many `429 Too Many Requests` responses this client and its clones have received
+    /// (retried or not). Bulk work reads it to back off its concurrency.
+    ///
+    /// ```
+    /// # use atlassian_rotation::automation::{AutomationBase, AutomationClient};
+    /// # use atlassian_rotation::secret::{ApiCredentials, ApiToken};
+    /// # let creds = ApiCredentials::new("a@example.com", ApiToken::new("t"));
+    /// let client = AutomationClient::new(AutomationBase::url("https://example.com/a")?, &creds)?;
+    /// assert_eq!(client.rate_limit_hits(), 0);
+    /// # Ok::<(), atlassian_rotation::Error>(())
+    /// ```
+    pub fn rate_limit_hits(&self) -> u64 {
+        self.transport.rate_limited()
+    }
+
     /// Uses other credentials from the next request on: after a rotation revokes the token this
     /// client was built with. Clones of this client share the change.
     ///

@@ -257,21 +257,20 @@ impl AutomationTokenRotator {
     pub async fn plan(&self, new: &ApiToken) -> Result<Plan> {
         check_new_token(&self.old, new)?;
         let scanner = Scanner::for_token(self.old.token()).with_email(self.old.email());
-        let visit = |summary: RuleSummaryRef| async {
-            let result = self
+        let scanner = &scanner;
+        let visit = |summary: RuleSummaryRef| async move {
+            let rule = self
                 .automation
                 .get_rule(&summary.uuid)
-                .await
-                .and_then(|doc| {
-                    let rule = doc.rule.to_value()?;
-                    let cannot_tell: Vec<Finding> = scanner
-                        .scan_rule(&rule)
-                        .into_iter()
-                        .filter(|f| f.status == FindingStatus::CannotTell)
-                        .collect();
-                    Ok((plan_rule(&rule, self.old.token(), new)?, cannot_tell))
-                });
-            (summary, result)
+                .await?
+                .rule
+                .to_value()?;
+            let cannot_tell: Vec<Finding> = scanner
+                .scan_rule(&rule)
+                .into_iter()
+                .filter(|f| f.status == FindingStatus::CannotTell)
+                .collect();
+            Ok((plan_rule(&rule, self.old.token(), new)?, cannot_tell))
         };
         let mut progress = Progress {
             phase: "plan",
@@ -282,8 +281,9 @@ impl AutomationTokenRotator {
             self.concurrency,
             visit,
             Ok(Plan::default()),
-            |plan: &mut Result<Plan>, summary, result| {
+            |plan: &mut Result<Plan>, summary, result, concurrency| {
                 progress.scanned += 1;
+                progress.concurrency = concurrency;
                 match (plan.as_mut(), result) {
                     (Ok(plan), Ok((rewrites, cannot_tell))) => {
                         plan.scanned += 1;
@@ -449,10 +449,8 @@ impl Rotator for AutomationTokenRotator {
     }
 
     async fn update(&self, new: &ApiToken) -> Result<Updated> {
-        let visit = |summary: RuleSummaryRef| async {
-            let outcome = self.update_rule(&summary.uuid, new).await;
-            (summary, outcome)
-        };
+        let visit =
+            |summary: RuleSummaryRef| async move { self.update_rule(&summary.uuid, new).await };
         let mut progress = Progress {
             phase: "update",
             ..Progress::default()
@@ -462,8 +460,9 @@ impl Rotator for AutomationTokenRotator {
             self.concurrency,
             visit,
             Tally::default(),
-            |tally, summary, outcome| {
+            |tally, summary, outcome, concurrency| {
                 progress.scanned += 1;
+                progress.concurrency = concurrency;
                 match outcome {
                     Ok(Outcome::Unrelated { cannot_tell }) => {
                         if cannot_tell {
@@ -528,21 +527,20 @@ impl Rotator for AutomationTokenRotator {
         self.jira(&self.new_credentials(new))?.myself().await?;
         let old_scanner = Scanner::for_token(self.old.token());
         let new_scanner = Scanner::for_token(new);
-        let visit = |summary: RuleSummaryRef| async {
-            let result = self
+        let (old_scanner, new_scanner) = (&old_scanner, &new_scanner);
+        let visit = |summary: RuleSummaryRef| async move {
+            let rule = self
                 .automation
                 .get_rule(&summary.uuid)
-                .await
-                .and_then(|doc| {
-                    let rule = doc.rule.to_value()?;
-                    let has = |s: &Scanner| {
-                        s.scan_rule(&rule)
-                            .iter()
-                            .any(|f| f.status == FindingStatus::Match)
-                    };
-                    Ok((has(&old_scanner), has(&new_scanner)))
-                });
-            (summary, result)
+                .await?
+                .rule
+                .to_value()?;
+            let has = |s: &Scanner| {
+                s.scan_rule(&rule)
+                    .iter()
+                    .any(|f| f.status == FindingStatus::Match)
+            };
+            Ok((has(old_scanner), has(new_scanner)))
         };
         let mut progress = Progress {
             phase: "verify",
@@ -554,8 +552,9 @@ impl Rotator for AutomationTokenRotator {
             self.concurrency,
             visit,
             0usize,
-            |seen, summary, result| {
+            |seen, summary, result, concurrency| {
                 progress.scanned += 1;
+                progress.concurrency = concurrency;
                 *seen += 1;
                 let is_target = updated.targets.binary_search(&summary.uuid).is_ok();
                 match result {

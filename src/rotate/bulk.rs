@@ -1,20 +1,21 @@
-//! Visiting every automation rule with bounded concurrency: the one bulk path that the token
-//! rotation's update, verify, plan and rollback share.
+//! Visiting every automation rule with bounded, rate-limit-aware concurrency: the one bulk path
+//! that the token rotation's update, verify, plan and rollback share.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use futures::{FutureExt as _, TryStreamExt as _};
 use serde::Serialize;
+use tokio::sync::Notify;
 
 use crate::automation::{AutomationClient, RuleSummary};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// Where a bulk pass is, reported after each rule.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct Progress {
-    /// The phase: `update`, `verify`, `plan` or `rollback`.
+    /// The phase: `update`, `verify` or `plan`.
     pub phase: &'static str,
     /// Rules visited so far.
     pub scanned: usize,
@@ -24,32 +25,184 @@ pub struct Progress {
     pub written: usize,
     /// Rules that failed or conflicted so far.
     pub problems: usize,
+    /// How many rule requests may be in flight now: lowered on rate limits, raised again as
+    /// requests succeed, never above the configured concurrency.
+    pub concurrency: usize,
 }
 
 /// A progress callback.
 pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
 
-/// Streams every rule summary (pages of 100) and runs `visit` on each with at most
-/// `concurrency` in flight, folding the results with `fold` as they complete. Stops at the first
-/// error of the summary stream; errors of `visit` are for `fold` to record.
-pub(crate) async fn for_each_rule<T, V, Fut, A>(
+/// Additive-increase, multiplicative-decrease concurrency: halves on any 429 the client saw
+/// since the last completed request, grows by one after as many clean completions as the
+/// current limit, between 1 and `max`.
+pub(crate) struct Limiter {
+    state: Mutex<LimiterState>,
+    notify: Notify,
+}
+
+struct LimiterState {
+    limit: usize,
+    max: usize,
+    in_flight: usize,
+    clean_streak: usize,
+    seen_429: u64,
+}
+
+impl Limiter {
+    pub(crate) fn new(max: usize, seen_429: u64) -> Self {
+        let max = max.max(1);
+        Self {
+            state: Mutex::new(LimiterState {
+                limit: max,
+                max,
+                in_flight: 0,
+                clean_streak: 0,
+                seen_429,
+            }),
+            notify: Notify::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, LimiterState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn limit(&self) -> usize {
+        self.lock().limit
+    }
+
+    pub(crate) async fn acquire(&self) {
+        loop {
+            // Created before the check, so a release between the check and the await wakes it.
+            let notified = self.notify.notified();
+            {
+                let mut state = self.lock();
+                if state.in_flight < state.limit {
+                    state.in_flight += 1;
+                    return;
+                }
+            }
+            notified.await;
+        }
+    }
+
+    /// Ends one request; `seen_429` is the client's 429 count now.
+    pub(crate) fn release(&self, seen_429: u64) {
+        {
+            let mut state = self.lock();
+            state.in_flight -= 1;
+            if seen_429 > state.seen_429 {
+                state.seen_429 = seen_429;
+                state.limit = (state.limit / 2).max(1);
+                state.clean_streak = 0;
+                tracing::debug!(limit = state.limit, "rate limited: concurrency lowered");
+            } else {
+                state.clean_streak += 1;
+                if state.clean_streak >= state.limit && state.limit < state.max {
+                    state.limit += 1;
+                    state.clean_streak = 0;
+                }
+            }
+        }
+        self.notify.notify_waiters();
+    }
+}
+
+/// Streams every rule summary (pages of 100) and runs `visit` on each, with at most
+/// `concurrency` in flight (less while the API rate-limits), folding the results with `fold` as
+/// they complete.
+///
+/// Stops at the first error of the summary stream, and at the first rule whose request was
+/// still rate-limited after its retries: going on would only hammer a server that said stop.
+/// Other errors of `visit` are for `fold` to record.
+pub(crate) async fn for_each_rule<U, V, Fut, A>(
     client: &AutomationClient,
     concurrency: usize,
     visit: V,
     init: A,
-    mut fold: impl FnMut(&mut A, RuleSummary, T),
+    mut fold: impl FnMut(&mut A, RuleSummary, Result<U>, usize),
 ) -> Result<A>
 where
     V: Fn(RuleSummary) -> Fut,
-    Fut: Future<Output = (RuleSummary, T)>,
+    Fut: Future<Output = Result<U>>,
 {
+    let limiter = Limiter::new(concurrency, client.rate_limit_hits());
+    let limiter = &limiter;
+    let visit = &visit;
     let summaries = client.rule_summaries(100)?;
-    let mut results = summaries
-        .map_ok(|summary| visit(summary).map(Ok))
+    let results = summaries
+        .map_ok(|summary| {
+            async move {
+                limiter.acquire().await;
+                let outcome = visit(summary.clone()).await;
+                limiter.release(client.rate_limit_hits());
+                (summary, outcome)
+            }
+            .map(Ok::<_, Error>)
+        })
         .try_buffer_unordered(concurrency.max(1));
+    let mut results = std::pin::pin!(results);
     let mut acc = init;
     while let Some((summary, outcome)) = results.try_next().await? {
-        fold(&mut acc, summary, outcome);
+        if let Err(e) = &outcome {
+            if e.status() == Some(429) {
+                return Err(Error::rotation(
+                    "bulk",
+                    format!(
+                        "rate limited on rule {}: {e}; stopping the pass (run again later to finish)",
+                        summary.uuid
+                    ),
+                ));
+            }
+        }
+        fold(&mut acc, summary, outcome, limiter.limit());
     }
     Ok(acc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_limit_halves_on_rate_limits_and_recovers_one_step_at_a_time() {
+        let limiter = Limiter::new(16, 0);
+        let run = |seen: u64| {
+            limiter.lock().in_flight += 1;
+            limiter.release(seen);
+        };
+        run(1);
+        assert_eq!(limiter.limit(), 8);
+        run(3);
+        assert_eq!(limiter.limit(), 4);
+        run(3); // no new 429: a clean completion
+        for _ in 0..3 {
+            run(3);
+        }
+        assert_eq!(limiter.limit(), 5, "grows after `limit` clean completions");
+        for seen in 4..10 {
+            run(seen);
+        }
+        assert_eq!(limiter.limit(), 1, "never below one");
+        for _ in 0..1000 {
+            run(9);
+        }
+        assert_eq!(limiter.limit(), 16, "never above the configured maximum");
+    }
+
+    #[tokio::test]
+    async fn acquire_waits_for_a_release_when_the_limit_is_reached() {
+        let limiter = Arc::new(Limiter::new(1, 0));
+        limiter.acquire().await;
+        let waiter = {
+            let limiter = Arc::clone(&limiter);
+            tokio::spawn(async move { limiter.acquire().await })
+        };
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        limiter.release(0);
+        waiter.await.unwrap();
+        assert_eq!(limiter.lock().in_flight, 1);
+    }
 }

@@ -266,6 +266,8 @@ struct Inner {
     base: Url,
     auth: RwLock<Option<Auth>>,
     options: ClientOptions,
+    /// 429 responses received, for callers that adapt their concurrency.
+    rate_limited: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Transport {
@@ -303,6 +305,7 @@ impl Transport {
                 base,
                 auth: RwLock::new(auth),
                 options,
+                rate_limited: std::sync::atomic::AtomicU64::new(0),
             }),
         })
     }
@@ -310,6 +313,13 @@ impl Transport {
     /// The base URL requests are joined onto.
     pub(crate) fn base_url(&self) -> &Url {
         &self.inner.base
+    }
+
+    /// How many 429 responses this transport (and its clones) received.
+    pub(crate) fn rate_limited(&self) -> u64 {
+        self.inner
+            .rate_limited
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Replaces the credentials used from the next request on.
@@ -387,6 +397,11 @@ impl Transport {
                 };
                 if let Some(status) = err.status() {
                     span.record("status", status);
+                    if status == 429 {
+                        self.inner
+                            .rate_limited
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
                 }
                 if let Some(t) = err.trace_id() {
                     span.record("trace_id", t);
