@@ -241,16 +241,27 @@ impl Response {
 /// could not place, and a body may carry a key or a token.
 fn redact_quoted(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
-    for (i, part) in message.split('"').enumerate() {
-        if i > 0 {
-            out.push('"');
+    let mut chars = message.chars();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c != '"' {
+            continue;
         }
-        // Odd parts sit between quotes; an unterminated one is redacted too.
-        out.push_str(if i % 2 == 1 {
-            crate::secret::REDACTED
-        } else {
-            part
-        });
+        // Inside a quoted value (serde writes it with `\"` escapes): drop it up to the closing
+        // unescaped quote; an unterminated one is dropped to the end.
+        out.push_str(crate::secret::REDACTED);
+        while let Some(inner) = chars.next() {
+            match inner {
+                '\\' => {
+                    chars.next();
+                }
+                '"' => {
+                    out.push('"');
+                    break;
+                }
+                _ => {}
+            }
+        }
     }
     out
 }
@@ -564,6 +575,22 @@ pub(crate) fn parse_base_url(raw: &str, allow_plain_http: bool) -> Result<Url> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quoted_values_are_redacted_even_with_escaped_quotes_inside() {
+        assert_eq!(
+            redact_quoted(r#"invalid type: string "{\"token\": \"s3cr3t\"}", expected struct X"#),
+            r#"invalid type: string "[redacted]", expected struct X"#
+        );
+        assert_eq!(
+            redact_quoted(r#"unknown variant "a\\", "b" and "unterminated s3cr3t"#),
+            r#"unknown variant "[redacted]", "[redacted]" and "[redacted]"#
+        );
+        assert_eq!(
+            redact_quoted("missing field `token`"),
+            "missing field `token`"
+        );
+    }
 
     #[test]
     fn base_urls_are_checked() {
