@@ -136,9 +136,13 @@ fn summary(rules: usize, findings: &[Finding]) -> String {
         .filter(|&(_, n)| n > 0)
         .map(|(s, n)| format!("{n} {s}"))
         .collect();
+    let rules = match rules {
+        1 => "1 rule".to_owned(),
+        n => format!("{n} rules"),
+    };
     if parts.is_empty() {
-        format!("{rules} rules scanned: nothing found")
+        format!("{rules} scanned: nothing found")
     } else {
-        format!("{rules} rules scanned: {}", parts.join(", "))
+        format!("{rules} scanned: {}", parts.join(", "))
     }
 }
