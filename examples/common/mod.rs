@@ -1,0 +1,281 @@
+//! What the command-line examples share: connection flags, the Automation API flags, reading
+//! secrets from the environment, the live rule scan, and printing an error as one line.
+//!
+//! Each example declares `mod common;`; not every example uses every item.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use atlassian_rotation::automation::{
+    AutomationBase, AutomationClient, Finding, Product, RuleSummary, Scanner,
+};
+use atlassian_rotation::rotate::RotationReport;
+use atlassian_rotation::secret::{ApiCredentials, ApiToken};
+use atlassian_rotation::{ClientOptions, RetryPolicy};
+use futures::{StreamExt as _, TryStreamExt as _};
+use serde::Serialize;
+
+/// The error type of the examples: the crate's errors, I/O errors and usage errors alike.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A usage error (a missing flag or environment variable), as a boxed error.
+pub fn usage(message: impl Into<String>) -> BoxError {
+    message.into().into()
+}
+
+/// Reads a secret from the environment; unset and empty are the same. Only `main` calls this:
+/// tests build each example's `Env` themselves.
+pub fn secret_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// The value of a required secret, or a usage error naming the variable.
+pub fn required<T: Clone>(value: &Option<T>, variable: &str) -> Result<T, BoxError> {
+    value
+        .clone()
+        .ok_or_else(|| usage(format!("the environment variable {variable} is not set")))
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (off by default). The crate never logs a secret.
+pub fn init_tracing() {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Writes the outcome of a run: nothing on success, else the error as one line on `err`.
+/// Returns the process exit code: 0 on success, 1 on any failure.
+pub fn finish(program: &str, result: Result<(), BoxError>, err: &mut impl Write) -> u8 {
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            let line = e.to_string().replace(['\n', '\r'], " ");
+            let _ = writeln!(err, "{program}: error: {line}");
+            1
+        }
+    }
+}
+
+/// Connection flags shared by every example.
+#[derive(clap::Args, Debug, Clone)]
+pub struct NetArgs {
+    /// Accept plain `http` base URLs on hosts other than loopback (credentials then travel in
+    /// clear; loopback http is always accepted).
+    #[arg(long)]
+    pub allow_plain_http: bool,
+    /// Timeout of one request attempt, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub timeout: u64,
+    /// Attempts per request, the first included (reads and idempotent writes only; a request
+    /// that mints a credential is never repeated).
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub max_attempts: u32,
+    /// First retry backoff, in milliseconds (doubles per attempt, with jitter, capped at 10 s).
+    #[arg(long, value_name = "MS", default_value_t = 200)]
+    pub backoff_ms: u64,
+    /// No retry starts later than this many seconds after a request's first attempt, even when
+    /// the server asks to wait (`Retry-After`) longer.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub retry_deadline: u64,
+}
+
+impl NetArgs {
+    /// Client options from the flags (without a base URL).
+    pub fn options(&self) -> ClientOptions {
+        let backoff = Duration::from_millis(self.backoff_ms);
+        ClientOptions::new()
+            .allow_plain_http(self.allow_plain_http)
+            .timeout(Duration::from_secs(self.timeout))
+            .retry_policy(
+                RetryPolicy::default()
+                    .max_attempts(self.max_attempts)
+                    .backoff(backoff, Duration::from_secs(10).max(backoff))
+                    .deadline(Duration::from_secs(self.retry_deadline)),
+            )
+    }
+
+    /// Client options for `base_url`.
+    pub fn options_for(&self, base_url: Option<&str>) -> ClientOptions {
+        match base_url {
+            Some(url) => self.options().base_url(url),
+            None => self.options(),
+        }
+    }
+}
+
+/// Where the Automation API is, and who calls it.
+#[derive(clap::Args, Debug, Clone)]
+pub struct AutomationArgs {
+    /// The Automation API's full base URL, e.g.
+    /// `https://api.atlassian.com/automation/public/jira/{cloudId}` (or a proxy, or a fake).
+    #[arg(long, value_name = "URL")]
+    pub automation_base: Option<String>,
+    /// The Jira Cloud site (`https://example.atlassian.net`); with `--cloud-id`, the Automation
+    /// API is reached through the site's gateway.
+    #[arg(long, value_name = "URL")]
+    pub site: Option<String>,
+    /// The site's cloud id, to derive the Automation API base from `--site`.
+    #[arg(long, value_name = "ID")]
+    pub cloud_id: Option<String>,
+    /// The calling account's email; its API token comes from `ATLASSIAN_API_TOKEN`.
+    #[arg(long, value_name = "EMAIL")]
+    pub email: Option<String>,
+    /// Rule requests in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub concurrency: usize,
+}
+
+impl AutomationArgs {
+    /// The Automation API base: `--automation-base`, else derived from `--site` and `--cloud-id`
+    /// (an `https` site, or `http` on loopback; use `--automation-base` for anything else).
+    pub fn base(&self) -> Result<AutomationBase, BoxError> {
+        if let Some(url) = &self.automation_base {
+            return Ok(AutomationBase::url(url)?);
+        }
+        match (&self.site, &self.cloud_id) {
+            (Some(site), Some(cloud_id)) => {
+                Ok(AutomationBase::site(site, Product::Jira, cloud_id)?)
+            }
+            _ => Err(usage(
+                "give --automation-base URL, or --site URL with --cloud-id ID",
+            )),
+        }
+    }
+
+    /// The caller's credentials: `--email` and the token from `ATLASSIAN_API_TOKEN`.
+    pub fn caller(&self, api_token: &Option<ApiToken>) -> Result<ApiCredentials, BoxError> {
+        let email = self
+            .email
+            .as_deref()
+            .ok_or_else(|| usage("--email is required to call the Automation API"))?;
+        Ok(ApiCredentials::new(
+            email,
+            required(api_token, "ATLASSIAN_API_TOKEN")?,
+        ))
+    }
+
+    /// An Automation API client for the caller.
+    pub fn client(
+        &self,
+        net: &NetArgs,
+        api_token: &Option<ApiToken>,
+    ) -> Result<AutomationClient, BoxError> {
+        let base = self.base()?;
+        let caller = self.caller(api_token)?;
+        Ok(AutomationClient::with_options(
+            base,
+            &caller,
+            net.options(),
+        )?)
+    }
+}
+
+/// What a live scan saw.
+pub struct LiveScan {
+    /// Rules read.
+    pub rules: usize,
+    /// Findings, in rule listing order.
+    pub findings: Vec<Finding>,
+}
+
+/// Streams every rule summary, reads each rule (at most `concurrency` in flight, results kept
+/// in listing order) and scans it. Stops at the first error.
+pub async fn scan_live(
+    client: &AutomationClient,
+    scanner: &Scanner,
+    concurrency: usize,
+) -> Result<LiveScan, BoxError> {
+    let mut rules = client
+        .rule_summaries(100)?
+        .map_ok(|summary: RuleSummary| async move {
+            let document = client.get_rule(&summary.uuid).await?;
+            Ok::<_, atlassian_rotation::Error>(scanner.scan_rule(&document.rule.to_value()?))
+        })
+        .try_buffered(concurrency.max(1))
+        .boxed();
+    let mut scan = LiveScan {
+        rules: 0,
+        findings: Vec::new(),
+    };
+    while let Some(findings) = rules.try_next().await? {
+        scan.rules += 1;
+        scan.findings.extend(findings);
+    }
+    Ok(scan)
+}
+
+/// Writes `value` as one line of JSON.
+pub fn json_line(out: &mut impl Write, value: &impl Serialize) -> Result<(), BoxError> {
+    serde_json::to_writer(&mut *out, value)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// Writes `value` as indented JSON.
+pub fn json_pretty(out: &mut impl Write, value: &impl Serialize) -> Result<(), BoxError> {
+    serde_json::to_writer_pretty(&mut *out, value)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// The journal directory used when none is given: `$XDG_STATE_HOME/atlassian-rotation`, else
+/// `$HOME/.local/state/atlassian-rotation`, else `.atlassian-rotation` in the current directory.
+pub fn default_journal() -> PathBuf {
+    let state = std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|home| PathBuf::from(home).join(".local/state"))
+        });
+    match state {
+        Some(dir) => dir.join("atlassian-rotation"),
+        None => PathBuf::from(".atlassian-rotation"),
+    }
+}
+
+/// Prints a rotation report: as JSON, or as a short summary (it never holds a secret).
+pub fn print_report(
+    json: bool,
+    report: &RotationReport,
+    out: &mut impl Write,
+) -> Result<(), BoxError> {
+    if json {
+        return json_pretty(out, report);
+    }
+    let state = match report.completed {
+        Some(step) if report.succeeded() => format!("complete ({step})"),
+        Some(step) => format!("stopped after {step}"),
+        None => "stopped before any step completed".to_owned(),
+    };
+    writeln!(
+        out,
+        "rotation {}: {state}; new token {}",
+        report.rotation_id,
+        report
+            .credential_fingerprint
+            .as_deref()
+            .unwrap_or("not minted")
+    )?;
+    if let Some(step) = report.resumed_from {
+        writeln!(out, "  resumed after {step}")?;
+    }
+    if let Some(u) = &report.updated {
+        writeln!(
+            out,
+            "  rules: {} found, {} rewritten, {} skipped (masked or secret references), {} conflicted",
+            u.found, u.rewritten, u.skipped, u.conflicted
+        )?;
+    }
+    for check in report.verified.iter().flat_map(|v| &v.checks) {
+        writeln!(out, "  verified: {check}")?;
+    }
+    for retired in report.finished.iter().flat_map(|f| &f.retired) {
+        writeln!(out, "  retired: {retired}")?;
+    }
+    Ok(())
+}
