@@ -71,6 +71,11 @@ pub struct Args {
     /// The old token's label (exactly one token must carry it), to revoke it.
     #[arg(long, value_name = "LABEL", requires = "account_id")]
     old_token_label: Option<String>,
+    /// Revoke even though some rules hold values that cannot be read (masked secure headers,
+    /// stored-secret references) and may still use the old token. Check them first:
+    /// `token_usage` lists them as `cannot_tell`.
+    #[arg(long, requires = "account_id")]
+    accept_unreadable: bool,
     #[command(flatten)]
     automation: AutomationArgs,
     #[command(flatten)]
@@ -159,7 +164,9 @@ async fn rotate_token(
             required(&env.admin_key, "ATLASSIAN_ADMIN_API_KEY")?,
             args.net.options_for(args.admin_base.as_deref()),
         )?;
-        rotator = rotator.revoke_with(admin, account_id, token);
+        rotator = rotator
+            .revoke_with(admin, account_id, token)
+            .accept_unreadable(args.accept_unreadable);
     }
 
     if args.dry_run {

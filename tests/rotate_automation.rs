@@ -81,6 +81,9 @@ impl World {
             &self.svc.account_id,
             OldToken::Id(self.old_id.clone()),
         )
+        // The seed hides masked values and stored-secret references in rules without the
+        // token; these tests know none of them uses it.
+        .accept_unreadable(true)
     }
 
     fn new_credentials(&self) -> ApiCredentials {
@@ -155,7 +158,8 @@ async fn a_partial_update_failure_resumes_with_the_same_token_and_revokes_only_a
         w.admin.clone(),
         &w.svc.account_id,
         OldToken::Label("automation".into()),
-    );
+    )
+    .accept_unreadable(true);
     let journal = MemoryJournal::new();
 
     let err = rotate::rotate(&rotator, &journal, RotateOptions::new("tok-2"))
@@ -414,4 +418,121 @@ async fn a_rate_limit_storm_stops_the_pass_with_a_clear_error_and_few_requests()
     assert!(text.contains("HTTP 429"), "{text}");
     let sent = w.fake.requests().len();
     assert!(sent < 40 + 2 * 16, "stopped promptly, sent {sent} requests");
+}
+
+/// A rule that holds the old token next to a masked secure header is never written: writing
+/// it back would replace the hidden secret with `***`.
+#[tokio::test]
+async fn a_rule_with_the_token_and_a_masked_value_is_not_written_back() {
+    let w = world(10).await;
+    let uuid = w.fake.add_rule(
+        CLOUD,
+        json!({"name": "masked neighbour", "state": "ENABLED", "components": [
+            {"id": "1", "component": "ACTION", "type": "jira.issue.outgoing.webhook", "value": {
+                "url": format!("https://hooks.example.com/?token={}", w.old.token().expose_secret()),
+                "headers": [], "method": "POST"}, "children": [], "conditions": []},
+            {"id": "2", "component": "ACTION", "type": "jira.issue.outgoing.webhook", "value": {
+                "url": "https://other.example.com", "method": "POST",
+                "headers": [{"id": null, "name": "Authorization", "value": "***", "headerSecure": true}]},
+             "children": [], "conditions": []}
+        ]}),
+    );
+    let before = w.fake.rule(&uuid).unwrap();
+    let err = w
+        .rotator(RetryPolicy::default())
+        .update(&w.new)
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("masked values"), "{text}");
+    assert!(text.contains(&uuid), "{text}");
+    assert_eq!(w.fake.rule_stats(&uuid).unwrap().puts, 0);
+    assert_eq!(w.fake.rule(&uuid).unwrap(), before);
+}
+
+/// Rules whose values cannot be read may still use the old token: the finish step does not
+/// revoke it unless the caller says those rules were checked.
+#[tokio::test]
+async fn the_old_token_is_not_revoked_while_unreadable_values_remain_unless_accepted() {
+    let w = world(40).await;
+    let rotator = w.rotator(RetryPolicy::default()).accept_unreadable(false);
+    let journal = MemoryJournal::new();
+    let err = rotate::rotate(&rotator, &journal, RotateOptions::new("tok-u"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.error, Error::Rotation { step: "finish", .. }),
+        "{}",
+        err.error
+    );
+    assert!(err.error.to_string().contains("accept_unreadable"));
+    assert!(w.fake.token_is_live(w.old.token()), "not revoked");
+    assert!(
+        w.fake.rules_holding(&w.old).is_empty(),
+        "the rules were done"
+    );
+    assert_eq!(
+        journal.load("tok-u").await.unwrap().unwrap().step,
+        Step::Verified
+    );
+
+    let report = rotate::rotate(
+        &rotator.accept_unreadable(true),
+        &journal,
+        RotateOptions::new("tok-u"),
+    )
+    .await
+    .unwrap();
+    assert!(report.succeeded());
+    assert!(!w.fake.token_is_live(w.old.token()));
+}
+
+/// Old and new token share a label, and the old one was already revoked (say, a DELETE whose
+/// answer was lost): finishing again must not revoke the only token left, the new one.
+#[tokio::test]
+async fn finishing_again_never_revokes_the_new_token_through_a_shared_label() {
+    let w = world(10).await;
+    let later = OffsetDateTime::now_utc() + Duration::days(30);
+    let (_, new) = w
+        .fake
+        .mint_api_token(&w.svc.account_id, "automation", later);
+    let rotator = AutomationTokenRotator::new(
+        w.client(RetryPolicy::default()),
+        w.fake.site_base(),
+        w.old.clone(),
+        new.clone(),
+    )
+    .unwrap()
+    .revoke_with(
+        w.admin.clone(),
+        &w.svc.account_id,
+        OldToken::Label("automation".into()),
+    )
+    .accept_unreadable(true);
+    let updated = rotator.update(&new).await.unwrap();
+    // Both tokens carry the label: ambiguous, nothing revoked.
+    let err = rotator.finish(&new, &updated).await.unwrap_err();
+    assert!(err.to_string().contains("2 tokens match"), "{err}");
+    assert!(w.fake.token_is_live(w.old.token()) && w.fake.token_is_live(&new));
+
+    assert!(w.fake.revoke_api_token(&w.old_id));
+    let finished = rotator.finish(&new, &updated).await.unwrap();
+    assert_eq!(finished.retired, ["the old token was already revoked"]);
+    assert!(w.fake.token_is_live(&new), "the new token survives");
+}
+
+/// The DELETE took effect but its answer was lost: the retry's 404 means revoked.
+#[tokio::test]
+async fn a_revocation_whose_answer_was_lost_counts_as_done() {
+    let w = world(5).await;
+    w.fake.fault(
+        Route::RevokeUserToken,
+        Fault::drop_connection().after_applying(),
+    );
+    w.admin
+        .revoke_user_api_token(&w.svc.account_id, &w.old_id)
+        .await
+        .unwrap();
+    assert!(!w.fake.token_is_live(w.old.token()));
+    assert_eq!(w.fake.request_count(Route::RevokeUserToken), 2);
 }

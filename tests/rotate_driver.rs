@@ -90,7 +90,7 @@ impl Rotator for Scripted {
         Ok(Verified::new().check("rules hold the new token"))
     }
 
-    async fn finish(&self, c: &ApiToken) -> Result<Finished> {
+    async fn finish(&self, c: &ApiToken, _: &Updated) -> Result<Finished> {
         self.enter("finish", format!("finish {}", c.expose_secret()))
             .await?;
         Ok(Finished::nothing().retired("old token revoked"))

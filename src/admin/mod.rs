@@ -161,6 +161,9 @@ impl AdminClient {
     /// Revokes one API token of a managed user:
     /// `DELETE /users/{account_id}/manage/api-tokens/{tokenId}` (204).
     ///
+    /// Retried like any idempotent write; a 404 on a retry (the first attempt's answer was lost
+    /// after it took effect) counts as revoked.
+    ///
     /// ```no_run
     /// # async fn run(admin: atlassian_rotation::AdminClient) -> atlassian_rotation::Result<()> {
     /// admin.revoke_user_api_token("557058:f5a2d3b1-0000", "asp_A0T8Nb").await?;
@@ -171,7 +174,11 @@ impl AdminClient {
             .param("account id", account_id)?
             .lit("manage/api-tokens")
             .param("API token id", token_id)?;
-        self.transport.unit(Call::delete(path)).await
+        match self.transport.unit(Call::delete(path)).await {
+            // A retry after a lost answer finds the token already gone: the first DELETE worked.
+            Err(e) if e.is_not_found() && e.attempts() > 1 => Ok(()),
+            other => other,
+        }
     }
 
     /// Streams every user API token of an organization:

@@ -182,6 +182,16 @@ fn replacements(
     Ok(planned)
 }
 
+/// Checks that `new` can replace `old` in rules: what every rewrite checks, for callers that
+/// must refuse a token before anything is written (a rotation's regenerate step).
+pub(crate) fn check_replacement(old: &ApiToken, new: &ApiToken) -> Result<()> {
+    let scanner = Scanner::for_token(old);
+    let needles = scanner
+        .needles()
+        .ok_or_else(|| Error::invalid_input("old API token", "is missing"))?;
+    check_tokens(needles, old, new)
+}
+
 fn check_tokens(old_needles: &Needles, old: &ApiToken, new: &ApiToken) -> Result<()> {
     if old.expose_secret().is_empty() {
         return Err(Error::invalid_input("old API token", "is empty"));

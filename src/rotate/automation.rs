@@ -13,11 +13,13 @@ use serde_json::Value;
 use super::bulk::{Progress, ProgressFn, for_each_rule};
 use super::{Finished, Rotator, Updated, Verified};
 use crate::AdminClient;
-use crate::automation::rewrite::{Rewrite, plan_rule, rewrite_rule};
-use crate::automation::{AutomationClient, Finding, FindingStatus, Rule, RuleDocument, Scanner};
+use crate::automation::rewrite::{Rewrite, check_replacement, plan_rule, rewrite_rule};
+use crate::automation::{
+    AutomationClient, CredentialForm, Finding, FindingStatus, Rule, RuleDocument, Scanner,
+};
 use crate::error::{Error, Result};
 use crate::jira::JiraClient;
-use crate::secret::{ApiCredentials, ApiToken, check_header_safe};
+use crate::secret::{ApiCredentials, ApiToken};
 use crate::transport::ClientOptions;
 
 /// Where the new token comes from. Atlassian has no API that mints user API tokens, so a person
@@ -152,6 +154,7 @@ pub struct AutomationTokenRotator {
     source: Box<dyn TokenSource>,
     concurrency: usize,
     revocation: Option<Revocation>,
+    accept_unreadable: bool,
     kept: Mutex<BTreeMap<String, Kept>>,
     progress: Option<ProgressFn>,
 }
@@ -172,10 +175,14 @@ pub const DEFAULT_CONCURRENCY: usize = 16;
 
 /// How one rule fared in an update.
 enum Outcome {
-    Unrelated { cannot_tell: bool },
+    Unrelated {
+        cannot_tell: bool,
+    },
     AlreadyNew,
     Rewritten,
     Conflict,
+    /// Holds the old token and a masked value: writing it back would destroy the hidden secret.
+    Masked,
 }
 
 impl AutomationTokenRotator {
@@ -199,6 +206,7 @@ impl AutomationTokenRotator {
             source: Box::new(source),
             concurrency: DEFAULT_CONCURRENCY,
             revocation: None,
+            accept_unreadable: false,
             kept: Mutex::new(BTreeMap::new()),
             progress: None,
         })
@@ -233,6 +241,15 @@ impl AutomationTokenRotator {
         self
     }
 
+    /// Revoke the old token even though some rules hold values this rotation cannot read
+    /// (masked secure headers, Data Center stored-secret references), which may use the old
+    /// token. By default the finish step refuses to revoke while any such rule exists: check
+    /// them by hand first (`Scanner::inventory` lists them), then opt in.
+    pub fn accept_unreadable(mut self, accept: bool) -> Self {
+        self.accept_unreadable = accept;
+        self
+    }
+
     /// Calls `progress` after each rule of a bulk pass.
     pub fn on_progress(mut self, progress: impl Fn(Progress) + Send + Sync + 'static) -> Self {
         self.progress = Some(Arc::new(progress));
@@ -255,7 +272,7 @@ impl AutomationTokenRotator {
 
     /// A dry run: what update would rewrite with `new`, without writing anything.
     pub async fn plan(&self, new: &ApiToken) -> Result<Plan> {
-        check_new_token(&self.old, new)?;
+        check_replacement(self.old.token(), new)?;
         let scanner = Scanner::for_token(self.old.token()).with_email(self.old.email());
         let scanner = &scanner;
         let visit = |summary: RuleSummaryRef| async move {
@@ -353,6 +370,10 @@ impl AutomationTokenRotator {
                 .any(|f| f.status == FindingStatus::CannotTell);
             return Ok(Outcome::Unrelated { cannot_tell });
         }
+        // A masked value read back would overwrite the secret it hides: never write such a rule.
+        if findings.iter().any(|f| f.form == CredentialForm::Masked) {
+            return Ok(Outcome::Masked);
+        }
         let mut rewritten = scanned.clone();
         rewrite_rule(&mut rewritten, self.old.token(), new)?;
         // Compare-before-write: a rule edited since the scan is not overwritten.
@@ -362,7 +383,7 @@ impl AutomationTokenRotator {
         }
         let mut document = current.clone();
         document.rule = Rule::from_value(rewritten.clone())?;
-        self.automation.update_rule(uuid, &document).await?;
+        // Kept before sending: a write whose answer is lost may still have been applied.
         self.kept
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -371,28 +392,19 @@ impl AutomationTokenRotator {
                 original: current,
                 written: rewritten,
             });
+        self.automation.update_rule(uuid, &document).await?;
         Ok(Outcome::Rewritten)
     }
 }
 
 type RuleSummaryRef = crate::automation::RuleSummary;
 
-fn check_new_token(old: &ApiCredentials, new: &ApiToken) -> Result<()> {
-    check_header_safe("new API token", new.expose_secret())?;
-    if new == old.token() {
-        return Err(Error::invalid_input(
-            "new API token",
-            "is the same as the old token",
-        ));
-    }
-    Ok(())
-}
-
 /// Tallies of an update pass.
 #[derive(Default)]
 struct Tally {
     updated: Updated,
     conflicted: Vec<String>,
+    masked: Vec<String>,
     failed: Vec<(String, Error)>,
 }
 
@@ -406,7 +418,7 @@ impl Rotator for AutomationTokenRotator {
 
     async fn regenerate(&self) -> Result<ApiToken> {
         let new = self.source.new_token().await?;
-        check_new_token(&self.old, &new)?;
+        check_replacement(self.old.token(), &new)?;
         let new_account = match self.jira(&self.new_credentials(&new))?.myself().await {
             Ok(account) => account,
             Err(e) if e.is_auth_failure() => {
@@ -483,6 +495,13 @@ impl Rotator for AutomationTokenRotator {
                         progress.matched += 1;
                         progress.problems += 1;
                     }
+                    Ok(Outcome::Masked) => {
+                        tally.updated.found += 1;
+                        tally.updated.skipped += 1;
+                        tally.masked.push(summary.uuid);
+                        progress.matched += 1;
+                        progress.problems += 1;
+                    }
                     Err(e) => {
                         tally.failed.push((summary.uuid, e));
                         progress.problems += 1;
@@ -495,10 +514,11 @@ impl Rotator for AutomationTokenRotator {
         let Tally {
             mut updated,
             conflicted,
+            masked,
             failed,
         } = tally;
         updated.targets.sort();
-        if conflicted.is_empty() && failed.is_empty() {
+        if conflicted.is_empty() && masked.is_empty() && failed.is_empty() {
             return Ok(updated);
         }
         let mut reason = format!(
@@ -506,6 +526,14 @@ impl Rotator for AutomationTokenRotator {
             updated.rewritten,
             updated.found + failed.len()
         );
+        if !masked.is_empty() {
+            reason.push_str(&format!(
+                "; {} also hold masked values that would be destroyed if written back, so they were \
+                 not written (replace the token in them by hand): {}",
+                masked.len(),
+                masked.join(", ")
+            ));
+        }
         if !conflicted.is_empty() {
             reason.push_str(&format!(
                 "; {} changed between read and write and were not overwritten: {}",
@@ -587,11 +615,30 @@ impl Rotator for AutomationTokenRotator {
             )))
     }
 
-    async fn finish(&self, _new: &ApiToken) -> Result<Finished> {
+    async fn finish(&self, new: &ApiToken, updated: &Updated) -> Result<Finished> {
         let Some(revocation) = &self.revocation else {
             return Ok(Finished::nothing());
         };
+        if updated.skipped > 0 && !self.accept_unreadable {
+            return Err(Error::rotation(
+                "finish",
+                format!(
+                    "not revoking the old token: {} rules hold values this rotation cannot read \
+                     (masked or stored secrets) and may still use it; check them, then opt in with \
+                     accept_unreadable(true)",
+                    updated.skipped
+                ),
+            ));
+        }
         let old_client = self.jira(&self.old)?;
+        // Safe to run again: an old token that already gets 401 is not looked up (a label may
+        // by now match only the new token).
+        if let Err(e) = old_client.myself().await {
+            if e.is_auth_failure() {
+                return Ok(Finished::nothing().retired("the old token was already revoked"));
+            }
+            return Err(e);
+        }
         let tokens = revocation
             .admin
             .user_api_tokens(&revocation.account_id)
@@ -603,23 +650,14 @@ impl Rotator for AutomationTokenRotator {
                 OldToken::Label(label) => t.label.as_deref() == Some(label.as_str()),
             })
             .collect();
-        let described = match candidates.as_slice() {
-            [token] => {
-                revocation
-                    .admin
-                    .revoke_user_api_token(&revocation.account_id, &token.id)
-                    .await?;
-                format!("revoked token {}", token.id)
+        let token = match candidates.as_slice() {
+            [token] => token,
+            [] => {
+                return Err(Error::rotation(
+                    "finish",
+                    format!("no token {:?} found for the account", revocation.token),
+                ));
             }
-            [] => match old_client.myself().await {
-                Err(e) if e.is_auth_failure() => "the old token was already revoked".to_owned(),
-                _ => {
-                    return Err(Error::rotation(
-                        "finish",
-                        format!("no token {:?} found for the account", revocation.token),
-                    ));
-                }
-            },
             many => {
                 return Err(Error::rotation(
                     "finish",
@@ -631,6 +669,20 @@ impl Rotator for AutomationTokenRotator {
                 ));
             }
         };
+        revocation
+            .admin
+            .revoke_user_api_token(&revocation.account_id, &token.id)
+            .await?;
+        let described = format!("revoked token {}", token.id);
+        // The new token must have survived: a label shared by both would show here.
+        if let Err(e) = self.jira(&self.new_credentials(new))?.myself().await {
+            return Err(Error::rotation(
+                "finish",
+                format!(
+                    "{described}, and now the NEW token fails ({e}): the wrong token may have been revoked"
+                ),
+            ));
+        }
         // Revocation can take a moment to reach every node: poll briefly for the 401.
         for attempt in 0..5u32 {
             match old_client.myself().await {

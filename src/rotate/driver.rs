@@ -390,7 +390,8 @@ where
             }
         }
         if entry.step < Step::Finished {
-            let result = rotator.finish(&credential);
+            let updated = entry.updated.clone().unwrap_or_default();
+            let result = rotator.finish(&credential, &updated);
             let step = run.step(&mut entry, "finish", Step::Finished, result, |e, f| {
                 e.finished = Some(f);
             });

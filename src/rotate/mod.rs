@@ -86,10 +86,11 @@ pub trait Rotator: Send + Sync {
     /// `updated` is the outcome of the update step, as journaled (also after a resume).
     async fn verify(&self, credential: &Self::Credential, updated: &Updated) -> Result<Verified>;
 
-    /// Retires the old credential (for example revokes it). Runs only after `verify` passed.
-    /// The default does nothing.
-    async fn finish(&self, credential: &Self::Credential) -> Result<Finished> {
-        let _ = credential;
+    /// Retires the old credential (for example revokes it). Runs only after `verify` passed;
+    /// `updated` is the update step's journaled outcome. Must be safe to run again after a
+    /// failure (the old credential may already be retired). The default does nothing.
+    async fn finish(&self, credential: &Self::Credential, updated: &Updated) -> Result<Finished> {
+        let _ = (credential, updated);
         Ok(Finished::nothing())
     }
 }

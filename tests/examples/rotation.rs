@@ -45,6 +45,7 @@ async fn rotate_automation_token_replaces_every_use_and_revokes_the_old_token() 
         &w.svc.account_id,
         "--old-token-id",
         &w.old_id,
+        "--accept-unreadable",
     ];
     let run = run_example!(
         rotate_automation_token,
