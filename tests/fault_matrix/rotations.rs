@@ -1,1 +1,396 @@
-//! Rotations.
+//! A fault at each step of each rotation, then a resume with the same rotation id and journal.
+//!
+//! Each row fails one step. The runner asserts what a person recovering from it relies on: the
+//! new credential is in the journal once minted (at the step the row names), the old token was
+//! not revoked, and a second run after the fault clears completes without regenerating again.
+//!
+//! A fault meant for a later step of a route that earlier steps also use (a rule GET in verify,
+//! the identity check in verify) is armed by the journal the moment that earlier step is
+//! recorded, so it hits exactly the step it is meant for.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use atlassian_rotation::automation::{AutomationBase, AutomationClient};
+use atlassian_rotation::instance::InstanceAuth;
+use atlassian_rotation::rotate::{
+    self, AutomationTokenRotator, Journal, JournalEntry, MemoryJournal, OldToken, Probe,
+    RotateOptions, RotationReport, Step, TunnelKeyRotator,
+};
+use atlassian_rotation::secret::{AdminApiKey, ApiCredentials, ApiToken, TunnelKey};
+use atlassian_rotation::testing::{FakeAtlassian, Fault, Route, RuleSeed, TunnelStatus};
+use atlassian_rotation::{AdminClient, InstanceClient};
+use time::OffsetDateTime;
+
+use super::{CLOUD, options};
+
+const ID: &str = "rotation-under-fault";
+
+/// A journal that injects a fault the moment a given step is recorded.
+struct ArmingJournal {
+    inner: MemoryJournal,
+    arm: Mutex<Option<(Step, Box<dyn FnOnce() + Send>)>>,
+}
+
+impl ArmingJournal {
+    fn new(arm: Option<(Step, Box<dyn FnOnce() + Send>)>) -> Self {
+        Self {
+            inner: MemoryJournal::new(),
+            arm: Mutex::new(arm),
+        }
+    }
+}
+
+#[async_trait]
+impl Journal for ArmingJournal {
+    async fn load(&self, rotation_id: &str) -> atlassian_rotation::Result<Option<JournalEntry>> {
+        self.inner.load(rotation_id).await
+    }
+
+    async fn store(&self, entry: &JournalEntry) -> atlassian_rotation::Result<()> {
+        self.inner.store(entry).await?;
+        let mut arm = self.arm.lock().unwrap();
+        if arm.as_ref().is_some_and(|(step, _)| *step == entry.step) {
+            let (_, fire) = arm.take().unwrap();
+            fire();
+        }
+        Ok(())
+    }
+}
+
+/// One failing step: the fault, where it is armed, and where the journal must stand after.
+struct Row {
+    name: &'static str,
+    route: Route,
+    fault: fn() -> Fault,
+    /// Inject the fault once the journal records this step (`None`: from the start).
+    armed_at: Option<Step>,
+    /// The journal's step after the failed run (`None`: nothing journaled).
+    journaled: Option<Step>,
+    /// Whether the failed run already revoked the old token (a lost response to the revoke).
+    revoked_by_failure: bool,
+}
+
+const fn row(name: &'static str, route: Route, fault: fn() -> Fault) -> Row {
+    Row {
+        name,
+        route,
+        fault,
+        armed_at: None,
+        journaled: Some(Step::Regenerated),
+        revoked_by_failure: false,
+    }
+}
+
+impl Row {
+    const fn armed_at(mut self, step: Step) -> Self {
+        self.armed_at = Some(step);
+        self
+    }
+
+    const fn journaled(mut self, step: Option<Step>) -> Self {
+        self.journaled = step;
+        self
+    }
+
+    const fn revoked_by_failure(mut self) -> Self {
+        self.revoked_by_failure = true;
+        self
+    }
+
+    fn journal(&self, fake: &Arc<FakeAtlassian>) -> ArmingJournal {
+        let arm = self.armed_at.map(|step| {
+            let (fake, route, fault) = (Arc::clone(fake), self.route, (self.fault)());
+            let fire: Box<dyn FnOnce() + Send> = Box::new(move || fake.fault(route, fault));
+            (step, fire)
+        });
+        ArmingJournal::new(arm)
+    }
+}
+
+/// Enough uses that retries (and the other rules of a bulk step) cannot outlast the fault.
+const PERSISTENT: u32 = 100;
+
+fn retried_503() -> Fault {
+    Fault::status(503).retry_after(2).times(PERSISTENT)
+}
+
+/// Applied by the server, but the response never arrives.
+fn lost_response() -> Fault {
+    Fault::drop_connection().after_applying().times(PERSISTENT)
+}
+
+fn slow() -> Fault {
+    Fault::latency(Duration::from_secs(40)).times(PERSISTENT)
+}
+
+/// Checks the state after a failed run; `Err` says what is wrong.
+fn check_failed<C>(
+    row: &Row,
+    result: &Result<RotationReport, rotate::RotationError<C>>,
+    entry: Option<&JournalEntry>,
+) -> Result<(), String> {
+    let Err(failure) = result else {
+        return Err("the run succeeded despite the fault".into());
+    };
+    let text = failure.to_string();
+    if !text.contains(ID) {
+        return Err(format!("the error does not name the rotation: {text}"));
+    }
+    if failure.unjournaled.is_some() {
+        return Err("a credential was returned unjournaled".into());
+    }
+    let step = entry.map(|e| e.step);
+    if step != row.journaled {
+        return Err(format!(
+            "journal at {step:?}, expected {:?} ({text})",
+            row.journaled
+        ));
+    }
+    if step.is_some() && !text.contains("run again to resume") {
+        return Err(format!("the error does not say to resume: {text}"));
+    }
+    Ok(())
+}
+
+struct TunnelWorld {
+    fake: Arc<FakeAtlassian>,
+    rotator: TunnelKeyRotator,
+    hostname: String,
+}
+
+async fn tunnel_world() -> TunnelWorld {
+    let fake = Arc::new(FakeAtlassian::start().await);
+    let org = fake.add_org("Acme");
+    let tunnel = fake.add_tunnel(&org.id, "jira-dc");
+    let admin = AdminClient::with_options(
+        AdminApiKey::new(org.admin_key.expose_secret()),
+        options().base_url(fake.admin_base()),
+    )
+    .unwrap();
+    let instance = InstanceClient::with_options(
+        InstanceAuth::PersonalAccessToken(tunnel.pat.clone()),
+        options().base_url(&tunnel.instance_base),
+    )
+    .unwrap();
+    let rotator = TunnelKeyRotator::new(admin, instance, &org.id, &tunnel.hostname)
+        .expect_organisation(&org.name)
+        .probe(Probe::url(format!("{}/probe", tunnel.instance_base)))
+        .probe_timing(Duration::from_secs(20), Duration::from_secs(1));
+    TunnelWorld {
+        fake,
+        rotator,
+        hostname: tunnel.hostname,
+    }
+}
+
+async fn tunnel_row(row: &Row) -> Result<(), String> {
+    let w = tunnel_world().await;
+    let journal = row.journal(&w.fake);
+    if row.armed_at.is_none() {
+        w.fake.fault(row.route, (row.fault)());
+    }
+    let failed = rotate::rotate(&w.rotator, &journal, RotateOptions::new(ID)).await;
+    let entry = journal.load(ID).await.unwrap();
+    check_failed(row, &failed, entry.as_ref())?;
+    if w.fake.request_count(Route::AdminRegenerate) != 1 {
+        return Err("the failed run sent the regenerate more than once".into());
+    }
+    if let Some(entry) = &entry {
+        let journaled = entry.credential::<TunnelKey>().ok_or("no key journaled")?;
+        if Some(&journaled) != w.fake.tunnel_key(&w.hostname).as_ref() {
+            return Err("the journaled key is not the key the fake minted".into());
+        }
+    }
+
+    w.fake.clear_faults();
+    let report = rotate::rotate(&w.rotator, &journal, RotateOptions::new(ID))
+        .await
+        .map_err(|e| format!("the resume failed: {e}"))?;
+    if !report.succeeded() || report.resumed_from != row.journaled {
+        return Err(format!("resume report: {report:?}"));
+    }
+    // Nothing journaled means nothing to resume: only then is a second regenerate right.
+    let regenerates = 1 + usize::from(row.journaled.is_none());
+    if w.fake.request_count(Route::AdminRegenerate) != regenerates {
+        return Err(format!(
+            "{} regenerates in all, expected {regenerates}",
+            w.fake.request_count(Route::AdminRegenerate)
+        ));
+    }
+    if w.fake.tunnel_status(&w.hostname) != Some(TunnelStatus::Connected) {
+        return Err("the tunnel is not connected after the resume".into());
+    }
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_tunnel_rotation_survives_a_fault_at_every_step() {
+    let rows = [
+        row("regenerate refused", Route::AdminRegenerate, retried_503).journaled(None),
+        row("regenerate lost", Route::AdminRegenerate, lost_response).journaled(None),
+        row("install 503", Route::InstallTunnelKey, retried_503),
+        row("install timeout", Route::InstallTunnelKey, slow),
+        row("install lost", Route::InstallTunnelKey, lost_response),
+        row("probe 503", Route::TunnelProbe, || Fault::status(503).times(PERSISTENT))
+            .journaled(Some(Step::Updated)),
+    ];
+    let mut failures = Vec::new();
+    for row in &rows {
+        if let Err(why) = tunnel_row(row).await {
+            failures.push(format!("{}: {why}", row.name));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+struct TokenWorld {
+    fake: Arc<FakeAtlassian>,
+    rotator: AutomationTokenRotator,
+    old: ApiCredentials,
+    new: ApiCredentials,
+    holding: Vec<String>,
+    sourced: Arc<AtomicUsize>,
+}
+
+async fn token_world() -> TokenWorld {
+    let fake = Arc::new(FakeAtlassian::start().await);
+    let org = fake.add_org("Acme");
+    let svc = fake.add_user("svc@example.com", "Service");
+    let boss = fake.add_user("admin@example.com", "Admin");
+    let later = OffsetDateTime::now_utc() + time::Duration::days(30);
+    let (old_id, old_token) = fake.mint_api_token(&svc.account_id, "automation", later);
+    let (_, new_token) = fake.mint_api_token(&svc.account_id, "automation-2026", later);
+    let (_, caller_token) = fake.mint_api_token(&boss.account_id, "tool", later);
+    fake.seed_rules(
+        CLOUD,
+        RuleSeed::new(12)
+            .with_token(&svc.email, old_token.clone())
+            .fraction_with_token(0.5),
+    );
+    let old = ApiCredentials::new(&svc.email, old_token);
+    let holding = sorted(fake.rules_holding(&old));
+    assert!(holding.len() > 2, "the seed puts the token in several rules");
+    let admin = AdminClient::with_options(
+        AdminApiKey::new(org.admin_key.expose_secret()),
+        options().base_url(fake.admin_base()),
+    )
+    .unwrap();
+    let automation = AutomationClient::with_options(
+        AutomationBase::url(&fake.automation_base(CLOUD)).unwrap(),
+        &ApiCredentials::new(&boss.email, caller_token),
+        options(),
+    )
+    .unwrap();
+    let sourced = Arc::new(AtomicUsize::new(0));
+    let (count, token) = (Arc::clone(&sourced), new_token.clone());
+    let source = move || {
+        count.fetch_add(1, Ordering::SeqCst);
+        let token = token.clone();
+        async move { Ok::<_, atlassian_rotation::Error>(token) }
+    };
+    let rotator = AutomationTokenRotator::new(automation, fake.site_base(), old.clone(), source)
+        .unwrap()
+        .site_options(options())
+        .revoke_with(admin, &svc.account_id, OldToken::Id(old_id));
+    TokenWorld {
+        new: ApiCredentials::new(&svc.email, new_token),
+        fake,
+        rotator,
+        old,
+        holding,
+        sourced,
+    }
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+async fn token_row(row: &Row) -> Result<(), String> {
+    let w = token_world().await;
+    let journal = row.journal(&w.fake);
+    if row.armed_at.is_none() {
+        w.fake.fault(row.route, (row.fault)());
+    }
+    let failed = rotate::rotate(&w.rotator, &journal, RotateOptions::new(ID)).await;
+    let entry = journal.load(ID).await.unwrap();
+    check_failed(row, &failed, entry.as_ref())?;
+    if let Some(entry) = &entry {
+        let journaled = entry.credential::<ApiToken>().ok_or("no token journaled")?;
+        if journaled.expose_secret() != w.new.token().expose_secret() {
+            return Err("the journal holds another token than the new one".into());
+        }
+    }
+    if w.fake.token_is_live(w.old.token()) == row.revoked_by_failure {
+        return Err(format!(
+            "old token live: {}, expected {}",
+            !row.revoked_by_failure,
+            !row.revoked_by_failure
+        ));
+    }
+    if !w.fake.token_is_live(w.new.token()) {
+        return Err("the new token was revoked".into());
+    }
+
+    w.fake.clear_faults();
+    let report = rotate::rotate(&w.rotator, &journal, RotateOptions::new(ID))
+        .await
+        .map_err(|e| format!("the resume failed: {e}"))?;
+    if !report.succeeded() || report.resumed_from != row.journaled {
+        return Err(format!("resume report: {report:?}"));
+    }
+    let sourced = w.sourced.load(Ordering::SeqCst);
+    let expected = 1 + usize::from(row.journaled.is_none());
+    if sourced != expected {
+        return Err(format!("the new token was asked for {sourced} times, expected {expected}"));
+    }
+    if !w.fake.rules_holding(&w.old).is_empty() {
+        return Err("rules still hold the old token".into());
+    }
+    if sorted(w.fake.rules_holding(&w.new)) != w.holding {
+        return Err("the new token is not in exactly the rules that held the old one".into());
+    }
+    if w.fake.token_is_live(w.old.token()) {
+        return Err("the old token was not revoked in the end".into());
+    }
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_automation_token_rotation_survives_a_fault_at_every_step() {
+    let none = None;
+    let updated = Some(Step::Updated);
+    let verified = Some(Step::Verified);
+    let rows = [
+        row("identity check 503", Route::JiraMyself, retried_503).journaled(none),
+        row("identity check timeout", Route::JiraMyself, slow).journaled(none),
+        row("summaries 503", Route::RuleSummaries, retried_503),
+        row("summaries malformed", Route::RuleSummaries, Fault::malformed_json),
+        row("rule GET 500", Route::RuleGet, || Fault::status(500).times(3)),
+        row("rule PUT 503", Route::RulePut, retried_503),
+        row("rule PUT lost", Route::RulePut, lost_response),
+        row("rule PUT timeout", Route::RulePut, slow),
+        row("verify identity 503", Route::JiraMyself, retried_503)
+            .armed_at(Step::Updated)
+            .journaled(updated),
+        row("verify GET 500", Route::RuleGet, || Fault::status(500).times(3))
+            .armed_at(Step::Updated)
+            .journaled(updated),
+        row("token list 503", Route::UserTokens, retried_503).journaled(verified),
+        row("revoke 500", Route::RevokeUserToken, || Fault::status(500)).journaled(verified),
+        row("revoke lost", Route::RevokeUserToken, lost_response)
+            .journaled(verified)
+            .revoked_by_failure(),
+    ];
+    let mut failures = Vec::new();
+    for row in &rows {
+        if let Err(why) = token_row(row).await {
+            failures.push(format!("{}: {why}", row.name));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
