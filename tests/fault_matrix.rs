@@ -16,13 +16,13 @@
 
 #[path = "fault_matrix/rotations.rs"]
 mod rotations;
+#[path = "support/mod.rs"]
+mod support;
 
 use std::time::Duration;
 
 use atlassian_rotation::admin::OrgTokenQuery;
-use atlassian_rotation::automation::{
-    AutomationBase, AutomationClient, RuleDocument, RuleState,
-};
+use atlassian_rotation::automation::{AutomationBase, AutomationClient, RuleDocument, RuleState};
 use atlassian_rotation::instance::InstanceAuth;
 use atlassian_rotation::jira::JiraClient;
 use atlassian_rotation::secret::{AdminApiKey, ApiCredentials};
@@ -127,8 +127,12 @@ impl Case {
             Case::Healthy => return None,
             Case::S500 => Fault::status(500).times(every),
             Case::S502 => Fault::status(502).times(every),
-            Case::S503RetryAfter => Fault::status(503).retry_after(RETRY_AFTER_SECS).times(every),
-            Case::S429RetryAfter => Fault::status(429).retry_after(RETRY_AFTER_SECS).times(every),
+            Case::S503RetryAfter => Fault::status(503)
+                .retry_after(RETRY_AFTER_SECS)
+                .times(every),
+            Case::S429RetryAfter => Fault::status(429)
+                .retry_after(RETRY_AFTER_SECS)
+                .times(every),
             Case::S401 => Fault::status(401).times(every),
             Case::S403 => Fault::status(403).times(every),
             Case::S404 => Fault::status(404).times(every),
@@ -310,7 +314,11 @@ async fn call(w: &World, route: Route) -> Result<(), Error> {
             .map(drop),
         Route::RuleGet => w.automation.get_rule(&w.rule).await.map(drop),
         Route::RulePut => w.automation.update_rule(&w.rule, &w.rule_doc).await,
-        Route::RuleState => w.automation.set_rule_state(&w.rule, RuleState::Disabled).await,
+        Route::RuleState => {
+            w.automation
+                .set_rule_state(&w.rule, RuleState::Disabled)
+                .await
+        }
         other => panic!("no client call for {other:?}"),
     }
 }

@@ -13,18 +13,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use atlassian_rotation::automation::{AutomationBase, AutomationClient};
-use atlassian_rotation::instance::InstanceAuth;
 use atlassian_rotation::rotate::{
-    self, AutomationTokenRotator, Journal, JournalEntry, MemoryJournal, OldToken, Probe,
-    RotateOptions, RotationReport, Step, TunnelKeyRotator,
+    self, AutomationTokenRotator, Journal, JournalEntry, MemoryJournal, RotateOptions,
+    RotationReport, Step,
 };
-use atlassian_rotation::secret::{AdminApiKey, ApiCredentials, ApiToken, TunnelKey};
-use atlassian_rotation::testing::{FakeAtlassian, Fault, Route, RuleSeed, TunnelStatus};
-use atlassian_rotation::{AdminClient, InstanceClient};
-use time::OffsetDateTime;
+use atlassian_rotation::secret::{ApiToken, TunnelKey};
+use atlassian_rotation::testing::{FakeAtlassian, Fault, Route, TunnelStatus};
 
-use super::{CLOUD, options};
+use super::options;
+use super::support::{RotationWorld, rotation_world};
 
 const ID: &str = "rotation-under-fault";
 
@@ -155,44 +152,14 @@ fn check_failed<C>(
     Ok(())
 }
 
-struct TunnelWorld {
-    fake: Arc<FakeAtlassian>,
-    rotator: TunnelKeyRotator,
-    hostname: String,
-}
-
-async fn tunnel_world() -> TunnelWorld {
-    let fake = Arc::new(FakeAtlassian::start().await);
-    let org = fake.add_org("Acme");
-    let tunnel = fake.add_tunnel(&org.id, "jira-dc");
-    let admin = AdminClient::with_options(
-        AdminApiKey::new(org.admin_key.expose_secret()),
-        options().base_url(fake.admin_base()),
-    )
-    .unwrap();
-    let instance = InstanceClient::with_options(
-        InstanceAuth::PersonalAccessToken(tunnel.pat.clone()),
-        options().base_url(&tunnel.instance_base),
-    )
-    .unwrap();
-    let rotator = TunnelKeyRotator::new(admin, instance, &org.id, &tunnel.hostname)
-        .expect_organisation(&org.name)
-        .probe(Probe::url(format!("{}/probe", tunnel.instance_base)))
-        .probe_timing(Duration::from_secs(20), Duration::from_secs(1));
-    TunnelWorld {
-        fake,
-        rotator,
-        hostname: tunnel.hostname,
-    }
-}
-
 async fn tunnel_row(row: &Row) -> Result<(), String> {
-    let w = tunnel_world().await;
+    let w = rotation_world(12).await;
+    let rotator = w.tunnel_rotator(options());
     let journal = row.journal(&w.fake);
     if row.armed_at.is_none() {
         w.fake.fault(row.route, (row.fault)());
     }
-    let failed = rotate::rotate(&w.rotator, &journal, RotateOptions::new(ID)).await;
+    let failed = rotate::rotate(&rotator, &journal, RotateOptions::new(ID)).await;
     let entry = journal.load(ID).await.unwrap();
     check_failed(row, &failed, entry.as_ref())?;
     if w.fake.request_count(Route::AdminRegenerate) != 1 {
@@ -200,13 +167,13 @@ async fn tunnel_row(row: &Row) -> Result<(), String> {
     }
     if let Some(entry) = &entry {
         let journaled = entry.credential::<TunnelKey>().ok_or("no key journaled")?;
-        if Some(&journaled) != w.fake.tunnel_key(&w.hostname).as_ref() {
+        if Some(&journaled) != w.fake.tunnel_key(&w.tunnel.hostname).as_ref() {
             return Err("the journaled key is not the key the fake minted".into());
         }
     }
 
     w.fake.clear_faults();
-    let report = rotate::rotate(&w.rotator, &journal, RotateOptions::new(ID))
+    let report = rotate::rotate(&rotator, &journal, RotateOptions::new(ID))
         .await
         .map_err(|e| format!("the resume failed: {e}"))?;
     if !report.succeeded() || report.resumed_from != row.journaled {
@@ -220,7 +187,7 @@ async fn tunnel_row(row: &Row) -> Result<(), String> {
             w.fake.request_count(Route::AdminRegenerate)
         ));
     }
-    if w.fake.tunnel_status(&w.hostname) != Some(TunnelStatus::Connected) {
+    if w.fake.tunnel_status(&w.tunnel.hostname) != Some(TunnelStatus::Connected) {
         return Err("the tunnel is not connected after the resume".into());
     }
     Ok(())
@@ -234,8 +201,10 @@ async fn a_tunnel_rotation_survives_a_fault_at_every_step() {
         row("install 503", Route::InstallTunnelKey, retried_503),
         row("install timeout", Route::InstallTunnelKey, slow),
         row("install lost", Route::InstallTunnelKey, lost_response),
-        row("probe 503", Route::TunnelProbe, || Fault::status(503).times(PERSISTENT))
-            .journaled(Some(Step::Updated)),
+        row("probe 503", Route::TunnelProbe, || {
+            Fault::status(503).times(PERSISTENT)
+        })
+        .journaled(Some(Step::Updated)),
     ];
     let mut failures = Vec::new();
     for row in &rows {
@@ -246,63 +215,18 @@ async fn a_tunnel_rotation_survives_a_fault_at_every_step() {
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }
 
-struct TokenWorld {
-    fake: Arc<FakeAtlassian>,
-    rotator: AutomationTokenRotator,
-    old: ApiCredentials,
-    new: ApiCredentials,
-    holding: Vec<String>,
-    sourced: Arc<AtomicUsize>,
-}
-
-async fn token_world() -> TokenWorld {
-    let fake = Arc::new(FakeAtlassian::start().await);
-    let org = fake.add_org("Acme");
-    let svc = fake.add_user("svc@example.com", "Service");
-    let boss = fake.add_user("admin@example.com", "Admin");
-    let later = OffsetDateTime::now_utc() + time::Duration::days(30);
-    let (old_id, old_token) = fake.mint_api_token(&svc.account_id, "automation", later);
-    let (_, new_token) = fake.mint_api_token(&svc.account_id, "automation-2026", later);
-    let (_, caller_token) = fake.mint_api_token(&boss.account_id, "tool", later);
-    fake.seed_rules(
-        CLOUD,
-        RuleSeed::new(12)
-            .with_token(&svc.email, old_token.clone())
-            .fraction_with_token(0.5),
-    );
-    let old = ApiCredentials::new(&svc.email, old_token);
-    let holding = sorted(fake.rules_holding(&old));
-    assert!(holding.len() > 2, "the seed puts the token in several rules");
-    let admin = AdminClient::with_options(
-        AdminApiKey::new(org.admin_key.expose_secret()),
-        options().base_url(fake.admin_base()),
-    )
-    .unwrap();
-    let automation = AutomationClient::with_options(
-        AutomationBase::url(&fake.automation_base(CLOUD)).unwrap(),
-        &ApiCredentials::new(&boss.email, caller_token),
-        options(),
-    )
-    .unwrap();
+/// A world, a rotator for it, and how often the rotator asked for the new token.
+async fn token_world() -> (RotationWorld, AutomationTokenRotator, Arc<AtomicUsize>) {
+    let w = rotation_world(12).await;
     let sourced = Arc::new(AtomicUsize::new(0));
-    let (count, token) = (Arc::clone(&sourced), new_token.clone());
+    let (count, token) = (Arc::clone(&sourced), w.new.token().clone());
     let source = move || {
         count.fetch_add(1, Ordering::SeqCst);
         let token = token.clone();
         async move { Ok::<_, atlassian_rotation::Error>(token) }
     };
-    let rotator = AutomationTokenRotator::new(automation, fake.site_base(), old.clone(), source)
-        .unwrap()
-        .site_options(options())
-        .revoke_with(admin, &svc.account_id, OldToken::Id(old_id));
-    TokenWorld {
-        new: ApiCredentials::new(&svc.email, new_token),
-        fake,
-        rotator,
-        old,
-        holding,
-        sourced,
-    }
+    let rotator = w.token_rotator(options(), source);
+    (w, rotator, sourced)
 }
 
 fn sorted(mut v: Vec<String>) -> Vec<String> {
@@ -311,12 +235,12 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
 }
 
 async fn token_row(row: &Row) -> Result<(), String> {
-    let w = token_world().await;
+    let (w, rotator, sourced) = token_world().await;
     let journal = row.journal(&w.fake);
     if row.armed_at.is_none() {
         w.fake.fault(row.route, (row.fault)());
     }
-    let failed = rotate::rotate(&w.rotator, &journal, RotateOptions::new(ID)).await;
+    let failed = rotate::rotate(&rotator, &journal, RotateOptions::new(ID)).await;
     let entry = journal.load(ID).await.unwrap();
     check_failed(row, &failed, entry.as_ref())?;
     if let Some(entry) = &entry {
@@ -328,8 +252,7 @@ async fn token_row(row: &Row) -> Result<(), String> {
     if w.fake.token_is_live(w.old.token()) == row.revoked_by_failure {
         return Err(format!(
             "old token live: {}, expected {}",
-            !row.revoked_by_failure,
-            !row.revoked_by_failure
+            !row.revoked_by_failure, !row.revoked_by_failure
         ));
     }
     if !w.fake.token_is_live(w.new.token()) {
@@ -337,16 +260,18 @@ async fn token_row(row: &Row) -> Result<(), String> {
     }
 
     w.fake.clear_faults();
-    let report = rotate::rotate(&w.rotator, &journal, RotateOptions::new(ID))
+    let report = rotate::rotate(&rotator, &journal, RotateOptions::new(ID))
         .await
         .map_err(|e| format!("the resume failed: {e}"))?;
     if !report.succeeded() || report.resumed_from != row.journaled {
         return Err(format!("resume report: {report:?}"));
     }
-    let sourced = w.sourced.load(Ordering::SeqCst);
+    let sourced = sourced.load(Ordering::SeqCst);
     let expected = 1 + usize::from(row.journaled.is_none());
     if sourced != expected {
-        return Err(format!("the new token was asked for {sourced} times, expected {expected}"));
+        return Err(format!(
+            "the new token was asked for {sourced} times, expected {expected}"
+        ));
     }
     if !w.fake.rules_holding(&w.old).is_empty() {
         return Err("rules still hold the old token".into());
@@ -369,17 +294,25 @@ async fn an_automation_token_rotation_survives_a_fault_at_every_step() {
         row("identity check 503", Route::JiraMyself, retried_503).journaled(none),
         row("identity check timeout", Route::JiraMyself, slow).journaled(none),
         row("summaries 503", Route::RuleSummaries, retried_503),
-        row("summaries malformed", Route::RuleSummaries, Fault::malformed_json),
-        row("rule GET 500", Route::RuleGet, || Fault::status(500).times(3)),
+        row(
+            "summaries malformed",
+            Route::RuleSummaries,
+            Fault::malformed_json,
+        ),
+        row("rule GET 500", Route::RuleGet, || {
+            Fault::status(500).times(3)
+        }),
         row("rule PUT 503", Route::RulePut, retried_503),
         row("rule PUT lost", Route::RulePut, lost_response),
         row("rule PUT timeout", Route::RulePut, slow),
         row("verify identity 503", Route::JiraMyself, retried_503)
             .armed_at(Step::Updated)
             .journaled(updated),
-        row("verify GET 500", Route::RuleGet, || Fault::status(500).times(3))
-            .armed_at(Step::Updated)
-            .journaled(updated),
+        row("verify GET 500", Route::RuleGet, || {
+            Fault::status(500).times(3)
+        })
+        .armed_at(Step::Updated)
+        .journaled(updated),
         row("token list 503", Route::UserTokens, retried_503).journaled(verified),
         row("revoke 500", Route::RevokeUserToken, || Fault::status(500)).journaled(verified),
         row("revoke lost", Route::RevokeUserToken, lost_response)
