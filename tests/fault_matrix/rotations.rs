@@ -15,7 +15,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use atlassian_rotation::rotate::{
     self, AutomationTokenRotator, Journal, JournalEntry, MemoryJournal, RotateOptions,
-    RotationReport, Step,
+    RotationReport, Rotator, Step,
 };
 use atlassian_rotation::secret::{ApiToken, TunnelKey};
 use atlassian_rotation::testing::{FakeAtlassian, Fault, Route, TunnelStatus};
@@ -25,14 +25,17 @@ use super::support::{RotationWorld, rotation_world};
 
 const ID: &str = "rotation-under-fault";
 
+/// A fault to inject once the journal records a step.
+type Trigger = (Step, Box<dyn FnOnce() + Send>);
+
 /// A journal that injects a fault the moment a given step is recorded.
 struct ArmingJournal {
     inner: MemoryJournal,
-    arm: Mutex<Option<(Step, Box<dyn FnOnce() + Send>)>>,
+    arm: Mutex<Option<Trigger>>,
 }
 
 impl ArmingJournal {
-    fn new(arm: Option<(Step, Box<dyn FnOnce() + Send>)>) -> Self {
+    fn new(arm: Option<Trigger>) -> Self {
         Self {
             inner: MemoryJournal::new(),
             arm: Mutex::new(arm),
@@ -58,6 +61,7 @@ impl Journal for ArmingJournal {
 }
 
 /// One failing step: the fault, where it is armed, and where the journal must stand after.
+#[derive(Clone, Copy)]
 struct Row {
     name: &'static str,
     route: Route,
@@ -152,39 +156,71 @@ fn check_failed<C>(
     Ok(())
 }
 
-async fn tunnel_row(row: &Row) -> Result<(), String> {
-    let w = rotation_world(12).await;
-    let rotator = w.tunnel_rotator(options());
-    let journal = row.journal(&w.fake);
+/// Runs `rotator` under the row's fault, checks the journal and `after_failure` (given the
+/// journaled credential), clears the fault and resumes: the resume must complete from the
+/// journaled step.
+async fn fail_then_resume<R: Rotator>(
+    row: &Row,
+    fake: &Arc<FakeAtlassian>,
+    rotator: &R,
+    after_failure: impl FnOnce(Option<R::Credential>) -> Result<(), String>,
+) -> Result<(), String> {
+    let journal = row.journal(fake);
     if row.armed_at.is_none() {
-        w.fake.fault(row.route, (row.fault)());
+        fake.fault(row.route, (row.fault)());
     }
-    let failed = rotate::rotate(&rotator, &journal, RotateOptions::new(ID)).await;
+    let failed = rotate::rotate(rotator, &journal, RotateOptions::new(ID)).await;
     let entry = journal.load(ID).await.unwrap();
     check_failed(row, &failed, entry.as_ref())?;
-    if w.fake.request_count(Route::AdminRegenerate) != 1 {
-        return Err("the failed run sent the regenerate more than once".into());
-    }
-    if let Some(entry) = &entry {
-        let journaled = entry.credential::<TunnelKey>().ok_or("no key journaled")?;
-        if Some(&journaled) != w.fake.tunnel_key(&w.tunnel.hostname).as_ref() {
-            return Err("the journaled key is not the key the fake minted".into());
-        }
-    }
+    let credential = match &entry {
+        Some(entry) => Some(entry.credential().ok_or("no credential journaled")?),
+        None => None,
+    };
+    after_failure(credential)?;
 
-    w.fake.clear_faults();
-    let report = rotate::rotate(&rotator, &journal, RotateOptions::new(ID))
+    fake.clear_faults();
+    let report = rotate::rotate(rotator, &journal, RotateOptions::new(ID))
         .await
         .map_err(|e| format!("the resume failed: {e}"))?;
     if !report.succeeded() || report.resumed_from != row.journaled {
         return Err(format!("resume report: {report:?}"));
     }
+    Ok(())
+}
+
+/// Plays every row, reporting all failures at once.
+async fn play<F: Future<Output = Result<(), String>>>(rows: &[Row], run: impl Fn(Row) -> F) {
+    let mut failures = Vec::new();
+    for row in rows {
+        if let Err(why) = run(*row).await {
+            failures.push(format!("{}: {why}", row.name));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+async fn tunnel_row(row: Row) -> Result<(), String> {
+    let w = rotation_world(12).await;
+    let rotator = w.tunnel_rotator(options());
+    let regenerates = || w.fake.request_count(Route::AdminRegenerate);
+    fail_then_resume(&row, &w.fake, &rotator, |journaled: Option<TunnelKey>| {
+        if regenerates() != 1 {
+            return Err("the failed run sent the regenerate more than once".into());
+        }
+        match journaled {
+            Some(key) if Some(&key) != w.fake.tunnel_key(&w.tunnel.hostname).as_ref() => {
+                Err("the journaled key is not the key the fake minted".into())
+            }
+            _ => Ok(()),
+        }
+    })
+    .await?;
     // Nothing journaled means nothing to resume: only then is a second regenerate right.
-    let regenerates = 1 + usize::from(row.journaled.is_none());
-    if w.fake.request_count(Route::AdminRegenerate) != regenerates {
+    let expected = 1 + usize::from(row.journaled.is_none());
+    if regenerates() != expected {
         return Err(format!(
-            "{} regenerates in all, expected {regenerates}",
-            w.fake.request_count(Route::AdminRegenerate)
+            "{} regenerates in all, expected {expected}",
+            regenerates()
         ));
     }
     if w.fake.tunnel_status(&w.tunnel.hostname) != Some(TunnelStatus::Connected) {
@@ -206,13 +242,7 @@ async fn a_tunnel_rotation_survives_a_fault_at_every_step() {
         })
         .journaled(Some(Step::Updated)),
     ];
-    let mut failures = Vec::new();
-    for row in &rows {
-        if let Err(why) = tunnel_row(row).await {
-            failures.push(format!("{}: {why}", row.name));
-        }
-    }
-    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+    play(&rows, tunnel_row).await;
 }
 
 /// A world, a rotator for it, and how often the rotator asked for the new token.
@@ -234,38 +264,22 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
     v
 }
 
-async fn token_row(row: &Row) -> Result<(), String> {
+async fn token_row(row: Row) -> Result<(), String> {
     let (w, rotator, sourced) = token_world().await;
-    let journal = row.journal(&w.fake);
-    if row.armed_at.is_none() {
-        w.fake.fault(row.route, (row.fault)());
-    }
-    let failed = rotate::rotate(&rotator, &journal, RotateOptions::new(ID)).await;
-    let entry = journal.load(ID).await.unwrap();
-    check_failed(row, &failed, entry.as_ref())?;
-    if let Some(entry) = &entry {
-        let journaled = entry.credential::<ApiToken>().ok_or("no token journaled")?;
-        if journaled.expose_secret() != w.new.token().expose_secret() {
+    fail_then_resume(&row, &w.fake, &rotator, |journaled: Option<ApiToken>| {
+        if journaled.is_some_and(|t| t.expose_secret() != w.new.token().expose_secret()) {
             return Err("the journal holds another token than the new one".into());
         }
-    }
-    if w.fake.token_is_live(w.old.token()) == row.revoked_by_failure {
-        return Err(format!(
-            "old token live: {}, expected {}",
-            !row.revoked_by_failure, !row.revoked_by_failure
-        ));
-    }
-    if !w.fake.token_is_live(w.new.token()) {
-        return Err("the new token was revoked".into());
-    }
-
-    w.fake.clear_faults();
-    let report = rotate::rotate(&rotator, &journal, RotateOptions::new(ID))
-        .await
-        .map_err(|e| format!("the resume failed: {e}"))?;
-    if !report.succeeded() || report.resumed_from != row.journaled {
-        return Err(format!("resume report: {report:?}"));
-    }
+        if w.fake.token_is_live(w.old.token()) == row.revoked_by_failure {
+            let live = !row.revoked_by_failure;
+            return Err(format!("old token live: {}, expected {live}", !live));
+        }
+        if !w.fake.token_is_live(w.new.token()) {
+            return Err("the new token was revoked".into());
+        }
+        Ok(())
+    })
+    .await?;
     let sourced = sourced.load(Ordering::SeqCst);
     let expected = 1 + usize::from(row.journaled.is_none());
     if sourced != expected {
@@ -319,11 +333,5 @@ async fn an_automation_token_rotation_survives_a_fault_at_every_step() {
             .journaled(verified)
             .revoked_by_failure(),
     ];
-    let mut failures = Vec::new();
-    for row in &rows {
-        if let Err(why) = token_row(row).await {
-            failures.push(format!("{}: {why}", row.name));
-        }
-    }
-    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+    play(&rows, token_row).await;
 }
