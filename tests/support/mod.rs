@@ -31,3 +31,121 @@ pub fn base64_of(text: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(text)
 }
+
+/// The Automation cloud id of [`RotationWorld`]'s rules.
+pub const ROTATION_CLOUD: &str = "cloud-rotation";
+
+/// A fake with everything both rotations need: an org with a tunnel, a service account whose old
+/// token sits in some automation rules, its new token, and an admin whose token the tool uses.
+pub struct RotationWorld {
+    pub fake: std::sync::Arc<atlassian_rotation::testing::FakeAtlassian>,
+    pub org: atlassian_rotation::testing::FakeOrg,
+    pub tunnel: atlassian_rotation::testing::FakeTunnel,
+    pub svc: atlassian_rotation::testing::FakeUser,
+    pub old_id: String,
+    pub old: ApiCredentials,
+    pub new: ApiCredentials,
+    pub caller: ApiCredentials,
+    /// The rules holding the old token at the start, sorted.
+    pub holding: Vec<String>,
+}
+
+pub async fn rotation_world(rules: usize) -> RotationWorld {
+    use atlassian_rotation::testing::{FakeAtlassian, RuleSeed};
+    let fake = std::sync::Arc::new(FakeAtlassian::start().await);
+    let org = fake.add_org("Acme");
+    let tunnel = fake.add_tunnel(&org.id, "jira-dc");
+    let svc = fake.add_user("svc@example.com", "Service");
+    let boss = fake.add_user("admin@example.com", "Admin");
+    let later = time::OffsetDateTime::now_utc() + time::Duration::days(30);
+    let (old_id, old_token) = fake.mint_api_token(&svc.account_id, "automation", later);
+    let (_, new_token) = fake.mint_api_token(&svc.account_id, "automation-2026", later);
+    let (_, caller_token) = fake.mint_api_token(&boss.account_id, "tool", later);
+    fake.seed_rules(
+        ROTATION_CLOUD,
+        RuleSeed::new(rules)
+            .with_token(&svc.email, old_token.clone())
+            .fraction_with_token(0.5),
+    );
+    let old = ApiCredentials::new(&svc.email, old_token);
+    let mut holding = fake.rules_holding(&old);
+    holding.sort();
+    assert!(
+        holding.len() > 2,
+        "the seed puts the token in several rules"
+    );
+    RotationWorld {
+        new: ApiCredentials::new(&svc.email, new_token),
+        caller: ApiCredentials::new(&boss.email, caller_token),
+        fake,
+        org,
+        tunnel,
+        svc,
+        old_id,
+        old,
+        holding,
+    }
+}
+
+impl RotationWorld {
+    pub fn admin(
+        &self,
+        options: atlassian_rotation::ClientOptions,
+    ) -> atlassian_rotation::AdminClient {
+        atlassian_rotation::AdminClient::with_options(
+            atlassian_rotation::secret::AdminApiKey::new(self.org.admin_key.expose_secret()),
+            options.base_url(self.fake.admin_base()),
+        )
+        .unwrap()
+    }
+
+    /// Regenerate, install, check the organisation, probe through the tunnel.
+    pub fn tunnel_rotator(
+        &self,
+        options: atlassian_rotation::ClientOptions,
+    ) -> atlassian_rotation::rotate::TunnelKeyRotator {
+        use atlassian_rotation::instance::InstanceAuth;
+        use atlassian_rotation::rotate::{Probe, TunnelKeyRotator};
+        let instance = atlassian_rotation::InstanceClient::with_options(
+            InstanceAuth::PersonalAccessToken(self.tunnel.pat.clone()),
+            options.clone().base_url(&self.tunnel.instance_base),
+        )
+        .unwrap();
+        TunnelKeyRotator::new(
+            self.admin(options),
+            instance,
+            &self.org.id,
+            &self.tunnel.hostname,
+        )
+        .expect_organisation(&self.org.name)
+        .probe(Probe::url(format!("{}/probe", self.tunnel.instance_base)))
+        .probe_timing(
+            std::time::Duration::from_secs(20),
+            std::time::Duration::from_secs(1),
+        )
+    }
+
+    /// Replaces the old token with the one `source` gives, then revokes the old one by id.
+    pub fn token_rotator(
+        &self,
+        options: atlassian_rotation::ClientOptions,
+        source: impl atlassian_rotation::rotate::TokenSource + 'static,
+    ) -> atlassian_rotation::rotate::AutomationTokenRotator {
+        use atlassian_rotation::automation::{AutomationBase, AutomationClient};
+        use atlassian_rotation::rotate::{AutomationTokenRotator, OldToken};
+        let automation = AutomationClient::with_options(
+            AutomationBase::url(&self.fake.automation_base(ROTATION_CLOUD)).unwrap(),
+            &self.caller,
+            options.clone(),
+        )
+        .unwrap();
+        AutomationTokenRotator::new(automation, self.fake.site_base(), self.old.clone(), source)
+            .unwrap()
+            .site_options(options.clone())
+            .revoke_with(
+                self.admin(options),
+                &self.svc.account_id,
+                OldToken::Id(self.old_id.clone()),
+            )
+    }
+}

@@ -1,0 +1,223 @@
+//! Input the clients refuse before sending, and input they escape so it stays what it is.
+
+use super::*;
+
+/// Every call that takes an id into its path, with `id` in that place.
+async fn calls_with_id(c: &Clients, id: &str) -> Vec<(&'static str, Result<(), Error>)> {
+    let doc = RuleDocument::new(Rule::new("r"));
+    let first_page = |s: atlassian_rotation::Paginated<_>| async move {
+        let mut s = s;
+        s.next().await.transpose().map(drop)
+    };
+    vec![
+        (
+            "regenerate org",
+            c.admin.regenerate_tunnel_key(id, "host").await.map(drop),
+        ),
+        (
+            "regenerate host",
+            c.admin.regenerate_tunnel_key("org", id).await.map(drop),
+        ),
+        ("check_key", c.admin.check_key(id).await.map(drop)),
+        ("user tokens", c.admin.user_api_tokens(id).await.map(drop)),
+        (
+            "revoke account",
+            c.admin.revoke_user_api_token(id, "t").await,
+        ),
+        ("revoke token", c.admin.revoke_user_api_token("a", id).await),
+        (
+            "org tokens",
+            first_page(c.admin.org_api_tokens(id, Default::default())).await,
+        ),
+        ("get rule", c.automation.get_rule(id).await.map(drop)),
+        ("put rule", c.automation.update_rule(id, &doc).await),
+        (
+            "rule state",
+            c.automation
+                .set_rule_state(id, atlassian_rotation::automation::RuleState::Enabled)
+                .await,
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn dot_segments_empty_and_overlong_ids_are_refused_before_any_request() {
+    let server = server().await; // its catch-all expects no request at all
+    let c = clients(&server);
+    let overlong = "x".repeat(1025);
+    for id in ["..", ".", "", overlong.as_str(), "a\u{0}b", "a\nb"] {
+        for (call, result) in calls_with_id(&c, id).await {
+            assert!(
+                matches!(result, Err(Error::InvalidInput { .. })),
+                "{call} with {id:?}: {result:?}"
+            );
+        }
+    }
+    assert!(server.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn slash_percent_question_and_hash_stay_inside_one_segment() {
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&server)
+        .await;
+    let c = clients(&server);
+    let cases = [
+        ("a/b", "a%2Fb"),
+        ("a%2Fb", "a%252Fb"),
+        ("a?b=c", "a%3Fb=c"),
+        ("a#b", "a%23b"),
+        ("../x", "..%2Fx"),
+    ];
+    for (id, escaped) in cases {
+        let got = c.automation.get_rule(id).await.unwrap_err();
+        assert!(got.is_not_found(), "{got}");
+        let seen = server.received_requests().await.unwrap();
+        let last = seen.last().unwrap();
+        assert_eq!(
+            last.url.path(),
+            format!("/automation/public/jira/c-1/rest/v1/rule/{escaped}"),
+            "{id:?}"
+        );
+        assert_eq!(last.url.query(), None, "{id:?}");
+        assert_eq!(last.url.fragment(), None, "{id:?}");
+    }
+    let _ = c
+        .admin
+        .revoke_user_api_token("acc/../x", "t?k#1")
+        .await
+        .unwrap_err();
+    let seen = server.received_requests().await.unwrap();
+    assert_eq!(
+        seen.last().unwrap().url.path(),
+        "/users/acc%2F..%2Fx/manage/api-tokens/t%3Fk%231"
+    );
+}
+
+#[test]
+fn header_breaking_characters_in_credentials_are_refused_without_echo() {
+    let base = "https://example.atlassian.net";
+    let bad_values = [
+        "SEKRIT\r\nX-Evil: 1",
+        "SEKRIT\nen",
+        "SEKRIT\0en",
+        "SEKRIT-tökén",
+        "SEKRIT en",
+    ];
+    for bad in bad_values {
+        let mut errors: Vec<(&str, Error)> = Vec::new();
+        let token = ApiCredentials::new("svc@example.com", ApiToken::new(bad));
+        let email = ApiCredentials::new(format!("svc{bad}@example.com"), ApiToken::new("t0k"));
+        for (what, c) in [("token", &token), ("email", &email)] {
+            errors.push((what, JiraClient::new(base, c).unwrap_err()));
+            let automation = AutomationBase::url(&format!("{base}/automation/public/jira/c"));
+            errors.push((
+                what,
+                AutomationClient::new(automation.unwrap(), c).unwrap_err(),
+            ));
+            errors.push((what, c.basic_header().unwrap_err()));
+        }
+        errors.push((
+            "admin key",
+            AdminClient::new(AdminApiKey::new(bad)).unwrap_err(),
+        ));
+        let pat = InstanceAuth::PersonalAccessToken(PersonalAccessToken::new(bad));
+        errors.push(("PAT", InstanceClient::new(base, pat).unwrap_err()));
+        // A DC password or username travels base64-encoded: spaces and non-ASCII are
+        // legitimate there, control characters are not.
+        if bad.chars().any(char::is_control) {
+            let basic = InstanceAuth::basic("admin", Password::new(bad));
+            errors.push(("password", InstanceClient::new(base, basic).unwrap_err()));
+            let basic = InstanceAuth::basic(bad, Password::new("pw"));
+            errors.push(("username", InstanceClient::new(base, basic).unwrap_err()));
+        }
+        let admin = AdminClient::new(AdminApiKey::new("fine")).unwrap();
+        errors.push((
+            "replacement admin key",
+            admin.set_api_key(AdminApiKey::new(bad)).unwrap_err(),
+        ));
+        for (what, err) in errors {
+            assert!(
+                matches!(err, Error::InvalidInput { .. }),
+                "{what} {bad:?}: {err:?}"
+            );
+            let text = format!("{err} {err:?}");
+            assert!(
+                !text.contains(bad),
+                "{what}: the error echoes the value: {text}"
+            );
+            assert!(
+                !text.contains("SEKRIT"),
+                "{what}: the error echoes part of it: {text}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_body_over_the_cap_is_body_too_large_and_not_kept() {
+    let server = server().await;
+    let huge = format!(r#"{{"accountId": "{}"}}"#, "SECRETISH".repeat(10_000));
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/myself"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(huge))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let jira = JiraClient::with_options(
+        &server.uri(),
+        &creds(),
+        options_for(&server).max_body_bytes(4096),
+    )
+    .unwrap();
+    let err = jira.myself().await.unwrap_err();
+    assert!(
+        matches!(err, Error::BodyTooLarge { limit: 4096, .. }),
+        "{err:?}"
+    );
+    assert!(!format!("{err} {err:?}").contains("SECRETISH"));
+}
+
+#[tokio::test]
+async fn a_next_link_to_another_origin_is_refused_and_never_requested() {
+    let elsewhere = server().await; // expects nothing
+    let server = server().await;
+    let next = format!(
+        "{}/automation/public/jira/c-1/rest/v1/rule/summary?cursor=x",
+        elsewhere.uri()
+    );
+    Mock::given(method("GET"))
+        .and(path("/automation/public/jira/c-1/rest/v1/rule/summary"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "data": [{"uuid": "r-1", "name": "one", "state": "ENABLED"}],
+            "links": {"next": next},
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let next = format!(
+        "{}/admin/api-access/v1/orgs/o-1/api-tokens?cursor=x",
+        elsewhere.uri()
+    );
+    Mock::given(method("GET"))
+        .and(path("/admin/api-access/v1/orgs/o-1/api-tokens"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "data": [], "links": {"next": next},
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let c = clients(&server);
+
+    let mut rules = c.automation.rule_summaries(10).unwrap();
+    assert_eq!(rules.next().await.unwrap().unwrap().uuid, "r-1");
+    let err = rules.next().await.unwrap().unwrap_err();
+    assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
+    assert!(err.to_string().contains("pagination link"), "{err}");
+
+    let mut tokens = c.admin.org_api_tokens("o-1", Default::default());
+    let err = tokens.next().await.unwrap().unwrap_err();
+    assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
+}
