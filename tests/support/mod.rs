@@ -147,5 +147,7 @@ impl RotationWorld {
                 &self.svc.account_id,
                 OldToken::Id(self.old_id.clone()),
             )
+            // The seed hides masked values in rules without the token: known not to use it.
+            .accept_unreadable(true)
     }
 }
