@@ -244,20 +244,32 @@ impl fmt::Display for Tunnel {
 }
 
 /// The wire shape of a tunnel response. Only `token` is required.
+/// The regenerate response. Only `token` must be a string: once a key is minted, a surprising
+/// type in any other field must not make the caller lose it.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct TunnelWire {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_string")]
     id: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_string")]
     name: Option<String>,
     token: String,
-    #[serde(default)]
-    status: Option<TunnelStatus>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_string")]
+    status: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
     on_premise_url: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_string")]
     upstream_dns_url: Option<String>,
+}
+
+/// Any JSON value: strings as they are, numbers and booleans as text, anything else as `None`.
+fn lenient_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(s) => Some(s),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        serde_json::Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    })
 }
 
 impl From<TunnelWire> for Tunnel {
@@ -266,7 +278,7 @@ impl From<TunnelWire> for Tunnel {
             id: wire.id.unwrap_or_default(),
             name: wire.name.unwrap_or_default(),
             key: TunnelKey::new(wire.token),
-            status: wire.status.unwrap_or(TunnelStatus::Other(String::new())),
+            status: TunnelStatus::from_api(wire.status.as_deref().unwrap_or_default()),
             on_premise_url: wire.on_premise_url,
             upstream_dns_url: wire.upstream_dns_url,
         }
@@ -515,6 +527,18 @@ mod tests {
         let unknown: OrgTokenStatus = serde_json::from_str(r#""BLOCKED""#).unwrap();
         assert_eq!(unknown, OrgTokenStatus::Other("BLOCKED".into()));
         assert_eq!(serde_json::to_string(&unknown).unwrap(), r#""BLOCKED""#);
+    }
+
+    #[test]
+    fn a_tunnel_response_with_surprising_types_keeps_the_key() {
+        let wire: TunnelWire = serde_json::from_str(
+            r#"{"id":42,"name":null,"token":"k","status":{"x":1},"onPremiseUrl":["a"]}"#,
+        )
+        .unwrap();
+        let tunnel = Tunnel::from(wire);
+        assert_eq!(tunnel.key.expose_secret(), "k");
+        assert_eq!(tunnel.id, "42");
+        assert!(tunnel.on_premise_url.is_none());
     }
 
     #[test]
