@@ -279,12 +279,10 @@ impl InstanceClient {
     ) -> Result<TunnelInstallation> {
         let path = Path::new("rest/secure-tunneling/latest/tunnel/token");
         let secret = key.expose_secret();
-        let call = Call::put(path, Idempotency::Idempotent).json(&InstallBody { token: secret })?;
-        let installed: Option<TunnelInstallation> = self
-            .transport
-            .json(call)
-            .await
-            .map_err(|e| redact_echo(e, secret))?;
+        let call = Call::put(path, Idempotency::Idempotent)
+            .json(&InstallBody { token: secret })?
+            .redacting([secret]);
+        let installed: Option<TunnelInstallation> = self.transport.json(call).await?;
         Ok(installed.unwrap_or_default())
     }
 
@@ -300,48 +298,6 @@ impl InstanceClient {
         self.transport
             .json(Call::get(Path::new("rest/api/2/myself")))
             .await
-    }
-}
-
-/// Replaces `secret` wherever an error body could echo it back (some servers quote the request
-/// in their error messages).
-fn redact_echo(err: Error, secret: &str) -> Error {
-    use crate::error::ErrorBody;
-    let scrub = |text: &mut String| {
-        if text.contains(secret) {
-            *text = text.replace(secret, REDACTED);
-        }
-    };
-    match err {
-        Error::Api(mut api) => {
-            match &mut api.body {
-                ErrorBody::Text(text) => scrub(text),
-                ErrorBody::Keyed { key, message } => {
-                    scrub(key);
-                    if let Some(message) = message {
-                        scrub(message);
-                    }
-                }
-                ErrorBody::Automation(items) => {
-                    for item in items {
-                        let texts = [
-                            &mut item.id,
-                            &mut item.status,
-                            &mut item.code,
-                            &mut item.title,
-                            &mut item.detail,
-                            &mut item.field,
-                        ];
-                        for text in texts.into_iter().flatten() {
-                            scrub(text);
-                        }
-                    }
-                }
-                _ => {}
-            }
-            Error::Api(api)
-        }
-        other => other,
     }
 }
 

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::secret::ApiCredentials;
 use crate::transport::{
     Auth, Call, ClientOptions, Idempotency, Page, Paginated, Path, Transport, check_id,
-    next_page_url, paginate,
+    credential_like_runs, next_page_url, paginate,
 };
 
 /// The product whose rules the API manages.
@@ -362,7 +362,12 @@ impl AutomationClient {
     /// # Ok(()) }
     /// ```
     pub async fn update_rule(&self, rule_uuid: &str, document: &RuleDocument) -> Result<()> {
-        let call = Call::put(rule_path(rule_uuid)?, Idempotency::Idempotent).json(document)?;
+        let body = serde_json::to_value(document)
+            .map_err(|e| Error::invalid_input("rule document", e.to_string()))?;
+        // The rule carries credentials: an error message quoting them back is redacted.
+        let call = Call::put(rule_path(rule_uuid)?, Idempotency::Idempotent)
+            .json(&body)?
+            .redacting(credential_like_runs(&body));
         self.transport.unit(call).await
     }
 

@@ -17,6 +17,7 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use tracing::Instrument as _;
 use url::Url;
+use zeroize::Zeroizing;
 
 use crate::error::{ApiError, BoxError, Error, ErrorBody, RequestInfo, Result};
 
@@ -142,6 +143,8 @@ pub(crate) struct Call {
     query: Vec<(String, String)>,
     body: Option<Vec<u8>>,
     idempotency: Idempotency,
+    /// Values the request carries that an error body must not quote back.
+    secrets: Vec<Zeroizing<String>>,
 }
 
 impl Call {
@@ -167,7 +170,20 @@ impl Call {
             query: Vec::new(),
             body: None,
             idempotency,
+            secrets: Vec::new(),
         }
+    }
+
+    /// Values this request carries (in its body) that an error response must not quote back:
+    /// they are replaced by `[redacted]` in the parsed error body. The credentials of the
+    /// `Authorization` header are always treated so.
+    pub(crate) fn redacting<S: AsRef<str>>(mut self, secrets: impl IntoIterator<Item = S>) -> Self {
+        self.secrets.extend(
+            secrets
+                .into_iter()
+                .map(|s| Zeroizing::new(s.as_ref().to_owned())),
+        );
+        self
     }
 
     pub(crate) fn put(path: Path, idempotency: Idempotency) -> Self {
@@ -447,7 +463,7 @@ impl Transport {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        if let Some(Auth::Header(value)) = auth {
+        if let Some(Auth::Header(value)) = &auth {
             request = request.header(header::AUTHORIZATION, value);
         }
         if let Some(body) = &call.body {
@@ -496,14 +512,78 @@ impl Transport {
                 info,
             });
         }
+        let mut parsed = ErrorBody::parse(&body);
+        let mut needles = auth_secrets(auth.as_ref());
+        needles.extend(call.secrets.iter().cloned());
+        parsed.redact(&needles);
         Err(Error::Api(Box::new(ApiError {
             request: info,
             status: status.as_u16(),
-            body: ErrorBody::parse(&body),
+            body: parsed,
             trace_id,
             retry_after: wait_hint(&headers),
         })))
     }
+}
+
+/// The secret parts of an `Authorization` value: a Bearer token, or a Basic value's base64 and
+/// its password.
+fn auth_secrets(auth: Option<&Auth>) -> Vec<Zeroizing<String>> {
+    let Some(Auth::Header(value)) = auth else {
+        return Vec::new();
+    };
+    let Ok(value) = value.to_str() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if let Some((scheme, rest)) = value.split_once(' ') {
+        out.push(Zeroizing::new(rest.to_owned()));
+        if scheme.eq_ignore_ascii_case("basic") {
+            use base64::Engine as _;
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(rest)
+                .ok()
+                .and_then(|d| String::from_utf8(d).ok())
+                .map(Zeroizing::new);
+            if let Some((_, password)) = decoded.as_deref().and_then(|d| d.split_once(':')) {
+                out.push(Zeroizing::new(password.to_owned()));
+            }
+        }
+    }
+    out
+}
+
+/// Every run of token characters (`A-Z a-z 0-9 - _ = + / .`) of 16 or more in the string
+/// values of `value`, and the password inside any of them that decodes as base64 `user:password`:
+/// what a request body may carry as a credential, for [`Call::redacting`].
+pub(crate) fn credential_like_runs(value: &serde_json::Value) -> Vec<String> {
+    fn visit(value: &serde_json::Value, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::String(text) => {
+                let is_token_char = |c: char| {
+                    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '=' | '+' | '/' | '.')
+                };
+                for run in text.split(|c| !is_token_char(c)).filter(|r| r.len() >= 16) {
+                    use base64::Engine as _;
+                    if let Some(password) = base64::engine::general_purpose::STANDARD
+                        .decode(run)
+                        .ok()
+                        .and_then(|d| String::from_utf8(d).ok())
+                        .and_then(|d| d.split_once(':').map(|(_, p)| p.to_owned()))
+                    {
+                        out.push(password);
+                    }
+                    out.push(run.to_owned());
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| visit(v, out)),
+            serde_json::Value::Object(map) => map.values().for_each(|v| visit(v, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    visit(value, &mut out);
+    out
 }
 
 fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {

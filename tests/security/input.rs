@@ -221,3 +221,71 @@ async fn a_next_link_to_another_origin_is_refused_and_never_requested() {
     let err = tokens.next().await.unwrap().unwrap_err();
     assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
 }
+
+/// Servers sometimes quote the request back in an error. A rule PUT's credentials and the
+/// request's own Authorization never survive into the error, its Debug or its Display.
+#[tokio::test]
+async fn credentials_quoted_back_in_error_bodies_are_redacted() {
+    use atlassian_rotation::automation::{AutomationBase, AutomationClient, Rule, RuleDocument};
+    use atlassian_rotation::jira::JiraClient;
+    use atlassian_rotation::secret::{ApiCredentials, ApiToken};
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let server = MockServer::start().await;
+    let rule_token = "ATATT3xFfGF0-rule-header-secret-0123456789";
+    let basic = crate::support::base64_of(&format!("svc@example.com:{rule_token}"));
+    Mock::given(method("PUT"))
+        .and(path("/a/rest/v1/rule/r1"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(serde_json::json!({"errors": [{
+            "code": "INVALID", "title": format!("Header value 'Bearer {rule_token}' is invalid"),
+            "detail": format!("also Basic {basic} and the token {rule_token} alone")
+        }]})))
+        .mount(&server)
+        .await;
+    let caller = ApiCredentials::new(
+        "ops@example.com",
+        ApiToken::new("ATATT-caller-secret-777777"),
+    );
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/myself"))
+        .respond_with(
+            ResponseTemplate::new(401)
+                .set_body_string("Bad credentials: ATATT-caller-secret-777777 for ops@example.com"),
+        )
+        .mount(&server)
+        .await;
+
+    let client = AutomationClient::new(
+        AutomationBase::url(&format!("{}/a", server.uri())).unwrap(),
+        &caller,
+    )
+    .unwrap();
+    let rule = Rule::from_value(
+        serde_json::json!({"name": "r", "components": [{"value": {"headers": [
+            {"name": "Authorization", "value": format!("Bearer {rule_token}")},
+            {"name": "X-Basic", "value": format!("Basic {basic}")}
+        ]}}]}),
+    )
+    .unwrap();
+    let err = client
+        .update_rule("r1", &RuleDocument::new(rule))
+        .await
+        .unwrap_err();
+    let shown = format!("{err} {err:?}");
+    assert!(
+        shown.contains("is invalid"),
+        "the message survives: {shown}"
+    );
+    assert!(!shown.contains(rule_token), "{shown}");
+    assert!(!shown.contains(&basic), "{shown}");
+
+    let err = JiraClient::new(&server.uri(), &caller)
+        .unwrap()
+        .myself()
+        .await
+        .unwrap_err();
+    let shown = format!("{err} {err:?}");
+    assert!(shown.contains("Bad credentials"), "{shown}");
+    assert!(!shown.contains("ATATT-caller-secret-777777"), "{shown}");
+}
