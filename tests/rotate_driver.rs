@@ -214,7 +214,15 @@ async fn a_future_dropped_inside_any_step_resumes_without_a_second_regenerate() 
             // The future is dropped here, mid-step, as a crash or a cancelled task would.
         }
         rotator.heal();
-        let report = rotate::rotate(&rotator, &journal, options("r3"))
+        if hanging == "regenerate" {
+            // Whether the interrupted regenerate minted is unknown: no second one unasked.
+            let err = rotate::rotate(&rotator, &journal, options("r3"))
+                .await
+                .unwrap_err();
+            assert!(err.to_string().contains("outcome is unknown"), "{err}");
+            assert_eq!(rotator.minted.load(Ordering::SeqCst), 1);
+        }
+        let report = rotate::rotate(&rotator, &journal, options("r3").remint_after_unknown(true))
             .await
             .unwrap();
         assert!(report.succeeded(), "after a drop in {hanging}");
@@ -222,7 +230,7 @@ async fn a_future_dropped_inside_any_step_resumes_without_a_second_regenerate() 
         assert_eq!(
             rotator.minted.load(Ordering::SeqCst),
             expected_mints,
-            "a drop inside regenerate journaled nothing; any later drop must not regenerate"
+            "only an explicit remint regenerates again; any later drop must not regenerate"
         );
         let last_mint = format!("ATATT-minted-secret-{expected_mints}");
         assert!(
@@ -235,15 +243,21 @@ async fn a_future_dropped_inside_any_step_resumes_without_a_second_regenerate() 
     }
 }
 
-/// A journal whose writes fail, as a full disk would.
-struct BrokenJournal;
+/// A journal whose writes fail, as a full disk would; it may still take the small entry that
+/// records a regenerate is starting.
+struct BrokenJournal {
+    accept_intent: bool,
+}
 
 #[async_trait]
 impl Journal for BrokenJournal {
     async fn load(&self, _: &str) -> Result<Option<JournalEntry>> {
         Ok(None)
     }
-    async fn store(&self, _: &JournalEntry) -> Result<()> {
+    async fn store(&self, entry: &JournalEntry) -> Result<()> {
+        if self.accept_intent && entry.step == Step::Started {
+            return Ok(());
+        }
         Err(Error::Journal {
             action: "write",
             source: "disk full".into(),
@@ -254,7 +268,10 @@ impl Journal for BrokenJournal {
 #[tokio::test]
 async fn a_credential_the_journal_cannot_store_is_handed_back_and_not_installed() {
     let rotator = Scripted::default();
-    let err = rotate::rotate(&rotator, &BrokenJournal, options("r4"))
+    let journal = BrokenJournal {
+        accept_intent: true,
+    };
+    let err = rotate::rotate(&rotator, &journal, options("r4"))
         .await
         .unwrap_err();
     assert_eq!(
@@ -266,6 +283,20 @@ async fn a_credential_the_journal_cannot_store_is_handed_back_and_not_installed(
         assert!(!text.contains("ATATT-minted-secret"), "{text}");
     }
     assert!(err.to_string().contains("returned to the caller"));
+}
+
+#[tokio::test]
+async fn nothing_is_minted_when_the_journal_cannot_record_the_attempt() {
+    let rotator = Scripted::default();
+    let journal = BrokenJournal {
+        accept_intent: false,
+    };
+    let err = rotate::rotate(&rotator, &journal, options("r8"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err.error, Error::Journal { .. }));
+    assert!(rotator.calls().is_empty(), "regenerate never ran");
+    assert_eq!(rotator.minted.load(Ordering::SeqCst), 0);
 }
 
 #[tokio::test]
@@ -283,4 +314,60 @@ async fn a_rotation_id_of_another_kind_or_an_unsafe_one_is_refused() {
         .unwrap_err();
     assert!(matches!(err.error, Error::InvalidInput { .. }));
     assert!(rotator.calls().is_empty());
+}
+
+#[tokio::test]
+async fn a_regenerate_that_certainly_minted_nothing_can_simply_run_again() {
+    let journal = MemoryJournal::new();
+    let rotator = Scripted::failing_at("regenerate");
+    let err = rotate::rotate(&rotator, &journal, options("r6"))
+        .await
+        .unwrap_err();
+    assert!(!err.error.may_have_been_applied());
+    assert_eq!(
+        journal.load("r6").await.unwrap().unwrap().step,
+        Step::NotMinted
+    );
+    rotator.heal();
+    let report = rotate::rotate(&rotator, &journal, options("r6"))
+        .await
+        .unwrap();
+    assert!(report.succeeded());
+    assert_eq!(rotator.minted.load(Ordering::SeqCst), 2);
+}
+
+/// A rotator of the same kind aimed somewhere else never resumes a journaled credential.
+#[tokio::test]
+async fn a_journaled_rotation_is_resumed_only_for_the_same_target() {
+    struct Elsewhere(Scripted);
+    #[async_trait]
+    impl Rotator for Elsewhere {
+        type Credential = ApiToken;
+        fn kind(&self) -> &'static str {
+            "scripted"
+        }
+        fn target(&self) -> String {
+            "another instance".into()
+        }
+        async fn regenerate(&self) -> Result<ApiToken> {
+            self.0.regenerate().await
+        }
+        async fn update(&self, c: &ApiToken) -> Result<Updated> {
+            self.0.update(c).await
+        }
+        async fn verify(&self, c: &ApiToken, u: &Updated) -> Result<Verified> {
+            self.0.verify(c, u).await
+        }
+    }
+    let journal = MemoryJournal::new();
+    let first = Scripted::failing_at("update");
+    rotate::rotate(&first, &journal, options("r7"))
+        .await
+        .unwrap_err();
+    let other = Elsewhere(Scripted::default());
+    let err = rotate::rotate(&other, &journal, options("r7"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err.error, Error::InvalidInput { .. }), "{err}");
+    assert!(other.0.calls().is_empty(), "nothing installed elsewhere");
 }

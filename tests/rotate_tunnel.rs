@@ -246,5 +246,17 @@ async fn a_regenerate_whose_outcome_is_unknown_is_not_retried_and_says_so() {
         .unwrap_err();
     assert!(err.error.may_have_been_applied(), "{:?}", err.error);
     assert_eq!(err.error.attempts(), 1);
-    assert!(journal.load("t5").await.unwrap().is_none());
+    // The attempt stays on record, and a rerun does not mint again unasked.
+    assert_eq!(
+        journal.load("t5").await.unwrap().unwrap().step,
+        Step::Started
+    );
+    let again = rotate::rotate(&rotator, &journal, RotateOptions::new("t5"))
+        .await
+        .unwrap_err();
+    assert!(
+        again.error.to_string().contains("outcome is unknown"),
+        "{}",
+        again.error
+    );
 }

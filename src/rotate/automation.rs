@@ -416,6 +416,15 @@ impl Rotator for AutomationTokenRotator {
         "automation-token"
     }
 
+    fn target(&self) -> String {
+        format!("{} as {}", self.automation.base_url(), self.old.email())
+    }
+
+    /// The new token comes from a [`TokenSource`]; asking for it again loses nothing.
+    fn regenerate_mints(&self) -> bool {
+        false
+    }
+
     async fn regenerate(&self) -> Result<ApiToken> {
         let new = self.source.new_token().await?;
         check_replacement(self.old.token(), &new)?;

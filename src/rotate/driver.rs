@@ -66,6 +66,8 @@ pub struct RotateOptions {
     pub rotation_id: String,
     /// Audit metadata for the report.
     pub audit: Audit,
+    /// Start a new minting regenerate although an earlier one's outcome is unknown.
+    pub remint_after_unknown: bool,
 }
 
 impl RotateOptions {
@@ -74,7 +76,17 @@ impl RotateOptions {
         Self {
             rotation_id: rotation_id.into(),
             audit: Audit::default(),
+            remint_after_unknown: false,
         }
+    }
+
+    /// After a minting regenerate was interrupted or went unanswered (the journal says
+    /// [`Step::Started`]), mint again. Do so once you know the first attempt's credential is
+    /// lost or unused: for a tunnel, the old key is invalid either way, so minting again is how
+    /// the tunnel comes back.
+    pub fn remint_after_unknown(mut self, remint: bool) -> Self {
+        self.remint_after_unknown = remint;
+        self
     }
 
     /// Sets the audit metadata.
@@ -215,12 +227,12 @@ impl Run<'_> {
         });
     }
 
-    fn fail<C>(mut self, error: Error, unjournaled: Option<C>) -> RotationError<C> {
+    fn fail<C>(&mut self, error: Error, unjournaled: Option<C>) -> RotationError<C> {
         self.report.ended_at = now_rfc3339();
         tracing::warn!(rotation_id = %self.report.rotation_id, error = %error, "rotation failed");
         RotationError {
             error,
-            report: self.report,
+            report: self.report.clone(),
             unjournaled,
         }
     }
@@ -277,7 +289,11 @@ pub async fn rotate<R>(
 where
     R: Rotator + ?Sized,
 {
-    let RotateOptions { rotation_id, audit } = options;
+    let RotateOptions {
+        rotation_id,
+        audit,
+        remint_after_unknown,
+    } = options;
     let kind = rotator.kind();
     let now = now_rfc3339();
     let mut run = Run {
@@ -304,15 +320,34 @@ where
         Ok(entry) => entry,
         Err(e) => return Err(run.fail(e, None)),
     };
-    let (mut entry, credential) = match loaded {
-        Some(entry) => {
-            if entry.kind != kind {
-                let reason = format!(
-                    "rotation id `{rotation_id}` belongs to a `{}` rotation, not `{kind}`",
-                    entry.kind
+    let target = rotator.target();
+    if let Some(entry) = &loaded {
+        if entry.kind != kind || entry.target != target {
+            let reason = format!(
+                "rotation id `{rotation_id}` belongs to a `{}` rotation of `{}`, not `{kind}` of `{target}`",
+                entry.kind, entry.target
+            );
+            return Err(run.fail(Error::invalid_input("rotation id", reason), None));
+        }
+    }
+    let resumable = loaded.filter(|e| e.step >= Step::Regenerated || e.step == Step::Started);
+    let (mut entry, credential) = match resumable {
+        Some(entry) if entry.step == Step::Started => {
+            if rotator.regenerate_mints() && !remint_after_unknown {
+                let e = Error::rotation(
+                    "resume",
+                    format!(
+                        "a regenerate of this rotation started at {} and its outcome is unknown: \
+                         the source may hold a credential that was never journaled. Reconcile, then \
+                         run again with RotateOptions::remint_after_unknown(true)",
+                        entry.created_at
+                    ),
                 );
-                return Err(run.fail(Error::invalid_input("rotation id", reason), None));
+                return Err(run.fail(e, None));
             }
+            regenerate(rotator, &mut run, &rotation_id, kind, &target).await?
+        }
+        Some(entry) => {
             tracing::info!(rotation_id = %rotation_id, step = %entry.step, "resuming from journal");
             run.report.resumed_from = Some(entry.step);
             run.report.credential_fingerprint = Some(entry.fingerprint.clone());
@@ -348,25 +383,7 @@ where
             }
             (entry, credential)
         }
-        None => {
-            let started = Instant::now();
-            let credential = match rotator.regenerate().await {
-                Ok(c) => c,
-                Err(e) => {
-                    run.record("regenerate", started, Some(&e));
-                    return Err(run.fail(e, None));
-                }
-            };
-            let entry = JournalEntry::regenerated(&rotation_id, kind, &credential);
-            run.report.credential_fingerprint = Some(entry.fingerprint.clone());
-            if let Err(e) = run.save(&entry).await {
-                run.record("regenerate", started, Some(&e));
-                return Err(run.fail(e, Some(credential)));
-            }
-            run.record("regenerate", started, None);
-            tracing::info!(fingerprint = %entry.fingerprint, "new credential journaled");
-            (entry, Some(credential))
-        }
+        None => regenerate(rotator, &mut run, &rotation_id, kind, &target).await?,
     };
 
     if let Some(credential) = credential {
@@ -403,4 +420,48 @@ where
     run.report.ended_at = now_rfc3339();
     tracing::info!(rotation_id = %rotation_id, "rotation complete");
     Ok(run.report)
+}
+
+/// Mints the credential, journaling the attempt first when regenerate mints.
+async fn regenerate<R>(
+    rotator: &R,
+    run: &mut Run<'_>,
+    rotation_id: &str,
+    kind: &str,
+    target: &str,
+) -> Result<(JournalEntry, Option<R::Credential>), RotationError<R::Credential>>
+where
+    R: Rotator + ?Sized,
+{
+    let started = Instant::now();
+    let mints = rotator.regenerate_mints();
+    let mut intent = JournalEntry::started(rotation_id, kind, target);
+    if mints {
+        if let Err(e) = run.journal.store(&intent).await {
+            run.record("regenerate", started, Some(&e));
+            return Err(run.fail(e, None));
+        }
+    }
+    let credential = match rotator.regenerate().await {
+        Ok(c) => c,
+        Err(e) => {
+            if mints && !e.may_have_been_applied() {
+                // Certainly nothing minted: the next run may simply start again.
+                intent.advance(Step::NotMinted);
+                let _ = run.journal.store(&intent).await;
+            }
+            run.record("regenerate", started, Some(&e));
+            return Err(run.fail(e, None));
+        }
+    };
+    let mut entry = JournalEntry::regenerated(rotation_id, kind, &credential);
+    entry.target = target.to_owned();
+    run.report.credential_fingerprint = Some(entry.fingerprint.clone());
+    if let Err(e) = run.save(&entry).await {
+        run.record("regenerate", started, Some(&e));
+        return Err(run.fail(e, Some(credential)));
+    }
+    run.record("regenerate", started, None);
+    tracing::info!(fingerprint = %entry.fingerprint, "new credential journaled");
+    Ok((entry, Some(credential)))
 }

@@ -48,6 +48,11 @@ journal_credential!(ApiToken, TunnelKey, AdminApiKey, PersonalAccessToken);
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Step {
+    /// A regenerate that mints was started, and whether it minted is unknown (it was
+    /// interrupted, or no answer came back): the source may hold a credential nobody has.
+    Started,
+    /// A regenerate failed without minting anything: safe to start again.
+    NotMinted,
     /// The new credential was minted and journaled.
     Regenerated,
     /// It was installed where it is consumed.
@@ -61,6 +66,8 @@ pub enum Step {
 impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
+            Self::Started => "started",
+            Self::NotMinted => "not_minted",
             Self::Regenerated => "regenerated",
             Self::Updated => "updated",
             Self::Verified => "verified",
@@ -80,6 +87,8 @@ pub struct JournalEntry {
     pub rotation_id: String,
     /// The rotator's kind.
     pub kind: String,
+    /// What the rotation changes ([`Rotator::target`](super::Rotator::target)).
+    pub target: String,
     /// The last completed step.
     pub step: Step,
     /// A fingerprint of the new credential.
@@ -102,6 +111,7 @@ impl fmt::Debug for JournalEntry {
         f.debug_struct("JournalEntry")
             .field("rotation_id", &self.rotation_id)
             .field("kind", &self.kind)
+            .field("target", &self.target)
             .field("step", &self.step)
             .field("fingerprint", &self.fingerprint)
             .field(
@@ -132,6 +142,7 @@ impl JournalEntry {
         Self {
             rotation_id: rotation_id.to_owned(),
             kind: kind.to_owned(),
+            target: String::new(),
             step: Step::Regenerated,
             fingerprint: credential.fingerprint(),
             updated: None,
@@ -140,6 +151,32 @@ impl JournalEntry {
             created_at: now.clone(),
             updated_at: now,
             credential: Some(SecretString::from(credential.journal_value().to_owned())),
+        }
+    }
+
+    /// An entry recording that a minting regenerate is about to run: written first, so that a
+    /// crash or lost answer during the mint is visible on the next run.
+    ///
+    /// ```
+    /// use atlassian_rotation::rotate::{JournalEntry, Step};
+    ///
+    /// let entry = JournalEntry::started("rot-1", "tunnel-key", "org/host");
+    /// assert_eq!(entry.step, Step::Started);
+    /// ```
+    pub fn started(rotation_id: &str, kind: &str, target: &str) -> Self {
+        let now = now_rfc3339();
+        Self {
+            rotation_id: rotation_id.to_owned(),
+            kind: kind.to_owned(),
+            target: target.to_owned(),
+            step: Step::Started,
+            fingerprint: String::new(),
+            updated: None,
+            verified: None,
+            finished: None,
+            created_at: now.clone(),
+            updated_at: now,
+            credential: None,
         }
     }
 
@@ -244,6 +281,8 @@ struct Record {
     version: u32,
     rotation_id: String,
     kind: String,
+    #[serde(default)]
+    target: String,
     step: Step,
     fingerprint: String,
     credential: Option<String>,
@@ -282,6 +321,7 @@ impl Journal for FileJournal {
         Ok(Some(JournalEntry {
             rotation_id: r.rotation_id,
             kind: r.kind,
+            target: r.target,
             step: r.step,
             fingerprint: r.fingerprint,
             updated: r.updated,
@@ -299,6 +339,7 @@ impl Journal for FileJournal {
             version: 1,
             rotation_id: entry.rotation_id.clone(),
             kind: entry.kind.clone(),
+            target: entry.target.clone(),
             step: entry.step,
             fingerprint: entry.fingerprint.clone(),
             credential: entry

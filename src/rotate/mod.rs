@@ -74,6 +74,21 @@ pub trait Rotator: Send + Sync {
     /// A short name for reports (`tunnel-key`, `automation-token`).
     fn kind(&self) -> &'static str;
 
+    /// What this rotation changes, in words (`org/tunnel -> instance URL`). It is journaled,
+    /// and a journaled rotation is resumed only by a rotator with the same target, so a
+    /// journaled credential is never installed somewhere else. The default is empty.
+    fn target(&self) -> String {
+        String::new()
+    }
+
+    /// Whether `regenerate` mints at the source, so that running it twice loses a credential
+    /// (a tunnel key: yes; a token handed over by a person: no). When it does, the driver
+    /// journals the attempt first and will not start another after an interrupted or
+    /// unanswered one unless told to ([`RotateOptions::remint_after_unknown`]). Default: `true`.
+    fn regenerate_mints(&self) -> bool {
+        true
+    }
+
     /// Mints a new credential at its source. Not idempotent: never retried automatically, and the
     /// driver journals the result before anything else runs.
     async fn regenerate(&self) -> Result<Self::Credential>;

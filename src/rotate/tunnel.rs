@@ -189,6 +189,15 @@ impl Rotator for TunnelKeyRotator {
         "tunnel-key"
     }
 
+    fn target(&self) -> String {
+        format!(
+            "{}/{} -> {}",
+            self.org_id,
+            self.hostname,
+            self.instance.base_url()
+        )
+    }
+
     async fn regenerate(&self) -> Result<TunnelKey> {
         let tunnel = self
             .admin
