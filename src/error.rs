@@ -48,6 +48,21 @@ pub struct RequestInfo {
     pub template: String,
     /// Attempts made, including the one that failed.
     pub attempts: u32,
+    /// Whether the request only reads (a GET, or a search sent as POST): then it cannot have
+    /// changed anything, whatever happened to it.
+    pub read_only: bool,
+}
+
+impl RequestInfo {
+    /// A read request, for errors raised outside a response (a repeated cursor).
+    pub(crate) fn read(method: &str, template: &str) -> Self {
+        Self {
+            method: method.to_owned(),
+            template: template.to_owned(),
+            attempts: 1,
+            read_only: true,
+        }
+    }
 }
 
 impl fmt::Display for RequestInfo {
@@ -419,7 +434,7 @@ impl Error {
     /// Whether the server may hold the effect of the request even though the call failed: no
     /// response came back, a 5xx answered a write, or a write's success body did not decode.
     pub fn may_have_been_applied(&self) -> bool {
-        let is_write = |r: &RequestInfo| !matches!(r.method.as_str(), "GET" | "HEAD" | "OPTIONS");
+        let is_write = |r: &RequestInfo| !r.read_only;
         match self {
             Self::OutcomeUnknown { .. } => true,
             Self::Api(e) => e.status >= 500 && is_write(&e.request),
@@ -449,6 +464,7 @@ mod tests {
             method: method.into(),
             template: "/x/{}".into(),
             attempts: 3,
+            read_only: method == "GET",
         }
     }
 

@@ -394,7 +394,10 @@ async fn bulk_work_backs_off_on_rate_limits_and_recovers() {
     assert!(w.fake.rules_holding(&w.old).is_empty());
     let seen = seen.lock().unwrap();
     let lowest = *seen.iter().min().unwrap();
-    assert!(lowest <= 8, "halved at least once, lowest was {lowest}");
+    assert!(
+        (4..=8).contains(&lowest),
+        "three 429s in one burst halve once or twice, not to nothing: lowest was {lowest}"
+    );
     assert!(
         *seen.last().unwrap() > lowest,
         "recovered: {lowest} -> {}",

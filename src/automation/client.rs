@@ -220,8 +220,9 @@ impl AutomationClient {
         self.transport.base_url()
     }
 
-    /// How many `429 Too Many Requests` responses this client and its clones have received
-    /// (retried or not). Bulk work reads it to back off its concurrency.
+    /// How many rate-limit answers (`429 Too Many Requests`, and `503` with `Retry-After`, as
+    /// Jira sends) this client and its clones have received, retried or not. Bulk work reads it
+    /// to back off its concurrency.
     ///
     /// ```
     /// # use atlassian_rotation::automation::{AutomationBase, AutomationClient};
@@ -320,11 +321,7 @@ impl AutomationClient {
         };
         if next_cursor.is_some() && next_cursor == request.cursor {
             return Err(Error::RepeatedCursor {
-                request: crate::error::RequestInfo {
-                    method: "POST".into(),
-                    template: "/rest/v1/rule/summary".into(),
-                    attempts: 1,
-                },
+                request: crate::error::RequestInfo::read("POST", "/rest/v1/rule/summary"),
             });
         }
         Ok(SummaryPage {

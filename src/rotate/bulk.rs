@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
-use futures::{FutureExt as _, TryStreamExt as _};
+use futures::{FutureExt as _, StreamExt as _, TryStreamExt as _};
 use serde::Serialize;
 use tokio::sync::Notify;
 
@@ -33,9 +33,10 @@ pub struct Progress {
 /// A progress callback.
 pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
 
-/// Additive-increase, multiplicative-decrease concurrency: halves on any 429 the client saw
-/// since the last completed request, grows by one after as many clean completions as the
-/// current limit, between 1 and `max`.
+/// Additive-increase, multiplicative-decrease concurrency: halves when the client saw a rate
+/// limit since the last completed request (at most once per `limit` completions, so one burst
+/// of answers to requests already in flight counts once), grows by one after as many clean
+/// completions as the current limit, between 1 and `max`.
 pub(crate) struct Limiter {
     state: Mutex<LimiterState>,
     notify: Notify,
@@ -47,6 +48,8 @@ struct LimiterState {
     in_flight: usize,
     clean_streak: usize,
     seen_429: u64,
+    completions: usize,
+    last_decrease: Option<usize>,
 }
 
 impl Limiter {
@@ -59,6 +62,8 @@ impl Limiter {
                 in_flight: 0,
                 clean_streak: 0,
                 seen_429,
+                completions: 0,
+                last_decrease: None,
             }),
             notify: Notify::new(),
         }
@@ -92,11 +97,18 @@ impl Limiter {
         {
             let mut state = self.lock();
             state.in_flight -= 1;
+            state.completions += 1;
             if seen_429 > state.seen_429 {
                 state.seen_429 = seen_429;
-                state.limit = (state.limit / 2).max(1);
                 state.clean_streak = 0;
-                tracing::debug!(limit = state.limit, "rate limited: concurrency lowered");
+                let window_over = state
+                    .last_decrease
+                    .is_none_or(|at| state.completions - at >= state.limit);
+                if window_over {
+                    state.limit = (state.limit / 2).max(1);
+                    state.last_decrease = Some(state.completions);
+                    tracing::debug!(limit = state.limit, "rate limited: concurrency lowered");
+                }
             } else {
                 state.clean_streak += 1;
                 if state.clean_streak >= state.limit && state.limit < state.max {
@@ -130,7 +142,13 @@ where
     let limiter = Limiter::new(concurrency, client.rate_limit_hits());
     let limiter = &limiter;
     let visit = &visit;
-    let summaries = client.rule_summaries(100)?;
+    // Set when a rule was still rate-limited after its retries: no new rule starts, and the
+    // ones in flight are drained (a write already sent may have been applied: its outcome is
+    // folded like any other).
+    let stopped = &std::sync::atomic::AtomicBool::new(false);
+    let summaries = client
+        .rule_summaries(100)?
+        .take_while(|_| std::future::ready(!stopped.load(std::sync::atomic::Ordering::Relaxed)));
     let results = summaries
         .map_ok(|summary| {
             async move {
@@ -144,21 +162,29 @@ where
         .try_buffer_unordered(concurrency.max(1));
     let mut results = std::pin::pin!(results);
     let mut acc = init;
+    let mut rate_limited = None;
     while let Some((summary, outcome)) = results.try_next().await? {
         if let Err(e) = &outcome {
             if e.status() == Some(429) {
-                return Err(Error::rotation(
-                    "bulk",
-                    format!(
-                        "rate limited on rule {}: {e}; stopping the pass (run again later to finish)",
-                        summary.uuid
-                    ),
-                ));
+                stopped.store(true, std::sync::atomic::Ordering::Relaxed);
+                if rate_limited.is_none() {
+                    rate_limited = Some(Error::rotation(
+                        "bulk",
+                        format!(
+                            "rate limited on rule {}: {e}; stopping the pass (run again later to finish)",
+                            summary.uuid
+                        ),
+                    ));
+                }
+                continue;
             }
         }
         fold(&mut acc, summary, outcome, limiter.limit());
     }
-    Ok(acc)
+    match rate_limited {
+        Some(e) => Err(e),
+        None => Ok(acc),
+    }
 }
 
 #[cfg(test)]
@@ -174,19 +200,27 @@ mod tests {
         };
         run(1);
         assert_eq!(limiter.limit(), 8);
+        run(2);
+        assert_eq!(limiter.limit(), 8, "one burst of answers counts once");
+        for _ in 0..6 {
+            run(2);
+        }
         run(3);
-        assert_eq!(limiter.limit(), 4);
-        run(3); // no new 429: a clean completion
-        for _ in 0..3 {
+        assert_eq!(
+            limiter.limit(),
+            4,
+            "a rate limit after a full window halves again"
+        );
+        for _ in 0..4 {
             run(3);
         }
         assert_eq!(limiter.limit(), 5, "grows after `limit` clean completions");
-        for seen in 4..10 {
+        for seen in 4..200 {
             run(seen);
         }
         assert_eq!(limiter.limit(), 1, "never below one");
         for _ in 0..1000 {
-            run(9);
+            run(199);
         }
         assert_eq!(limiter.limit(), 16, "never above the configured maximum");
     }

@@ -223,6 +223,7 @@ impl Call {
             method: self.method.to_string(),
             template: self.template().to_owned(),
             attempts,
+            read_only: self.idempotency == Idempotency::Read,
         }
     }
 }
@@ -293,7 +294,8 @@ struct Inner {
     base: Url,
     auth: RwLock<Option<Auth>>,
     options: ClientOptions,
-    /// 429 responses received, for callers that adapt their concurrency.
+    /// Rate-limit answers received (429, and 503 with `Retry-After`), for callers that adapt
+    /// their concurrency.
     rate_limited: std::sync::atomic::AtomicU64,
 }
 
@@ -342,7 +344,8 @@ impl Transport {
         &self.inner.base
     }
 
-    /// How many 429 responses this transport (and its clones) received.
+    /// How many rate-limit answers (429, and 503 with `Retry-After`) this transport and its
+    /// clones received.
     pub(crate) fn rate_limited(&self) -> u64 {
         self.inner
             .rate_limited
@@ -424,7 +427,7 @@ impl Transport {
                 };
                 if let Some(status) = err.status() {
                     span.record("status", status);
-                    if status == 429 {
+                    if status == 429 || (status == 503 && err.retry_after().is_some()) {
                         self.inner
                             .rate_limited
                             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);

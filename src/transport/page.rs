@@ -92,11 +92,7 @@ pub(crate) fn paginate<P: Page>(
             let next = next_page_url(current, &link, state.cursor_param)?;
             if state.seen.contains(next.as_str()) {
                 return Err(Error::RepeatedCursor {
-                    request: RequestInfo {
-                        method: "GET".into(),
-                        template: state.template.clone(),
-                        attempts: 1,
-                    },
+                    request: RequestInfo::read("GET", &state.template),
                 });
             }
             state.next = Some(Call::get_url(next, state.template.clone()));

@@ -93,10 +93,9 @@ impl RetryPolicy {
         if !retry {
             return None;
         }
-        let delay = match err.retry_after() {
-            Some(hint) => hint,
-            None => self.jittered_backoff(attempt),
-        };
+        // A server's hint is a floor: `Retry-After: 0` must not turn into a burst of retries.
+        let backoff = self.jittered_backoff(attempt);
+        let delay = err.retry_after().map_or(backoff, |hint| hint.max(backoff));
         (elapsed + delay <= self.deadline).then_some(delay)
     }
 
@@ -147,11 +146,7 @@ mod tests {
 
     fn api(status: u16, retry_after: Option<Duration>) -> Error {
         Error::Api(Box::new(ApiError {
-            request: RequestInfo {
-                method: "GET".into(),
-                template: "/x".into(),
-                attempts: 1,
-            },
+            request: RequestInfo::read("GET", "/x"),
             status,
             body: ErrorBody::Empty,
             trace_id: None,
@@ -173,9 +168,8 @@ mod tests {
         );
         let unknown = Error::OutcomeUnknown {
             request: RequestInfo {
-                method: "PUT".into(),
-                template: "/t".into(),
-                attempts: 1,
+                read_only: false,
+                ..RequestInfo::read("PUT", "/t")
             },
             source: "timeout".into(),
         };
