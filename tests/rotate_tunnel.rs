@@ -260,3 +260,50 @@ async fn a_regenerate_whose_outcome_is_unknown_is_not_retried_and_says_so() {
         again.error
     );
 }
+
+#[tokio::test]
+async fn a_probe_url_that_cannot_work_is_refused_before_anything_is_minted() {
+    let server = server().await;
+    mount_regenerate(&server, 0).await;
+    let (admin, instance) = clients(&server);
+    let rotator = TunnelKeyRotator::new(admin, instance, "org-1", "5b1c7e2a-host")
+        .probe(Probe::url("not a url"));
+    let journal = MemoryJournal::new();
+    let err = rotate::rotate(&rotator, &journal, RotateOptions::new("t6"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.error, Error::InvalidInput { .. }),
+        "{}",
+        err.error
+    );
+    assert_eq!(
+        journal.load("t6").await.unwrap().unwrap().step,
+        Step::NotMinted
+    );
+}
+
+#[tokio::test]
+async fn a_probe_url_with_a_query_is_polled_as_given() {
+    let server = server().await;
+    mount_regenerate(&server, 1).await;
+    Mock::given(method("PUT"))
+        .and(path(INSTALL))
+        .respond_with(install_answer("Acme"))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/status"))
+        .and(wiremock::matchers::query_param("check", "tunnel"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (admin, instance) = clients(&server);
+    let rotator = TunnelKeyRotator::new(admin, instance, "org-1", "5b1c7e2a-host")
+        .probe(Probe::url(format!("{}/status?check=tunnel", server.uri())));
+    let report = rotate::rotate(&rotator, &MemoryJournal::new(), RotateOptions::new("t7"))
+        .await
+        .unwrap();
+    assert!(report.succeeded());
+}

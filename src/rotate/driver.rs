@@ -162,6 +162,7 @@ impl RotationReport {
 
 /// A failed rotation run: the error, the report so far, and, only if the journal could not
 /// store it, the freshly minted credential, so it is never lost.
+#[non_exhaustive]
 pub struct RotationError<C> {
     /// What failed.
     pub error: Error,

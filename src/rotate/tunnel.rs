@@ -139,27 +139,33 @@ impl TunnelKeyRotator {
         self
     }
 
-    async fn probe_once(&self, probe: &Probe, http: Option<&Transport>) -> bool {
+    /// The HTTP client and URL of a URL probe: checked before anything is minted, so a typo
+    /// in the probe cannot strand a freshly installed key.
+    fn probe_target(&self) -> Result<Option<(Transport, url::Url)>> {
+        let Some(Probe::Url(raw)) = &self.probe else {
+            return Ok(None);
+        };
+        let url =
+            url::Url::parse(raw).map_err(|e| Error::invalid_input("probe URL", e.to_string()))?;
+        let origin = url.origin().ascii_serialization();
+        let options = ClientOptions::new()
+            .base_url(origin.clone())
+            .retry_policy(crate::RetryPolicy::none());
+        Ok(Some((Transport::new(&origin, options, None)?, url)))
+    }
+
+    async fn probe_once(&self, probe: &Probe, http: Option<&(Transport, url::Url)>) -> bool {
         match (probe, http) {
             (Probe::Check(check), _) => check().await,
-            (Probe::Url(url), Some(http)) => match url::Url::parse(url) {
-                Ok(url) => http.unit(Call::get_url(url, "probe")).await.is_ok(),
-                Err(_) => false,
-            },
+            (Probe::Url(_), Some((http, url))) => {
+                http.unit(Call::get_url(url.clone(), "probe")).await.is_ok()
+            }
             (Probe::Url(_), None) => false,
         }
     }
 
     async fn run_probe(&self, probe: &Probe) -> Result<String> {
-        let http = match probe {
-            Probe::Url(url) => {
-                let options = ClientOptions::new()
-                    .base_url(url.clone())
-                    .retry_policy(crate::RetryPolicy::none());
-                Some(Transport::new(url, options, None)?)
-            }
-            Probe::Check(_) => None,
-        };
+        let http = self.probe_target()?;
         let started = tokio::time::Instant::now();
         let mut attempts = 0u32;
         loop {
@@ -199,6 +205,7 @@ impl Rotator for TunnelKeyRotator {
     }
 
     async fn regenerate(&self) -> Result<TunnelKey> {
+        self.probe_target()?;
         let tunnel = self
             .admin
             .regenerate_tunnel_key(&self.org_id, &self.hostname)
