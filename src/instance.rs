@@ -7,7 +7,9 @@ use reqwest::header::HeaderValue;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::secret::{Password, PersonalAccessToken, REDACTED, basic_encode, bearer_header};
+use crate::secret::{
+    Password, PersonalAccessToken, REDACTED, basic_password_header, bearer_header,
+};
 use crate::transport::{Auth, Call, ClientOptions, Idempotency, Path, Transport};
 
 /// How an [`InstanceClient`] authenticates. `Debug` never shows the secret.
@@ -68,40 +70,6 @@ impl fmt::Debug for InstanceAuth {
                 .finish(),
         }
     }
-}
-
-/// `Basic base64(username:password)`. Unlike Cloud API tokens, Data Center passwords may hold
-/// spaces and non-ASCII characters (base64 carries them), so only what cannot work is refused:
-/// an empty value, a control character, and a `:` in the username.
-fn basic_password_header(username: &str, password: &str) -> Result<HeaderValue> {
-    if username.is_empty() {
-        return Err(Error::invalid_input("username", "is empty"));
-    }
-    if username.contains(':') {
-        return Err(Error::invalid_input(
-            "username",
-            "contains ':', which basic authentication cannot carry",
-        ));
-    }
-    if username.chars().any(char::is_control) {
-        return Err(Error::invalid_input(
-            "username",
-            "contains a control character",
-        ));
-    }
-    if password.is_empty() {
-        return Err(Error::invalid_input("password", "is empty"));
-    }
-    if password.chars().any(char::is_control) {
-        return Err(Error::invalid_input(
-            "password",
-            "contains a control character",
-        ));
-    }
-    let mut value = HeaderValue::try_from(format!("Basic {}", basic_encode(username, password)))
-        .map_err(|_| Error::invalid_input("basic credentials", "cannot form a header value"))?;
-    value.set_sensitive(true);
-    Ok(value)
 }
 
 /// What a Data Center instance answers after installing a tunnel key. Every field is optional:
@@ -298,33 +266,5 @@ impl InstanceClient {
         self.transport
             .json(Call::get(Path::new("rest/api/2/myself")))
             .await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn basic_password_header_accepts_spaces_and_refuses_what_cannot_work() {
-        let value = basic_password_header("admin", "pass word é").unwrap();
-        assert!(value.is_sensitive());
-        assert_eq!(
-            value.to_str().unwrap(),
-            format!("Basic {}", basic_encode("admin", "pass word é"))
-        );
-        for (user, pw) in [
-            ("", "p"),
-            ("a:b", "p"),
-            ("a\nb", "p"),
-            ("a", ""),
-            ("a", "p\r\nX: y"),
-        ] {
-            let err = basic_password_header(user, pw).unwrap_err();
-            assert!(matches!(err, Error::InvalidInput { .. }), "{err}");
-            if pw.len() > 1 {
-                assert!(!err.to_string().contains(pw), "{err}");
-            }
-        }
     }
 }

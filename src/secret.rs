@@ -245,8 +245,42 @@ pub(crate) fn check_email(email: &str) -> Result<(), Error> {
 pub(crate) fn basic_header(email: &str, token: &str) -> Result<HeaderValue, Error> {
     check_email(email)?;
     check_header_safe("API token", token)?;
-    let encoded = basic_encode(email, token);
-    let mut value = HeaderValue::try_from(format!("Basic {encoded}"))
+    basic_value(email, token)
+}
+
+/// `Basic base64(username:password)`. Unlike Cloud API tokens, Data Center passwords may hold
+/// spaces and non-ASCII characters (base64 carries them), so only what cannot work is refused:
+/// an empty value, a control character, and a `:` in the username.
+pub(crate) fn basic_password_header(username: &str, password: &str) -> Result<HeaderValue, Error> {
+    if username.is_empty() {
+        return Err(Error::invalid_input("username", "is empty"));
+    }
+    if username.contains(':') {
+        return Err(Error::invalid_input(
+            "username",
+            "contains ':', which basic authentication cannot carry",
+        ));
+    }
+    if username.chars().any(char::is_control) {
+        return Err(Error::invalid_input(
+            "username",
+            "contains a control character",
+        ));
+    }
+    if password.is_empty() {
+        return Err(Error::invalid_input("password", "is empty"));
+    }
+    if password.chars().any(char::is_control) {
+        return Err(Error::invalid_input(
+            "password",
+            "contains a control character",
+        ));
+    }
+    basic_value(username, password)
+}
+
+fn basic_value(user: &str, secret: &str) -> Result<HeaderValue, Error> {
+    let mut value = HeaderValue::try_from(format!("Basic {}", basic_encode(user, secret)))
         .map_err(|_| Error::invalid_input("basic credentials", "cannot form a header value"))?;
     value.set_sensitive(true);
     Ok(value)
@@ -339,6 +373,29 @@ mod tests {
             assert!(matches!(err, Error::InvalidInput { .. }), "{text}");
         }
         assert!(bearer_header("Admin API key", "a\u{0}b").is_err());
+    }
+
+    #[test]
+    fn basic_password_header_accepts_spaces_and_refuses_what_cannot_work() {
+        let value = basic_password_header("admin", "pass word é").unwrap();
+        assert!(value.is_sensitive());
+        assert_eq!(
+            value.to_str().unwrap(),
+            format!("Basic {}", basic_encode("admin", "pass word é"))
+        );
+        for (user, pw) in [
+            ("", "p"),
+            ("a:b", "p"),
+            ("a\nb", "p"),
+            ("a", ""),
+            ("a", "p\r\nX: y"),
+        ] {
+            let err = basic_password_header(user, pw).unwrap_err();
+            assert!(matches!(err, Error::InvalidInput { .. }), "{err}");
+            if pw.len() > 1 {
+                assert!(!err.to_string().contains(pw), "{err}");
+            }
+        }
     }
 
     #[test]
