@@ -539,3 +539,15 @@ async fn a_revocation_whose_answer_was_lost_counts_as_done() {
     assert!(!w.fake.token_is_live(w.old.token()));
     assert_eq!(w.fake.request_count(Route::RevokeUserToken), 2);
 }
+
+#[tokio::test]
+async fn rollback_is_refused_once_the_old_token_is_revoked() {
+    let w = world(20).await;
+    let rotator = w.rotator(RetryPolicy::default());
+    let updated = rotator.update(&w.new).await.unwrap();
+    assert!(updated.rewritten > 0);
+    assert!(w.fake.revoke_api_token(&w.old_id));
+    let err = rotator.rollback().await.unwrap_err();
+    assert!(err.to_string().contains("no longer authenticates"), "{err}");
+    assert!(w.fake.rules_holding(&w.old).is_empty(), "nothing restored");
+}

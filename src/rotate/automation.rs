@@ -325,8 +325,21 @@ impl AutomationTokenRotator {
     }
 
     /// Restores the kept originals of the rules this rotator rewrote, skipping any rule changed
-    /// since it was written. Originals are kept in memory, by this rotator instance.
+    /// since it was written. Refused once the old token no longer authenticates. Originals are
+    /// kept in memory, by this rotator instance (they hold the old token: they are not
+    /// journaled).
     pub async fn rollback(&self) -> Result<Rollback> {
+        // Restored rules would hold the old token again: useless, and harmful, once it is revoked.
+        if let Err(e) = self.jira(&self.old)?.myself().await {
+            if e.is_auth_failure() {
+                return Err(Error::rotation(
+                    "rollback",
+                    "the old token no longer authenticates (revoked or expired): restoring \
+                     rules that use it would break them",
+                ));
+            }
+            return Err(e);
+        }
         let kept: Vec<(String, RuleDocument, Value)> = self
             .kept
             .lock()
@@ -357,12 +370,8 @@ impl AutomationTokenRotator {
         let doc = self.automation.get_rule(uuid).await?;
         let scanned = doc.rule.to_value()?;
         let findings = old_scanner.scan_rule(&scanned);
-        if !findings.iter().any(|f| f.status == FindingStatus::Match) {
-            let holds_new = Scanner::for_token(new)
-                .scan_rule(&scanned)
-                .iter()
-                .any(|f| f.status == FindingStatus::Match);
-            if holds_new {
+        if !is_match(&findings) {
+            if is_match(&Scanner::for_token(new).scan_rule(&scanned)) {
                 return Ok(Outcome::AlreadyNew);
             }
             let cannot_tell = findings
@@ -398,6 +407,11 @@ impl AutomationTokenRotator {
 }
 
 type RuleSummaryRef = crate::automation::RuleSummary;
+
+/// Whether the scan found the token itself (not just a value it cannot read).
+fn is_match(findings: &[Finding]) -> bool {
+    findings.iter().any(|f| f.status == FindingStatus::Match)
+}
 
 /// Tallies of an update pass.
 #[derive(Default)]
@@ -572,12 +586,10 @@ impl Rotator for AutomationTokenRotator {
                 .await?
                 .rule
                 .to_value()?;
-            let has = |s: &Scanner| {
-                s.scan_rule(&rule)
-                    .iter()
-                    .any(|f| f.status == FindingStatus::Match)
-            };
-            Ok((has(old_scanner), has(new_scanner)))
+            Ok((
+                is_match(&old_scanner.scan_rule(&rule)),
+                is_match(&new_scanner.scan_rule(&rule)),
+            ))
         };
         let mut progress = Progress {
             phase: "verify",

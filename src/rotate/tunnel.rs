@@ -259,8 +259,12 @@ impl Rotator for TunnelKeyRotator {
                 verified = verified.check("the instance accepted the key");
             }
         }
-        if let Some(probe) = &self.probe {
-            verified = verified.check(self.run_probe(probe).await?);
+        match &self.probe {
+            Some(probe) => verified = verified.check(self.run_probe(probe).await?),
+            None => {
+                verified = verified
+                    .check("no probe configured: traffic through the tunnel was not observed");
+            }
         }
         Ok(verified)
     }
