@@ -1,14 +1,15 @@
 //! Wiremock tests for `InstanceClient`: installing a tunnel key on Data Center and `myself`.
 
-use std::io;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+mod support;
 
 use atlassian_rotation::instance::{InstanceAuth, TunnelInstallation};
 use atlassian_rotation::secret::{Password, PersonalAccessToken, TunnelKey};
 use atlassian_rotation::{ClientOptions, Error, InstanceClient, RetryPolicy};
 use base64::Engine as _;
 use serde_json::json;
+use support::{LogCapture, strict_server as server};
 use wiremock::matchers::{any, body_json, header, method, path};
 use wiremock::{Match, Mock, MockBuilder, MockServer, Request, ResponseTemplate};
 
@@ -16,20 +17,6 @@ const PAT: &str = "NjQ2ODk1-personal-access-token-XYZ";
 const TUNNEL_KEY: &str = "tunnel-key-9f8e7d6c5b4a-NOT-REAL==";
 const UA: &str = concat!("atlassian-rotation/", env!("CARGO_PKG_VERSION"));
 const INSTALL: &str = "/jira/rest/secure-tunneling/latest/tunnel/token";
-
-async fn server() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(
-            ResponseTemplate::new(599).set_body_string("UNEXPECTED REQUEST: no exact mock matched"),
-        )
-        .with_priority(u8::MAX)
-        .expect(0)
-        .named("catch-all")
-        .mount(&server)
-        .await;
-    server
-}
 
 /// A client on `{server}/jira` (a context path, as many Data Center instances have).
 fn client(server: &MockServer, auth: InstanceAuth, retry: RetryPolicy) -> InstanceClient {
@@ -177,31 +164,10 @@ async fn install_is_idempotent_so_a_503_is_retried() {
     assert_eq!(installed.name.as_deref(), Some("t"));
 }
 
-#[derive(Clone, Default)]
-struct LogCapture(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for LogCapture {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn the_key_and_the_pat_stay_out_of_errors_and_logs_even_when_the_server_echoes_them() {
     let logs = LogCapture::default();
-    let sink = logs.clone();
-    let _guard = tracing::subscriber::set_default(
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_span_events(tracing_subscriber::fmt::format::FmtSpan::FULL)
-            .with_writer(move || sink.clone())
-            .finish(),
-    );
+    let _guard = logs.install();
     let server = server().await;
     install_call(&format!("Bearer {PAT}"))
         .respond_with(
@@ -237,7 +203,7 @@ async fn the_key_and_the_pat_stay_out_of_errors_and_logs_even_when_the_server_ec
         "{text}"
     );
     assert!(!text.contains(TUNNEL_KEY) && !text.contains(PAT), "{text}");
-    let logged = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    let logged = logs.text();
     assert!(logged.contains("retrying"), "no retry logged: {logged}");
     assert!(
         !logged.contains(TUNNEL_KEY) && !logged.contains(PAT),

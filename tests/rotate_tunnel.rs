@@ -1,6 +1,8 @@
 //! The tunnel-key rotation over HTTP (wiremock on loopback): regenerate once, install the
 //! minted key, verify the organisation and the probe, and resume without a second regenerate.
 
+mod support;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -12,24 +14,13 @@ use atlassian_rotation::rotate::{
 use atlassian_rotation::secret::{AdminApiKey, PersonalAccessToken, TunnelKey};
 use atlassian_rotation::{AdminClient, ClientOptions, Error, InstanceClient, RetryPolicy};
 use serde_json::json;
-use wiremock::matchers::{any, body_json, header, method, path};
+use support::strict_server as server;
+use wiremock::matchers::{body_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const MINTED: &str = "O4D4eSRbMvs-minted-tunnel-key-NOT-REAL==";
 const REGENERATE: &str = "/admin/v1/orgs/org-1/tunnels/5b1c7e2a-host/token";
 const INSTALL: &str = "/rest/secure-tunneling/latest/tunnel/token";
-
-async fn server() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(599).set_body_string("UNEXPECTED REQUEST"))
-        .with_priority(u8::MAX)
-        .expect(0)
-        .named("catch-all")
-        .mount(&server)
-        .await;
-    server
-}
 
 async fn mount_regenerate(server: &MockServer, times: u64) {
     Mock::given(method("PUT"))

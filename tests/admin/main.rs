@@ -1,5 +1,7 @@
 //! Wiremock tests for `AdminClient`, one module per API area.
 
+#[path = "../support/mod.rs"]
+mod common;
 mod org;
 mod org_tokens;
 mod support;

@@ -1,33 +1,17 @@
 //! Shared helpers: a loopback server whose catch-all fails loudly, exact matchers, and a log
 //! capture for proving secrets stay out of traces.
 
-use std::io;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use atlassian_rotation::secret::AdminApiKey;
 use atlassian_rotation::{AdminClient, ClientOptions, RetryPolicy};
-use wiremock::matchers::{any, header, method, path};
-use wiremock::{Match, MockBuilder, MockServer, Request, ResponseTemplate};
+use wiremock::matchers::{header, method, path};
+use wiremock::{Match, MockBuilder, MockServer, Request};
 
 pub const KEY: &str = "admin-key-Sup3rS3cret-0123456789";
 pub const UA: &str = concat!("atlassian-rotation/", env!("CARGO_PKG_VERSION"));
 
-/// A server with a catch-all that answers 599 and must never be hit: any request that no exact
-/// mock matched fails the test (when the server drops, and through the 599 status).
-pub async fn server() -> MockServer {
-    let server = MockServer::start().await;
-    wiremock::Mock::given(any())
-        .respond_with(
-            ResponseTemplate::new(599).set_body_string("UNEXPECTED REQUEST: no exact mock matched"),
-        )
-        .with_priority(u8::MAX)
-        .expect(0)
-        .named("catch-all")
-        .mount(&server)
-        .await;
-    server
-}
+pub use crate::common::{LogCapture, strict_server as server};
 
 /// A client on `server` that never retries.
 pub fn client(server: &MockServer) -> AdminClient {
@@ -75,37 +59,5 @@ pub struct NoBody;
 impl Match for NoBody {
     fn matches(&self, request: &Request) -> bool {
         request.body.is_empty() && !request.headers.contains_key("content-type")
-    }
-}
-
-/// Everything `tracing` writes at any level while the guard lives, for the current thread.
-#[derive(Clone, Default)]
-pub struct LogCapture(Arc<Mutex<Vec<u8>>>);
-
-impl LogCapture {
-    pub fn install(&self) -> tracing::subscriber::DefaultGuard {
-        let sink = self.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_span_events(tracing_subscriber::fmt::format::FmtSpan::FULL)
-            .with_writer(move || sink.clone())
-            .finish();
-        tracing::subscriber::set_default(subscriber)
-    }
-
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-impl io::Write for LogCapture {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
     }
 }

@@ -15,6 +15,72 @@ pub fn creds() -> ApiCredentials {
     ApiCredentials::new(EMAIL, ApiToken::new(TOKEN))
 }
 
+/// A loopback server whose catch-all fails the test for any request no exact mock matched.
+pub async fn strict_server() -> MockServer {
+    let server = MockServer::start().await;
+    catch_all(&server).await;
+    server
+}
+
+/// Everything `tracing` writes at any level on the current thread while the guard lives.
+///
+/// One global TRACE subscriber writes into the buffer of whichever capture is installed on the
+/// writing thread: per-thread default subscribers race with tracing's global callsite cache when
+/// tests run in parallel, and then miss events.
+#[derive(Clone, Default)]
+pub struct LogCapture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+thread_local! {
+    static CAPTURE: std::cell::RefCell<Option<LogCapture>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Uninstalls a [`LogCapture`] from its thread when dropped.
+pub struct CaptureGuard(());
+
+impl Drop for CaptureGuard {
+    fn drop(&mut self) {
+        CAPTURE.with(|c| c.borrow_mut().take());
+    }
+}
+
+/// Writes into the current thread's capture, if any.
+struct ThreadWriter;
+
+impl std::io::Write for ThreadWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        CAPTURE.with(|c| {
+            if let Some(capture) = c.borrow().as_ref() {
+                capture.0.lock().unwrap().extend_from_slice(buf);
+            }
+        });
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl LogCapture {
+    pub fn install(&self) -> CaptureGuard {
+        static GLOBAL: std::sync::Once = std::sync::Once::new();
+        GLOBAL.call_once(|| {
+            let _ = tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::TRACE)
+                .with_ansi(false)
+                .with_span_events(tracing_subscriber::fmt::format::FmtSpan::FULL)
+                .with_writer(|| ThreadWriter)
+                .try_init();
+        });
+        CAPTURE.with(|c| *c.borrow_mut() = Some(self.clone()));
+        CaptureGuard(())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
 /// Anything not mounted on purpose fails the test loudly.
 pub async fn catch_all(server: &MockServer) {
     Mock::given(any())
