@@ -18,7 +18,7 @@ use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use atlassian_rotation::rotate::{AutomationTokenRotator, Rotator as _};
+use atlassian_rotation::rotate::Rotator as _;
 use support::{HOLDING, SERVE_ENV, Served, World, bench_line, selected};
 
 /// Counts live heap bytes and their peak.
@@ -153,14 +153,7 @@ fn peak_of_update(rules: usize) -> Heap {
     let holding = (rules as f64 * HOLDING).round() as usize;
 
     let runtime = tokio::runtime::Runtime::new().expect("a runtime for the client");
-    let rotator = AutomationTokenRotator::new(
-        world.automation(),
-        world.base.clone(),
-        world.old.clone(),
-        world.new.clone(),
-    )
-    .expect("a rotator")
-    .concurrency(CONCURRENCY);
+    let rotator = world.rotator(CONCURRENCY);
     let started = std::time::Instant::now();
     let before = CURRENT.load(Ordering::Relaxed);
     PEAK.store(before, Ordering::Relaxed);

@@ -17,7 +17,7 @@ use std::io::Write as _;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use atlassian_rotation::automation::{FindingStatus, Scanner};
+use atlassian_rotation::automation::{FindingStatus, RuleDocument, Scanner};
 use atlassian_rotation::secret::ApiCredentials;
 use serde_json::Value;
 use support::{CLOUD_ID, Served, World, basic_of, bench_line, median, selected};
@@ -74,12 +74,53 @@ fn main() {
             "higher",
         );
     }
+    if selected("scan_vs_parse") {
+        typed_read_breakdown(&corpus, &scanner);
+    }
     if selected("scan_vs_jq") {
         match jq_throughput(&corpus, &old, holding, mb) {
             Some(jq) => bench_line("scan_vs_jq", ours, jq, "MB/s", "higher"),
             None => eprintln!("scan_vs_jq: jq is not on PATH; skipped"),
         }
     }
+}
+
+/// Diagnostic (stderr only): where the CPU of one rule read by `AutomationTokenRotator::update`
+/// goes. The rotator gets a `GET rule` body, decodes it into the typed `RuleDocument` (as the
+/// transport does, through `serde_path_to_error`), turns the rule back into a `Value` with
+/// `Rule::to_value`, and scans that; the plain path parses the body into a `Value` and scans.
+fn typed_read_breakdown(corpus: &[Vec<u8>], scanner: &Scanner) {
+    let bodies: Vec<Vec<u8>> = corpus
+        .iter()
+        .map(|rule| [br#"{"rule":"#.as_slice(), rule, br#","connections":[]}"#].concat())
+        .collect();
+    let (mut decode, mut to_value, mut scan, mut parse) = (0.0, 0.0, 0.0, 0.0);
+    for body in &bodies {
+        let started = Instant::now();
+        let mut de = serde_json::Deserializer::from_slice(body);
+        let doc: RuleDocument = serde_path_to_error::deserialize(&mut de).expect("a document");
+        let decoded = Instant::now();
+        let rule = doc.rule.to_value().expect("a rule value");
+        let valued = Instant::now();
+        black_box(scanner.scan_rule(&rule));
+        let scanned = Instant::now();
+        let value: Value = serde_json::from_slice(body).expect("a document");
+        black_box(value);
+        parse += scanned.elapsed().as_secs_f64();
+        decode += (decoded - started).as_secs_f64();
+        to_value += (valued - decoded).as_secs_f64();
+        scan += (scanned - valued).as_secs_f64();
+    }
+    let per_rule = |s: f64| s * 1e6 / bodies.len() as f64;
+    eprintln!(
+        "scan: reading a rule as the rotator does: decode into RuleDocument {:.0} µs + \
+         Rule::to_value {:.0} µs + scan {:.0} µs per rule; parsing the same body into a Value: \
+         {:.0} µs",
+        per_rule(decode),
+        per_rule(to_value),
+        per_rule(scan),
+        per_rule(parse),
+    );
 }
 
 /// The generated rules as the bytes a user holds, the token they hold, and how many hold it.

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use atlassian_rotation::automation::{AutomationBase, AutomationClient};
+use atlassian_rotation::rotate::AutomationTokenRotator;
 use atlassian_rotation::secret::{ApiCredentials, ApiToken};
 use atlassian_rotation::testing::{FakeAtlassian, RuleSeed};
 use time::OffsetDateTime;
@@ -113,6 +114,19 @@ impl World {
     pub fn automation(&self) -> AutomationClient {
         let base = AutomationBase::url(&self.automation_base()).expect("the fake's base URL");
         AutomationClient::new(base, &self.caller).expect("an automation client")
+    }
+
+    /// The rotator under measurement: replaces the old token with the new one in every rule,
+    /// with `concurrency` rule requests in flight.
+    pub fn rotator(&self, concurrency: usize) -> AutomationTokenRotator {
+        AutomationTokenRotator::new(
+            self.automation(),
+            self.base.clone(),
+            self.old.clone(),
+            self.new.clone(),
+        )
+        .expect("a rotator")
+        .concurrency(concurrency)
     }
 
     /// The world as one line, for a parent process (over a pipe, never shown).
