@@ -13,6 +13,7 @@
 //!
 //! ```text
 //! cargo bench --bench bulk
+//! BENCH_BULK_SWEEP=1 cargo bench --bench bulk   # also ours at concurrency 1 to 64
 //! ```
 
 mod support;
@@ -30,23 +31,27 @@ const RULES: usize = 2_000;
 const LATENCY: Duration = Duration::from_millis(5);
 const CONCURRENCY: usize = 16;
 const OUR_RUNS: usize = 3;
+const SWEEP_ENV: &str = "BENCH_BULK_SWEEP";
 
 fn main() {
     if !selected("bulk_vs_sequential") && !selected("bulk_vs_floor") {
         return;
     }
     let runtime = tokio::runtime::Runtime::new().expect("a runtime for the client");
+    if std::env::var_os(SWEEP_ENV).is_some() {
+        sweep(&runtime);
+    }
 
     let mut ours = Vec::new();
     let mut our_run = Run::default();
     for _ in 0..OUR_RUNS {
-        our_run = run_ours(&runtime, LATENCY);
+        our_run = run_ours(&runtime, LATENCY, CONCURRENCY);
         ours.push(our_run.seconds);
     }
     let ours = median(&mut ours);
     let (our_requests, our_cpu) = (our_run.counts, our_run.cpu);
     // The same run without latency: how long the CPU work alone takes, client and fake.
-    let cpu_bound = run_ours(&runtime, Duration::ZERO).seconds;
+    let cpu_bound = run_ours(&runtime, Duration::ZERO, CONCURRENCY).seconds;
 
     let served = Served::start();
     let world = World::seed(&served.fake, RULES);
@@ -89,6 +94,19 @@ fn main() {
     }
 }
 
+/// Diagnostic, with `BENCH_BULK_SWEEP=1`: our update at several concurrencies, with and
+/// without latency.
+fn sweep(runtime: &tokio::runtime::Runtime) {
+    for concurrency in [1, 4, 16, 32, 64] {
+        let with = run_ours(runtime, LATENCY, concurrency).seconds;
+        let without = run_ours(runtime, Duration::ZERO, concurrency).seconds;
+        eprintln!(
+            "bulk sweep: concurrency {concurrency:>2}: {with:.3} s with {} ms latency, {without:.3} s without",
+            LATENCY.as_millis()
+        );
+    }
+}
+
 /// One timed update.
 #[derive(Default)]
 struct Run {
@@ -97,13 +115,14 @@ struct Run {
     cpu: (f64, f64),
 }
 
-/// Times `AutomationTokenRotator::update` on a freshly seeded fake answering after `latency`.
-fn run_ours(runtime: &tokio::runtime::Runtime, latency: Duration) -> Run {
+/// Times `AutomationTokenRotator::update` at `concurrency` on a freshly seeded fake answering
+/// after `latency`.
+fn run_ours(runtime: &tokio::runtime::Runtime, latency: Duration, concurrency: usize) -> Run {
     let served = Served::start();
     let world = World::seed(&served.fake, RULES);
     let holding = served.fake.rules_holding(&world.old).len();
     served.fake.set_latency(latency);
-    let rotator = world.rotator(CONCURRENCY);
+    let rotator = world.rotator(concurrency);
     let cpu = Cpu::start();
     let (updated, took) = runtime.block_on(timed(rotator.update(&world.new)));
     let cpu = cpu.stop();
