@@ -311,6 +311,28 @@ impl FakeAtlassian {
         self.shared.lock().config.cursor_ttl = ttl;
     }
 
+    /// Delays every response by `latency` (on the tokio clock), as a network round trip to
+    /// Atlassian would: for benchmarks and for tests of concurrency. The delay comes before the
+    /// request is handled, and adds to any [`Fault::latency`]. Default: none.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use std::time::Duration;
+    /// use atlassian_rotation::testing::FakeAtlassian;
+    ///
+    /// let fake = FakeAtlassian::start().await;
+    /// fake.set_latency(Duration::from_millis(250));
+    /// let url = format!("{}/rest/api/3/myself", fake.site_base());
+    /// let started = tokio::time::Instant::now();
+    /// assert_eq!(reqwest::get(&url).await.unwrap().status(), 401);
+    /// assert!(started.elapsed() >= Duration::from_millis(250));
+    /// # }
+    /// ```
+    pub fn set_latency(&self, latency: std::time::Duration) {
+        self.shared.lock().config.latency = latency;
+    }
+
     /// Invalidates every cursor handed out so far: following one answers 400.
     pub fn expire_cursors(&self) {
         self.shared.lock().cursors.clear();

@@ -195,6 +195,10 @@ async fn handle(
         .await
         .map(|c| c.to_bytes())
         .unwrap_or_default();
+    let latency = shared.lock().config.latency;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     let header = |name: &str| {
         parts
             .headers

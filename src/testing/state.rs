@@ -100,6 +100,8 @@ pub(crate) struct Config {
     pub rule_page_max: usize,
     pub link_style: LinkStyle,
     pub cursor_ttl: Duration,
+    /// Added before every response (see `FakeAtlassian::set_latency`).
+    pub latency: Duration,
 }
 
 impl Default for Config {
@@ -109,6 +111,7 @@ impl Default for Config {
             rule_page_max: 100,
             link_style: LinkStyle::QueryString,
             cursor_ttl: Duration::from_secs(3600),
+            latency: Duration::ZERO,
         }
     }
 }

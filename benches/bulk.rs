@@ -1,0 +1,248 @@
+//! The update phase of a token rotation across 2,000 rules (10% holding the token) against the
+//! fake with a fixed 5 ms latency per request:
+//!
+//! - `bulk_vs_sequential`: `AutomationTokenRotator::update` at concurrency 16 against the loop an
+//!   admin's script would be: plain reqwest, list the summaries page by page, GET every rule,
+//!   string-replace the token (bare and inside `base64(email:token)`) in the rules that hold it,
+//!   PUT those back, one request at a time.
+//! - `bulk_vs_floor`: the same run of ours against the theoretical floor: the requests that loop
+//!   needs (pages + GETs + PUTs) × latency / concurrency. Our compare-before-write re-read of each
+//!   matching rule is not in the floor: it is a cost of safety, and the comparison shows it.
+//!
+//! Every run starts from a freshly seeded fake and checks that no rule holds the old token after.
+//!
+//! ```text
+//! cargo bench --bench bulk
+//! BENCH_BULK_SWEEP=1 cargo bench --bench bulk   # also ours at concurrency 1 to 64
+//! ```
+
+mod support;
+
+use std::time::Duration;
+
+use atlassian_rotation::rotate::Rotator as _;
+use atlassian_rotation::secret::ApiCredentials;
+use atlassian_rotation::testing::Route;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
+use serde_json::Value;
+use support::{Served, World, basic_of, bench_line, median, selected, timed};
+
+const RULES: usize = 2_000;
+const LATENCY: Duration = Duration::from_millis(5);
+const CONCURRENCY: usize = 16;
+const OUR_RUNS: usize = 3;
+const SWEEP_ENV: &str = "BENCH_BULK_SWEEP";
+
+fn main() {
+    if !selected("bulk_vs_sequential") && !selected("bulk_vs_floor") {
+        return;
+    }
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime for the client");
+    if std::env::var_os(SWEEP_ENV).is_some() {
+        sweep(&runtime);
+    }
+
+    let mut ours = Vec::new();
+    let mut our_run = Run::default();
+    for _ in 0..OUR_RUNS {
+        our_run = run_ours(&runtime, LATENCY, CONCURRENCY);
+        ours.push(our_run.seconds);
+    }
+    let ours = median(&mut ours);
+    let (our_requests, our_cpu) = (our_run.counts, our_run.cpu);
+    // The same run without latency: how long the CPU work alone takes, client and fake.
+    let cpu_bound = run_ours(&runtime, Duration::ZERO, CONCURRENCY).seconds;
+
+    let served = Served::start();
+    let world = World::seed(&served.fake, RULES);
+    let holding = served.fake.rules_holding(&world.old).len();
+    served.fake.set_latency(LATENCY);
+    let cpu = Cpu::start();
+    let (written, took) = runtime.block_on(timed(sequential(&world)));
+    let their_cpu = cpu.stop();
+    assert_eq!(written, holding, "the loop rewrites every holding rule");
+    check_rotated(&served, &world, holding);
+    let theirs = Counts::of(&served);
+    let baseline = took.as_secs_f64();
+
+    let floor = theirs.total() as f64 * LATENCY.as_secs_f64() / CONCURRENCY as f64;
+    eprintln!(
+        "bulk: {RULES} rules, {holding} holding, {} ms latency, concurrency {CONCURRENCY}; \
+         ours (median of {OUR_RUNS}) {ours:.3} s with {our_requests}; \
+         sequential {baseline:.3} s with {theirs} ({:.2} ms per request); \
+         floor {floor:.3} s (with our re-reads: {:.3} s); ours without latency {cpu_bound:.3} s",
+        LATENCY.as_millis(),
+        baseline * 1e3 / theirs.total() as f64,
+        our_requests.total() as f64 * LATENCY.as_secs_f64() / CONCURRENCY as f64,
+    );
+    for (who, (fake, client), counts) in [
+        ("ours", our_cpu, our_requests),
+        ("sequential", their_cpu, theirs),
+    ] {
+        let per = |s: f64| s * 1e6 / counts.total() as f64;
+        eprintln!(
+            "bulk: {who} CPU per request: client {:.0} µs, fake {:.0} µs",
+            per(client),
+            per(fake)
+        );
+    }
+    if selected("bulk_vs_sequential") {
+        bench_line("bulk_vs_sequential", ours, baseline, "s", "lower");
+    }
+    if selected("bulk_vs_floor") {
+        bench_line("bulk_vs_floor", ours, floor, "s", "lower");
+    }
+}
+
+/// Diagnostic, with `BENCH_BULK_SWEEP=1`: our update at several concurrencies, with and
+/// without latency.
+fn sweep(runtime: &tokio::runtime::Runtime) {
+    for concurrency in [1, 4, 16, 32, 64] {
+        let with = run_ours(runtime, LATENCY, concurrency).seconds;
+        let without = run_ours(runtime, Duration::ZERO, concurrency).seconds;
+        eprintln!(
+            "bulk sweep: concurrency {concurrency:>2}: {with:.3} s with {} ms latency, {without:.3} s without",
+            LATENCY.as_millis()
+        );
+    }
+}
+
+/// One timed update.
+#[derive(Default)]
+struct Run {
+    seconds: f64,
+    counts: Counts,
+    cpu: (f64, f64),
+}
+
+/// Times `AutomationTokenRotator::update` at `concurrency` on a freshly seeded fake answering
+/// after `latency`.
+fn run_ours(runtime: &tokio::runtime::Runtime, latency: Duration, concurrency: usize) -> Run {
+    let served = Served::start();
+    let world = World::seed(&served.fake, RULES);
+    let holding = served.fake.rules_holding(&world.old).len();
+    served.fake.set_latency(latency);
+    let rotator = world.rotator(concurrency);
+    let cpu = Cpu::start();
+    let (updated, took) = runtime.block_on(timed(rotator.update(&world.new)));
+    let cpu = cpu.stop();
+    let updated = updated.expect("the update succeeds");
+    assert_eq!(
+        updated.rewritten, holding,
+        "every holding rule is rewritten"
+    );
+    check_rotated(&served, &world, holding);
+    Run {
+        seconds: took.as_secs_f64(),
+        counts: Counts::of(&served),
+        cpu,
+    }
+}
+
+/// CPU seconds (fake, client) spent between `start` and `stop`.
+struct Cpu(Option<(f64, f64)>);
+
+impl Cpu {
+    fn start() -> Self {
+        Self(support::cpu_split())
+    }
+
+    fn stop(self) -> (f64, f64) {
+        match (self.0, support::cpu_split()) {
+            (Some((fake0, rest0)), Some((fake1, rest1))) => (fake1 - fake0, rest1 - rest0),
+            _ => (f64::NAN, f64::NAN),
+        }
+    }
+}
+
+/// Requests the fake served, by kind.
+#[derive(Default, Clone, Copy)]
+struct Counts {
+    pages: usize,
+    gets: usize,
+    puts: usize,
+}
+
+impl Counts {
+    fn of(served: &Served) -> Self {
+        Self {
+            pages: served.fake.request_count(Route::RuleSummaries),
+            gets: served.fake.request_count(Route::RuleGet),
+            puts: served.fake.request_count(Route::RulePut),
+        }
+    }
+
+    fn total(self) -> usize {
+        self.pages + self.gets + self.puts
+    }
+}
+
+impl std::fmt::Display for Counts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} requests ({} pages, {} GETs, {} PUTs)",
+            self.total(),
+            self.pages,
+            self.gets,
+            self.puts
+        )
+    }
+}
+
+/// No rule holds the old token any more; the ones that did hold the new one.
+fn check_rotated(served: &Served, world: &World, holding: usize) {
+    assert!(served.fake.rules_holding(&world.old).is_empty());
+    let new = ApiCredentials::new(world.old.email(), world.new.clone());
+    assert_eq!(served.fake.rules_holding(&new).len(), holding);
+}
+
+/// What an admin's script does: one request at a time, plain reqwest, string replacement.
+/// Returns how many rules it wrote.
+async fn sequential(world: &World) -> usize {
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("a reqwest client");
+    let auth = format!("Basic {}", basic_of(&world.caller));
+    let base = world.automation_base();
+    let (old, new) = (world.old.token().expose_secret(), world.new.expose_secret());
+    let old_basic = basic_of(&world.old);
+    let new_basic = basic_of(&ApiCredentials::new(world.old.email(), world.new.clone()));
+    let get = |url: String| {
+        let request = http.get(url).header(AUTHORIZATION, &auth);
+        async move {
+            let response = request.send().await.expect("GET sent");
+            assert!(response.status().is_success(), "GET: {}", response.status());
+            response.text().await.expect("a body")
+        }
+    };
+
+    let mut written = 0;
+    let mut next = Some(format!("{base}/rest/v1/rule/summary?limit=100"));
+    while let Some(url) = next.take() {
+        let page: Value = serde_json::from_str(&get(url).await).expect("a summary page");
+        for summary in page["data"].as_array().expect("summaries") {
+            let uuid = summary["uuid"].as_str().expect("a uuid");
+            let url = format!("{base}/rest/v1/rule/{uuid}");
+            let body = get(url.clone()).await;
+            if body.contains(old) || body.contains(&old_basic) {
+                let body = body.replace(old, new).replace(&old_basic, &new_basic);
+                let response = http
+                    .put(url)
+                    .header(AUTHORIZATION, &auth)
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .expect("PUT sent");
+                assert!(response.status().is_success(), "PUT: {}", response.status());
+                written += 1;
+            }
+        }
+        next = page["links"]["next"]
+            .as_str()
+            .map(|query| format!("{base}/rest/v1/rule/summary{query}"));
+    }
+    written
+}
