@@ -7,6 +7,8 @@ use url::Url;
 
 use super::model::{RuleDocument, RuleState};
 use super::summary::{RuleSummary, SearchRequest, SummaryPage, SummaryResponse};
+use serde_json::Value;
+
 use crate::error::{Error, Result};
 use crate::secret::ApiCredentials;
 use crate::transport::{
@@ -361,10 +363,56 @@ impl AutomationClient {
     pub async fn update_rule(&self, rule_uuid: &str, document: &RuleDocument) -> Result<()> {
         let body = serde_json::to_value(document)
             .map_err(|e| Error::invalid_input("rule document", e.to_string()))?;
+        self.update_rule_json(rule_uuid, &body).await
+    }
+
+    /// [`get_rule`](Self::get_rule) as raw JSON (`{"rule": {...}, "connections": [...]}`), with
+    /// nothing decoded beyond checking that `rule` is an object: for bulk work that scans
+    /// thousands of rules and needs only a few typed, at the speed of parsing.
+    ///
+    /// ```no_run
+    /// # async fn run(client: atlassian_rotation::automation::AutomationClient) -> atlassian_rotation::Result<()> {
+    /// let doc = client.get_rule_json("0192e5ac-0e25-71de-ba7b-d972e6a2049a").await?;
+    /// println!("{}", doc["rule"]["name"]);
+    /// # Ok(()) }
+    /// ```
+    pub async fn get_rule_json(&self, rule_uuid: &str) -> Result<Value> {
+        let path = rule_path(rule_uuid)?;
+        let template = path.template().to_owned();
+        let document: Value = self.transport.json(Call::get(path)).await?;
+        if !document.get("rule").is_some_and(Value::is_object) {
+            return Err(Error::Decode {
+                request: Box::new(crate::error::RequestInfo::read("GET", &template)),
+                path: "rule".into(),
+                message: "expected an object".into(),
+                trace_id: None,
+            });
+        }
+        Ok(document)
+    }
+
+    /// [`update_rule`](Self::update_rule) from raw JSON, as [`get_rule_json`](Self::get_rule_json)
+    /// returned it (a document whose `rule` is not an object is refused before sending).
+    ///
+    /// ```no_run
+    /// # async fn run(client: atlassian_rotation::automation::AutomationClient) -> atlassian_rotation::Result<()> {
+    /// let uuid = "0192e5ac-0e25-71de-ba7b-d972e6a2049a";
+    /// let mut doc = client.get_rule_json(uuid).await?;
+    /// doc["rule"]["name"] = "Renamed".into();
+    /// client.update_rule_json(uuid, &doc).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn update_rule_json(&self, rule_uuid: &str, document: &Value) -> Result<()> {
+        if !document.get("rule").is_some_and(Value::is_object) {
+            return Err(Error::invalid_input(
+                "rule document",
+                "has no `rule` object",
+            ));
+        }
         // The rule carries credentials: an error message quoting them back is redacted.
         let call = Call::put(rule_path(rule_uuid)?, Idempotency::Idempotent)
-            .json(&body)?
-            .redacting(credential_like_runs(&body));
+            .json(document)?
+            .redacting(credential_like_runs(document));
         self.transport.unit(call).await
     }
 

@@ -9,14 +9,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::Serialize;
 use serde_json::Value;
+use zeroize::Zeroizing;
 
 use super::bulk::{Progress, ProgressFn, for_each_rule};
 use super::{Finished, Rotator, Updated, Verified};
 use crate::AdminClient;
 use crate::automation::rewrite::{Rewrite, check_replacement, plan_rule, rewrite_rule};
-use crate::automation::{
-    AutomationClient, CredentialForm, Finding, FindingStatus, Rule, RuleDocument, Scanner,
-};
+use crate::automation::{AutomationClient, CredentialForm, Finding, FindingStatus, Scanner};
 use crate::error::{Error, Result};
 use crate::jira::JiraClient;
 use crate::secret::{ApiCredentials, ApiToken};
@@ -75,11 +74,19 @@ struct Revocation {
     token: OldToken,
 }
 
-/// A rule this rotation wrote: the original, to roll back, and what was written, to tell
-/// whether someone changed it since.
+/// A rule this rotation wrote: the original document's JSON, to roll back, and a digest of
+/// the rule written, to tell whether someone changed it since. Bytes, not a parsed document: a
+/// parsed one costs about ten times the memory.
 struct Kept {
-    original: RuleDocument,
-    written: Value,
+    original: Zeroizing<Vec<u8>>,
+    written: u64,
+}
+
+/// A digest of a rule's JSON, for "has it changed since we wrote it".
+fn digest(rule: &Value) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    std::hash::Hash::hash(&rule.to_string(), &mut hasher);
+    std::hash::Hasher::finish(&hasher)
 }
 
 /// The plan of a dry run: what an update would rewrite, redacted. Serializable.
@@ -276,18 +283,14 @@ impl AutomationTokenRotator {
         let scanner = Scanner::for_token(self.old.token()).with_email(self.old.email());
         let scanner = &scanner;
         let visit = |summary: RuleSummaryRef| async move {
-            let rule = self
-                .automation
-                .get_rule(&summary.uuid)
-                .await?
-                .rule
-                .to_value()?;
+            let document = self.automation.get_rule_json(&summary.uuid).await?;
+            let rule = &document["rule"];
             let cannot_tell: Vec<Finding> = scanner
-                .scan_rule(&rule)
+                .scan_rule(rule)
                 .into_iter()
                 .filter(|f| f.status == FindingStatus::CannotTell)
                 .collect();
-            Ok((plan_rule(&rule, self.old.token(), new)?, cannot_tell))
+            Ok((plan_rule(rule, self.old.token(), new)?, cannot_tell))
         };
         let mut progress = Progress {
             phase: "plan",
@@ -340,21 +343,23 @@ impl AutomationTokenRotator {
             }
             return Err(e);
         }
-        let kept: Vec<(String, RuleDocument, Value)> = self
+        let kept: Vec<(String, Zeroizing<Vec<u8>>, u64)> = self
             .kept
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
-            .map(|(uuid, k)| (uuid.clone(), k.original.clone(), k.written.clone()))
+            .map(|(uuid, k)| (uuid.clone(), k.original.clone(), k.written))
             .collect();
         let mut rollback = Rollback::default();
         for (uuid, original, written) in kept {
-            let current = self.automation.get_rule(&uuid).await?;
-            if current.rule.to_value()? != written {
+            let current = self.automation.get_rule_json(&uuid).await?;
+            if digest(&current["rule"]) != written {
                 rollback.modified_since.push(uuid);
                 continue;
             }
-            self.automation.update_rule(&uuid, &original).await?;
+            let original: Value = serde_json::from_slice(&original)
+                .map_err(|e| Error::rotation("rollback", e.to_string()))?;
+            self.automation.update_rule_json(&uuid, &original).await?;
             self.kept
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -367,11 +372,10 @@ impl AutomationTokenRotator {
     /// Reads, rewrites and (unless it changed meanwhile) writes one rule.
     async fn update_rule(&self, uuid: &str, new: &ApiToken) -> Result<Outcome> {
         let old_scanner = Scanner::for_token(self.old.token());
-        let doc = self.automation.get_rule(uuid).await?;
-        let scanned = doc.rule.to_value()?;
-        let findings = old_scanner.scan_rule(&scanned);
+        let scanned = self.automation.get_rule_json(uuid).await?;
+        let findings = old_scanner.scan_rule(&scanned["rule"]);
         if !is_match(&findings) {
-            if is_match(&Scanner::for_token(new).scan_rule(&scanned)) {
+            if is_match(&Scanner::for_token(new).scan_rule(&scanned["rule"])) {
                 return Ok(Outcome::AlreadyNew);
             }
             let cannot_tell = findings
@@ -383,25 +387,24 @@ impl AutomationTokenRotator {
         if findings.iter().any(|f| f.form == CredentialForm::Masked) {
             return Ok(Outcome::Masked);
         }
-        let mut rewritten = scanned.clone();
-        rewrite_rule(&mut rewritten, self.old.token(), new)?;
         // Compare-before-write: a rule edited since the scan is not overwritten.
-        let current = self.automation.get_rule(uuid).await?;
-        if current.rule.to_value()? != scanned {
+        let mut document = self.automation.get_rule_json(uuid).await?;
+        if document["rule"] != scanned["rule"] {
             return Ok(Outcome::Conflict);
         }
-        let mut document = current.clone();
-        document.rule = Rule::from_value(rewritten.clone())?;
+        let original =
+            serde_json::to_vec(&document).map_err(|e| Error::rotation("update", e.to_string()))?;
+        rewrite_rule(&mut document["rule"], self.old.token(), new)?;
         // Kept before sending: a write whose answer is lost may still have been applied.
         self.kept
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .entry(uuid.to_owned())
             .or_insert(Kept {
-                original: current,
-                written: rewritten,
+                original: Zeroizing::new(original),
+                written: digest(&document["rule"]),
             });
-        self.automation.update_rule(uuid, &document).await?;
+        self.automation.update_rule_json(uuid, &document).await?;
         Ok(Outcome::Rewritten)
     }
 }
@@ -580,15 +583,11 @@ impl Rotator for AutomationTokenRotator {
         let new_scanner = Scanner::for_token(new);
         let (old_scanner, new_scanner) = (&old_scanner, &new_scanner);
         let visit = |summary: RuleSummaryRef| async move {
-            let rule = self
-                .automation
-                .get_rule(&summary.uuid)
-                .await?
-                .rule
-                .to_value()?;
+            let document = self.automation.get_rule_json(&summary.uuid).await?;
+            let rule = &document["rule"];
             Ok((
-                is_match(&old_scanner.scan_rule(&rule)),
-                is_match(&new_scanner.scan_rule(&rule)),
+                is_match(&old_scanner.scan_rule(rule)),
+                is_match(&new_scanner.scan_rule(rule)),
             ))
         };
         let mut progress = Progress {
