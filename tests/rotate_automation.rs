@@ -551,3 +551,42 @@ async fn rollback_is_refused_once_the_old_token_is_revoked() {
     assert!(err.to_string().contains("no longer authenticates"), "{err}");
     assert!(w.fake.rules_holding(&w.old).is_empty(), "nothing restored");
 }
+
+/// With originals kept on disk, another rotator instance (another process) can roll back.
+#[tokio::test]
+async fn originals_kept_on_disk_roll_back_from_a_fresh_rotator() {
+    let w = world(30).await;
+    let dir = tempfile::tempdir().unwrap();
+    let before: Vec<_> = w
+        .fake
+        .rule_uuids(CLOUD)
+        .into_iter()
+        .map(|u| (u.clone(), w.fake.rule(&u).unwrap()))
+        .collect();
+    let first = w
+        .rotator(RetryPolicy::default())
+        .keep_originals_in(dir.path().join("originals"))
+        .unwrap();
+    let updated = first.update(&w.new).await.unwrap();
+    drop(first);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let file = std::fs::read_dir(dir.path().join("originals"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap();
+        assert_eq!(file.metadata().unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let second = w
+        .rotator(RetryPolicy::default())
+        .keep_originals_in(dir.path().join("originals"))
+        .unwrap();
+    let rollback = second.rollback().await.unwrap();
+    assert_eq!(rollback.restored.len(), updated.rewritten);
+    for (uuid, original) in before {
+        assert_eq!(w.fake.rule(&uuid).unwrap(), original, "rule {uuid} restored");
+    }
+    assert_eq!(std::fs::read_dir(dir.path().join("originals")).unwrap().count(), 0);
+}

@@ -1,17 +1,15 @@
 //! Rotating an API token used inside Jira Automation rules.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::Serialize;
-use serde_json::Value;
-use zeroize::Zeroizing;
 
 use super::bulk::{Progress, ProgressFn, for_each_rule};
+use super::originals::Originals;
 use super::{Finished, Rotator, Updated, Verified};
 use crate::AdminClient;
 use crate::automation::rewrite::{Rewrite, check_replacement, plan_rule, rewrite_rule};
@@ -72,21 +70,6 @@ struct Revocation {
     admin: AdminClient,
     account_id: String,
     token: OldToken,
-}
-
-/// A rule this rotation wrote: the original document's JSON, to roll back, and a digest of
-/// the rule written, to tell whether someone changed it since. Bytes, not a parsed document: a
-/// parsed one costs about ten times the memory.
-struct Kept {
-    original: Zeroizing<Vec<u8>>,
-    written: u64,
-}
-
-/// A digest of a rule's JSON, for "has it changed since we wrote it".
-fn digest(rule: &Value) -> u64 {
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    std::hash::Hash::hash(&rule.to_string(), &mut hasher);
-    std::hash::Hasher::finish(&hasher)
 }
 
 /// The plan of a dry run: what an update would rewrite, redacted. Serializable.
@@ -162,7 +145,7 @@ pub struct AutomationTokenRotator {
     concurrency: usize,
     revocation: Option<Revocation>,
     accept_unreadable: bool,
-    kept: Mutex<BTreeMap<String, Kept>>,
+    originals: Originals,
     progress: Option<ProgressFn>,
 }
 
@@ -214,7 +197,7 @@ impl AutomationTokenRotator {
             concurrency: DEFAULT_CONCURRENCY,
             revocation: None,
             accept_unreadable: false,
-            kept: Mutex::new(BTreeMap::new()),
+            originals: Originals::memory(),
             progress: None,
         })
     }
@@ -255,6 +238,15 @@ impl AutomationTokenRotator {
     pub fn accept_unreadable(mut self, accept: bool) -> Self {
         self.accept_unreadable = accept;
         self
+    }
+
+    /// Keep the originals of rewritten rules in `dir` (created 0700; one 0600 file per rule,
+    /// written before the rule is), instead of in memory: rollback then works from another
+    /// process too, and memory stays flat however many rules are rewritten. The files hold the
+    /// old token: remove them once the rotation is settled.
+    pub fn keep_originals_in(mut self, dir: impl Into<std::path::PathBuf>) -> Result<Self> {
+        self.originals = Originals::dir(dir.into())?;
+        Ok(self)
     }
 
     /// Calls `progress` after each rule of a bulk pass.
@@ -343,27 +335,20 @@ impl AutomationTokenRotator {
             }
             return Err(e);
         }
-        let kept: Vec<(String, Zeroizing<Vec<u8>>, u64)> = self
-            .kept
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .map(|(uuid, k)| (uuid.clone(), k.original.clone(), k.written))
-            .collect();
         let mut rollback = Rollback::default();
-        for (uuid, original, written) in kept {
+        for uuid in self.originals.uuids().await? {
+            let Some(kept) = self.originals.get(&uuid).await? else {
+                continue;
+            };
             let current = self.automation.get_rule_json(&uuid).await?;
-            if digest(&current["rule"]) != written {
+            if current["rule"] != kept.written {
                 rollback.modified_since.push(uuid);
                 continue;
             }
-            let original: Value = serde_json::from_slice(&original)
-                .map_err(|e| Error::rotation("rollback", e.to_string()))?;
-            self.automation.update_rule_json(&uuid, &original).await?;
-            self.kept
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(&uuid);
+            self.automation
+                .update_rule_json(&uuid, &kept.original)
+                .await?;
+            self.originals.forget(&uuid).await?;
             rollback.restored.push(uuid);
         }
         Ok(rollback)
@@ -392,18 +377,12 @@ impl AutomationTokenRotator {
         if document["rule"] != scanned["rule"] {
             return Ok(Outcome::Conflict);
         }
-        let original =
-            serde_json::to_vec(&document).map_err(|e| Error::rotation("update", e.to_string()))?;
+        let original = document.clone();
         rewrite_rule(&mut document["rule"], self.old.token(), new)?;
         // Kept before sending: a write whose answer is lost may still have been applied.
-        self.kept
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(uuid.to_owned())
-            .or_insert(Kept {
-                original: Zeroizing::new(original),
-                written: digest(&document["rule"]),
-            });
+        self.originals
+            .keep(uuid, &original, &document["rule"])
+            .await?;
         self.automation.update_rule_json(uuid, &document).await?;
         Ok(Outcome::Rewritten)
     }

@@ -46,6 +46,7 @@ mod automation;
 mod bulk;
 mod driver;
 mod journal;
+mod originals;
 mod tunnel;
 
 use async_trait::async_trait;

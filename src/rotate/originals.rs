@@ -1,0 +1,159 @@
+//! The originals of rules a token rotation rewrote, kept for rollback: in memory, or in a
+//! private directory that survives the process.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use serde_json::Value;
+use zeroize::Zeroizing;
+
+use super::journal::{create_private_dir, write_atomically};
+use crate::error::{Error, Result};
+
+/// One kept rule: the document as read (JSON bytes; it holds the old token) and the rule as
+/// written, to tell whether someone changed it since.
+pub(crate) struct Kept {
+    pub(crate) original: Value,
+    pub(crate) written: Value,
+}
+
+/// Where originals go.
+pub(crate) enum Originals {
+    /// Bytes in memory: lost with the process.
+    Memory(Mutex<BTreeMap<String, (Zeroizing<Vec<u8>>, Zeroizing<Vec<u8>>)>>),
+    /// One 0600 file per rule in a 0700 directory, written before the rule is.
+    Dir(PathBuf),
+}
+
+fn to_bytes(value: &Value) -> Result<Zeroizing<Vec<u8>>> {
+    serde_json::to_vec(value)
+        .map(Zeroizing::new)
+        .map_err(|e| Error::rotation("update", e.to_string()))
+}
+
+fn store_err(action: &'static str, e: impl std::error::Error + Send + Sync + 'static) -> Error {
+    Error::Journal {
+        action,
+        source: Box::new(e),
+    }
+}
+
+impl Originals {
+    pub(crate) fn memory() -> Self {
+        Self::Memory(Mutex::new(BTreeMap::new()))
+    }
+
+    pub(crate) fn dir(dir: PathBuf) -> Result<Self> {
+        create_private_dir(&dir).map_err(|e| store_err("create originals directory", e))?;
+        Ok(Self::Dir(dir))
+    }
+
+    fn file(dir: &std::path::Path, uuid: &str) -> Result<PathBuf> {
+        super::journal::check_rotation_id(uuid)
+            .map_err(|_| Error::invalid_input("rule uuid", "cannot name a file"))?;
+        Ok(dir.join(format!("{uuid}.json")))
+    }
+
+    /// Keeps `original` and `written` for `uuid`, unless an original is already kept (the first
+    /// one is the true original).
+    pub(crate) async fn keep(&self, uuid: &str, original: &Value, written: &Value) -> Result<()> {
+        match self {
+            Self::Memory(map) => {
+                let (original, written) = (to_bytes(original)?, to_bytes(written)?);
+                map.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .entry(uuid.to_owned())
+                    .or_insert((original, written));
+                Ok(())
+            }
+            Self::Dir(dir) => {
+                let path = Self::file(dir, uuid)?;
+                if tokio::fs::try_exists(&path).await.unwrap_or(false) {
+                    return Ok(());
+                }
+                let record = serde_json::json!({ "original": original, "written": written });
+                let bytes = to_bytes(&record)?;
+                let dir = dir.clone();
+                tokio::task::spawn_blocking(move || write_atomically(&dir, &path, &bytes))
+                    .await
+                    .map_err(|e| store_err("write original", e))?
+                    .map_err(|e| store_err("write original", e))
+            }
+        }
+    }
+
+    /// The uuids kept.
+    pub(crate) async fn uuids(&self) -> Result<Vec<String>> {
+        match self {
+            Self::Memory(map) => Ok(map
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .keys()
+                .cloned()
+                .collect()),
+            Self::Dir(dir) => {
+                let mut entries = tokio::fs::read_dir(dir)
+                    .await
+                    .map_err(|e| store_err("list originals", e))?;
+                let mut uuids = Vec::new();
+                while let Some(entry) = entries
+                    .next_entry()
+                    .await
+                    .map_err(|e| store_err("list originals", e))?
+                {
+                    let name = entry.file_name().to_string_lossy().into_owned();
+                    if let Some(uuid) = name.strip_suffix(".json").filter(|n| !n.starts_with('.')) {
+                        uuids.push(uuid.to_owned());
+                    }
+                }
+                uuids.sort();
+                Ok(uuids)
+            }
+        }
+    }
+
+    pub(crate) async fn get(&self, uuid: &str) -> Result<Option<Kept>> {
+        let parse = |bytes: &[u8]| {
+            serde_json::from_slice::<Value>(bytes).map_err(|e| store_err("read original", e))
+        };
+        match self {
+            Self::Memory(map) => {
+                let map = map.lock().unwrap_or_else(|p| p.into_inner());
+                let Some((original, written)) = map.get(uuid) else {
+                    return Ok(None);
+                };
+                Ok(Some(Kept {
+                    original: parse(original)?,
+                    written: parse(written)?,
+                }))
+            }
+            Self::Dir(dir) => {
+                let bytes = match tokio::fs::read(Self::file(dir, uuid)?).await {
+                    Ok(b) => Zeroizing::new(b),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                    Err(e) => return Err(store_err("read original", e)),
+                };
+                let mut record = parse(&bytes)?;
+                Ok(Some(Kept {
+                    original: record["original"].take(),
+                    written: record["written"].take(),
+                }))
+            }
+        }
+    }
+
+    pub(crate) async fn forget(&self, uuid: &str) -> Result<()> {
+        match self {
+            Self::Memory(map) => {
+                map.lock().unwrap_or_else(|p| p.into_inner()).remove(uuid);
+                Ok(())
+            }
+            Self::Dir(dir) => match tokio::fs::remove_file(Self::file(dir, uuid)?).await {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(store_err("remove original", e)),
+            },
+        }
+    }
+}
