@@ -18,10 +18,13 @@ pub(crate) struct Kept {
     pub(crate) written: Value,
 }
 
+/// The JSON bytes of an original document and of the rule written, in memory.
+type KeptBytes = (Zeroizing<Vec<u8>>, Zeroizing<Vec<u8>>);
+
 /// Where originals go.
 pub(crate) enum Originals {
     /// Bytes in memory: lost with the process.
-    Memory(Mutex<BTreeMap<String, (Zeroizing<Vec<u8>>, Zeroizing<Vec<u8>>)>>),
+    Memory(Mutex<BTreeMap<String, KeptBytes>>),
     /// One 0600 file per rule in a 0700 directory, written before the rule is.
     Dir(PathBuf),
 }
