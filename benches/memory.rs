@@ -1,5 +1,6 @@
 //! `memory_20k_vs_2k`: the heap the bulk update (`AutomationTokenRotator::update`, concurrency
-//! 16, 10% of the rules holding the token) needs at its peak, for 20,000 rules against 2,000.
+//! 16, 10% of the rules holding the token, originals kept on disk with `keep_originals_in`)
+//! needs at its peak, for 20,000 rules against 2,000.
 //!
 //! The fake holds every rule and logs every request, so it runs in a child process (this binary
 //! again, with `ATLASSIAN_ROTATION_BENCH_SERVE=<rules>`): the counting allocator of this process
@@ -153,7 +154,13 @@ fn peak_of_update(rules: usize) -> Heap {
     let holding = (rules as f64 * HOLDING).round() as usize;
 
     let runtime = tokio::runtime::Runtime::new().expect("a runtime for the client");
-    let rotator = world.rotator(CONCURRENCY);
+    // Originals on disk, as a large site would keep them: the update's heap then grows with the
+    // rules it rewrites only by their ids.
+    let originals = tempfile::tempdir().expect("a directory for originals");
+    let rotator = world
+        .rotator(CONCURRENCY)
+        .keep_originals_in(originals.path().join("originals"))
+        .expect("an originals directory");
     let started = std::time::Instant::now();
     let before = CURRENT.load(Ordering::Relaxed);
     PEAK.store(before, Ordering::Relaxed);

@@ -586,7 +586,16 @@ async fn originals_kept_on_disk_roll_back_from_a_fresh_rotator() {
     let rollback = second.rollback().await.unwrap();
     assert_eq!(rollback.restored.len(), updated.rewritten);
     for (uuid, original) in before {
-        assert_eq!(w.fake.rule(&uuid).unwrap(), original, "rule {uuid} restored");
+        assert_eq!(
+            w.fake.rule(&uuid).unwrap(),
+            original,
+            "rule {uuid} restored"
+        );
     }
-    assert_eq!(std::fs::read_dir(dir.path().join("originals")).unwrap().count(), 0);
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("originals"))
+            .unwrap()
+            .count(),
+        0
+    );
 }

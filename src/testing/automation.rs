@@ -118,15 +118,15 @@ fn page(
         None => (filters, 0),
     };
     let size = (limit as usize).min(state.config.rule_page_max.max(1));
-    let matching: Vec<Value> = state
+    let mut matching = state
         .rules
         .iter()
         .filter(|r| r.cloud_id == cloud && matches(r, &filters))
-        .map(summary)
-        .collect();
-    let data: Vec<Value> = matching.iter().skip(offset).take(size).cloned().collect();
-    let next = (offset + size < matching.len())
-        .then(|| state.issue_cursor(&scope, filters.clone(), offset + size));
+        .skip(offset);
+    // Summaries are built for this page only.
+    let data: Vec<Value> = matching.by_ref().take(size).map(summary).collect();
+    let more = matching.next().is_some();
+    let next = more.then(|| state.issue_cursor(&scope, filters.clone(), offset + size));
     let limit = Some(limit as usize);
     Reply::json(
         200,

@@ -330,7 +330,7 @@ impl FakeAtlassian {
                 uuid
             }
         };
-        self.shared.lock().rules.push(StoredRule {
+        self.shared.lock().push_rule(StoredRule {
             cloud_id: cloud_id.to_owned(),
             uuid: uuid.clone(),
             rule,

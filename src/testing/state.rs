@@ -129,6 +129,9 @@ pub(crate) struct State {
     pub users: Vec<User>,
     pub tokens: Vec<Token>,
     pub rules: Vec<StoredRule>,
+    /// Where each rule uuid stands in `rules` (the first rule with it): lookups stay O(1) for
+    /// fakes of tens of thousands of rules.
+    pub rule_index: HashMap<String, usize>,
     pub cursors: HashMap<String, Cursor>,
     pub config: Config,
     pub faults: Vec<(Route, Fault)>,
@@ -154,9 +157,16 @@ impl State {
     }
 
     pub fn rule_mut(&mut self, cloud_id: &str, uuid: &str) -> Option<&mut StoredRule> {
-        self.rules
-            .iter_mut()
-            .find(|r| r.cloud_id == cloud_id && r.uuid == uuid)
+        let at = *self.rule_index.get(uuid)?;
+        self.rules.get_mut(at).filter(|r| r.cloud_id == cloud_id)
+    }
+
+    /// Stores a rule, indexing its uuid.
+    pub fn push_rule(&mut self, rule: StoredRule) {
+        self.rule_index
+            .entry(rule.uuid.clone())
+            .or_insert(self.rules.len());
+        self.rules.push(rule);
     }
 
     /// The live token whose `email:token` pair matches, marking it used.
