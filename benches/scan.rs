@@ -85,10 +85,10 @@ fn main() {
     }
 }
 
-/// Diagnostic (stderr only): where the CPU of one rule read by `AutomationTokenRotator::update`
-/// goes. The rotator gets a `GET rule` body, decodes it into the typed `RuleDocument` (as the
-/// transport does, through `serde_path_to_error`), turns the rule back into a `Value` with
-/// `Rule::to_value`, and scans that; the plain path parses the body into a `Value` and scans.
+/// Diagnostic (stderr only): what one rule read costs through the typed model (`get_rule`:
+/// decode into `RuleDocument` through `serde_path_to_error`, then `Rule::to_value` to scan)
+/// against raw JSON (`get_rule_json`, what `AutomationTokenRotator` reads: parse into a
+/// `Value` and scan).
 fn typed_read_breakdown(corpus: &[Vec<u8>], scanner: &Scanner) {
     let bodies: Vec<Vec<u8>> = corpus
         .iter()
@@ -113,9 +113,9 @@ fn typed_read_breakdown(corpus: &[Vec<u8>], scanner: &Scanner) {
     }
     let per_rule = |s: f64| s * 1e6 / bodies.len() as f64;
     eprintln!(
-        "scan: reading a rule as the rotator does: decode into RuleDocument {:.0} µs + \
-         Rule::to_value {:.0} µs + scan {:.0} µs per rule; parsing the same body into a Value: \
-         {:.0} µs",
+        "scan: a rule read through the typed model: decode into RuleDocument {:.0} µs + \
+         Rule::to_value {:.0} µs + scan {:.0} µs; as raw JSON (what the rotator reads): parse \
+         {:.0} µs + the same scan",
         per_rule(decode),
         per_rule(to_value),
         per_rule(scan),
