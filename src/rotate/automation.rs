@@ -1,15 +1,14 @@
 //! Rotating an API token used inside Jira Automation rules.
 
 use std::fmt;
-use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::Serialize;
 
 use super::bulk::{Progress, ProgressFn, for_each_rule};
 use super::originals::Originals;
+use super::token::{OldToken, Revocation, TokenSource};
 use super::{Finished, Rotator, Updated, Verified};
 use crate::AdminClient;
 use crate::automation::rewrite::{Rewrite, check_replacement, plan_rule, rewrite_rule};
@@ -18,59 +17,6 @@ use crate::error::{Error, Result};
 use crate::jira::JiraClient;
 use crate::secret::{ApiCredentials, ApiToken};
 use crate::transport::ClientOptions;
-
-/// Where the new token comes from. Atlassian has no API that mints user API tokens, so a person
-/// or another system creates it and this hands it over.
-///
-/// Implemented for [`ApiToken`] (a token already at hand) and for async closures.
-///
-/// ```
-/// use atlassian_rotation::rotate::TokenSource;
-/// use atlassian_rotation::secret::ApiToken;
-///
-/// fn takes(_: impl TokenSource) {}
-/// takes(ApiToken::new("ATATT-new"));
-/// takes(|| async { Ok(ApiToken::new(std::env::var("NEW_TOKEN").unwrap_or_default())) });
-/// ```
-#[async_trait]
-pub trait TokenSource: Send + Sync {
-    /// The new token.
-    async fn new_token(&self) -> Result<ApiToken>;
-}
-
-#[async_trait]
-impl TokenSource for ApiToken {
-    async fn new_token(&self) -> Result<ApiToken> {
-        Ok(self.clone())
-    }
-}
-
-#[async_trait]
-impl<F, Fut> TokenSource for F
-where
-    F: Fn() -> Fut + Send + Sync,
-    Fut: Future<Output = Result<ApiToken>> + Send,
-{
-    async fn new_token(&self) -> Result<ApiToken> {
-        self().await
-    }
-}
-
-/// Which of the account's tokens is the old one, for revocation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum OldToken {
-    /// The token's id (as the user-management API lists it).
-    Id(String),
-    /// The token's label; exactly one token must carry it.
-    Label(String),
-}
-
-struct Revocation {
-    admin: AdminClient,
-    account_id: String,
-    token: OldToken,
-}
 
 /// The plan of a dry run: what an update would rewrite, redacted. Serializable.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -324,8 +270,8 @@ impl AutomationTokenRotator {
 
     /// Restores the kept originals of the rules this rotator rewrote, skipping any rule changed
     /// since it was written. Refused once the old token no longer authenticates. Originals are
-    /// kept in memory, by this rotator instance (they hold the old token: they are not
-    /// journaled).
+    /// kept in memory by this rotator instance, or in the directory given to
+    /// [`keep_originals_in`](Self::keep_originals_in), where another process can roll back.
     pub async fn rollback(&self) -> Result<Rollback> {
         // Restored rules would hold the old token again: useless, and harmful, once it is revoked.
         if let Err(e) = self.jira(&self.old)?.myself().await {
@@ -632,73 +578,8 @@ impl Rotator for AutomationTokenRotator {
                 ),
             ));
         }
-        let old_client = self.jira(&self.old)?;
-        // Safe to run again: an old token that already gets 401 is not looked up (a label may
-        // by now match only the new token).
-        if let Err(e) = old_client.myself().await {
-            if e.is_auth_failure() {
-                return Ok(Finished::nothing().retired("the old token was already revoked"));
-            }
-            return Err(e);
-        }
-        let tokens = revocation
-            .admin
-            .user_api_tokens(&revocation.account_id)
-            .await?;
-        let candidates: Vec<_> = tokens
-            .iter()
-            .filter(|t| match &revocation.token {
-                OldToken::Id(id) => &t.id == id,
-                OldToken::Label(label) => t.label.as_deref() == Some(label.as_str()),
-            })
-            .collect();
-        let token = match candidates.as_slice() {
-            [token] => token,
-            [] => {
-                return Err(Error::rotation(
-                    "finish",
-                    format!("no token {:?} found for the account", revocation.token),
-                ));
-            }
-            many => {
-                return Err(Error::rotation(
-                    "finish",
-                    format!(
-                        "{} tokens match {:?}; revoke by id instead",
-                        many.len(),
-                        revocation.token
-                    ),
-                ));
-            }
-        };
-        revocation
-            .admin
-            .revoke_user_api_token(&revocation.account_id, &token.id)
-            .await?;
-        let described = format!("revoked token {}", token.id);
-        // The new token must have survived: a label shared by both would show here.
-        if let Err(e) = self.jira(&self.new_credentials(new))?.myself().await {
-            return Err(Error::rotation(
-                "finish",
-                format!(
-                    "{described}, and now the NEW token fails ({e}): the wrong token may have been revoked"
-                ),
-            ));
-        }
-        // Revocation can take a moment to reach every node: poll briefly for the 401.
-        for attempt in 0..5u32 {
-            match old_client.myself().await {
-                Err(e) if e.is_auth_failure() => {
-                    return Ok(Finished::nothing()
-                        .retired(format!("{described}; the old token now gets 401")));
-                }
-                Err(e) if !e.is_retryable() => return Err(e),
-                _ => tokio::time::sleep(Duration::from_millis(200 << attempt)).await,
-            }
-        }
-        Err(Error::rotation(
-            "finish",
-            format!("{described}, but the old token still authenticates"),
-        ))
+        let old = self.jira(&self.old)?;
+        let new = self.jira(&self.new_credentials(new))?;
+        revocation.revoke(&old, &new).await
     }
 }

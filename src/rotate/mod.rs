@@ -47,6 +47,7 @@ mod bulk;
 mod driver;
 mod journal;
 mod originals;
+mod token;
 mod tunnel;
 
 use async_trait::async_trait;
@@ -54,14 +55,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 
-pub use automation::{
-    AutomationTokenRotator, DEFAULT_CONCURRENCY, OldToken, Plan, PlannedRule, Rollback, TokenSource,
-};
+pub use automation::{AutomationTokenRotator, DEFAULT_CONCURRENCY, Plan, PlannedRule, Rollback};
 pub use bulk::{Progress, ProgressFn};
 pub use driver::{
     Audit, RotateOptions, RotationError, RotationReport, StepReport, StepStatus, rotate,
 };
 pub use journal::{FileJournal, Journal, JournalCredential, JournalEntry, MemoryJournal, Step};
+pub use token::{OldToken, TokenSource};
 pub use tunnel::{Probe, TunnelKeyRotator};
 
 /// One credential rotation, as three (plus one optional) steps.

@@ -5,12 +5,13 @@
 //! safe to retry ([`RetryPolicy`]), never follows redirects, decodes bodies with the JSON path of
 //! any failure, and records a `tracing` span per request that never holds a secret.
 
+mod options;
 mod page;
 mod path;
+mod redact;
 mod retry;
 
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode};
@@ -21,95 +22,17 @@ use zeroize::Zeroizing;
 
 use crate::error::{ApiError, BoxError, Error, ErrorBody, RequestInfo, Result};
 
+pub use options::ClientOptions;
 pub use page::Paginated;
 pub(crate) use page::{Page, next_page_url, paginate};
 pub(crate) use path::{Path, check_id};
+pub(crate) use redact::credential_like_runs;
+use redact::{auth_secrets, redact_quoted};
 pub use retry::RetryPolicy;
 use retry::wait_hint;
 
 /// The `User-Agent` every request carries.
 pub const USER_AGENT: &str = concat!("atlassian-rotation/", env!("CARGO_PKG_VERSION"));
-
-/// Connection and safety settings shared by every client.
-///
-/// ```
-/// use std::time::Duration;
-/// use atlassian_rotation::ClientOptions;
-///
-/// let options = ClientOptions::new()
-///     .base_url("http://127.0.0.1:8080")
-///     .timeout(Duration::from_secs(10))
-///     .max_body_bytes(8 << 20);
-/// # let _ = options;
-/// ```
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct ClientOptions {
-    pub(crate) base_url: Option<String>,
-    pub(crate) allow_plain_http: bool,
-    pub(crate) connect_timeout: Duration,
-    pub(crate) timeout: Duration,
-    pub(crate) max_body_bytes: usize,
-    pub(crate) retry: RetryPolicy,
-}
-
-impl Default for ClientOptions {
-    fn default() -> Self {
-        Self {
-            base_url: None,
-            allow_plain_http: false,
-            connect_timeout: Duration::from_secs(10),
-            timeout: Duration::from_secs(30),
-            max_body_bytes: 32 << 20,
-            retry: RetryPolicy::default(),
-        }
-    }
-}
-
-impl ClientOptions {
-    /// The defaults: the client's own base URL, https only (loopback excepted), a 10 s connect
-    /// timeout, a 30 s timeout per attempt, a 32 MiB response cap and [`RetryPolicy::default`].
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Overrides the base URL (for a proxy, a Data Center instance, or a fake on loopback).
-    /// It must be `https`, or `http` on a loopback host, unless [`Self::allow_plain_http`].
-    pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = Some(url.into());
-        self
-    }
-
-    /// Accepts a plain `http` base URL on a non-loopback host. Credentials then travel in clear.
-    pub fn allow_plain_http(mut self, allow: bool) -> Self {
-        self.allow_plain_http = allow;
-        self
-    }
-
-    /// How long to wait for a connection.
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
-    }
-
-    /// How long one attempt may take, from sending to the end of the body.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// The largest response body accepted; a larger one ends in [`Error::BodyTooLarge`].
-    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
-        self.max_body_bytes = bytes;
-        self
-    }
-
-    /// When and how often reads and idempotent writes are retried.
-    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
-        self
-    }
-}
 
 /// Authentication a transport adds to every request.
 #[derive(Clone)]
@@ -252,35 +175,6 @@ impl Response {
             trace_id: self.trace_id.clone(),
         })
     }
-}
-
-/// Replaces every double-quoted part of a serde message: serde quotes the string values it
-/// could not place, and a body may carry a key or a token.
-fn redact_quoted(message: &str) -> String {
-    let mut out = String::with_capacity(message.len());
-    let mut chars = message.chars();
-    while let Some(c) = chars.next() {
-        out.push(c);
-        if c != '"' {
-            continue;
-        }
-        // Inside a quoted value (serde writes it with `\"` escapes): drop it up to the closing
-        // unescaped quote; an unterminated one is dropped to the end.
-        out.push_str(crate::secret::REDACTED);
-        while let Some(inner) = chars.next() {
-            match inner {
-                '\\' => {
-                    chars.next();
-                }
-                '"' => {
-                    out.push('"');
-                    break;
-                }
-                _ => {}
-            }
-        }
-    }
-    out
 }
 
 /// A configured HTTP transport. Cheap to clone.
@@ -529,66 +423,6 @@ impl Transport {
     }
 }
 
-/// The secret parts of an `Authorization` value: a Bearer token, or a Basic value's base64 and
-/// its password.
-fn auth_secrets(auth: Option<&Auth>) -> Vec<Zeroizing<String>> {
-    let Some(Auth::Header(value)) = auth else {
-        return Vec::new();
-    };
-    let Ok(value) = value.to_str() else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    if let Some((scheme, rest)) = value.split_once(' ') {
-        out.push(Zeroizing::new(rest.to_owned()));
-        if scheme.eq_ignore_ascii_case("basic") {
-            use base64::Engine as _;
-            let decoded = base64::engine::general_purpose::STANDARD
-                .decode(rest)
-                .ok()
-                .and_then(|d| String::from_utf8(d).ok())
-                .map(Zeroizing::new);
-            if let Some((_, password)) = decoded.as_deref().and_then(|d| d.split_once(':')) {
-                out.push(Zeroizing::new(password.to_owned()));
-            }
-        }
-    }
-    out
-}
-
-/// Every run of token characters (`A-Z a-z 0-9 - _ = + / .`) of 16 or more in the string
-/// values of `value`, and the password inside any of them that decodes as base64 `user:password`:
-/// what a request body may carry as a credential, for [`Call::redacting`].
-pub(crate) fn credential_like_runs(value: &serde_json::Value) -> Vec<String> {
-    fn visit(value: &serde_json::Value, out: &mut Vec<String>) {
-        match value {
-            serde_json::Value::String(text) => {
-                let is_token_char = |c: char| {
-                    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '=' | '+' | '/' | '.')
-                };
-                for run in text.split(|c| !is_token_char(c)).filter(|r| r.len() >= 16) {
-                    use base64::Engine as _;
-                    if let Some(password) = base64::engine::general_purpose::STANDARD
-                        .decode(run)
-                        .ok()
-                        .and_then(|d| String::from_utf8(d).ok())
-                        .and_then(|d| d.split_once(':').map(|(_, p)| p.to_owned()))
-                    {
-                        out.push(password);
-                    }
-                    out.push(run.to_owned());
-                }
-            }
-            serde_json::Value::Array(items) => items.iter().for_each(|v| visit(v, out)),
-            serde_json::Value::Object(map) => map.values().for_each(|v| visit(v, out)),
-            _ => {}
-        }
-    }
-    let mut out = Vec::new();
-    visit(value, &mut out);
-    out
-}
-
 fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get(name)
@@ -658,22 +492,6 @@ pub(crate) fn parse_base_url(raw: &str, allow_plain_http: bool) -> Result<Url> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn quoted_values_are_redacted_even_with_escaped_quotes_inside() {
-        assert_eq!(
-            redact_quoted(r#"invalid type: string "{\"token\": \"s3cr3t\"}", expected struct X"#),
-            r#"invalid type: string "[redacted]", expected struct X"#
-        );
-        assert_eq!(
-            redact_quoted(r#"unknown variant "a\\", "b" and "unterminated s3cr3t"#),
-            r#"unknown variant "[redacted]", "[redacted]" and "[redacted]"#
-        );
-        assert_eq!(
-            redact_quoted("missing field `token`"),
-            "missing field `token`"
-        );
-    }
 
     #[test]
     fn base_urls_are_checked() {

@@ -1,0 +1,86 @@
+//! Connection and safety settings shared by every client.
+
+use std::time::Duration;
+
+use super::RetryPolicy;
+
+/// Connection and safety settings shared by every client.
+///
+/// ```
+/// use std::time::Duration;
+/// use atlassian_rotation::ClientOptions;
+///
+/// let options = ClientOptions::new()
+///     .base_url("http://127.0.0.1:8080")
+///     .timeout(Duration::from_secs(10))
+///     .max_body_bytes(8 << 20);
+/// # let _ = options;
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ClientOptions {
+    pub(crate) base_url: Option<String>,
+    pub(crate) allow_plain_http: bool,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) timeout: Duration,
+    pub(crate) max_body_bytes: usize,
+    pub(crate) retry: RetryPolicy,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self {
+            base_url: None,
+            allow_plain_http: false,
+            connect_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(30),
+            max_body_bytes: 32 << 20,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+impl ClientOptions {
+    /// The defaults: the client's own base URL, https only (loopback excepted), a 10 s connect
+    /// timeout, a 30 s timeout per attempt, a 32 MiB response cap and [`RetryPolicy::default`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Overrides the base URL (for a proxy, a Data Center instance, or a fake on loopback).
+    /// It must be `https`, or `http` on a loopback host, unless [`Self::allow_plain_http`].
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// Accepts a plain `http` base URL on a non-loopback host. Credentials then travel in clear.
+    pub fn allow_plain_http(mut self, allow: bool) -> Self {
+        self.allow_plain_http = allow;
+        self
+    }
+
+    /// How long to wait for a connection.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long one attempt may take, from sending to the end of the body.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The largest response body accepted; a larger one ends in [`Error::BodyTooLarge`].
+    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body_bytes = bytes;
+        self
+    }
+
+    /// When and how often reads and idempotent writes are retried.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+}
