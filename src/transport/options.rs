@@ -72,7 +72,7 @@ impl ClientOptions {
         self
     }
 
-    /// The largest response body accepted; a larger one ends in [`Error::BodyTooLarge`].
+    /// The largest response body accepted; a larger one ends in [`Error::BodyTooLarge`](crate::Error::BodyTooLarge).
     pub fn max_body_bytes(mut self, bytes: usize) -> Self {
         self.max_body_bytes = bytes;
         self
