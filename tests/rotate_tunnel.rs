@@ -49,6 +49,15 @@ fn clients(server: &MockServer) -> (AdminClient, InstanceClient) {
     (admin, instance)
 }
 
+/// The instance accepts any key, answering for `org`.
+async fn mount_install(server: &MockServer, org: &str) {
+    Mock::given(method("PUT"))
+        .and(path(INSTALL))
+        .respond_with(install_answer(org))
+        .mount(server)
+        .await;
+}
+
 fn install_answer(org: &str) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(json!({
         "name": "tunnel1", "cloudOrgName": org, "cloudPageUrl": "https://admin.atlassian.com/o/org-1"
@@ -176,11 +185,7 @@ async fn a_key_accepted_for_another_organisation_fails_verification() {
 async fn a_probe_that_never_passes_fails_at_its_deadline() {
     let server = server().await;
     mount_regenerate(&server, 1).await;
-    Mock::given(method("PUT"))
-        .and(path(INSTALL))
-        .respond_with(install_answer("Acme"))
-        .mount(&server)
-        .await;
+    mount_install(&server, "Acme").await;
     Mock::given(method("GET"))
         .and(path("/through-the-tunnel"))
         .respond_with(ResponseTemplate::new(502))
@@ -278,11 +283,7 @@ async fn a_probe_url_that_cannot_work_is_refused_before_anything_is_minted() {
 async fn a_probe_url_with_a_query_is_polled_as_given() {
     let server = server().await;
     mount_regenerate(&server, 1).await;
-    Mock::given(method("PUT"))
-        .and(path(INSTALL))
-        .respond_with(install_answer("Acme"))
-        .mount(&server)
-        .await;
+    mount_install(&server, "Acme").await;
     Mock::given(method("GET"))
         .and(path("/status"))
         .and(wiremock::matchers::query_param("check", "tunnel"))
