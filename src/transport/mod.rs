@@ -167,6 +167,10 @@ impl Response {
         } else {
             &self.body
         };
+        // The fast path; only a body that fails is decoded again to find the failing path.
+        if let Ok(value) = serde_json::from_slice(body) {
+            return Ok(value);
+        }
         let mut de = serde_json::Deserializer::from_slice(body);
         serde_path_to_error::deserialize(&mut de).map_err(|e| Error::Decode {
             request: Box::new(self.info.clone()),
@@ -373,8 +377,10 @@ impl Transport {
             .await
             .map_err(|e| send_error(e, info.clone()))?;
         let status = response.status();
-        let headers = response.headers().clone();
-        let trace_id = header_str(&headers, "atl-traceid");
+        let trace_id = header_str(response.headers(), "atl-traceid");
+        let retry_after = (!status.is_success())
+            .then(|| wait_hint(response.headers()))
+            .flatten();
         let cap = if status.is_success() {
             self.inner.options.max_body_bytes
         } else {
@@ -418,7 +424,7 @@ impl Transport {
             status: status.as_u16(),
             body: parsed,
             trace_id,
-            retry_after: wait_hint(&headers),
+            retry_after,
         })))
     }
 }
