@@ -56,7 +56,7 @@ fn main() {
     let served = Served::start();
     let world = World::seed(&served.fake, RULES);
     let holding = served.fake.rules_holding(&world.old).len();
-    served.fake.set_latency(LATENCY);
+    served.fake.set_wall_clock_latency(LATENCY);
     let cpu = Cpu::start();
     let (written, took) = runtime.block_on(timed(sequential(&world)));
     let their_cpu = cpu.stop();
@@ -121,7 +121,7 @@ fn run_ours(runtime: &tokio::runtime::Runtime, latency: Duration, concurrency: u
     let served = Served::start();
     let world = World::seed(&served.fake, RULES);
     let holding = served.fake.rules_holding(&world.old).len();
-    served.fake.set_latency(latency);
+    served.fake.set_wall_clock_latency(latency);
     let rotator = world.rotator(concurrency);
     let cpu = Cpu::start();
     let (updated, took) = runtime.block_on(timed(rotator.update(&world.new)));

@@ -86,6 +86,7 @@
 
 mod admin;
 mod automation;
+mod delay;
 mod fault;
 mod log;
 mod routes;
@@ -107,6 +108,7 @@ pub use seed::{FakeOrg, FakeTunnel, FakeUser, RuleStats, TunnelStatus};
 pub use state::LinkStyle;
 
 use server::Shared;
+use state::Latency;
 
 /// A stateful fake of the Atlassian APIs, listening on `127.0.0.1` on a port of its own.
 ///
@@ -311,9 +313,14 @@ impl FakeAtlassian {
         self.shared.lock().config.cursor_ttl = ttl;
     }
 
-    /// Delays every response by `latency` (on the tokio clock), as a network round trip to
-    /// Atlassian would: for benchmarks and for tests of concurrency. The delay comes before the
-    /// request is handled, and adds to any [`Fault::latency`]. Default: none.
+    /// Makes every response leave `latency` after its request arrived, as a network round trip
+    /// to Atlassian would: for tests of timeouts and concurrency. The request is handled when it
+    /// arrives (a client that gives up sooner leaves its change applied, as with a slow answer
+    /// from a real server; [`Fault::latency`] delays the handling itself, and this latency adds
+    /// to it). The fake's own work is part of the latency, so the latency does not grow with the
+    /// load. On tokio's clock, so a paused clock (`start_paused`) skips it; tokio's timer wakes
+    /// up to about 2 ms late: for measurements, use
+    /// [`set_wall_clock_latency`](Self::set_wall_clock_latency). Default: none.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
@@ -330,7 +337,35 @@ impl FakeAtlassian {
     /// # }
     /// ```
     pub fn set_latency(&self, latency: std::time::Duration) {
-        self.shared.lock().config.latency = latency;
+        self.shared.lock().config.latency = Latency {
+            delay: latency,
+            wall_clock: false,
+        };
+    }
+
+    /// Like [`set_latency`](Self::set_latency), on the wall clock with sub-millisecond
+    /// precision (a timer thread of the fake's own), for benchmarks: tokio's millisecond timer
+    /// would turn 5 ms into about 6.5. A paused tokio clock does not skip it.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use std::time::{Duration, Instant};
+    /// use atlassian_rotation::testing::FakeAtlassian;
+    ///
+    /// let fake = FakeAtlassian::start().await;
+    /// fake.set_wall_clock_latency(Duration::from_millis(5));
+    /// let url = format!("{}/rest/api/3/myself", fake.site_base());
+    /// let started = Instant::now();
+    /// assert_eq!(reqwest::get(&url).await.unwrap().status(), 401);
+    /// assert!(started.elapsed() >= Duration::from_millis(5));
+    /// # }
+    /// ```
+    pub fn set_wall_clock_latency(&self, latency: std::time::Duration) {
+        self.shared.lock().config.latency = Latency {
+            delay: latency,
+            wall_clock: true,
+        };
     }
 
     /// Invalidates every cursor handed out so far: following one answers 400.

@@ -16,7 +16,7 @@ use tokio::task::JoinSet;
 use super::fault::Effect;
 use super::log::{KEPT_HEADERS, RequestRecord};
 use super::routes::{self, Endpoint};
-use super::state::{State, random_hex};
+use super::state::{Arrival, State, random_hex};
 
 /// What every route handler and fault shares.
 pub(crate) struct Shared {
@@ -185,9 +185,26 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
+/// Answers one request, then holds the answer until the configured latency has passed since the
+/// request arrived: the fake's own work is part of the latency, not added to it, so the latency
+/// a client sees does not grow with the load on the fake.
 async fn handle(
     shared: Arc<Shared>,
     req: Request<hyper::body::Incoming>,
+) -> Result<Response<Full<Bytes>>, DropConnection> {
+    let mut arrival = Arrival::now();
+    let latency = shared.lock().config.latency;
+    let answer = answer(&shared, req, &mut arrival).await;
+    latency.since(arrival).await;
+    answer
+}
+
+/// The answer to one request; `arrival` moves past a [`Fault::latency`](super::Fault::latency)
+/// delay, so that the configured latency adds to it.
+async fn answer(
+    shared: &Shared,
+    req: Request<hyper::body::Incoming>,
+    arrival: &mut Arrival,
 ) -> Result<Response<Full<Bytes>>, DropConnection> {
     let (parts, body) = req.into_parts();
     let body = body
@@ -195,10 +212,6 @@ async fn handle(
         .await
         .map(|c| c.to_bytes())
         .unwrap_or_default();
-    let latency = shared.lock().config.latency;
-    if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
-    }
     let header = |name: &str| {
         parts
             .headers
@@ -266,6 +279,7 @@ async fn handle(
     match effect {
         Effect::Delay(delay) => {
             tokio::time::sleep(delay).await;
+            *arrival = Arrival::now();
             Ok(handle_now(endpoint).into_response())
         }
         Effect::Drop => {

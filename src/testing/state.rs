@@ -100,8 +100,46 @@ pub(crate) struct Config {
     pub rule_page_max: usize,
     pub link_style: LinkStyle,
     pub cursor_ttl: Duration,
-    /// Added before every response (see `FakeAtlassian::set_latency`).
-    pub latency: Duration,
+    /// How long after its request each response leaves (see `FakeAtlassian::set_latency`).
+    pub latency: Latency,
+}
+
+/// A delay every response waits for, counted from the request's arrival, on one of two clocks.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Latency {
+    pub delay: Duration,
+    /// The wall clock with sub-millisecond precision, instead of tokio's (pausable) clock.
+    pub wall_clock: bool,
+}
+
+/// When a request arrived, on both clocks.
+#[derive(Clone, Copy)]
+pub(crate) struct Arrival {
+    tokio: tokio::time::Instant,
+    wall: std::time::Instant,
+}
+
+impl Arrival {
+    pub fn now() -> Self {
+        Self {
+            tokio: tokio::time::Instant::now(),
+            wall: std::time::Instant::now(),
+        }
+    }
+}
+
+impl Latency {
+    /// Waits until `delay` after `arrival`, on this latency's clock.
+    pub async fn since(self, arrival: Arrival) {
+        if self.delay.is_zero() {
+            return;
+        }
+        if self.wall_clock {
+            super::delay::until(arrival.wall + self.delay).await;
+        } else {
+            tokio::time::sleep_until(arrival.tokio + self.delay).await;
+        }
+    }
 }
 
 impl Default for Config {
@@ -111,7 +149,7 @@ impl Default for Config {
             rule_page_max: 100,
             link_style: LinkStyle::QueryString,
             cursor_ttl: Duration::from_secs(3600),
-            latency: Duration::ZERO,
+            latency: Latency::default(),
         }
     }
 }

@@ -90,6 +90,38 @@ async fn latency_is_on_the_tokio_clock_and_trips_client_timeouts() {
     assert!(err.is_timeout(), "{err}");
 }
 
+/// The network latency holds the answer, not the handling: a client that gives up leaves the
+/// change applied, as with a slow answer from real Atlassian. A fault's latency delays the
+/// handling, and the network latency adds to it.
+#[tokio::test(start_paused = true)]
+async fn network_latency_holds_the_answer_and_adds_to_a_fault_latency() {
+    let w = world().await;
+    w.fake.set_latency(Duration::from_secs(5));
+    let tunnel = w.fake.add_tunnel(&w.org.id, "dc");
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let err = w
+        .admin(impatient.put(regenerate_url(&w, &tunnel.hostname)))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout(), "{err}");
+    assert_eq!(
+        w.fake.tunnel_status(&tunnel.hostname),
+        Some(TunnelStatus::Disconnected),
+        "minted although the answer never arrived"
+    );
+
+    w.fake.set_latency(Duration::from_secs(1));
+    w.fake
+        .fault(Route::JiraMyself, Fault::latency(Duration::from_secs(2)));
+    let started = tokio::time::Instant::now();
+    assert_eq!(send(w.basic(http().get(myself(&w)))).await.status, 200);
+    assert_eq!(started.elapsed().as_secs(), 3);
+}
+
 #[tokio::test]
 async fn a_dropped_connection_sends_nothing_and_leaves_state_unless_applied_first() {
     let w = world().await;
