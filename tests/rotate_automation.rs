@@ -405,6 +405,48 @@ async fn bulk_work_backs_off_on_rate_limits_and_recovers() {
     );
 }
 
+/// A bulk pass keeps exactly `concurrency` rule requests in flight and never waits for the next
+/// page of summaries: it is read while the rules of the current one are visited. On a paused
+/// clock with 1 s of latency, 250 rules (pages of 100) at concurrency 50 take the first page
+/// plus five rounds: 6 s. Unbounded, it would take about 4 s; waiting for each page, 8 s.
+#[tokio::test(start_paused = true)]
+async fn a_bulk_pass_keeps_the_configured_concurrency_and_reads_the_next_page_ahead() {
+    let w = world(250).await;
+    w.fake.set_latency(std::time::Duration::from_secs(1));
+    let rotator = w.rotator(RetryPolicy::default()).concurrency(50);
+    w.fake.clear_requests();
+    let started = tokio::time::Instant::now();
+    let plan = rotator.plan(&w.new).await.unwrap();
+    let took = started.elapsed().as_secs_f64();
+    assert_eq!(plan.scanned, 250);
+    assert!((5.9..6.5).contains(&took), "took {took:.2} s, not 6");
+    assert_eq!(w.fake.request_count(Route::RuleSummaries), 3);
+    assert_eq!(
+        w.fake.request_count(Route::RuleGet),
+        250,
+        "every rule read once"
+    );
+}
+
+/// Dropping an update (a caller's timeout) stops it: no rule request is sent afterwards, although
+/// each rule is worked on by a task of its own.
+#[tokio::test(start_paused = true)]
+async fn a_dropped_update_sends_nothing_more() {
+    let w = world(200).await;
+    w.fake.set_latency(std::time::Duration::from_secs(1));
+    let rotator = w.rotator(RetryPolicy::default()).concurrency(8);
+    let dropped = tokio::time::timeout(
+        std::time::Duration::from_millis(3500),
+        rotator.update(&w.new),
+    )
+    .await;
+    assert!(dropped.is_err(), "the update was still running");
+    let sent = w.fake.requests().len();
+    assert!(sent > 8, "the update had started: {sent} requests");
+    tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+    assert_eq!(w.fake.requests().len(), sent, "requests after the drop");
+}
+
 /// A 429 storm ends the pass with a clear error instead of hammering the API.
 #[tokio::test]
 async fn a_rate_limit_storm_stops_the_pass_with_a_clear_error_and_few_requests() {

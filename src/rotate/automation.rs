@@ -91,7 +91,7 @@ pub struct AutomationTokenRotator {
     concurrency: usize,
     revocation: Option<Revocation>,
     accept_unreadable: bool,
-    originals: Originals,
+    originals: Arc<Originals>,
     progress: Option<ProgressFn>,
 }
 
@@ -146,7 +146,7 @@ impl AutomationTokenRotator {
             concurrency: DEFAULT_CONCURRENCY,
             revocation: None,
             accept_unreadable: false,
-            originals: Originals::memory(),
+            originals: Arc::new(Originals::memory()),
             progress: None,
         })
     }
@@ -194,7 +194,7 @@ impl AutomationTokenRotator {
     /// process too, and memory stays flat however many rules are rewritten. The files hold the
     /// old token: remove them once the rotation is settled.
     pub fn keep_originals_in(mut self, dir: impl Into<std::path::PathBuf>) -> Result<Self> {
-        self.originals = Originals::dir(dir.into())?;
+        self.originals = Arc::new(Originals::dir(dir.into())?);
         Ok(self)
     }
 
@@ -218,20 +218,29 @@ impl AutomationTokenRotator {
         }
     }
 
+    /// The shared context of a bulk pass replacing the old token with `new`; `old_scanner`
+    /// finds the old token.
+    fn pass(&self, new: &ApiToken, old_scanner: Scanner) -> Arc<Pass> {
+        Arc::new(Pass {
+            automation: self.automation.clone(),
+            old: self.old.token().clone(),
+            new: new.clone(),
+            old_scanner,
+            new_scanner: Scanner::for_token(new),
+            originals: Arc::clone(&self.originals),
+        })
+    }
+
     /// A dry run: what update would rewrite with `new`, without writing anything.
     pub async fn plan(&self, new: &ApiToken) -> Result<Plan> {
         check_replacement(self.old.token(), new)?;
-        let scanner = Scanner::for_token(self.old.token()).with_email(self.old.email());
-        let scanner = &scanner;
-        let visit = |summary: RuleSummaryRef| async move {
-            let document = self.automation.get_rule_json(&summary.uuid).await?;
-            let rule = &document["rule"];
-            let cannot_tell: Vec<Finding> = scanner
-                .scan_rule(rule)
-                .into_iter()
-                .filter(|f| f.status == FindingStatus::CannotTell)
-                .collect();
-            Ok((plan_rule(rule, self.old.token(), new)?, cannot_tell))
+        let pass = self.pass(
+            new,
+            Scanner::for_token(self.old.token()).with_email(self.old.email()),
+        );
+        let visit = move |summary: RuleSummaryRef| {
+            let pass = Arc::clone(&pass);
+            async move { pass.plan_rule(&summary.uuid).await }
         };
         let mut progress = Progress {
             phase: "plan",
@@ -302,14 +311,40 @@ impl AutomationTokenRotator {
         }
         Ok(rollback)
     }
+}
+
+/// What the rule visits of one bulk pass share, owned so that each visit can run as a task of
+/// its own: the client, both tokens, scanners built once per pass (a scanner precomputes every
+/// spelling of its token) and the store of originals.
+struct Pass {
+    automation: AutomationClient,
+    old: ApiToken,
+    new: ApiToken,
+    old_scanner: Scanner,
+    new_scanner: Scanner,
+    originals: Arc<Originals>,
+}
+
+impl Pass {
+    /// What an update would change in one rule, and what in it cannot be read.
+    async fn plan_rule(&self, uuid: &str) -> Result<(Vec<Rewrite>, Vec<Finding>)> {
+        let document = self.automation.get_rule_json(uuid).await?;
+        let rule = &document["rule"];
+        let cannot_tell: Vec<Finding> = self
+            .old_scanner
+            .scan_rule(rule)
+            .into_iter()
+            .filter(|f| f.status == FindingStatus::CannotTell)
+            .collect();
+        Ok((plan_rule(rule, &self.old, &self.new)?, cannot_tell))
+    }
 
     /// Reads, rewrites and (unless it changed meanwhile) writes one rule.
-    async fn update_rule(&self, uuid: &str, new: &ApiToken) -> Result<Outcome> {
-        let old_scanner = Scanner::for_token(self.old.token());
+    async fn update_rule(&self, uuid: &str) -> Result<Outcome> {
         let scanned = self.automation.get_rule_json(uuid).await?;
-        let findings = old_scanner.scan_rule(&scanned["rule"]);
+        let findings = self.old_scanner.scan_rule(&scanned["rule"]);
         if !is_match(&findings) {
-            if is_match(&Scanner::for_token(new).scan_rule(&scanned["rule"])) {
+            if is_match(&self.new_scanner.scan_rule(&scanned["rule"])) {
                 return Ok(Outcome::AlreadyNew);
             }
             let cannot_tell = findings
@@ -327,13 +362,23 @@ impl AutomationTokenRotator {
             return Ok(Outcome::Conflict);
         }
         let original = document.clone();
-        rewrite_rule(&mut document["rule"], self.old.token(), new)?;
+        rewrite_rule(&mut document["rule"], &self.old, &self.new)?;
         // Kept before sending: a write whose answer is lost may still have been applied.
         self.originals
             .keep(uuid, &original, &document["rule"])
             .await?;
         self.automation.update_rule_json(uuid, &document).await?;
         Ok(Outcome::Rewritten)
+    }
+
+    /// Whether one rule holds the old token, and whether it holds the new one.
+    async fn verify_rule(&self, uuid: &str) -> Result<(bool, bool)> {
+        let document = self.automation.get_rule_json(uuid).await?;
+        let rule = &document["rule"];
+        Ok((
+            is_match(&self.old_scanner.scan_rule(rule)),
+            is_match(&self.new_scanner.scan_rule(rule)),
+        ))
     }
 }
 
@@ -415,8 +460,11 @@ impl Rotator for AutomationTokenRotator {
     }
 
     async fn update(&self, new: &ApiToken) -> Result<Updated> {
-        let visit =
-            |summary: RuleSummaryRef| async move { self.update_rule(&summary.uuid, new).await };
+        let pass = self.pass(new, Scanner::for_token(self.old.token()));
+        let visit = move |summary: RuleSummaryRef| {
+            let pass = Arc::clone(&pass);
+            async move { pass.update_rule(&summary.uuid).await }
+        };
         let mut progress = Progress {
             phase: "update",
             ..Progress::default()
@@ -507,16 +555,10 @@ impl Rotator for AutomationTokenRotator {
 
     async fn verify(&self, new: &ApiToken, updated: &Updated) -> Result<Verified> {
         self.jira(&self.new_credentials(new))?.myself().await?;
-        let old_scanner = Scanner::for_token(self.old.token());
-        let new_scanner = Scanner::for_token(new);
-        let (old_scanner, new_scanner) = (&old_scanner, &new_scanner);
-        let visit = |summary: RuleSummaryRef| async move {
-            let document = self.automation.get_rule_json(&summary.uuid).await?;
-            let rule = &document["rule"];
-            Ok((
-                is_match(&old_scanner.scan_rule(rule)),
-                is_match(&new_scanner.scan_rule(rule)),
-            ))
+        let pass = self.pass(new, Scanner::for_token(self.old.token()));
+        let visit = move |summary: RuleSummaryRef| {
+            let pass = Arc::clone(&pass);
+            async move { pass.verify_rule(&summary.uuid).await }
         };
         let mut progress = Progress {
             phase: "verify",

@@ -1,12 +1,13 @@
 //! Visiting every automation rule with bounded, rate-limit-aware concurrency: the one bulk path
 //! that the token rotation's update, verify, plan and rollback share.
 
+use std::collections::VecDeque;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use futures::{FutureExt as _, StreamExt as _, TryStreamExt as _};
+use futures::StreamExt as _;
 use serde::Serialize;
-use tokio::sync::Notify;
+use tokio::task::JoinSet;
 
 use crate::automation::{AutomationClient, RuleSummary};
 use crate::error::{Error, Result};
@@ -38,14 +39,8 @@ pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
 /// of answers to requests already in flight counts once), grows by one after as many clean
 /// completions as the current limit, between 1 and `max`.
 pub(crate) struct Limiter {
-    state: Mutex<LimiterState>,
-    notify: Notify,
-}
-
-struct LimiterState {
     limit: usize,
     max: usize,
-    in_flight: usize,
     clean_streak: usize,
     seen_429: u64,
     completions: usize,
@@ -56,78 +51,59 @@ impl Limiter {
     pub(crate) fn new(max: usize, seen_429: u64) -> Self {
         let max = max.max(1);
         Self {
-            state: Mutex::new(LimiterState {
-                limit: max,
-                max,
-                in_flight: 0,
-                clean_streak: 0,
-                seen_429,
-                completions: 0,
-                last_decrease: None,
-            }),
-            notify: Notify::new(),
+            limit: max,
+            max,
+            clean_streak: 0,
+            seen_429,
+            completions: 0,
+            last_decrease: None,
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, LimiterState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
+    /// How many requests may be in flight now.
     pub(crate) fn limit(&self) -> usize {
-        self.lock().limit
+        self.limit
     }
 
-    pub(crate) async fn acquire(&self) {
-        loop {
-            // Created before the check, so a release between the check and the await wakes it.
-            let notified = self.notify.notified();
-            {
-                let mut state = self.lock();
-                if state.in_flight < state.limit {
-                    state.in_flight += 1;
-                    return;
-                }
+    /// Records one completed request; `seen_429` is the client's 429 count now.
+    pub(crate) fn record(&mut self, seen_429: u64) {
+        self.completions += 1;
+        if seen_429 > self.seen_429 {
+            self.seen_429 = seen_429;
+            self.clean_streak = 0;
+            let window_over = self
+                .last_decrease
+                .is_none_or(|at| self.completions - at >= self.limit);
+            if window_over {
+                self.limit = (self.limit / 2).max(1);
+                self.last_decrease = Some(self.completions);
+                tracing::debug!(limit = self.limit, "rate limited: concurrency lowered");
             }
-            notified.await;
-        }
-    }
-
-    /// Ends one request; `seen_429` is the client's 429 count now.
-    pub(crate) fn release(&self, seen_429: u64) {
-        {
-            let mut state = self.lock();
-            state.in_flight -= 1;
-            state.completions += 1;
-            if seen_429 > state.seen_429 {
-                state.seen_429 = seen_429;
-                state.clean_streak = 0;
-                let window_over = state
-                    .last_decrease
-                    .is_none_or(|at| state.completions - at >= state.limit);
-                if window_over {
-                    state.limit = (state.limit / 2).max(1);
-                    state.last_decrease = Some(state.completions);
-                    tracing::debug!(limit = state.limit, "rate limited: concurrency lowered");
-                }
-            } else {
-                state.clean_streak += 1;
-                if state.clean_streak >= state.limit && state.limit < state.max {
-                    state.limit += 1;
-                    state.clean_streak = 0;
-                }
+        } else {
+            self.clean_streak += 1;
+            if self.clean_streak >= self.limit && self.limit < self.max {
+                self.limit += 1;
+                self.clean_streak = 0;
             }
         }
-        self.notify.notify_waiters();
     }
 }
 
-/// Streams every rule summary (pages of 100) and runs `visit` on each, with at most
-/// `concurrency` in flight (less while the API rate-limits), folding the results with `fold` as
-/// they complete.
+/// How many summaries are read ahead of the rules in flight: one page, so that the next page is
+/// fetched while the rules of the current one are visited and the pass never drains to wait
+/// for it.
+const READ_AHEAD: usize = 100;
+
+/// Streams every rule summary (pages of 100, one page read ahead) and runs `visit` on each,
+/// with at most `concurrency` in flight (less while the API rate-limits), folding the results
+/// with `fold` as they complete. Each visit runs as a task of its own, so that parsing and
+/// scanning rules uses every worker thread of the runtime; dropping the pass aborts them.
 ///
-/// Stops at the first error of the summary stream, and at the first rule whose request was
-/// still rate-limited after its retries: going on would only hammer a server that said stop.
-/// Other errors of `visit` are for `fold` to record.
+/// Stops starting rules at the first error of the summary stream, and at the first rule whose
+/// request was still rate-limited after its retries: going on would only hammer a server that
+/// said stop. The rules already in flight are drained first (a write already sent may have
+/// been applied: its outcome is folded like any other). Other errors of `visit` are for `fold`
+/// to record.
 pub(crate) async fn for_each_rule<U, V, Fut, A>(
     client: &AutomationClient,
     concurrency: usize,
@@ -137,51 +113,67 @@ pub(crate) async fn for_each_rule<U, V, Fut, A>(
 ) -> Result<A>
 where
     V: Fn(RuleSummary) -> Fut,
-    Fut: Future<Output = Result<U>>,
+    Fut: Future<Output = Result<U>> + Send + 'static,
+    U: Send + 'static,
 {
-    let limiter = Limiter::new(concurrency, client.rate_limit_hits());
-    let limiter = &limiter;
-    let visit = &visit;
-    // Set when a rule was still rate-limited after its retries: no new rule starts, and the
-    // ones in flight are drained (a write already sent may have been applied: its outcome is
-    // folded like any other).
-    let stopped = &std::sync::atomic::AtomicBool::new(false);
-    let summaries = client
-        .rule_summaries(100)?
-        .take_while(|_| std::future::ready(!stopped.load(std::sync::atomic::Ordering::Relaxed)));
-    let results = summaries
-        .map_ok(|summary| {
-            async move {
-                limiter.acquire().await;
-                let outcome = visit(summary.clone()).await;
-                limiter.release(client.rate_limit_hits());
-                (summary, outcome)
-            }
-            .map(Ok::<_, Error>)
-        })
-        .try_buffer_unordered(concurrency.max(1));
-    let mut results = std::pin::pin!(results);
+    let mut limiter = Limiter::new(concurrency, client.rate_limit_hits());
+    let mut summaries = client.rule_summaries(100)?;
+    let mut listed = false;
+    let mut queued: VecDeque<RuleSummary> = VecDeque::with_capacity(READ_AHEAD);
+    let mut in_flight = JoinSet::new();
     let mut acc = init;
-    let mut rate_limited = None;
-    while let Some((summary, outcome)) = results.try_next().await? {
-        if let Err(e) = &outcome {
-            if e.status() == Some(429) {
-                stopped.store(true, std::sync::atomic::Ordering::Relaxed);
-                if rate_limited.is_none() {
-                    rate_limited = Some(Error::rotation(
-                        "bulk",
-                        format!(
-                            "rate limited on rule {}: {e}; stopping the pass (run again later to finish)",
-                            summary.uuid
-                        ),
-                    ));
-                }
-                continue;
-            }
+    // Why no new rule starts: the listing failed, or a rule was still rate-limited.
+    let mut stopped: Option<Error> = None;
+    loop {
+        while stopped.is_none() && in_flight.len() < limiter.limit() {
+            let Some(summary) = queued.pop_front() else {
+                break;
+            };
+            let outcome = visit(summary.clone());
+            in_flight.spawn(async move { (summary, outcome.await) });
         }
-        fold(&mut acc, summary, outcome, limiter.limit());
+        let read_ahead = !listed && stopped.is_none() && queued.len() < READ_AHEAD;
+        if in_flight.is_empty() && !read_ahead {
+            break;
+        }
+        tokio::select! {
+            Some(joined) = in_flight.join_next(), if !in_flight.is_empty() => {
+                limiter.record(client.rate_limit_hits());
+                let (summary, outcome) = match joined {
+                    Ok(visited) => visited,
+                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                    // Only a runtime shutting down cancels a visit: nothing more will run.
+                    Err(e) => {
+                        stopped.get_or_insert_with(|| {
+                            Error::rotation("bulk", format!("a rule's task was cancelled: {e}"))
+                        });
+                        continue;
+                    }
+                };
+                match outcome {
+                    Err(e) if e.status() == Some(429) => {
+                        if stopped.is_none() {
+                            stopped = Some(Error::rotation(
+                                "bulk",
+                                format!(
+                                    "rate limited on rule {}: {e}; stopping the pass (run again \
+                                     later to finish)",
+                                    summary.uuid
+                                ),
+                            ));
+                        }
+                    }
+                    outcome => fold(&mut acc, summary, outcome, limiter.limit()),
+                }
+            }
+            next = summaries.next(), if read_ahead => match next {
+                Some(Ok(summary)) => queued.push_back(summary),
+                Some(Err(e)) => stopped = Some(e),
+                None => listed = true,
+            },
+        }
     }
-    match rate_limited {
+    match stopped {
         Some(e) => Err(e),
         None => Ok(acc),
     }
@@ -193,50 +185,29 @@ mod tests {
 
     #[test]
     fn the_limit_halves_on_rate_limits_and_recovers_one_step_at_a_time() {
-        let limiter = Limiter::new(16, 0);
-        let run = |seen: u64| {
-            limiter.lock().in_flight += 1;
-            limiter.release(seen);
+        let mut limiter = Limiter::new(16, 0);
+        let mut run = |seen: u64| {
+            limiter.record(seen);
+            limiter.limit()
         };
-        run(1);
-        assert_eq!(limiter.limit(), 8);
-        run(2);
-        assert_eq!(limiter.limit(), 8, "one burst of answers counts once");
+        assert_eq!(run(1), 8);
+        assert_eq!(run(2), 8, "one burst of answers counts once");
         for _ in 0..6 {
             run(2);
         }
-        run(3);
-        assert_eq!(
-            limiter.limit(),
-            4,
-            "a rate limit after a full window halves again"
-        );
-        for _ in 0..4 {
+        assert_eq!(run(3), 4, "a rate limit after a full window halves again");
+        for _ in 0..3 {
             run(3);
         }
-        assert_eq!(limiter.limit(), 5, "grows after `limit` clean completions");
+        assert_eq!(run(3), 5, "grows after `limit` clean completions");
+        let mut last = 0;
         for seen in 4..200 {
-            run(seen);
+            last = run(seen);
         }
-        assert_eq!(limiter.limit(), 1, "never below one");
+        assert_eq!(last, 1, "never below one");
         for _ in 0..1000 {
-            run(199);
+            last = run(199);
         }
-        assert_eq!(limiter.limit(), 16, "never above the configured maximum");
-    }
-
-    #[tokio::test]
-    async fn acquire_waits_for_a_release_when_the_limit_is_reached() {
-        let limiter = Arc::new(Limiter::new(1, 0));
-        limiter.acquire().await;
-        let waiter = {
-            let limiter = Arc::clone(&limiter);
-            tokio::spawn(async move { limiter.acquire().await })
-        };
-        tokio::task::yield_now().await;
-        assert!(!waiter.is_finished());
-        limiter.release(0);
-        waiter.await.unwrap();
-        assert_eq!(limiter.lock().in_flight, 1);
+        assert_eq!(last, 16, "never above the configured maximum");
     }
 }
