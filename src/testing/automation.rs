@@ -225,9 +225,18 @@ pub(crate) fn get(state: &mut State, req: &Incoming, cloud: &str, uuid: &str) ->
         return not_found(uuid);
     };
     rule.gets += 1;
+    /// The document, serialized from the stored rule without copying it first.
+    #[derive(serde::Serialize)]
+    struct Document<'a> {
+        rule: &'a Value,
+        connections: &'a Value,
+    }
     Reply::json(
         200,
-        &json!({"rule": rule.rule, "connections": rule.connections}),
+        &Document {
+            rule: &rule.rule,
+            connections: &rule.connections,
+        },
     )
 }
 

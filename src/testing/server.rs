@@ -9,7 +9,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
@@ -91,8 +91,13 @@ pub(crate) struct Reply {
 }
 
 impl Reply {
-    pub fn json(status: u16, body: &Value) -> Self {
-        Self::text(status, "application/json", body.to_string())
+    pub fn json(status: u16, body: &impl serde::Serialize) -> Self {
+        Self {
+            status,
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            // Serializing a `Value` or a struct of references cannot fail.
+            body: serde_json::to_vec(body).unwrap_or_default(),
+        }
     }
 
     pub fn text(status: u16, content_type: &str, body: String) -> Self {
