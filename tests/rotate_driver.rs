@@ -371,3 +371,61 @@ async fn a_journaled_rotation_is_resumed_only_for_the_same_target() {
     assert!(matches!(err.error, Error::InvalidInput { .. }), "{err}");
     assert!(other.0.calls().is_empty(), "nothing installed elsewhere");
 }
+
+/// A journal whose loads wait until `runs` runs have loaded: every run then sees the rotation
+/// id as new, the worst interleaving of runs started at the same moment.
+struct LoadTogether {
+    inner: Box<dyn Journal>,
+    loaded: tokio::sync::Barrier,
+}
+
+#[async_trait]
+impl Journal for LoadTogether {
+    async fn load(&self, rotation_id: &str) -> Result<Option<JournalEntry>> {
+        let entry = self.inner.load(rotation_id).await;
+        self.loaded.wait().await;
+        entry
+    }
+
+    async fn store(&self, entry: &JournalEntry) -> Result<()> {
+        self.inner.store(entry).await
+    }
+
+    async fn create(&self, entry: &JournalEntry) -> Result<bool> {
+        self.inner.create(entry).await
+    }
+}
+
+/// Two runs started with the same rotation id at the same moment: one mints, the other stops
+/// before regenerating, with both journals the crate ships.
+#[tokio::test]
+async fn two_runs_of_one_rotation_id_started_together_mint_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let journals: [Box<dyn Journal>; 2] = [
+        Box::new(MemoryJournal::new()),
+        Box::new(FileJournal::new(dir.path()).unwrap()),
+    ];
+    for inner in journals {
+        let journal = LoadTogether {
+            inner,
+            loaded: tokio::sync::Barrier::new(2),
+        };
+        let rotator = Scripted::default();
+        let (a, b) = tokio::join!(
+            rotate::rotate(&rotator, &journal, options("together")),
+            rotate::rotate(&rotator, &journal, options("together")),
+        );
+        assert_eq!(rotator.minted.load(Ordering::SeqCst), 1, "minted once");
+        let (won, lost) = match (a, b) {
+            (Ok(won), Err(lost)) | (Err(lost), Ok(won)) => (won, lost),
+            (a, b) => panic!("expected one success and one refusal: {a:?} / {b:?}"),
+        };
+        assert!(won.succeeded());
+        let text = lost.error.to_string();
+        assert!(
+            text.contains("another run started rotation `together`"),
+            "{text}"
+        );
+        assert!(lost.unjournaled.is_none());
+    }
+}

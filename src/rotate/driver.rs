@@ -260,13 +260,39 @@ impl Run<'_> {
         result
     }
 
+    /// The first write of a run: creates the entry when the journal held none (`fresh`),
+    /// refusing to go on if another run created it meanwhile; replaces it otherwise.
+    async fn first_write(&mut self, entry: &JournalEntry, fresh: bool) -> Result<(), Error> {
+        if !fresh {
+            self.journal.store(entry).await?;
+        } else if !self.journal.create(entry).await? {
+            return Err(Error::rotation(
+                "regenerate",
+                format!(
+                    "another run started rotation `{}` at the same time; this one stopped before \
+                     regenerating. Run again to resume that rotation",
+                    entry.rotation_id
+                ),
+            ));
+        }
+        if entry.step >= Step::Regenerated {
+            self.saved(entry);
+        }
+        Ok(())
+    }
+
     async fn save(&mut self, entry: &JournalEntry) -> Result<(), Error> {
         self.journal.store(entry).await?;
+        self.saved(entry);
+        Ok(())
+    }
+
+    /// Reports `entry` as the last journaled state.
+    fn saved(&mut self, entry: &JournalEntry) {
         self.report.completed = Some(entry.step);
         self.report.updated = entry.updated.clone();
         self.report.verified = entry.verified.clone();
         self.report.finished = entry.finished.clone();
-        Ok(())
     }
 }
 
@@ -277,6 +303,8 @@ impl Run<'_> {
 ///   [`RotationError::unjournaled`].
 /// - A rotation id found in the journal resumes at the first step not completed, with the
 ///   journaled credential: `regenerate` never runs twice for one id.
+/// - The first write of a new rotation id goes through [`Journal::create`]: of two runs started
+///   with the same id at the same moment, one goes on and the other stops before regenerating.
 /// - `finish` (revoking the old credential) runs only after `verify` passed.
 /// - A failed run leaves the journal at the last completed step: run again to resume. Dropping
 ///   the future at any point is the same as a failure.
@@ -331,6 +359,7 @@ where
             return Err(run.fail(Error::invalid_input("rotation id", reason), None));
         }
     }
+    let journal_state = loaded.as_ref().map(|e| e.step);
     let resumable = loaded.filter(|e| e.step >= Step::Regenerated || e.step == Step::Started);
     let (mut entry, credential) = match resumable {
         Some(entry) if entry.step == Step::Started => {
@@ -346,7 +375,7 @@ where
                 );
                 return Err(run.fail(e, None));
             }
-            regenerate(rotator, &mut run, &rotation_id, kind, &target).await?
+            regenerate(rotator, &mut run, &rotation_id, kind, &target, false).await?
         }
         Some(entry) => {
             tracing::info!(rotation_id = %rotation_id, step = %entry.step, "resuming from journal");
@@ -384,7 +413,12 @@ where
             }
             (entry, credential)
         }
-        None => regenerate(rotator, &mut run, &rotation_id, kind, &target).await?,
+        // A new rotation, or one whose regenerate certainly minted nothing: the first write
+        // creates the entry only if no other run did meanwhile.
+        None => {
+            let fresh = journal_state.is_none();
+            regenerate(rotator, &mut run, &rotation_id, kind, &target, fresh).await?
+        }
     };
 
     if let Some(credential) = credential {
@@ -423,13 +457,16 @@ where
     Ok(run.report)
 }
 
-/// Mints the credential, journaling the attempt first when regenerate mints.
+/// Mints the credential, journaling the attempt first when regenerate mints. `fresh`: the
+/// journal held no entry for this rotation id, so the first write must create it (and fails
+/// if another run did so meanwhile).
 async fn regenerate<R>(
     rotator: &R,
     run: &mut Run<'_>,
     rotation_id: &str,
     kind: &str,
     target: &str,
+    fresh: bool,
 ) -> Result<(JournalEntry, Option<R::Credential>), RotationError<R::Credential>>
 where
     R: Rotator + ?Sized,
@@ -438,7 +475,7 @@ where
     let mints = rotator.regenerate_mints();
     let mut intent = JournalEntry::started(rotation_id, kind, target);
     if mints {
-        if let Err(e) = run.journal.store(&intent).await {
+        if let Err(e) = run.first_write(&intent, fresh).await {
             run.record("regenerate", started, Some(&e));
             return Err(run.fail(e, None));
         }
@@ -458,7 +495,12 @@ where
     let mut entry = JournalEntry::regenerated(rotation_id, kind, &credential);
     entry.target = target.to_owned();
     run.report.credential_fingerprint = Some(entry.fingerprint.clone());
-    if let Err(e) = run.save(&entry).await {
+    let saved = if mints {
+        run.save(&entry).await
+    } else {
+        run.first_write(&entry, fresh).await
+    };
+    if let Err(e) = saved {
         run.record("regenerate", started, Some(&e));
         return Err(run.fail(e, Some(credential)));
     }

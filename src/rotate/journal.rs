@@ -212,6 +212,33 @@ pub trait Journal: Send + Sync {
     async fn load(&self, rotation_id: &str) -> Result<Option<JournalEntry>>;
     /// Writes `entry`, replacing any earlier one with the same rotation id.
     async fn store(&self, entry: &JournalEntry) -> Result<()>;
+
+    /// Writes `entry` only if the journal holds none for its rotation id, and returns whether
+    /// it did. The driver's first write of a rotation comes through here, so that two runs
+    /// started with the same id at the same moment cannot both mint: the one that loses gets
+    /// `Ok(false)` and stops before regenerating.
+    ///
+    /// The default loads, then stores: not atomic. Override it (as [`FileJournal`] and
+    /// [`MemoryJournal`] do) for a journal that several processes or tasks share.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> atlassian_rotation::Result<()> {
+    /// use atlassian_rotation::rotate::{Journal, JournalEntry, MemoryJournal};
+    ///
+    /// let journal = MemoryJournal::new();
+    /// let entry = JournalEntry::started("tunnel-2026-11", "tunnel-key", "org/jira-dc");
+    /// assert!(journal.create(&entry).await?);
+    /// assert!(!journal.create(&entry).await?, "the second run finds the first one's entry");
+    /// # Ok(()) }
+    /// ```
+    async fn create(&self, entry: &JournalEntry) -> Result<bool> {
+        if self.load(&entry.rotation_id).await?.is_some() {
+            return Ok(false);
+        }
+        self.store(entry).await?;
+        Ok(true)
+    }
 }
 
 /// A journal in memory: for tests, and for callers that hold the process for the whole rotation.
@@ -260,6 +287,17 @@ impl Journal for MemoryJournal {
             .unwrap_or_else(|p| p.into_inner())
             .insert(entry.rotation_id.clone(), entry.clone());
         Ok(())
+    }
+
+    async fn create(&self, entry: &JournalEntry) -> Result<bool> {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        match entries.entry(entry.rotation_id.clone()) {
+            std::collections::hash_map::Entry::Occupied(_) => Ok(false),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(entry.clone());
+                Ok(true)
+            }
+        }
     }
 }
 
@@ -334,6 +372,24 @@ impl Journal for FileJournal {
     }
 
     async fn store(&self, entry: &JournalEntry) -> Result<()> {
+        self.write(entry, write_atomically).await.map(|_| ())
+    }
+
+    /// Links the new file into place (`link(2)` fails on an existing name), so that of two
+    /// runs creating the same entry exactly one succeeds, even across processes.
+    async fn create(&self, entry: &JournalEntry) -> Result<bool> {
+        self.write(entry, write_new_atomically).await
+    }
+}
+
+impl FileJournal {
+    /// Encodes `entry` and hands it to `write` (on a blocking thread) with the directory and the
+    /// entry's path; the encoded bytes are zeroized after.
+    async fn write<T: Send + 'static>(
+        &self,
+        entry: &JournalEntry,
+        write: fn(&Path, &Path, &[u8]) -> std::io::Result<T>,
+    ) -> Result<T> {
         let path = self.path_of(&entry.rotation_id)?;
         let record = Record {
             version: 1,
@@ -356,7 +412,7 @@ impl Journal for FileJournal {
         drop(record);
         let dir = self.dir.clone();
         let result = tokio::task::spawn_blocking(move || {
-            let r = write_atomically(&dir, &path, &bytes);
+            let r = write(&dir, &path, &bytes);
             zeroize::Zeroize::zeroize(&mut bytes);
             r
         })
@@ -399,7 +455,8 @@ pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     builder.create(dir)
 }
 
-pub(crate) fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Writes `bytes` to a new 0600 temporary file in `dir` and syncs it; returns its path.
+fn write_temp(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<PathBuf> {
     use std::io::Write as _;
     let tmp = dir.join(format!(
         ".{}.tmp-{:016x}",
@@ -413,16 +470,49 @@ pub(crate) fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io
     let written = (|| {
         let mut file = options.open(&tmp)?;
         file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
+        file.sync_all()
     })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-        return written;
+    match written {
+        Ok(()) => Ok(tmp),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
     }
+}
+
+/// Makes a rename or link into `dir` durable.
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     std::fs::File::open(dir)?.sync_all()?;
+    #[cfg(not(unix))]
+    let _ = dir;
     Ok(())
+}
+
+/// Replaces `path` (in `dir`) with `bytes` atomically: temporary file, fsync, rename, fsync of
+/// the directory.
+pub(crate) fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = write_temp(dir, path, bytes)?;
+    if let Err(e) = std::fs::rename(&tmp, path) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    sync_dir(dir)
+}
+
+/// Writes `bytes` to `path` (in `dir`) atomically unless `path` exists: temporary file, fsync,
+/// hard link (which fails on an existing name), fsync of the directory. Returns whether it
+/// wrote.
+fn write_new_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<bool> {
+    let tmp = write_temp(dir, path, bytes)?;
+    let linked = std::fs::hard_link(&tmp, path);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => sync_dir(dir).map(|()| true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(test)]
@@ -465,6 +555,38 @@ mod tests {
         assert!(!text.contains("k-123"));
         let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("j")).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temporary files left behind");
+    }
+
+    #[tokio::test]
+    async fn file_journal_creates_an_entry_only_once_even_when_racing() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = FileJournal::new(dir.path()).unwrap();
+        let first = JournalEntry::started("rot-1", "tunnel-key", "org/a");
+        let second = JournalEntry::started("rot-1", "tunnel-key", "org/b");
+        assert!(journal.create(&first).await.unwrap());
+        assert!(!journal.create(&second).await.unwrap());
+        assert_eq!(
+            journal.load("rot-1").await.unwrap().unwrap().target,
+            "org/a"
+        );
+
+        // Eight writers at once, each on a blocking thread of its own: exactly one wins.
+        let racing: Vec<_> = (0..8)
+            .map(|i| {
+                let journal = journal.clone();
+                tokio::spawn(async move {
+                    let entry = JournalEntry::started("rot-2", "tunnel-key", &format!("org/{i}"));
+                    journal.create(&entry).await.unwrap()
+                })
+            })
+            .collect();
+        let mut won = 0;
+        for task in racing {
+            won += usize::from(task.await.unwrap());
+        }
+        assert_eq!(won, 1);
+        let leftovers = std::fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(leftovers, 2, "no temporary files left behind");
     }
 
     #[tokio::test]
