@@ -1,5 +1,6 @@
 //! The update phase of a token rotation across 2,000 rules (10% holding the token) against the
-//! fake with a fixed 5 ms latency per request:
+//! fake with a fixed 5 ms latency per request (`set_wall_clock_latency`: tokio's millisecond
+//! timer would make it about 6.5 ms), the fake on a runtime and thread of its own:
 //!
 //! - `bulk_vs_sequential`: `AutomationTokenRotator::update` at concurrency 16 against the loop an
 //!   admin's script would be: plain reqwest, list the summaries page by page, GET every rule,
