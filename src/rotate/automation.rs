@@ -91,7 +91,7 @@ pub struct AutomationTokenRotator {
     concurrency: usize,
     revocation: Option<Revocation>,
     accept_unreadable: bool,
-    originals: Arc<Originals>,
+    originals: Originals,
     progress: Option<ProgressFn>,
 }
 
@@ -149,7 +149,7 @@ impl AutomationTokenRotator {
             concurrency: DEFAULT_CONCURRENCY,
             revocation: None,
             accept_unreadable: false,
-            originals: Arc::new(Originals::memory()),
+            originals: Originals::memory(),
             progress: None,
         })
     }
@@ -197,7 +197,7 @@ impl AutomationTokenRotator {
     /// process too, and memory stays flat however many rules are rewritten. The files hold the
     /// old token: remove them once the rotation is settled.
     pub fn keep_originals_in(mut self, dir: impl Into<std::path::PathBuf>) -> Result<Self> {
-        self.originals = Arc::new(Originals::dir(dir.into())?);
+        self.originals = Originals::dir(dir.into())?;
         Ok(self)
     }
 
@@ -223,15 +223,15 @@ impl AutomationTokenRotator {
 
     /// The shared context of a bulk pass replacing the old token with `new`; `old_scanner`
     /// finds the old token.
-    fn pass(&self, new: &ApiToken, old_scanner: Scanner) -> Arc<Pass> {
-        Arc::new(Pass {
-            automation: self.automation.clone(),
-            old: self.old.token().clone(),
-            new: new.clone(),
+    fn pass<'a>(&'a self, new: &'a ApiToken, old_scanner: Scanner) -> Pass<'a> {
+        Pass {
+            automation: &self.automation,
+            old: self.old.token(),
+            new,
             old_scanner,
             new_scanner: Scanner::for_token(new),
-            originals: Arc::clone(&self.originals),
-        })
+            originals: &self.originals,
+        }
     }
 
     /// A dry run: what update would rewrite with `new`, without writing anything.
@@ -241,10 +241,9 @@ impl AutomationTokenRotator {
             new,
             Scanner::for_token(self.old.token()).with_email(self.old.email()),
         );
-        let visit = move |summary: RuleSummaryRef| {
-            let pass = Arc::clone(&pass);
-            async move { pass.plan_rule(&summary.uuid).await }
-        };
+        let pass = &pass;
+        let visit =
+            move |summary: RuleSummaryRef| async move { pass.plan_rule(&summary.uuid).await };
         let mut progress = Progress {
             phase: "plan",
             ..Progress::default()
@@ -316,19 +315,18 @@ impl AutomationTokenRotator {
     }
 }
 
-/// What the rule visits of one bulk pass share, owned so that each visit can run as a task of
-/// its own: the client, both tokens, scanners built once per pass (a scanner precomputes every
-/// spelling of its token) and the store of originals.
-struct Pass {
-    automation: AutomationClient,
-    old: ApiToken,
-    new: ApiToken,
+/// What the rule visits of one bulk pass share: the client, both tokens, scanners built once
+/// per pass (a scanner precomputes every spelling of its token) and the store of originals.
+struct Pass<'a> {
+    automation: &'a AutomationClient,
+    old: &'a ApiToken,
+    new: &'a ApiToken,
     old_scanner: Scanner,
     new_scanner: Scanner,
-    originals: Arc<Originals>,
+    originals: &'a Originals,
 }
 
-impl Pass {
+impl Pass<'_> {
     /// What an update would change in one rule, and what in it cannot be read.
     async fn plan_rule(&self, uuid: &str) -> Result<(Vec<Rewrite>, Vec<Finding>)> {
         let document = self.automation.get_rule_json(uuid).await?;
@@ -339,7 +337,7 @@ impl Pass {
             .into_iter()
             .filter(|f| f.status == FindingStatus::CannotTell)
             .collect();
-        Ok((plan_rule(rule, &self.old, &self.new)?, cannot_tell))
+        Ok((plan_rule(rule, self.old, self.new)?, cannot_tell))
     }
 
     /// Reads, rewrites and (unless it changed meanwhile) writes one rule.
@@ -365,7 +363,7 @@ impl Pass {
             return Ok(Outcome::Conflict);
         }
         let original = document.clone();
-        rewrite_rule(&mut document["rule"], &self.old, &self.new)?;
+        rewrite_rule(&mut document["rule"], self.old, self.new)?;
         // Kept before sending: a write whose answer is lost may still have been applied.
         self.originals
             .keep(uuid, &original, &document["rule"])
@@ -464,10 +462,9 @@ impl Rotator for AutomationTokenRotator {
 
     async fn update(&self, new: &ApiToken) -> Result<Updated> {
         let pass = self.pass(new, Scanner::for_token(self.old.token()));
-        let visit = move |summary: RuleSummaryRef| {
-            let pass = Arc::clone(&pass);
-            async move { pass.update_rule(&summary.uuid).await }
-        };
+        let pass = &pass;
+        let visit =
+            move |summary: RuleSummaryRef| async move { pass.update_rule(&summary.uuid).await };
         let mut progress = Progress {
             phase: "update",
             ..Progress::default()
@@ -559,10 +556,9 @@ impl Rotator for AutomationTokenRotator {
     async fn verify(&self, new: &ApiToken, updated: &Updated) -> Result<Verified> {
         self.jira(&self.new_credentials(new))?.myself().await?;
         let pass = self.pass(new, Scanner::for_token(self.old.token()));
-        let visit = move |summary: RuleSummaryRef| {
-            let pass = Arc::clone(&pass);
-            async move { pass.verify_rule(&summary.uuid).await }
-        };
+        let pass = &pass;
+        let visit =
+            move |summary: RuleSummaryRef| async move { pass.verify_rule(&summary.uuid).await };
         let mut progress = Progress {
             phase: "verify",
             ..Progress::default()

@@ -6,8 +6,8 @@ use std::future::Future;
 use std::sync::Arc;
 
 use futures::StreamExt as _;
+use futures::stream::FuturesUnordered;
 use serde::Serialize;
-use tokio::task::JoinSet;
 
 use crate::automation::{AutomationClient, RuleSummary};
 use crate::error::{Error, Result};
@@ -96,8 +96,10 @@ const READ_AHEAD: usize = 100;
 
 /// Streams every rule summary (pages of 100, one page read ahead) and runs `visit` on each,
 /// with at most `concurrency` in flight (less while the API rate-limits), folding the results
-/// with `fold` as they complete. Each visit runs as a task of its own, so that parsing and
-/// scanning rules uses every worker thread of the runtime; dropping the pass aborts them.
+/// with `fold` as they complete. The visits run inside the pass's own future, not as tasks of
+/// their own: dropping the pass stops every one of them at once, so no write can go out after
+/// (a spawned task already running on another worker would finish its step first), and their
+/// requests stay in the caller's tracing span.
 ///
 /// Stops starting rules at the first error of the summary stream, and at the first rule whose
 /// request was still rate-limited after its retries: going on would only hammer a server that
@@ -113,14 +115,13 @@ pub(crate) async fn for_each_rule<U, V, Fut, A>(
 ) -> Result<A>
 where
     V: Fn(RuleSummary) -> Fut,
-    Fut: Future<Output = Result<U>> + Send + 'static,
-    U: Send + 'static,
+    Fut: Future<Output = Result<U>>,
 {
     let mut limiter = Limiter::new(concurrency, client.rate_limit_hits());
     let mut summaries = client.rule_summaries(100)?;
     let mut listed = false;
     let mut queued: VecDeque<RuleSummary> = VecDeque::with_capacity(READ_AHEAD);
-    let mut in_flight = JoinSet::new();
+    let mut in_flight = FuturesUnordered::new();
     let mut acc = init;
     // Why no new rule starts: the listing failed, or a rule was still rate-limited.
     let mut stopped: Option<Error> = None;
@@ -130,26 +131,15 @@ where
                 break;
             };
             let outcome = visit(summary.clone());
-            in_flight.spawn(async move { (summary, outcome.await) });
+            in_flight.push(async move { (summary, outcome.await) });
         }
         let read_ahead = !listed && stopped.is_none() && queued.len() < READ_AHEAD;
         if in_flight.is_empty() && !read_ahead {
             break;
         }
         tokio::select! {
-            Some(joined) = in_flight.join_next(), if !in_flight.is_empty() => {
+            Some((summary, outcome)) = in_flight.next(), if !in_flight.is_empty() => {
                 limiter.record(client.rate_limit_hits());
-                let (summary, outcome) = match joined {
-                    Ok(visited) => visited,
-                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-                    // Only a runtime shutting down cancels a visit: nothing more will run.
-                    Err(e) => {
-                        stopped.get_or_insert_with(|| {
-                            Error::rotation("bulk", format!("a rule's task was cancelled: {e}"))
-                        });
-                        continue;
-                    }
-                };
                 match outcome {
                     Err(e) if e.status() == Some(429) => {
                         if stopped.is_none() {
