@@ -429,3 +429,67 @@ async fn two_runs_of_one_rotation_id_started_together_mint_once() {
         assert!(lost.unjournaled.is_none());
     }
 }
+
+/// A rotator whose regenerate takes a credential someone else made: nothing is minted.
+struct HandedOver(Scripted);
+
+#[async_trait]
+impl Rotator for HandedOver {
+    type Credential = ApiToken;
+
+    fn kind(&self) -> &'static str {
+        "scripted"
+    }
+
+    fn regenerate_mints(&self) -> bool {
+        false
+    }
+
+    async fn regenerate(&self) -> Result<ApiToken> {
+        self.0.regenerate().await
+    }
+
+    async fn update(&self, c: &ApiToken) -> Result<Updated> {
+        self.0.update(c).await
+    }
+
+    async fn verify(&self, c: &ApiToken, updated: &Updated) -> Result<Verified> {
+        self.0.verify(c, updated).await
+    }
+
+    async fn finish(&self, c: &ApiToken, updated: &Updated) -> Result<Finished> {
+        self.0.finish(c, updated).await
+    }
+}
+
+/// Without minting, both runs regenerate; the one that journals second says its credential was
+/// not used, names no fingerprint, and hands nothing back as "unjournaled".
+#[tokio::test]
+async fn of_two_runs_that_do_not_mint_the_second_to_journal_leaves_the_rotation_to_the_first() {
+    let journal = LoadTogether {
+        inner: Box::new(MemoryJournal::new()),
+        loaded: tokio::sync::Barrier::new(2),
+    };
+    let rotator = HandedOver(Scripted::default());
+    let (a, b) = tokio::join!(
+        rotate::rotate(&rotator, &journal, options("handed")),
+        rotate::rotate(&rotator, &journal, options("handed")),
+    );
+    let (won, lost) = match (a, b) {
+        (Ok(won), Err(lost)) | (Err(lost), Ok(won)) => (won, lost),
+        (a, b) => panic!("expected one success and one refusal: {a:?} / {b:?}"),
+    };
+    let text = lost.error.to_string();
+    assert!(
+        text.contains("another run journaled rotation `handed` first"),
+        "{text}"
+    );
+    assert!(lost.unjournaled.is_none());
+    assert!(lost.report.credential_fingerprint.is_none());
+    let journaled = journal.inner.load("handed").await.unwrap().unwrap();
+    assert_eq!(
+        Some(journaled.fingerprint),
+        won.credential_fingerprint,
+        "the journal holds the winner's credential"
+    );
+}

@@ -260,25 +260,19 @@ impl Run<'_> {
         result
     }
 
-    /// The first write of a run: creates the entry when the journal held none (`fresh`),
-    /// refusing to go on if another run created it meanwhile; replaces it otherwise.
-    async fn first_write(&mut self, entry: &JournalEntry, fresh: bool) -> Result<(), Error> {
+    /// The first write of a run: creates the entry when the journal held none (`fresh`) and
+    /// returns whether it did (`false`: another run created it meanwhile); replaces it
+    /// otherwise.
+    async fn first_write(&mut self, entry: &JournalEntry, fresh: bool) -> Result<bool, Error> {
         if !fresh {
             self.journal.store(entry).await?;
         } else if !self.journal.create(entry).await? {
-            return Err(Error::rotation(
-                "regenerate",
-                format!(
-                    "another run started rotation `{}` at the same time; this one stopped before \
-                     regenerating. Run again to resume that rotation",
-                    entry.rotation_id
-                ),
-            ));
+            return Ok(false);
         }
         if entry.step >= Step::Regenerated {
             self.saved(entry);
         }
-        Ok(())
+        Ok(true)
     }
 
     async fn save(&mut self, entry: &JournalEntry) -> Result<(), Error> {
@@ -304,7 +298,8 @@ impl Run<'_> {
 /// - A rotation id found in the journal resumes at the first step not completed, with the
 ///   journaled credential: `regenerate` never runs twice for one id.
 /// - The first write of a new rotation id goes through [`Journal::create`]: of two runs started
-///   with the same id at the same moment, one goes on and the other stops before regenerating.
+///   with the same new id at the same moment (with a journal whose `create` is atomic, as both
+///   of this crate's are), one goes on and the other stops without journaling anything.
 /// - `finish` (revoking the old credential) runs only after `verify` passed.
 /// - A failed run leaves the journal at the last completed step: run again to resume. Dropping
 ///   the future at any point is the same as a failure.
@@ -475,7 +470,18 @@ where
     let mints = rotator.regenerate_mints();
     let mut intent = JournalEntry::started(rotation_id, kind, target);
     if mints {
-        if let Err(e) = run.first_write(&intent, fresh).await {
+        let written = match run.first_write(&intent, fresh).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Error::rotation(
+                "regenerate",
+                format!(
+                    "another run started rotation `{rotation_id}` at the same time; this one \
+                     stopped before regenerating. Run again to resume that rotation"
+                ),
+            )),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = written {
             run.record("regenerate", started, Some(&e));
             return Err(run.fail(e, None));
         }
@@ -498,7 +504,24 @@ where
     let saved = if mints {
         run.save(&entry).await
     } else {
-        run.first_write(&entry, fresh).await
+        match run.first_write(&entry, fresh).await {
+            Ok(true) => Ok(()),
+            Ok(false) => {
+                // The other run's credential is the rotation's: this one is not used, and (not
+                // minted) not lost either.
+                run.report.credential_fingerprint = None;
+                let e = Error::rotation(
+                    "regenerate",
+                    format!(
+                        "another run journaled rotation `{rotation_id}` first; this run's new \
+                         credential was not used. Run again to resume that rotation"
+                    ),
+                );
+                run.record("regenerate", started, Some(&e));
+                return Err(run.fail(e, None));
+            }
+            Err(e) => Err(e),
+        }
     };
     if let Err(e) = saved {
         run.record("regenerate", started, Some(&e));

@@ -214,9 +214,11 @@ pub trait Journal: Send + Sync {
     async fn store(&self, entry: &JournalEntry) -> Result<()>;
 
     /// Writes `entry` only if the journal holds none for its rotation id, and returns whether
-    /// it did. The driver's first write of a rotation comes through here, so that two runs
-    /// started with the same id at the same moment cannot both mint: the one that loses gets
-    /// `Ok(false)` and stops before regenerating.
+    /// it did. The driver's first write of a new rotation id comes through here, so that two
+    /// runs started with the same new id at the same moment cannot both mint: the one that
+    /// loses gets `Ok(false)` and stops. (Later writes replace the entry with
+    /// [`store`](Self::store): a rerun after a regenerate that minted nothing, or with
+    /// `remint_after_unknown`, is not guarded against a second run doing the same at once.)
     ///
     /// The default loads, then stores: not atomic. Override it (as [`FileJournal`] and
     /// [`MemoryJournal`] do) for a journal that several processes or tasks share.
@@ -503,16 +505,38 @@ pub(crate) fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io
 
 /// Writes `bytes` to `path` (in `dir`) atomically unless `path` exists: temporary file, fsync,
 /// hard link (which fails on an existing name), fsync of the directory. Returns whether it
-/// wrote.
+/// wrote. On a filesystem without hard links, falls back to creating `path` exclusively and
+/// writing it in place (still exclusive; a crash mid-write leaves a file that fails to load
+/// rather than a wrong one).
 fn write_new_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<bool> {
     let tmp = write_temp(dir, path, bytes)?;
     let linked = std::fs::hard_link(&tmp, path);
-    let _ = std::fs::remove_file(&tmp);
+    if let Err(e) = std::fs::remove_file(&tmp) {
+        // The entry is in place either way; the leftover is hidden and 0600.
+        tracing::warn!(error = %e, "a temporary journal file could not be removed");
+    }
     match linked {
         Ok(()) => sync_dir(dir).map(|()| true),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-        Err(e) => Err(e),
+        Err(_) => write_new_in_place(dir, path, bytes),
     }
+}
+
+/// Creates `path` exclusively (`O_EXCL`) and writes `bytes` to it. Returns whether it wrote.
+fn write_new_in_place(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<bool> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = match options.open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    sync_dir(dir).map(|()| true)
 }
 
 #[cfg(test)]
@@ -587,6 +611,21 @@ mod tests {
         assert_eq!(won, 1);
         let leftovers = std::fs::read_dir(dir.path()).unwrap().count();
         assert_eq!(leftovers, 2, "no temporary files left behind");
+    }
+
+    #[test]
+    fn without_hard_links_an_entry_is_still_created_exclusively() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rot-3.json");
+        assert!(write_new_in_place(dir.path(), &path, b"first").unwrap());
+        assert!(!write_new_in_place(dir.path(), &path, b"second").unwrap());
+        assert_eq!(std::fs::read(&path).unwrap(), b"first");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
     }
 
     #[tokio::test]

@@ -345,7 +345,9 @@ impl FakeAtlassian {
 
     /// Like [`set_latency`](Self::set_latency), on the wall clock with sub-millisecond
     /// precision (a timer thread of the fake's own), for benchmarks: tokio's millisecond timer
-    /// would turn 5 ms into about 6.5. A paused tokio clock does not skip it.
+    /// would turn 5 ms into about 6.5. Not for a paused tokio clock (`start_paused`): while a
+    /// request waits on the wall clock the runtime looks idle and jumps to its next timer, so
+    /// client timeouts would fire at once; use [`set_latency`](Self::set_latency) there.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
