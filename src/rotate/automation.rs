@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::Serialize;
 
-use super::bulk::{Progress, ProgressFn, for_each_rule};
+use super::bulk::{Progress, ProgressFn, Visited, for_each_rule, no_writes};
 use super::originals::Originals;
 use super::token::{OldToken, Revocation, TokenSource};
 use super::{Finished, Rotator, Updated, Verified};
@@ -223,27 +223,39 @@ impl AutomationTokenRotator {
 
     /// The shared context of a bulk pass replacing the old token with `new`; `old_scanner`
     /// finds the old token.
-    fn pass<'a>(&'a self, new: &'a ApiToken, old_scanner: Scanner) -> Pass<'a> {
-        Pass {
-            automation: &self.automation,
-            old: self.old.token(),
-            new,
+    fn reader(&self, new: &ApiToken, old_scanner: Scanner) -> Arc<Reader> {
+        Arc::new(Reader {
+            automation: self.automation.clone(),
+            old: self.old.token().clone(),
+            new: new.clone(),
             old_scanner,
             new_scanner: Scanner::for_token(new),
-            originals: &self.originals,
-        }
+        })
+    }
+
+    /// Sends one rewritten rule, its original kept first: a write whose answer is lost may
+    /// still have been applied.
+    async fn write_rule(&self, write: Write) -> Result<Outcome> {
+        self.originals
+            .keep(&write.uuid, &write.original, &write.document["rule"])
+            .await?;
+        self.automation
+            .update_rule_json(&write.uuid, &write.document)
+            .await?;
+        Ok(Outcome::Rewritten)
     }
 
     /// A dry run: what update would rewrite with `new`, without writing anything.
     pub async fn plan(&self, new: &ApiToken) -> Result<Plan> {
         check_replacement(self.old.token(), new)?;
-        let pass = self.pass(
+        let reader = self.reader(
             new,
             Scanner::for_token(self.old.token()).with_email(self.old.email()),
         );
-        let pass = &pass;
-        let visit =
-            move |summary: RuleSummaryRef| async move { pass.plan_rule(&summary.uuid).await };
+        let read = move |summary: RuleSummaryRef| {
+            let reader = Arc::clone(&reader);
+            async move { reader.plan_rule(&summary.uuid).await.map(Visited::Done) }
+        };
         let mut progress = Progress {
             phase: "plan",
             ..Progress::default()
@@ -251,7 +263,8 @@ impl AutomationTokenRotator {
         let plan = for_each_rule(
             &self.automation,
             self.concurrency,
-            visit,
+            read,
+            no_writes,
             Ok(Plan::default()),
             |plan: &mut Result<Plan>, summary, result, concurrency| {
                 progress.scanned += 1;
@@ -315,18 +328,26 @@ impl AutomationTokenRotator {
     }
 }
 
-/// What the rule visits of one bulk pass share: the client, both tokens, scanners built once
-/// per pass (a scanner precomputes every spelling of its token) and the store of originals.
-struct Pass<'a> {
-    automation: &'a AutomationClient,
-    old: &'a ApiToken,
-    new: &'a ApiToken,
+/// What the reads of one bulk pass share, owned so that each rule's read can run as a task of
+/// its own: the client, both tokens and scanners built once per pass (a scanner precomputes
+/// every spelling of its token). Writes go through the rotator itself, in the pass's future.
+struct Reader {
+    automation: AutomationClient,
+    old: ApiToken,
+    new: ApiToken,
     old_scanner: Scanner,
     new_scanner: Scanner,
-    originals: &'a Originals,
 }
 
-impl Pass<'_> {
+/// A rule to write: the document as read, kept as the original, and as rewritten. Holds the old
+/// token: never printed.
+struct Write {
+    uuid: String,
+    original: serde_json::Value,
+    document: serde_json::Value,
+}
+
+impl Reader {
     /// What an update would change in one rule, and what in it cannot be read.
     async fn plan_rule(&self, uuid: &str) -> Result<(Vec<Rewrite>, Vec<Finding>)> {
         let document = self.automation.get_rule_json(uuid).await?;
@@ -337,39 +358,39 @@ impl Pass<'_> {
             .into_iter()
             .filter(|f| f.status == FindingStatus::CannotTell)
             .collect();
-        Ok((plan_rule(rule, self.old, self.new)?, cannot_tell))
+        Ok((plan_rule(rule, &self.old, &self.new)?, cannot_tell))
     }
 
-    /// Reads, rewrites and (unless it changed meanwhile) writes one rule.
-    async fn update_rule(&self, uuid: &str) -> Result<Outcome> {
+    /// Reads and rewrites one rule; the write (unless the rule changed meanwhile) is for the
+    /// pass to send.
+    async fn update_rule(&self, uuid: &str) -> Result<Visited<Outcome, Write>> {
         let scanned = self.automation.get_rule_json(uuid).await?;
         let findings = self.old_scanner.scan_rule(&scanned["rule"]);
         if !is_match(&findings) {
             if is_match(&self.new_scanner.scan_rule(&scanned["rule"])) {
-                return Ok(Outcome::AlreadyNew);
+                return Ok(Visited::Done(Outcome::AlreadyNew));
             }
             let cannot_tell = findings
                 .iter()
                 .any(|f| f.status == FindingStatus::CannotTell);
-            return Ok(Outcome::Unrelated { cannot_tell });
+            return Ok(Visited::Done(Outcome::Unrelated { cannot_tell }));
         }
         // A masked value read back would overwrite the secret it hides: never write such a rule.
         if findings.iter().any(|f| f.form == CredentialForm::Masked) {
-            return Ok(Outcome::Masked);
+            return Ok(Visited::Done(Outcome::Masked));
         }
         // Compare-before-write: a rule edited since the scan is not overwritten.
         let mut document = self.automation.get_rule_json(uuid).await?;
         if document["rule"] != scanned["rule"] {
-            return Ok(Outcome::Conflict);
+            return Ok(Visited::Done(Outcome::Conflict));
         }
         let original = document.clone();
-        rewrite_rule(&mut document["rule"], self.old, self.new)?;
-        // Kept before sending: a write whose answer is lost may still have been applied.
-        self.originals
-            .keep(uuid, &original, &document["rule"])
-            .await?;
-        self.automation.update_rule_json(uuid, &document).await?;
-        Ok(Outcome::Rewritten)
+        rewrite_rule(&mut document["rule"], &self.old, &self.new)?;
+        Ok(Visited::Write(Write {
+            uuid: uuid.to_owned(),
+            original,
+            document,
+        }))
     }
 
     /// Whether one rule holds the old token, and whether it holds the new one.
@@ -461,10 +482,12 @@ impl Rotator for AutomationTokenRotator {
     }
 
     async fn update(&self, new: &ApiToken) -> Result<Updated> {
-        let pass = self.pass(new, Scanner::for_token(self.old.token()));
-        let pass = &pass;
-        let visit =
-            move |summary: RuleSummaryRef| async move { pass.update_rule(&summary.uuid).await };
+        let reader = self.reader(new, Scanner::for_token(self.old.token()));
+        let read = move |summary: RuleSummaryRef| {
+            let reader = Arc::clone(&reader);
+            async move { reader.update_rule(&summary.uuid).await }
+        };
+        let write = |write: Write| self.write_rule(write);
         let mut progress = Progress {
             phase: "update",
             ..Progress::default()
@@ -472,7 +495,8 @@ impl Rotator for AutomationTokenRotator {
         let tally = for_each_rule(
             &self.automation,
             self.concurrency,
-            visit,
+            read,
+            write,
             Tally::default(),
             |tally, summary, outcome, concurrency| {
                 progress.scanned += 1;
@@ -555,10 +579,11 @@ impl Rotator for AutomationTokenRotator {
 
     async fn verify(&self, new: &ApiToken, updated: &Updated) -> Result<Verified> {
         self.jira(&self.new_credentials(new))?.myself().await?;
-        let pass = self.pass(new, Scanner::for_token(self.old.token()));
-        let pass = &pass;
-        let visit =
-            move |summary: RuleSummaryRef| async move { pass.verify_rule(&summary.uuid).await };
+        let reader = self.reader(new, Scanner::for_token(self.old.token()));
+        let read = move |summary: RuleSummaryRef| {
+            let reader = Arc::clone(&reader);
+            async move { reader.verify_rule(&summary.uuid).await.map(Visited::Done) }
+        };
         let mut progress = Progress {
             phase: "verify",
             ..Progress::default()
@@ -567,7 +592,8 @@ impl Rotator for AutomationTokenRotator {
         let seen = for_each_rule(
             &self.automation,
             self.concurrency,
-            visit,
+            read,
+            no_writes,
             0usize,
             |seen, summary, result, concurrency| {
                 progress.scanned += 1;

@@ -8,6 +8,8 @@ use std::sync::Arc;
 use futures::StreamExt as _;
 use futures::stream::FuturesUnordered;
 use serde::Serialize;
+use tokio::task::JoinSet;
+use tracing::Instrument as _;
 
 use crate::automation::{AutomationClient, RuleSummary};
 use crate::error::{Error, Result};
@@ -94,78 +96,139 @@ impl Limiter {
 /// for it.
 const READ_AHEAD: usize = 100;
 
-/// Streams every rule summary (pages of 100, one page read ahead) and runs `visit` on each,
-/// with at most `concurrency` in flight (less while the API rate-limits), folding the results
-/// with `fold` as they complete. The visits run inside the pass's own future, not as tasks of
-/// their own: dropping the pass stops every one of them at once, so no write can go out after
-/// (a spawned task already running on another worker would finish its step first), and their
-/// requests stay in the caller's tracing span.
+/// What reading one rule led to: an outcome, or a write for the pass itself to send.
+pub(crate) enum Visited<U, J> {
+    /// Nothing to write.
+    Done(U),
+    /// A write, handed to the pass's `write`.
+    Write(J),
+}
+
+/// The `write` of a pass that never writes.
+pub(crate) fn no_writes<U>(never: std::convert::Infallible) -> std::future::Ready<Result<U>> {
+    match never {}
+}
+
+/// Streams every rule summary (pages of 100, one page read ahead) and visits each, with at most
+/// `concurrency` rules in flight (less while the API rate-limits), folding the results with
+/// `fold` as they complete.
+///
+/// A visit is two halves. `read` (reads, parsing, scanning) runs as a task of its own, so that
+/// the CPU work of many rules spreads over the runtime's worker threads; `write`, for the rules
+/// whose read asked for one, runs inside the pass's own future. Dropping the pass therefore
+/// stops every write at once: none is sent after (a spawned task running on another worker
+/// would finish its current step first, which for a read costs nothing). Read tasks are
+/// aborted on drop, and keep the caller's tracing span.
 ///
 /// Stops starting rules at the first error of the summary stream, and at the first rule whose
 /// request was still rate-limited after its retries: going on would only hammer a server that
 /// said stop. The rules already in flight are drained first (a write already sent may have
-/// been applied: its outcome is folded like any other). Other errors of `visit` are for `fold`
-/// to record.
-pub(crate) async fn for_each_rule<U, V, Fut, A>(
+/// been applied: its outcome is folded like any other). Other errors are for `fold` to record.
+pub(crate) async fn for_each_rule<U, J, R, RFut, W, WFut, A>(
     client: &AutomationClient,
     concurrency: usize,
-    visit: V,
+    read: R,
+    write: W,
     init: A,
     mut fold: impl FnMut(&mut A, RuleSummary, Result<U>, usize),
 ) -> Result<A>
 where
-    V: Fn(RuleSummary) -> Fut,
-    Fut: Future<Output = Result<U>>,
+    R: Fn(RuleSummary) -> RFut,
+    RFut: Future<Output = Result<Visited<U, J>>> + Send + 'static,
+    U: Send + 'static,
+    J: Send + 'static,
+    W: Fn(J) -> WFut,
+    WFut: Future<Output = Result<U>>,
 {
-    let mut limiter = Limiter::new(concurrency, client.rate_limit_hits());
+    let mut pass = Settle {
+        limiter: Limiter::new(concurrency, client.rate_limit_hits()),
+        stopped: None,
+        acc: init,
+    };
     let mut summaries = client.rule_summaries(100)?;
     let mut listed = false;
     let mut queued: VecDeque<RuleSummary> = VecDeque::with_capacity(READ_AHEAD);
-    let mut in_flight = FuturesUnordered::new();
-    let mut acc = init;
-    // Why no new rule starts: the listing failed, or a rule was still rate-limited.
-    let mut stopped: Option<Error> = None;
+    let mut reading = JoinSet::new();
+    let mut writing = FuturesUnordered::new();
     loop {
-        while stopped.is_none() && in_flight.len() < limiter.limit() {
+        while pass.stopped.is_none() && reading.len() + writing.len() < pass.limiter.limit() {
             let Some(summary) = queued.pop_front() else {
                 break;
             };
-            let outcome = visit(summary.clone());
-            in_flight.push(async move { (summary, outcome.await) });
+            let visited = read(summary.clone()).in_current_span();
+            reading.spawn(async move { (summary, visited.await) });
         }
-        let read_ahead = !listed && stopped.is_none() && queued.len() < READ_AHEAD;
-        if in_flight.is_empty() && !read_ahead {
+        let read_ahead = !listed && pass.stopped.is_none() && queued.len() < READ_AHEAD;
+        if reading.is_empty() && writing.is_empty() && !read_ahead {
             break;
         }
         tokio::select! {
-            Some((summary, outcome)) = in_flight.next(), if !in_flight.is_empty() => {
-                limiter.record(client.rate_limit_hits());
-                match outcome {
-                    Err(e) if e.status() == Some(429) => {
-                        if stopped.is_none() {
-                            stopped = Some(Error::rotation(
-                                "bulk",
-                                format!(
-                                    "rate limited on rule {}: {e}; stopping the pass (run again \
-                                     later to finish)",
-                                    summary.uuid
-                                ),
-                            ));
-                        }
-                    }
-                    outcome => fold(&mut acc, summary, outcome, limiter.limit()),
+            Some(joined) = reading.join_next(), if !reading.is_empty() => match joined {
+                Ok((summary, Ok(Visited::Write(job)))) => {
+                    let written = write(job);
+                    writing.push(async move { (summary, written.await) });
                 }
+                Ok((summary, Ok(Visited::Done(outcome)))) => {
+                    pass.settle(client, summary, Ok(outcome), &mut fold);
+                }
+                Ok((summary, Err(e))) => pass.settle(client, summary, Err(e), &mut fold),
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                // Only a runtime shutting down cancels a read: nothing more will run.
+                Err(e) => {
+                    pass.stopped.get_or_insert_with(|| {
+                        Error::rotation("bulk", format!("a rule's read was cancelled: {e}"))
+                    });
+                }
+            },
+            Some((summary, outcome)) = writing.next(), if !writing.is_empty() => {
+                pass.settle(client, summary, outcome, &mut fold);
             }
             next = summaries.next(), if read_ahead => match next {
                 Some(Ok(summary)) => queued.push_back(summary),
-                Some(Err(e)) => stopped = Some(e),
+                Some(Err(e)) => pass.stopped = Some(e),
                 None => listed = true,
             },
         }
     }
-    match stopped {
+    match pass.stopped {
         Some(e) => Err(e),
-        None => Ok(acc),
+        None => Ok(pass.acc),
+    }
+}
+
+/// Where a pass stands as rules complete.
+struct Settle<A> {
+    limiter: Limiter,
+    /// Why no new rule starts: the listing failed, or a rule was still rate-limited.
+    stopped: Option<Error>,
+    acc: A,
+}
+
+impl<A> Settle<A> {
+    /// One rule completed with `outcome`: adapt the limit, stop on a rate limit, fold the rest.
+    fn settle<U>(
+        &mut self,
+        client: &AutomationClient,
+        summary: RuleSummary,
+        outcome: Result<U>,
+        fold: &mut impl FnMut(&mut A, RuleSummary, Result<U>, usize),
+    ) {
+        self.limiter.record(client.rate_limit_hits());
+        match outcome {
+            Err(e) if e.status() == Some(429) => {
+                if self.stopped.is_none() {
+                    self.stopped = Some(Error::rotation(
+                        "bulk",
+                        format!(
+                            "rate limited on rule {}: {e}; stopping the pass (run again later to \
+                             finish)",
+                            summary.uuid
+                        ),
+                    ));
+                }
+            }
+            outcome => fold(&mut self.acc, summary, outcome, self.limiter.limit()),
+        }
     }
 }
 
