@@ -10,6 +10,7 @@ use futures::stream::FuturesUnordered;
 use serde::Serialize;
 use tokio::task::JoinSet;
 use tracing::Instrument as _;
+use tracing::instrument::WithSubscriber as _;
 
 use crate::automation::{AutomationClient, RuleSummary};
 use crate::error::{Error, Result};
@@ -118,12 +119,13 @@ pub(crate) fn no_writes<U>(never: std::convert::Infallible) -> std::future::Read
 /// whose read asked for one, runs inside the pass's own future. Dropping the pass therefore
 /// stops every write at once: none is sent after (a spawned task running on another worker
 /// would finish its current step first, which for a read costs nothing). Read tasks are
-/// aborted on drop, and keep the caller's tracing span.
+/// aborted on drop, and keep the caller's tracing span and subscriber.
 ///
 /// Stops starting rules at the first error of the summary stream, and at the first rule whose
 /// request was still rate-limited after its retries: going on would only hammer a server that
-/// said stop. The rules already in flight are drained first (a write already sent may have
-/// been applied: its outcome is folded like any other). Other errors are for `fold` to record.
+/// said stop. The rules already in flight are drained first: a write already sent may have
+/// been applied, and its outcome is folded like any other; a write not yet sent is dropped.
+/// Other errors are for `fold` to record.
 pub(crate) async fn for_each_rule<U, J, R, RFut, W, WFut, A>(
     client: &AutomationClient,
     concurrency: usize,
@@ -155,7 +157,9 @@ where
             let Some(summary) = queued.pop_front() else {
                 break;
             };
-            let visited = read(summary.clone()).in_current_span();
+            let visited = read(summary.clone())
+                .in_current_span()
+                .with_current_subscriber();
             reading.spawn(async move { (summary, visited.await) });
         }
         let read_ahead = !listed && pass.stopped.is_none() && queued.len() < READ_AHEAD;
@@ -164,6 +168,8 @@ where
         }
         tokio::select! {
             Some(joined) = reading.join_next(), if !reading.is_empty() => match joined {
+                // The pass is stopping: a write not yet sent is not started.
+                Ok((_, Ok(Visited::Write(_)))) if pass.stopped.is_some() => {}
                 Ok((summary, Ok(Visited::Write(job)))) => {
                     let written = write(job);
                     writing.push(async move { (summary, written.await) });

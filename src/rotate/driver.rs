@@ -298,8 +298,8 @@ impl Run<'_> {
 /// - A rotation id found in the journal resumes at the first step not completed, with the
 ///   journaled credential: `regenerate` never runs twice for one id.
 /// - The first write of a new rotation id goes through [`Journal::create`]: of two runs started
-///   with the same new id at the same moment (with a journal whose `create` is atomic, as both
-///   of this crate's are), one goes on and the other stops without journaling anything.
+///   with the same new id at the same moment (with a journal whose `create` is exclusive, as
+///   both of this crate's are), one goes on and the other stops without journaling anything.
 /// - `finish` (revoking the old credential) runs only after `verify` passed.
 /// - A failed run leaves the journal at the last completed step: run again to resume. Dropping
 ///   the future at any point is the same as a failure.

@@ -304,7 +304,12 @@ impl Journal for MemoryJournal {
 }
 
 /// A journal in a directory: one file per rotation id (`<dir>/<id>.json`), written atomically
-/// (temporary file, fsync, rename, fsync of the directory) with 0600 permissions on Unix.
+/// (temporary file, fsync, rename, fsync of the directory) with 0600 permissions on Unix. The
+/// first write of a rotation id ([`Journal::create`]) links the synced temporary file into
+/// place instead, which fails if another run created the entry first; on a filesystem without
+/// hard links it creates the file exclusively and writes it in place (exclusive, not atomic: a
+/// crash mid-write leaves a file that fails to load and is safe to delete, since nothing was
+/// minted yet).
 ///
 /// ```no_run
 /// use atlassian_rotation::rotate::FileJournal;
@@ -378,7 +383,8 @@ impl Journal for FileJournal {
     }
 
     /// Links the new file into place (`link(2)` fails on an existing name), so that of two
-    /// runs creating the same entry exactly one succeeds, even across processes.
+    /// runs creating the same entry exactly one succeeds, even across processes; without hard
+    /// links, creates the file exclusively (`O_EXCL`) and writes it in place.
     async fn create(&self, entry: &JournalEntry) -> Result<bool> {
         self.write(entry, write_new_atomically).await
     }
@@ -505,9 +511,10 @@ pub(crate) fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io
 
 /// Writes `bytes` to `path` (in `dir`) atomically unless `path` exists: temporary file, fsync,
 /// hard link (which fails on an existing name), fsync of the directory. Returns whether it
-/// wrote. On a filesystem without hard links, falls back to creating `path` exclusively and
-/// writing it in place (still exclusive; a crash mid-write leaves a file that fails to load
-/// rather than a wrong one).
+/// wrote. When the link fails otherwise (a filesystem without hard links), falls back to
+/// creating `path` exclusively and writing it in place: still exclusive, not atomic (a crash
+/// mid-write leaves a file that fails to load rather than a wrong one; nothing was minted yet,
+/// so it is safe to delete).
 fn write_new_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<bool> {
     let tmp = write_temp(dir, path, bytes)?;
     let linked = std::fs::hard_link(&tmp, path);
@@ -534,8 +541,12 @@ fn write_new_in_place(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
         Err(e) => return Err(e),
     };
-    file.write_all(bytes)?;
-    file.sync_all()?;
+    if let Err(e) = file.write_all(bytes).and_then(|()| file.sync_all()) {
+        // This call created the file: a partial one would make every later load fail.
+        drop(file);
+        let _ = std::fs::remove_file(path);
+        return Err(e);
+    }
     sync_dir(dir).map(|()| true)
 }
 
