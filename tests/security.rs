@@ -4,8 +4,6 @@
 
 mod support;
 
-use std::sync::{Arc, Mutex};
-
 use atlassian_rotation::automation::rewrite::plan_rule;
 use atlassian_rotation::automation::{
     AutomationBase, AutomationClient, Rule, RuleDocument, Scanner,
@@ -65,25 +63,11 @@ fn assert_no_secret(what: &str, text: &str, secrets: &[(String, String)]) {
     }
 }
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Both rotations, end to end, with every target logging at TRACE (reqwest's `log` records
 /// included, through the subscriber's log bridge) into a buffer that must hold no secret.
 #[tokio::test]
 async fn a_whole_rotation_logs_no_secret_at_trace_level() {
-    let capture = Capture::default();
+    let capture = support::SharedLog::default();
     let writer = capture.clone();
     use tracing_subscriber::util::SubscriberInitExt as _;
     tracing_subscriber::fmt()
@@ -113,7 +97,7 @@ async fn a_whole_rotation_logs_no_secret_at_trace_level() {
     assert!(tunnel.succeeded() && token.succeeded());
     assert!(!w.fake.token_is_live(w.old.token()));
 
-    let mut log = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let mut log = capture.text();
     for report in [&tunnel, &token] {
         log.push_str(&serde_json::to_string(report).unwrap());
         log.push_str(&format!("{report:?}"));

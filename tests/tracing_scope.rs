@@ -6,21 +6,19 @@
 
 mod support;
 
-use std::sync::{Arc, Mutex};
-
 use atlassian_rotation::ClientOptions;
 use tracing::Instrument as _;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rule_requests_of_a_pass_reach_the_callers_subscriber_in_its_span() {
     let w = support::rotation_world(30).await;
-    let log = Arc::new(Mutex::new(Vec::<u8>::new()));
-    let writer = Arc::clone(&log);
+    let log = support::SharedLog::default();
+    let writer = log.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::DEBUG)
         .with_ansi(false)
         .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
-        .with_writer(move || SharedWriter(Arc::clone(&writer)))
+        .with_writer(move || writer.clone())
         .finish();
     let _default = tracing::subscriber::set_default(subscriber);
     let new = w.new.token().clone();
@@ -31,7 +29,7 @@ async fn rule_requests_of_a_pass_reach_the_callers_subscriber_in_its_span() {
         .await
         .unwrap();
     assert_eq!(plan.scanned, 30);
-    let log = String::from_utf8(log.lock().unwrap().clone()).unwrap();
+    let log = log.text();
     let rule_reads: Vec<&str> = log
         .lines()
         .filter(|l| l.contains("method=GET path=/rest/v1/rule/{}") && l.contains(": close "))
@@ -46,19 +44,5 @@ async fn rule_requests_of_a_pass_reach_the_callers_subscriber_in_its_span() {
             line.contains("nightly_rotation"),
             "outside the caller's span: {line}"
         );
-    }
-}
-
-/// Appends to a shared buffer.
-struct SharedWriter(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for SharedWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }

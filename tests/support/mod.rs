@@ -34,6 +34,28 @@ thread_local! {
     static CAPTURE: std::cell::RefCell<Option<LogCapture>> = const { std::cell::RefCell::new(None) };
 }
 
+/// A log buffer shared by every thread that writes into it: the writer of a subscriber that
+/// must see what other threads log.
+#[derive(Clone, Default)]
+pub struct SharedLog(pub std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl SharedLog {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for SharedLog {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Uninstalls a [`LogCapture`] from its thread when dropped.
 pub struct CaptureGuard(());
 
