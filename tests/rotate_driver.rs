@@ -19,6 +19,10 @@ const STEPS: [&str; 4] = ["regenerate", "update", "verify", "finish"];
 /// A rotator that records its calls, and can fail or hang at a chosen step.
 #[derive(Default)]
 struct Scripted {
+    /// What `Rotator::target` says (the trait's default, empty, unless set).
+    target: String,
+    /// Its regenerate takes a credential made elsewhere: `regenerate_mints` is false.
+    handed_over: bool,
     minted: AtomicUsize,
     calls: Mutex<Vec<String>>,
     fail_at: Mutex<Option<&'static str>>,
@@ -70,6 +74,14 @@ impl Rotator for Scripted {
 
     fn kind(&self) -> &'static str {
         "scripted"
+    }
+
+    fn target(&self) -> String {
+        self.target.clone()
+    }
+
+    fn regenerate_mints(&self) -> bool {
+        !self.handed_over
     }
 
     async fn regenerate(&self) -> Result<ApiToken> {
@@ -339,41 +351,24 @@ async fn a_regenerate_that_certainly_minted_nothing_can_simply_run_again() {
 /// A rotator of the same kind aimed somewhere else never resumes a journaled credential.
 #[tokio::test]
 async fn a_journaled_rotation_is_resumed_only_for_the_same_target() {
-    struct Elsewhere(Scripted);
-    #[async_trait]
-    impl Rotator for Elsewhere {
-        type Credential = ApiToken;
-        fn kind(&self) -> &'static str {
-            "scripted"
-        }
-        fn target(&self) -> String {
-            "another instance".into()
-        }
-        async fn regenerate(&self) -> Result<ApiToken> {
-            self.0.regenerate().await
-        }
-        async fn update(&self, c: &ApiToken) -> Result<Updated> {
-            self.0.update(c).await
-        }
-        async fn verify(&self, c: &ApiToken, u: &Updated) -> Result<Verified> {
-            self.0.verify(c, u).await
-        }
-    }
     let journal = MemoryJournal::new();
     let first = Scripted::failing_at("update");
     rotate::rotate(&first, &journal, options("r7"))
         .await
         .unwrap_err();
-    let other = Elsewhere(Scripted::default());
+    let other = Scripted {
+        target: "another instance".into(),
+        ..Scripted::default()
+    };
     let err = rotate::rotate(&other, &journal, options("r7"))
         .await
         .unwrap_err();
     assert!(matches!(err.error, Error::InvalidInput { .. }), "{err}");
-    assert!(other.0.calls().is_empty(), "nothing installed elsewhere");
+    assert!(other.calls().is_empty(), "nothing installed elsewhere");
 }
 
-/// A journal whose loads wait until `runs` runs have loaded: every run then sees the rotation
-/// id as new, the worst interleaving of runs started at the same moment.
+/// A journal whose loads wait until as many runs as its barrier counts have loaded: every run
+/// then sees the rotation id as new, the worst interleaving of runs started at the same moment.
 struct LoadTogether {
     inner: Box<dyn Journal>,
     loaded: tokio::sync::Barrier,
@@ -430,38 +425,6 @@ async fn two_runs_of_one_rotation_id_started_together_mint_once() {
     }
 }
 
-/// A rotator whose regenerate takes a credential someone else made: nothing is minted.
-struct HandedOver(Scripted);
-
-#[async_trait]
-impl Rotator for HandedOver {
-    type Credential = ApiToken;
-
-    fn kind(&self) -> &'static str {
-        "scripted"
-    }
-
-    fn regenerate_mints(&self) -> bool {
-        false
-    }
-
-    async fn regenerate(&self) -> Result<ApiToken> {
-        self.0.regenerate().await
-    }
-
-    async fn update(&self, c: &ApiToken) -> Result<Updated> {
-        self.0.update(c).await
-    }
-
-    async fn verify(&self, c: &ApiToken, updated: &Updated) -> Result<Verified> {
-        self.0.verify(c, updated).await
-    }
-
-    async fn finish(&self, c: &ApiToken, updated: &Updated) -> Result<Finished> {
-        self.0.finish(c, updated).await
-    }
-}
-
 /// Without minting, both runs regenerate; the one that journals second says its credential was
 /// not used, names no fingerprint, and hands nothing back as "unjournaled".
 #[tokio::test]
@@ -470,7 +433,10 @@ async fn of_two_runs_that_do_not_mint_the_second_to_journal_leaves_the_rotation_
         inner: Box::new(MemoryJournal::new()),
         loaded: tokio::sync::Barrier::new(2),
     };
-    let rotator = HandedOver(Scripted::default());
+    let rotator = Scripted {
+        handed_over: true,
+        ..Scripted::default()
+    };
     let (a, b) = tokio::join!(
         rotate::rotate(&rotator, &journal, options("handed")),
         rotate::rotate(&rotator, &journal, options("handed")),

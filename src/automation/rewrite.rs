@@ -225,6 +225,18 @@ struct Fingerprints {
     new: String,
 }
 
+impl Fingerprints {
+    /// The rewrite of `finding`, previewed before and after with `preview` of each fingerprint.
+    fn rewrite(&self, finding: &Finding, preview: impl Fn(&str) -> String) -> Rewrite {
+        Rewrite {
+            pointer: finding.pointer.clone(),
+            form: finding.form,
+            before: preview(&self.old),
+            after: preview(&self.new),
+        }
+    }
+}
+
 /// `Basic base64(email:old)` → `Basic base64(email:new)`, keeping the scheme's spelling and
 /// spacing, everything around the base64 run, and the padding style. Any clear occurrence of the
 /// old token after it is replaced as well.
@@ -264,13 +276,7 @@ fn replace_basic(
     let email = needles.redact(email);
     let preview =
         |fingerprint: &str| format!("{scheme}[redacted {email}:token#{fingerprint}]{trailing}");
-    let rewrite = Rewrite {
-        pointer: finding.pointer.clone(),
-        form: finding.form,
-        before: preview(&fingerprints.old),
-        after: preview(&fingerprints.new),
-    };
-    Some((rewrite, value))
+    Some((fingerprints.rewrite(finding, preview), value))
 }
 
 /// The bounded occurrences of the old token, as is or percent-encoded.
@@ -334,13 +340,7 @@ fn replace_spans(
     let suffix = if last < current.len() { "…" } else { "" };
     let preview =
         |fingerprint: &str| format!("{prefix}[redacted token#{fingerprint}]{times}{suffix}");
-    let rewrite = Rewrite {
-        pointer: finding.pointer.clone(),
-        form: finding.form,
-        before: preview(&fingerprints.old),
-        after: preview(&fingerprints.new),
-    };
-    Some((rewrite, value))
+    Some((fingerprints.rewrite(finding, preview), value))
 }
 
 #[cfg(test)]

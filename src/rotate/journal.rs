@@ -463,30 +463,32 @@ pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     builder.create(dir)
 }
 
+/// Creates `path` exclusively (`O_EXCL`, 0600 on Unix), writes `bytes` and syncs it. A file this
+/// call created and could not fill is removed. Fails with `AlreadyExists` if `path` exists.
+fn create_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    if let Err(e) = file.write_all(bytes).and_then(|()| file.sync_all()) {
+        drop(file);
+        let _ = std::fs::remove_file(path);
+        return Err(e);
+    }
+    Ok(())
+}
+
 /// Writes `bytes` to a new 0600 temporary file in `dir` and syncs it; returns its path.
 fn write_temp(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<PathBuf> {
-    use std::io::Write as _;
     let tmp = dir.join(format!(
         ".{}.tmp-{:016x}",
         path.file_name().and_then(|n| n.to_str()).unwrap_or("entry"),
         fastrand::u64(..)
     ));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let written = (|| {
-        let mut file = options.open(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()
-    })();
-    match written {
-        Ok(()) => Ok(tmp),
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(e)
-        }
-    }
+    create_private(&tmp, bytes)?;
+    Ok(tmp)
 }
 
 /// Makes a rename or link into `dir` durable.
@@ -529,25 +531,14 @@ fn write_new_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Resul
     }
 }
 
-/// Creates `path` exclusively (`O_EXCL`) and writes `bytes` to it. Returns whether it wrote.
+/// Creates `path` exclusively and writes `bytes` to it, in place. Returns whether it wrote.
 fn write_new_in_place(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<bool> {
-    use std::io::Write as _;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = match options.open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
-        Err(e) => return Err(e),
-    };
-    if let Err(e) = file.write_all(bytes).and_then(|()| file.sync_all()) {
-        // This call created the file: a partial one would make every later load fail.
-        drop(file);
-        let _ = std::fs::remove_file(path);
-        return Err(e);
+    match create_private(path, bytes) {
+        // A partial file would have made every later load fail: create_private removed it.
+        Ok(()) => sync_dir(dir).map(|()| true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e),
     }
-    sync_dir(dir).map(|()| true)
 }
 
 #[cfg(test)]

@@ -92,19 +92,23 @@ pub(crate) struct Reply {
 
 impl Reply {
     pub fn json(status: u16, body: &impl serde::Serialize) -> Self {
-        Self {
+        // Serializing a `Value` or a struct of references cannot fail.
+        Self::bytes(
             status,
-            headers: vec![("Content-Type".into(), "application/json".into())],
-            // Serializing a `Value` or a struct of references cannot fail.
-            body: serde_json::to_vec(body).unwrap_or_default(),
-        }
+            "application/json",
+            serde_json::to_vec(body).unwrap_or_default(),
+        )
     }
 
     pub fn text(status: u16, content_type: &str, body: String) -> Self {
+        Self::bytes(status, content_type, body.into_bytes())
+    }
+
+    fn bytes(status: u16, content_type: &str, body: Vec<u8>) -> Self {
         Self {
             status,
             headers: vec![("Content-Type".into(), content_type.into())],
-            body: body.into_bytes(),
+            body,
         }
     }
 
