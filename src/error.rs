@@ -360,6 +360,43 @@ pub enum Error {
         #[source]
         source: BoxError,
     },
+
+    /// A rotation id was reused for a different rotation: the journal holds a rotation of
+    /// another kind, target, old credential or new credential under this id. Nothing was
+    /// changed. Pick a new rotation id, or resume with the rotator and credentials the journal
+    /// names (compare the fingerprints).
+    #[error(
+        "rotation id `{rotation_id}` is journaled with {what} `{journaled}`, but this run has `{given}`: \
+         nothing was changed; use a new rotation id for a new rotation"
+    )]
+    RotationMismatch {
+        /// The rotation id.
+        rotation_id: String,
+        /// What differs: `kind`, `target`, `old credential` or `new credential`.
+        what: &'static str,
+        /// What the journal holds (a fingerprint for credentials).
+        journaled: String,
+        /// What this run was given (a fingerprint for credentials).
+        given: String,
+    },
+
+    /// Revoking the old credential was refused because places the crate cannot read or
+    /// rewrite may still hold it (masked values, stored-secret references, forms it cannot
+    /// rewrite). Decided before anything changed. Check each place by hand, then accept them
+    /// (for the token rotator: `accept_unreadable`) or fix them and run again.
+    #[error(
+        "{step}: not revoking the old credential: {} place(s) may still hold it and cannot be read \
+         or rewritten ({}){}; check them, then accept them explicitly or fix them and run again",
+        places.len(),
+        places.iter().take(5).map(ToString::to_string).collect::<Vec<_>>().join("; "),
+        if places.len() > 5 { "; ..." } else { "" }
+    )]
+    RevocationBlocked {
+        /// The step that refused (`regenerate` before anything changed, or `finish`).
+        step: &'static str,
+        /// Every place that blocks revocation, redacted.
+        places: Vec<crate::automation::Finding>,
+    },
 }
 
 impl Error {

@@ -175,9 +175,10 @@ async fn a_key_accepted_for_another_organisation_fails_verification() {
         err.error
     );
     assert!(err.error.to_string().contains("Someone Else"));
+    // A failed verify steps back: the rerun installs the key again, then verifies.
     assert_eq!(
         journal.load("t3").await.unwrap().unwrap().step,
-        Step::Updated
+        Step::Regenerated
     );
 }
 

@@ -345,13 +345,12 @@ where
         Err(e) => return Err(run.fail(e, None)),
     };
     let target = rotator.target();
+    let old_fingerprint = rotator.old_fingerprint();
     if let Some(entry) = &loaded {
-        if entry.kind != kind || entry.target != target {
-            let reason = format!(
-                "rotation id `{rotation_id}` belongs to a `{}` rotation of `{}`, not `{kind}` of `{target}`",
-                entry.kind, entry.target
-            );
-            return Err(run.fail(Error::invalid_input("rotation id", reason), None));
+        if let Err(e) =
+            check_same_rotation(rotator, entry, &target, old_fingerprint.as_deref()).await
+        {
+            return Err(run.fail(e, None));
         }
     }
     let journal_state = loaded.as_ref().map(|e| e.step);
@@ -372,7 +371,7 @@ where
             }
             regenerate(rotator, &mut run, &rotation_id, kind, &target, false).await?
         }
-        Some(entry) => {
+        Some(mut entry) => {
             tracing::info!(rotation_id = %rotation_id, step = %entry.step, "resuming from journal");
             run.report.resumed_from = Some(entry.step);
             run.report.credential_fingerprint = Some(entry.fingerprint.clone());
@@ -387,6 +386,13 @@ where
                     "the journal entry holds no credential; it cannot be resumed",
                 );
                 return Err(run.fail(e, None));
+            }
+            // A verification is evidence about the moment it ran: the finish step (revoking the
+            // old credential) only follows a verify of the same run, so a resumed finish
+            // verifies again first.
+            if entry.step == Step::Verified {
+                entry.step = Step::Updated;
+                entry.verified = None;
             }
             for step in ["regenerate", "update", "verify", "finish"]
                 .into_iter()
@@ -433,6 +439,16 @@ where
                 e.verified = Some(v);
             });
             if let Err(e) = step.await {
+                // What verify found (a place holding the old credential again, a place that
+                // lost the new one) is for update to mend: the next run updates again (it is
+                // idempotent), then verifies, instead of failing the same verify forever.
+                if entry.step == Step::Updated {
+                    entry.verified = None;
+                    entry.advance(Step::Regenerated);
+                    if let Err(store) = run.save(&entry).await {
+                        tracing::warn!(error = %store, "could not journal the step back to update");
+                    }
+                }
                 return Err(run.fail(e, None));
             }
         }
@@ -469,6 +485,7 @@ where
     let started = Instant::now();
     let mints = rotator.regenerate_mints();
     let mut intent = JournalEntry::started(rotation_id, kind, target);
+    intent.old_fingerprint = rotator.old_fingerprint();
     if mints {
         let written = match run.first_write(&intent, fresh).await {
             Ok(true) => Ok(()),
@@ -500,6 +517,7 @@ where
     };
     let mut entry = JournalEntry::regenerated(rotation_id, kind, &credential);
     entry.target = target.to_owned();
+    entry.old_fingerprint = intent.old_fingerprint.clone();
     run.report.credential_fingerprint = Some(entry.fingerprint.clone());
     let saved = if mints {
         run.save(&entry).await
@@ -530,4 +548,156 @@ where
     run.record("regenerate", started, None);
     tracing::info!(fingerprint = %entry.fingerprint, "new credential journaled");
     Ok((entry, Some(credential)))
+}
+
+/// Refuses to resume `entry` with a rotator of another kind or target, replacing another old
+/// credential, or (for a handed-over credential) offering another new one.
+async fn check_same_rotation<R>(
+    rotator: &R,
+    entry: &JournalEntry,
+    target: &str,
+    old_fingerprint: Option<&str>,
+) -> Result<(), Error>
+where
+    R: Rotator + ?Sized,
+{
+    let mismatch = |what: &'static str, journaled: &str, given: &str| Error::RotationMismatch {
+        rotation_id: entry.rotation_id.clone(),
+        what,
+        journaled: journaled.to_owned(),
+        given: given.to_owned(),
+    };
+    if entry.kind != rotator.kind() {
+        return Err(mismatch("kind", &entry.kind, rotator.kind()));
+    }
+    if entry.target != target {
+        return Err(mismatch("target", &entry.target, target));
+    }
+    match (entry.old_fingerprint.as_deref(), old_fingerprint) {
+        (Some(journaled), Some(given)) if journaled != given => {
+            return Err(mismatch("old credential", journaled, given));
+        }
+        (Some(journaled), None) => return Err(mismatch("old credential", journaled, "unknown")),
+        _ => {}
+    }
+    let minted = entry.step >= Step::Regenerated && !entry.fingerprint.is_empty();
+    if minted && !rotator.regenerate_mints() {
+        if let Some(offered) = rotator.offered_fingerprint().await? {
+            if offered != entry.fingerprint {
+                return Err(mismatch("new credential", &entry.fingerprint, &offered));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The unfinished rotations in `journal` of `rotator`'s kind and target (and old credential,
+/// when the rotator knows it), oldest first: what a rerun should resume rather than start
+/// anew. An entry whose regenerate went unanswered ([`Step::Started`]) counts: its credential
+/// may exist at the source.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> atlassian_rotation::Result<()> {
+/// # use async_trait::async_trait;
+/// # use atlassian_rotation::rotate::{Rotator, Updated, Verified};
+/// # use atlassian_rotation::secret::ApiToken;
+/// # struct Demo;
+/// # #[async_trait]
+/// # impl Rotator for Demo {
+/// #     type Credential = ApiToken;
+/// #     fn kind(&self) -> &'static str { "demo" }
+/// #     async fn regenerate(&self) -> atlassian_rotation::Result<ApiToken> { Ok(ApiToken::new("n")) }
+/// #     async fn update(&self, _: &ApiToken) -> atlassian_rotation::Result<Updated> { Ok(Updated::new(1, 1)) }
+/// #     async fn verify(&self, _: &ApiToken, _: &Updated) -> atlassian_rotation::Result<Verified> { Ok(Verified::new()) }
+/// # }
+/// use atlassian_rotation::rotate::{self, MemoryJournal};
+///
+/// let journal = MemoryJournal::new();
+/// assert!(rotate::unfinished(&journal, &Demo).await?.is_empty());
+/// # Ok(()) }
+/// ```
+pub async fn unfinished<R>(journal: &dyn Journal, rotator: &R) -> crate::Result<Vec<JournalEntry>>
+where
+    R: Rotator + ?Sized,
+{
+    let target = rotator.target();
+    let old = rotator.old_fingerprint();
+    let mut entries: Vec<JournalEntry> = journal
+        .list()
+        .await?
+        .into_iter()
+        .filter(|e| e.is_unfinished() && e.kind == rotator.kind() && e.target == target)
+        .filter(|e| old.is_none() || e.old_fingerprint.is_none() || e.old_fingerprint == old)
+        .collect();
+    entries.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+    Ok(entries)
+}
+
+/// The rotation id a rerun of "the same command" should use: the one unfinished rotation of
+/// `rotator`'s kind and target in `journal` ([`unfinished`]), so that a rotation interrupted
+/// yesterday is resumed today instead of minting again; or, when there is none, a new id
+/// `<prefix>-<UTC timestamp>`. Several unfinished rotations for the same target are an
+/// [`Error::InvalidInput`] naming them: choose one explicitly.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> atlassian_rotation::Result<()> {
+/// # use async_trait::async_trait;
+/// # use atlassian_rotation::rotate::{Rotator, Updated, Verified};
+/// # use atlassian_rotation::secret::ApiToken;
+/// # struct Demo;
+/// # #[async_trait]
+/// # impl Rotator for Demo {
+/// #     type Credential = ApiToken;
+/// #     fn kind(&self) -> &'static str { "demo" }
+/// #     async fn regenerate(&self) -> atlassian_rotation::Result<ApiToken> { Ok(ApiToken::new("n")) }
+/// #     async fn update(&self, _: &ApiToken) -> atlassian_rotation::Result<Updated> { Ok(Updated::new(1, 1)) }
+/// #     async fn verify(&self, _: &ApiToken, _: &Updated) -> atlassian_rotation::Result<Verified> { Ok(Verified::new()) }
+/// # }
+/// use atlassian_rotation::rotate::{self, MemoryJournal};
+///
+/// let id = rotate::resume_or_new_id(&MemoryJournal::new(), &Demo, "demo").await?;
+/// assert!(id.starts_with("demo-"));
+/// # Ok(()) }
+/// ```
+pub async fn resume_or_new_id<R>(
+    journal: &dyn Journal,
+    rotator: &R,
+    prefix: &str,
+) -> crate::Result<String>
+where
+    R: Rotator + ?Sized,
+{
+    let mut found = unfinished(journal, rotator).await?;
+    match found.len() {
+        0 => {
+            let now = time::OffsetDateTime::now_utc();
+            let id = format!(
+                "{prefix}-{:04}{:02}{:02}T{:02}{:02}{:02}Z-{:04x}",
+                now.year(),
+                u8::from(now.month()),
+                now.day(),
+                now.hour(),
+                now.minute(),
+                now.second(),
+                fastrand::u16(..)
+            );
+            check_rotation_id(&id)?;
+            Ok(id)
+        }
+        1 => Ok(found.remove(0).rotation_id),
+        _ => Err(Error::invalid_input(
+            "rotation id",
+            format!(
+                "several unfinished rotations of this target are journaled ({}): name the one to \
+                 resume",
+                found
+                    .iter()
+                    .map(|e| format!("`{}` at {}", e.rotation_id, e.step))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )),
+    }
 }

@@ -93,6 +93,10 @@ pub struct JournalEntry {
     pub step: Step,
     /// A fingerprint of the new credential.
     pub fingerprint: String,
+    /// A fingerprint of the credential this rotation replaces, when the rotator knows it
+    /// ([`Rotator::old_fingerprint`](super::Rotator::old_fingerprint)). A resume with a
+    /// different old credential is refused.
+    pub old_fingerprint: Option<String>,
     /// The update step's outcome, once it ran.
     pub updated: Option<Updated>,
     /// The verify step's outcome, once it ran.
@@ -114,6 +118,7 @@ impl fmt::Debug for JournalEntry {
             .field("target", &self.target)
             .field("step", &self.step)
             .field("fingerprint", &self.fingerprint)
+            .field("old_fingerprint", &self.old_fingerprint)
             .field(
                 "credential",
                 &self.credential.as_ref().map(|_| crate::secret::REDACTED),
@@ -145,6 +150,7 @@ impl JournalEntry {
             target: String::new(),
             step: Step::Regenerated,
             fingerprint: credential.fingerprint(),
+            old_fingerprint: None,
             updated: None,
             verified: None,
             finished: None,
@@ -171,6 +177,7 @@ impl JournalEntry {
             target: target.to_owned(),
             step: Step::Started,
             fingerprint: String::new(),
+            old_fingerprint: None,
             updated: None,
             verified: None,
             finished: None,
@@ -185,6 +192,25 @@ impl JournalEntry {
         self.credential
             .as_ref()
             .map(|s| C::from_journal_value(s.expose_secret().to_owned()))
+    }
+
+    /// Whether the rotation still has steps to run (it is neither finished nor certainly
+    /// unminted).
+    ///
+    /// ```
+    /// use atlassian_rotation::rotate::JournalEntry;
+    /// assert!(JournalEntry::started("rot-1", "tunnel-key", "org/host").is_unfinished());
+    /// ```
+    pub fn is_unfinished(&self) -> bool {
+        !matches!(self.step, Step::Finished | Step::NotMinted)
+    }
+
+    /// A copy without the credential, for listing.
+    pub(crate) fn without_credential(&self) -> Self {
+        Self {
+            credential: None,
+            ..self.clone()
+        }
     }
 
     /// Records a completed step; on [`Step::Finished`] drops the credential.
@@ -241,6 +267,35 @@ pub trait Journal: Send + Sync {
         self.store(entry).await?;
         Ok(true)
     }
+
+    /// Every entry, without its credential, in no particular order: for inspection, and to
+    /// find an unfinished rotation to resume ([`unfinished`](super::unfinished)).
+    ///
+    /// The default fails with [`Error::Journal`]: override it for a journal that can list (as
+    /// [`FileJournal`] and [`MemoryJournal`] do).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> atlassian_rotation::Result<()> {
+    /// use atlassian_rotation::rotate::{Journal, JournalEntry, MemoryJournal};
+    /// use atlassian_rotation::secret::TunnelKey;
+    ///
+    /// let journal = MemoryJournal::new();
+    /// journal.store(&JournalEntry::regenerated("rot-1", "tunnel-key", &TunnelKey::new("k"))).await?;
+    /// let listed = journal.list().await?;
+    /// assert_eq!(listed[0].rotation_id, "rot-1");
+    /// assert!(listed[0].credential::<TunnelKey>().is_none(), "listing never carries the secret");
+    /// # Ok(()) }
+    /// ```
+    async fn list(&self) -> Result<Vec<JournalEntry>> {
+        Err(journal_err(
+            "list",
+            std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                "this journal cannot list its entries",
+            ),
+        ))
+    }
 }
 
 /// A journal in memory: for tests, and for callers that hold the process for the whole rotation.
@@ -291,6 +346,14 @@ impl Journal for MemoryJournal {
         Ok(())
     }
 
+    async fn list(&self) -> Result<Vec<JournalEntry>> {
+        Ok(self
+            .entries()
+            .iter()
+            .map(JournalEntry::without_credential)
+            .collect())
+    }
+
     async fn create(&self, entry: &JournalEntry) -> Result<bool> {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         match entries.entry(entry.rotation_id.clone()) {
@@ -330,6 +393,8 @@ struct Record {
     target: String,
     step: Step,
     fingerprint: String,
+    #[serde(default)]
+    old_fingerprint: Option<String>,
     credential: Option<String>,
     updated: Option<Updated>,
     verified: Option<Verified>,
@@ -369,6 +434,7 @@ impl Journal for FileJournal {
             target: r.target,
             step: r.step,
             fingerprint: r.fingerprint,
+            old_fingerprint: r.old_fingerprint,
             updated: r.updated,
             verified: r.verified,
             finished: r.finished,
@@ -388,6 +454,28 @@ impl Journal for FileJournal {
     async fn create(&self, entry: &JournalEntry) -> Result<bool> {
         self.write(entry, write_new_atomically).await
     }
+
+    /// Every `<id>.json` of the directory (temporary files are skipped), without credentials.
+    /// A file that does not load fails the listing, naming it.
+    async fn list(&self) -> Result<Vec<JournalEntry>> {
+        let mut dir = tokio::fs::read_dir(&self.dir)
+            .await
+            .map_err(|e| journal_err("list", e))?;
+        let mut entries = Vec::new();
+        while let Some(file) = dir.next_entry().await.map_err(|e| journal_err("list", e))? {
+            let name = file.file_name();
+            let Some(id) = name.to_str().and_then(|n| n.strip_suffix(".json")) else {
+                continue;
+            };
+            if check_rotation_id(id).is_err() {
+                continue;
+            }
+            if let Some(entry) = self.load(id).await? {
+                entries.push(entry.without_credential());
+            }
+        }
+        Ok(entries)
+    }
 }
 
 impl FileJournal {
@@ -406,6 +494,7 @@ impl FileJournal {
             target: entry.target.clone(),
             step: entry.step,
             fingerprint: entry.fingerprint.clone(),
+            old_fingerprint: entry.old_fingerprint.clone(),
             credential: entry
                 .credential
                 .as_ref()

@@ -58,7 +58,8 @@ use crate::error::Result;
 pub use automation::{AutomationTokenRotator, DEFAULT_CONCURRENCY, Plan, PlannedRule, Rollback};
 pub use bulk::{Progress, ProgressFn};
 pub use driver::{
-    Audit, RotateOptions, RotationError, RotationReport, StepReport, StepStatus, rotate,
+    Audit, RotateOptions, RotationError, RotationReport, StepReport, StepStatus, resume_or_new_id,
+    rotate, unfinished,
 };
 pub use journal::{FileJournal, Journal, JournalCredential, JournalEntry, MemoryJournal, Step};
 pub use token::{OldToken, TokenSource};
@@ -80,6 +81,24 @@ pub trait Rotator: Send + Sync {
     /// journaled credential is never installed somewhere else. The default is empty.
     fn target(&self) -> String {
         String::new()
+    }
+
+    /// A fingerprint of the credential this rotation replaces, when the rotator knows it (the
+    /// old API token: yes; a tunnel's old key: no). It is journaled, and a journaled rotation
+    /// is resumed only by a rotator replacing the same credential, so reusing a rotation id for
+    /// the next rotation (B to C after A to B) is refused instead of reported complete.
+    /// The default is `None`.
+    fn old_fingerprint(&self) -> Option<String> {
+        None
+    }
+
+    /// For a rotator whose new credential is handed over rather than minted
+    /// ([`regenerate_mints`](Self::regenerate_mints) is `false`): the fingerprint of the
+    /// credential it would hand over now. When the journal already holds a rotation under the
+    /// same id, the driver compares the two and refuses a different one, instead of silently
+    /// resuming with the journaled credential. The default is `None` (nothing to compare).
+    async fn offered_fingerprint(&self) -> Result<Option<String>> {
+        Ok(None)
     }
 
     /// Whether `regenerate` mints at the source, so that running it twice loses a credential
