@@ -185,7 +185,13 @@ async fn a_partial_update_failure_resumes_with_the_same_token_and_revokes_only_a
         .await
         .unwrap();
     assert!(report.succeeded());
-    assert_eq!(minted.load(Ordering::SeqCst), 1, "one regenerate");
+    assert_eq!(
+        report.resumed_from,
+        Some(Step::Regenerated),
+        "no second regenerate"
+    );
+    // Asked once to regenerate, and once by the resume to prove the same token is handed over.
+    assert_eq!(minted.load(Ordering::SeqCst), 2);
     assert_eq!(report.updated.unwrap().rewritten, holding);
     assert!(w.fake.rules_holding(&w.old).is_empty());
     assert!(!w.fake.token_is_live(w.old.token()));
@@ -497,53 +503,153 @@ async fn a_rule_with_the_token_and_a_masked_value_is_not_written_back() {
     assert_eq!(w.fake.rule(&uuid).unwrap(), before);
 }
 
-/// Rules whose values cannot be read may still use the old token: the finish step does not
-/// revoke it unless the caller says those rules were checked.
+/// Rules whose values cannot be read may still use the old token. With a revocation
+/// configured, that is decided before anything changes: the plan lists every such place, the
+/// rotation refuses to start (no rule written, nothing journaled), and it goes ahead once the
+/// caller accepts them, for every rule or for exactly the rules that hold them.
 #[tokio::test]
-async fn the_old_token_is_not_revoked_while_unreadable_values_remain_unless_accepted() {
+async fn unreadable_values_block_the_rotation_before_anything_changes_unless_accepted() {
     let w = world(40).await;
+    let holding = w.fake.rules_holding(&w.old);
     let rotator = w.rotator(RetryPolicy::default()).accept_unreadable(false);
+
+    let plan = rotator.plan(&w.new).await.unwrap();
+    assert!(
+        !plan.blocks_revocation.is_empty(),
+        "the seed hides masked values"
+    );
+    let blocking: std::collections::BTreeSet<String> = plan
+        .blocks_revocation
+        .iter()
+        .map(|f| f.rule_uuid.clone().unwrap())
+        .collect();
+
     let journal = MemoryJournal::new();
     let err = rotate::rotate(&rotator, &journal, RotateOptions::new("tok-u"))
         .await
         .unwrap_err();
-    assert!(
-        matches!(err.error, Error::Rotation { step: "finish", .. }),
-        "{}",
-        err.error
-    );
-    assert!(err.error.to_string().contains("accept_unreadable"));
+    match &err.error {
+        Error::RevocationBlocked { step, places } => {
+            assert_eq!(*step, "regenerate");
+            assert_eq!(
+                places, &plan.blocks_revocation,
+                "the plan said exactly this"
+            );
+        }
+        other => panic!("{other}"),
+    }
+    assert!(err.error.to_string().contains("accept"), "{}", err.error);
     assert!(w.fake.token_is_live(w.old.token()), "not revoked");
-    assert!(
-        w.fake.rules_holding(&w.old).is_empty(),
-        "the rules were done"
-    );
     assert_eq!(
-        journal.load("tok-u").await.unwrap().unwrap().step,
-        Step::Verified
+        w.fake.rules_holding(&w.old),
+        holding,
+        "no rule was switched"
+    );
+    assert!(
+        journal.load("tok-u").await.unwrap().is_none(),
+        "nothing journaled"
     );
 
-    let report = rotate::rotate(
-        &rotator.accept_unreadable(true),
-        &journal,
-        RotateOptions::new("tok-u"),
-    )
-    .await
-    .unwrap();
+    // Accepting all but one of the blocking rules is not enough.
+    let (first, rest) = blocking
+        .iter()
+        .collect::<Vec<_>>()
+        .split_first()
+        .map(|(f, r)| {
+            (
+                f.to_string(),
+                r.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            )
+        })
+        .unwrap();
+    let partly = w
+        .rotator(RetryPolicy::default())
+        .accept_unreadable(false)
+        .accept_unreadable_in(rest.clone());
+    let err = rotate::rotate(&partly, &journal, RotateOptions::new("tok-u"))
+        .await
+        .unwrap_err();
+    match &err.error {
+        Error::RevocationBlocked { places, .. } => {
+            assert!(
+                places
+                    .iter()
+                    .all(|f| f.rule_uuid.as_deref() == Some(first.as_str()))
+            );
+        }
+        other => panic!("{other}"),
+    }
+    assert_eq!(
+        w.fake.rules_holding(&w.old),
+        holding,
+        "still no rule switched"
+    );
+
+    let checked = w
+        .rotator(RetryPolicy::default())
+        .accept_unreadable(false)
+        .accept_unreadable_in(blocking.iter().cloned());
+    assert!(
+        checked
+            .plan(&w.new)
+            .await
+            .unwrap()
+            .blocks_revocation
+            .is_empty()
+    );
+    let report = rotate::rotate(&checked, &journal, RotateOptions::new("tok-u"))
+        .await
+        .unwrap();
     assert!(report.succeeded());
     assert!(!w.fake.token_is_live(w.old.token()));
+    assert!(w.fake.rules_holding(&w.old).is_empty());
 }
 
-/// Old and new token share a label, and the old one was already revoked (say, a DELETE whose
-/// answer was lost): finishing again must not revoke the only token left, the new one.
+/// A masked value pasted into a rule while the rotation runs (after the pre-flight) still
+/// stops the revocation: verify, which runs right before it, looks again, and the rerun
+/// updates again before it verifies.
+#[tokio::test]
+async fn an_unreadable_value_that_appears_mid_rotation_stops_the_revocation() {
+    let w = world(0).await;
+    let uuid = w.fake.add_rule(
+        CLOUD,
+        json!({"name": "uses it", "components": [{"component": "ACTION",
+            "type": "jira.issue.outgoing.webhook", "value": {"url": "https://x.example.com",
+            "headers": [{"name": "Authorization", "value": format!("Bearer {}", w.old.token().expose_secret()), "headerSecure": false}]}}]}),
+    );
+    let rotator = w.rotator(RetryPolicy::default()).accept_unreadable(false);
+    let updated = rotator.update(&w.new).await.unwrap();
+    let masked = w.fake.add_rule(
+        CLOUD,
+        json!({"name": "new", "components": [{"component": "ACTION",
+            "type": "jira.issue.outgoing.webhook", "value": {"url": "https://y.example.com",
+            "headers": [{"name": "X-Key", "value": "***", "headerSecure": true}]}}]}),
+    );
+    let err = rotator.verify(&w.new, &updated).await.unwrap_err();
+    match &err {
+        Error::RevocationBlocked { step, places } => {
+            assert_eq!(*step, "verify");
+            assert_eq!(places.len(), 1);
+            assert_eq!(places[0].rule_uuid.as_deref(), Some(masked.as_str()));
+        }
+        other => panic!("{other}"),
+    }
+    assert!(w.fake.token_is_live(w.old.token()));
+    assert_eq!(w.fake.rules_holding(&w.new_credentials()), [uuid]);
+}
+
+/// Old and new token share a label: which token to revoke is ambiguous, and that is found
+/// before any rule changes. Once the old token is gone from the account's list (a DELETE whose
+/// answer was lost), finishing again says so and never revokes the new one.
 #[tokio::test]
 async fn finishing_again_never_revokes_the_new_token_through_a_shared_label() {
     let w = world(10).await;
+    let holding = w.fake.rules_holding(&w.old);
     let later = OffsetDateTime::now_utc() + Duration::days(30);
     let (_, new) = w
         .fake
         .mint_api_token(&w.svc.account_id, "automation", later);
-    let rotator = AutomationTokenRotator::new(
+    let by_label = AutomationTokenRotator::new(
         w.client(RetryPolicy::default()),
         w.fake.site_base(),
         w.old.clone(),
@@ -556,16 +662,49 @@ async fn finishing_again_never_revokes_the_new_token_through_a_shared_label() {
         OldToken::Label("automation".into()),
     )
     .accept_unreadable(true);
-    let updated = rotator.update(&new).await.unwrap();
-    // Both tokens carry the label: ambiguous, nothing revoked.
-    let err = rotator.finish(&new, &updated).await.unwrap_err();
-    assert!(err.to_string().contains("2 tokens match"), "{err}");
+    // Both tokens carry the label: ambiguous, refused before anything changed.
+    let err = by_label.update(&new).await.unwrap_err();
+    assert!(err.to_string().contains("2 tokens"), "{err}");
+    assert_eq!(w.fake.rules_holding(&w.old), holding, "no rule written");
+    let err = rotate::rotate(&by_label, &MemoryJournal::new(), RotateOptions::new("x"))
+        .await
+        .unwrap_err();
+    assert!(
+        err.error.to_string().contains("revoke by id"),
+        "{}",
+        err.error
+    );
     assert!(w.fake.token_is_live(w.old.token()) && w.fake.token_is_live(&new));
 
+    let by_id = AutomationTokenRotator::new(
+        w.client(RetryPolicy::default()),
+        w.fake.site_base(),
+        w.old.clone(),
+        new.clone(),
+    )
+    .unwrap()
+    .revoke_with(
+        w.admin.clone(),
+        &w.svc.account_id,
+        OldToken::Id(w.old_id.clone()),
+    )
+    .accept_unreadable(true);
+    let updated = by_id.update(&new).await.unwrap();
+    assert_eq!(updated.fact_value("old_token_id"), Some(w.old_id.as_str()));
     assert!(w.fake.revoke_api_token(&w.old_id));
-    let finished = rotator.finish(&new, &updated).await.unwrap();
-    assert_eq!(finished.retired, ["the old token was already revoked"]);
+    let finished = by_id.finish(&new, &updated).await.unwrap();
+    assert_eq!(finished.retired.len(), 1);
+    assert!(
+        finished.retired[0].contains("already revoked"),
+        "{:?}",
+        finished.retired
+    );
     assert!(w.fake.token_is_live(&new), "the new token survives");
+    assert_eq!(
+        w.fake.request_count(Route::RevokeUserToken),
+        0,
+        "no DELETE sent"
+    );
 }
 
 /// The DELETE took effect but its answer was lost: the retry's 404 means revoked.

@@ -1,5 +1,6 @@
 //! Rotating an API token used inside Jira Automation rules.
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Arc;
 
@@ -28,6 +29,12 @@ pub struct Plan {
     pub rules: Vec<PlannedRule>,
     /// Places whose value cannot be read (masked values, stored-secret references).
     pub cannot_tell: Vec<Finding>,
+    /// Places that would stop the old token from being revoked: every value the rotation
+    /// cannot read or rewrite and that could be the old token, outside the rules accepted with
+    /// [`AutomationTokenRotator::accept_unreadable_in`]. Empty when no revocation is
+    /// configured or [`AutomationTokenRotator::accept_unreadable`] is set. A rotation with
+    /// revocation refuses to start while this is not empty.
+    pub blocks_revocation: Vec<Finding>,
 }
 
 /// One rule of a [`Plan`].
@@ -91,6 +98,7 @@ pub struct AutomationTokenRotator {
     concurrency: usize,
     revocation: Option<Revocation>,
     accept_unreadable: bool,
+    accepted_rules: Arc<BTreeSet<String>>,
     originals: Originals,
     progress: Option<ProgressFn>,
 }
@@ -123,8 +131,9 @@ enum Outcome {
     AlreadyNew,
     Rewritten,
     Conflict,
-    /// Holds the old token and a masked value: writing it back would destroy the hidden secret.
-    Masked,
+    /// Holds the old token together with a masked value (writing it back would destroy the
+    /// hidden secret) or in a form the rewriter cannot replace: never written.
+    Unwritable,
 }
 
 impl AutomationTokenRotator {
@@ -149,6 +158,7 @@ impl AutomationTokenRotator {
             concurrency: DEFAULT_CONCURRENCY,
             revocation: None,
             accept_unreadable: false,
+            accepted_rules: Arc::default(),
             originals: Originals::memory(),
             progress: None,
         })
@@ -183,12 +193,35 @@ impl AutomationTokenRotator {
         self
     }
 
-    /// Revoke the old token even though some rules hold values this rotation cannot read
-    /// (masked secure headers, Data Center stored-secret references), which may use the old
-    /// token. By default the finish step refuses to revoke while any such rule exists: check
-    /// them by hand first (`Scanner::inventory` lists them), then opt in.
+    /// Revoke the old token even though some rules hold values this rotation cannot read or
+    /// rewrite (masked secure headers, Data Center stored-secret references), which may use
+    /// the old token.
+    ///
+    /// Every such value counts, in every rule the caller can see, also in a rule that holds
+    /// another account's readable credential: a rule may send several credentials, and a
+    /// masked one may be this token. With a revocation configured, the rotation decides this
+    /// before anything changes: [`plan`](Self::plan) lists the places in
+    /// [`Plan::blocks_revocation`], the regenerate step refuses to start
+    /// ([`Error::RevocationBlocked`]) while any exists, and verify (which always runs right
+    /// before the revocation) checks again. Check them by hand first
+    /// ([`Scanner::inventory`] lists them), then opt in, for all rules with this, or for the
+    /// rules you checked with [`accept_unreadable_in`](Self::accept_unreadable_in).
     pub fn accept_unreadable(mut self, accept: bool) -> Self {
         self.accept_unreadable = accept;
+        self
+    }
+
+    /// Accepts the unreadable values of these rules only (by uuid), after checking them by
+    /// hand: unreadable values in any other rule still block revocation. See
+    /// [`accept_unreadable`](Self::accept_unreadable).
+    pub fn accept_unreadable_in<I, S>(mut self, rules: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut accepted = (*self.accepted_rules).clone();
+        accepted.extend(rules.into_iter().map(Into::into));
+        self.accepted_rules = Arc::new(accepted);
         self
     }
 
@@ -221,45 +254,103 @@ impl AutomationTokenRotator {
         }
     }
 
-    /// The shared context of a bulk pass replacing the old token with `new`; `old_scanner`
-    /// finds the old token.
-    fn reader(&self, new: &ApiToken, old_scanner: Scanner) -> Arc<Reader> {
+    /// The shared context of a bulk pass replacing the old token with `new`.
+    fn reader(&self, new: &ApiToken) -> Arc<Reader> {
         Arc::new(Reader {
             automation: self.automation.clone(),
             old: self.old.token().clone(),
             new: new.clone(),
-            old_scanner,
-            new_scanner: Scanner::for_token(new),
+            old_scanner: Scanner::for_token(self.old.token()).with_email(self.old.email()),
+            new_scanner: Scanner::for_token(new).with_email(self.old.email()),
         })
     }
 
-    /// Sends one rewritten rule, its original kept first: a write whose answer is lost may
-    /// still have been applied.
+    /// Proves that `new` authenticates as the same account as the old token (or, when the old
+    /// one no longer works, with the same email).
+    async fn check_same_account(&self, new: &ApiToken) -> Result<()> {
+        let new_account = match self.jira(&self.new_credentials(new))?.myself().await {
+            Ok(account) => account,
+            Err(e) if e.is_auth_failure() => {
+                return Err(Error::rotation(
+                    "regenerate",
+                    format!(
+                        "the new token does not authenticate as {} ({e})",
+                        self.old.email()
+                    ),
+                ));
+            }
+            Err(e) => return Err(e),
+        };
+        match self.jira(&self.old)?.myself().await {
+            Ok(old_account) if old_account.account_id != new_account.account_id => {
+                Err(Error::rotation(
+                    "regenerate",
+                    format!(
+                        "the new token belongs to account {}, the old one to {}",
+                        new_account.account_id, old_account.account_id
+                    ),
+                ))
+            }
+            Ok(_) => Ok(()),
+            // The old token no longer works (expired or revoked): the email must still match.
+            Err(e) if e.is_auth_failure() => match new_account.email_address.as_deref() {
+                Some(email) if !email.eq_ignore_ascii_case(self.old.email()) => {
+                    Err(Error::rotation(
+                        "regenerate",
+                        format!(
+                            "the new token authenticates as {email}, not {}",
+                            self.old.email()
+                        ),
+                    ))
+                }
+                _ => Ok(()),
+            },
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Whether the unreadable values of rule `uuid` were accepted by the caller.
+    fn accepted(&self, uuid: &str) -> bool {
+        self.accept_unreadable || self.accepted_rules.contains(uuid)
+    }
+
+    /// Sends one rewritten rule: keeps its original first (a write whose answer is lost may
+    /// still have been applied), then re-reads the rule and writes only if it is still exactly
+    /// as the pass read it. The re-read is the last thing before the PUT, so an edit is
+    /// overwritten only when it lands within that one round trip (the API has no ETag).
     async fn write_rule(&self, write: Write) -> Result<Outcome> {
         self.originals
             .keep(&write.uuid, &write.original, &write.document["rule"])
             .await?;
+        let current = self.automation.get_rule_json(&write.uuid).await?;
+        if current["rule"] != write.original["rule"] {
+            if let Err(e) = self.originals.forget(&write.uuid).await {
+                tracing::warn!(error = %e, "an unused original could not be forgotten");
+            }
+            return Ok(Outcome::Conflict);
+        }
         self.automation
             .update_rule_json(&write.uuid, &write.document)
             .await?;
         Ok(Outcome::Rewritten)
     }
 
-    /// A dry run: what update would rewrite with `new`, without writing anything.
+    /// A dry run: what update would rewrite with `new`, without writing anything, and what
+    /// would block the revocation of the old token ([`Plan::blocks_revocation`]). Rule names,
+    /// uuids and findings are redacted of both tokens in every form the scanner knows.
     pub async fn plan(&self, new: &ApiToken) -> Result<Plan> {
         check_replacement(self.old.token(), new)?;
-        let reader = self.reader(
-            new,
-            Scanner::for_token(self.old.token()).with_email(self.old.email()),
-        );
+        let reader = self.reader(new);
+        let redactor = Arc::clone(&reader);
         let read = move |summary: RuleSummaryRef| {
             let reader = Arc::clone(&reader);
-            async move { reader.plan_rule(&summary.uuid).await.map(Visited::Done) }
+            async move { reader.inspect(&summary.uuid).await.map(Visited::Done) }
         };
         let mut progress = Progress {
             phase: "plan",
             ..Progress::default()
         };
+        let revoking = self.revocation.is_some();
         let plan = for_each_rule(
             &self.automation,
             self.concurrency,
@@ -270,14 +361,26 @@ impl AutomationTokenRotator {
                 progress.scanned += 1;
                 progress.concurrency = concurrency;
                 match (plan.as_mut(), result) {
-                    (Ok(plan), Ok((rewrites, cannot_tell))) => {
+                    (Ok(plan), Ok(inspection)) => {
                         plan.scanned += 1;
+                        let accepted = self.accepted(&summary.uuid);
+                        let Inspection {
+                            rewrites,
+                            cannot_tell,
+                            unrewritable,
+                        } = inspection.redacted(&redactor);
+                        if revoking {
+                            plan.blocks_revocation.extend(unrewritable.iter().cloned());
+                            if !accepted {
+                                plan.blocks_revocation.extend(cannot_tell.iter().cloned());
+                            }
+                        }
                         plan.cannot_tell.extend(cannot_tell);
                         if !rewrites.is_empty() {
                             progress.matched += 1;
                             plan.rules.push(PlannedRule {
-                                uuid: summary.uuid,
-                                name: summary.name,
+                                uuid: redactor.redact(summary.uuid),
+                                name: summary.name.map(|n| redactor.redact(n)),
                                 rewrites,
                             });
                         }
@@ -290,6 +393,24 @@ impl AutomationTokenRotator {
         )
         .await??;
         Ok(plan)
+    }
+
+    /// Before anything changes, with a revocation configured: the old token resolves to
+    /// exactly one token of its account, and no place that could hold it is unreadable or
+    /// unrewritable (unless accepted).
+    async fn preflight(&self, new: &ApiToken) -> Result<()> {
+        let Some(revocation) = &self.revocation else {
+            return Ok(());
+        };
+        revocation.resolve().await?;
+        let plan = self.plan(new).await?;
+        if !plan.blocks_revocation.is_empty() {
+            return Err(Error::RevocationBlocked {
+                step: "regenerate",
+                places: plan.blocks_revocation,
+            });
+        }
+        Ok(())
     }
 
     /// Restores the kept originals of the rules this rotator rewrote, skipping any rule changed
@@ -347,27 +468,96 @@ struct Write {
     document: serde_json::Value,
 }
 
+/// What a dry run sees in one rule.
+struct Inspection {
+    /// What an update would change.
+    rewrites: Vec<Rewrite>,
+    /// Values that cannot be read (masked, stored-secret references).
+    cannot_tell: Vec<Finding>,
+    /// Occurrences of the old token an update could not replace: they, and masked values in a
+    /// rule that holds the old token (which is then never written), stay behind.
+    unrewritable: Vec<Finding>,
+}
+
+impl Inspection {
+    /// The same, with every rule-derived string redacted of both tokens.
+    fn redacted(self, reader: &Reader) -> Self {
+        let findings = |findings: Vec<Finding>| -> Vec<Finding> {
+            findings
+                .into_iter()
+                .map(|f| reader.redact_finding(f))
+                .collect()
+        };
+        Self {
+            rewrites: self.rewrites,
+            cannot_tell: findings(self.cannot_tell),
+            unrewritable: findings(self.unrewritable),
+        }
+    }
+}
+
 impl Reader {
-    /// What an update would change in one rule, and what in it cannot be read.
-    async fn plan_rule(&self, uuid: &str) -> Result<(Vec<Rewrite>, Vec<Finding>)> {
-        let document = self.automation.get_rule_json(uuid).await?;
-        let rule = &document["rule"];
-        let cannot_tell: Vec<Finding> = self
-            .old_scanner
-            .scan_rule(rule)
-            .into_iter()
-            .filter(|f| f.status == FindingStatus::CannotTell)
-            .collect();
-        Ok((plan_rule(rule, &self.old, &self.new)?, cannot_tell))
+    /// `text` with both tokens redacted in every spelling the scanners know.
+    fn redact(&self, text: String) -> String {
+        let text = match self.old_scanner.needles() {
+            Some(needles) => needles.redact(text),
+            None => text,
+        };
+        match self.new_scanner.needles() {
+            Some(needles) => needles.redact(text),
+            None => text,
+        }
     }
 
-    /// Reads and rewrites one rule; the write (unless the rule changed meanwhile) is for the
-    /// pass to send.
+    /// A finding whose rule name, uuid and header name are redacted of both tokens.
+    fn redact_finding(&self, mut finding: Finding) -> Finding {
+        finding.rule_uuid = finding.rule_uuid.map(|t| self.redact(t));
+        finding.rule_name = finding.rule_name.map(|t| self.redact(t));
+        finding.header_name = finding.header_name.map(|t| self.redact(t));
+        finding.account_email = finding.account_email.map(|t| self.redact(t));
+        finding
+    }
+
+    /// What an update would change in one rule, what in it cannot be read, and which
+    /// occurrences of the old token it would leave behind.
+    async fn inspect(&self, uuid: &str) -> Result<Inspection> {
+        let mut document = self.automation.get_rule_json(uuid).await?;
+        let findings = self.old_scanner.scan_rule(&document["rule"]);
+        let rewrites = plan_rule(&document["rule"], &self.old, &self.new)?;
+        let holds_old = is_match(&findings);
+        let (cannot_tell, _): (Vec<Finding>, Vec<Finding>) = findings
+            .into_iter()
+            .partition(|f| f.status == FindingStatus::CannotTell);
+        let unrewritable = if !holds_old {
+            Vec::new()
+        } else if cannot_tell.iter().any(|f| f.form == CredentialForm::Masked) {
+            // Never written at all: every occurrence stays.
+            self.old_scanner
+                .scan_rule(&document["rule"])
+                .into_iter()
+                .filter(|f| f.status == FindingStatus::Match)
+                .collect()
+        } else {
+            rewrite_rule(&mut document["rule"], &self.old, &self.new)?;
+            self.old_scanner
+                .scan_rule(&document["rule"])
+                .into_iter()
+                .filter(|f| f.status == FindingStatus::Match)
+                .collect()
+        };
+        Ok(Inspection {
+            rewrites,
+            cannot_tell,
+            unrewritable,
+        })
+    }
+
+    /// Reads and rewrites one rule; the write (which re-reads it first) is for the pass to send.
     async fn update_rule(&self, uuid: &str) -> Result<Visited<Outcome, Write>> {
-        let scanned = self.automation.get_rule_json(uuid).await?;
-        let findings = self.old_scanner.scan_rule(&scanned["rule"]);
+        let original = self.automation.get_rule_json(uuid).await?;
+        let findings = self.old_scanner.scan_rule(&original["rule"]);
         if !is_match(&findings) {
-            if is_match(&self.new_scanner.scan_rule(&scanned["rule"])) {
+            if is_match(&self.new_scanner.scan_rule(&original["rule"])) {
                 return Ok(Visited::Done(Outcome::AlreadyNew));
             }
             let cannot_tell = findings
@@ -377,15 +567,15 @@ impl Reader {
         }
         // A masked value read back would overwrite the secret it hides: never write such a rule.
         if findings.iter().any(|f| f.form == CredentialForm::Masked) {
-            return Ok(Visited::Done(Outcome::Masked));
+            return Ok(Visited::Done(Outcome::Unwritable));
         }
-        // Compare-before-write: a rule edited since the scan is not overwritten.
-        let mut document = self.automation.get_rule_json(uuid).await?;
-        if document["rule"] != scanned["rule"] {
-            return Ok(Visited::Done(Outcome::Conflict));
-        }
-        let original = document.clone();
+        let mut document = original.clone();
         rewrite_rule(&mut document["rule"], &self.old, &self.new)?;
+        // Whatever the rewriter could not replace would keep the old token in use: such a rule
+        // is not written half-done, it is reported.
+        if is_match(&self.old_scanner.scan_rule(&document["rule"])) {
+            return Ok(Visited::Done(Outcome::Unwritable));
+        }
         Ok(Visited::Write(Write {
             uuid: uuid.to_owned(),
             original,
@@ -393,12 +583,12 @@ impl Reader {
         }))
     }
 
-    /// Whether one rule holds the old token, and whether it holds the new one.
-    async fn verify_rule(&self, uuid: &str) -> Result<(bool, bool)> {
+    /// The old token's findings in one rule, and whether it holds the new one.
+    async fn verify_rule(&self, uuid: &str) -> Result<(Vec<Finding>, bool)> {
         let document = self.automation.get_rule_json(uuid).await?;
         let rule = &document["rule"];
         Ok((
-            is_match(&self.old_scanner.scan_rule(rule)),
+            self.old_scanner.scan_rule(rule),
             is_match(&self.new_scanner.scan_rule(rule)),
         ))
     }
@@ -416,7 +606,7 @@ fn is_match(findings: &[Finding]) -> bool {
 struct Tally {
     updated: Updated,
     conflicted: Vec<String>,
-    masked: Vec<String>,
+    unwritable: Vec<String>,
     failed: Vec<(String, Error)>,
 }
 
@@ -432,57 +622,42 @@ impl Rotator for AutomationTokenRotator {
         format!("{} as {}", self.automation.base_url(), self.old.email())
     }
 
+    fn old_fingerprint(&self) -> Option<String> {
+        Some(self.old.token().fingerprint())
+    }
+
+    /// The token the source hands over now: a resume with another one is refused.
+    async fn offered_fingerprint(&self) -> Result<Option<String>> {
+        Ok(Some(self.source.new_token().await?.fingerprint()))
+    }
+
     /// The new token comes from a [`TokenSource`]; asking for it again loses nothing.
     fn regenerate_mints(&self) -> bool {
         false
     }
 
+    /// Takes the new token, proves it authenticates as the old one's account and, with a
+    /// revocation configured, decides before anything changes that the old token can be
+    /// revoked: it resolves to exactly one token, and no rule holds a value that could be it
+    /// and cannot be read or rewritten ([`Error::RevocationBlocked`] lists them).
     async fn regenerate(&self) -> Result<ApiToken> {
         let new = self.source.new_token().await?;
         check_replacement(self.old.token(), &new)?;
-        let new_account = match self.jira(&self.new_credentials(&new))?.myself().await {
-            Ok(account) => account,
-            Err(e) if e.is_auth_failure() => {
-                return Err(Error::rotation(
-                    "regenerate",
-                    format!(
-                        "the new token does not authenticate as {} ({e})",
-                        self.old.email()
-                    ),
-                ));
-            }
-            Err(e) => return Err(e),
-        };
-        match self.jira(&self.old)?.myself().await {
-            Ok(old_account) if old_account.account_id != new_account.account_id => {
-                Err(Error::rotation(
-                    "regenerate",
-                    format!(
-                        "the new token belongs to account {}, the old one to {}",
-                        new_account.account_id, old_account.account_id
-                    ),
-                ))
-            }
-            Ok(_) => Ok(new),
-            // The old token no longer works (expired or revoked): the email must still match.
-            Err(e) if e.is_auth_failure() => match new_account.email_address.as_deref() {
-                Some(email) if !email.eq_ignore_ascii_case(self.old.email()) => {
-                    Err(Error::rotation(
-                        "regenerate",
-                        format!(
-                            "the new token authenticates as {email}, not {}",
-                            self.old.email()
-                        ),
-                    ))
-                }
-                _ => Ok(new),
-            },
-            Err(e) => Err(e),
-        }
+        self.check_same_account(&new).await?;
+        self.preflight(&new).await?;
+        Ok(new)
     }
 
     async fn update(&self, new: &ApiToken) -> Result<Updated> {
-        let reader = self.reader(new, Scanner::for_token(self.old.token()));
+        check_replacement(self.old.token(), new)?;
+        // Which token to revoke is decided now, while the old token is surely still listed,
+        // and journaled with the outcome.
+        let old_token_id = match &self.revocation {
+            Some(revocation) => Some(revocation.resolve().await?),
+            None => None,
+        };
+        let reader = self.reader(new);
+        let redactor = Arc::clone(&reader);
         let read = move |summary: RuleSummaryRef| {
             let reader = Arc::clone(&reader);
             async move { reader.update_rule(&summary.uuid).await }
@@ -517,19 +692,19 @@ impl Rotator for AutomationTokenRotator {
                     Ok(Outcome::Conflict) => {
                         tally.updated.found += 1;
                         tally.updated.conflicted += 1;
-                        tally.conflicted.push(summary.uuid);
+                        tally.conflicted.push(redactor.redact(summary.uuid));
                         progress.matched += 1;
                         progress.problems += 1;
                     }
-                    Ok(Outcome::Masked) => {
+                    Ok(Outcome::Unwritable) => {
                         tally.updated.found += 1;
                         tally.updated.skipped += 1;
-                        tally.masked.push(summary.uuid);
+                        tally.unwritable.push(redactor.redact(summary.uuid));
                         progress.matched += 1;
                         progress.problems += 1;
                     }
                     Err(e) => {
-                        tally.failed.push((summary.uuid, e));
+                        tally.failed.push((redactor.redact(summary.uuid), e));
                         progress.problems += 1;
                     }
                 }
@@ -540,11 +715,14 @@ impl Rotator for AutomationTokenRotator {
         let Tally {
             mut updated,
             conflicted,
-            masked,
+            unwritable,
             failed,
         } = tally;
         updated.targets.sort();
-        if conflicted.is_empty() && masked.is_empty() && failed.is_empty() {
+        if let Some(id) = old_token_id {
+            updated = updated.fact(OLD_TOKEN_ID, id);
+        }
+        if conflicted.is_empty() && unwritable.is_empty() && failed.is_empty() {
             return Ok(updated);
         }
         let mut reason = format!(
@@ -552,12 +730,13 @@ impl Rotator for AutomationTokenRotator {
             updated.rewritten,
             updated.found + failed.len()
         );
-        if !masked.is_empty() {
+        if !unwritable.is_empty() {
             reason.push_str(&format!(
-                "; {} also hold masked values that would be destroyed if written back, so they were \
-                 not written (replace the token in them by hand): {}",
-                masked.len(),
-                masked.join(", ")
+                "; {} hold the old token together with masked values that would be destroyed if \
+                 written back, or in a form this rotation cannot rewrite, so they were not written \
+                 (replace the token in them by hand): {}",
+                unwritable.len(),
+                unwritable.join(", ")
             ));
         }
         if !conflicted.is_empty() {
@@ -577,9 +756,14 @@ impl Rotator for AutomationTokenRotator {
         Err(Error::rotation("update", reason))
     }
 
+    /// Re-reads every rule: none holds the old token in any form the scanner knows, every
+    /// rewritten one holds the new token, the new token authenticates and, with a revocation
+    /// configured, no rule holds an unreadable value that could be the old token (unless
+    /// accepted). It runs right before every revocation.
     async fn verify(&self, new: &ApiToken, updated: &Updated) -> Result<Verified> {
         self.jira(&self.new_credentials(new))?.myself().await?;
-        let reader = self.reader(new, Scanner::for_token(self.old.token()));
+        let reader = self.reader(new);
+        let redactor = Arc::clone(&reader);
         let read = move |summary: RuleSummaryRef| {
             let reader = Arc::clone(&reader);
             async move { reader.verify_rule(&summary.uuid).await.map(Visited::Done) }
@@ -588,7 +772,9 @@ impl Rotator for AutomationTokenRotator {
             phase: "verify",
             ..Progress::default()
         };
+        let revoking = self.revocation.is_some();
         let mut problems: Vec<String> = Vec::new();
+        let mut blockers: Vec<Finding> = Vec::new();
         let seen = for_each_rule(
             &self.automation,
             self.concurrency,
@@ -600,23 +786,39 @@ impl Rotator for AutomationTokenRotator {
                 progress.concurrency = concurrency;
                 *seen += 1;
                 let is_target = updated.targets.binary_search(&summary.uuid).is_ok();
+                let accepted = self.accepted(&summary.uuid);
+                let shown = redactor.redact(summary.uuid);
                 match result {
-                    Ok((true, _)) => {
-                        problems.push(format!("{} still holds the old token", summary.uuid))
+                    Ok((old, _)) if is_match(&old) => {
+                        problems.push(format!("{shown} still holds the old token"));
                     }
-                    Ok((false, false)) if is_target => {
-                        problems.push(format!("{} no longer holds the new token", summary.uuid));
+                    Ok((_, false)) if is_target => {
+                        problems.push(format!("{shown} no longer holds the new token"));
                     }
-                    Ok(_) => {}
-                    Err(e) => problems.push(format!("{} could not be read: {e}", summary.uuid)),
+                    Ok((old, _)) => {
+                        if revoking && !accepted {
+                            blockers.extend(
+                                old.into_iter()
+                                    .filter(|f| f.status == FindingStatus::CannotTell)
+                                    .map(|f| redactor.redact_finding(f)),
+                            );
+                        }
+                    }
+                    Err(e) => problems.push(format!("{shown} could not be read: {e}")),
                 }
-                progress.problems = problems.len();
+                progress.problems = problems.len() + blockers.len();
                 self.report(progress);
             },
         )
         .await?;
         if !problems.is_empty() {
             return Err(Error::rotation("verify", problems.join("; ")));
+        }
+        if !blockers.is_empty() {
+            return Err(Error::RevocationBlocked {
+                step: "verify",
+                places: blockers,
+            });
         }
         Ok(Verified::new()
             .check(format!(
@@ -630,23 +832,21 @@ impl Rotator for AutomationTokenRotator {
             )))
     }
 
+    /// Revokes the old token (when [`AutomationTokenRotator::revoke_with`] was given) and
+    /// concludes it revoked only from evidence (see [`OldToken`]).
     async fn finish(&self, new: &ApiToken, updated: &Updated) -> Result<Finished> {
         let Some(revocation) = &self.revocation else {
             return Ok(Finished::nothing());
         };
-        if updated.skipped > 0 && !self.accept_unreadable {
-            return Err(Error::rotation(
-                "finish",
-                format!(
-                    "not revoking the old token: {} rules hold values this rotation cannot read \
-                     (masked or stored secrets) and may still use it; check them, then opt in with \
-                     accept_unreadable(true)",
-                    updated.skipped
-                ),
-            ));
-        }
+        let id = match updated.fact_value(OLD_TOKEN_ID) {
+            Some(id) => id.to_owned(),
+            None => revocation.resolve().await?,
+        };
         let old = self.jira(&self.old)?;
         let new = self.jira(&self.new_credentials(new))?;
-        revocation.revoke(&old, &new).await
+        revocation.revoke(&id, &old, &new).await
     }
 }
+
+/// The fact under which the update step journals the id of the token to revoke.
+const OLD_TOKEN_ID: &str = "old_token_id";

@@ -65,19 +65,10 @@ pub(crate) struct Revocation {
 }
 
 impl Revocation {
-    /// Revokes the old token and confirms it: safe to run again (an old token that already
-    /// gets 401 is not looked up, since a label may by now match only the new token), and the
-    /// new token must still authenticate afterwards. `old` and `new` authenticate with the old
-    /// and the new token.
-    pub(crate) async fn revoke(&self, old: &JiraClient, new: &JiraClient) -> Result<Finished> {
-        // Safe to run again: an old token that already gets 401 is not looked up (a label may
-        // by now match only the new token).
-        if let Err(e) = old.myself().await {
-            if e.is_auth_failure() {
-                return Ok(Finished::nothing().retired("the old token was already revoked"));
-            }
-            return Err(e);
-        }
+    /// The id of the old token: the one token of the account that `token` names. Run before
+    /// anything changes (the new token may carry the same label, and once the old one is
+    /// revoked a label may match only the new one), and journaled by the update step.
+    pub(crate) async fn resolve(&self) -> Result<String> {
         let tokens = self.admin.user_api_tokens(&self.account_id).await?;
         let candidates: Vec<_> = tokens
             .iter()
@@ -86,29 +77,60 @@ impl Revocation {
                 OldToken::Label(label) => t.label.as_deref() == Some(label.as_str()),
             })
             .collect();
-        let token = match candidates.as_slice() {
-            [token] => token,
-            [] => {
-                return Err(Error::rotation(
-                    "finish",
-                    format!("no token {:?} found for the account", self.token),
-                ));
-            }
-            many => {
-                return Err(Error::rotation(
-                    "finish",
-                    format!(
-                        "{} tokens match {:?}; revoke by id instead",
-                        many.len(),
-                        self.token
-                    ),
-                ));
-            }
+        match candidates.as_slice() {
+            [token] => Ok(token.id.clone()),
+            [] => Err(Error::rotation(
+                "revocation",
+                format!(
+                    "no token {:?} found for account {}: nothing could be revoked",
+                    self.token, self.account_id
+                ),
+            )),
+            many => Err(Error::rotation(
+                "revocation",
+                format!(
+                    "{} tokens of account {} match {:?}; revoke by id instead",
+                    many.len(),
+                    self.account_id,
+                    self.token
+                ),
+            )),
+        }
+    }
+
+    /// Whether the account's token list, read now, shows token `id` gone. Only a list that
+    /// still holds some token counts as evidence (the new token belongs to the same account
+    /// and must be in it): an empty or missing list proves nothing.
+    async fn gone_from_list(&self, id: &str) -> Result<bool> {
+        let tokens = self.admin.user_api_tokens(&self.account_id).await?;
+        Ok(!tokens.is_empty() && tokens.iter().all(|t| t.id != id))
+    }
+
+    /// Revokes the old token `id` (resolved before anything changed, see [`Self::resolve`])
+    /// and concludes "revoked" only from evidence: the id is gone from the account's token
+    /// list, or our own DELETE answered 2xx and the old token then gets 401 on `/myself`. A
+    /// 403, a timeout or any other answer is not evidence: the step fails and a rerun tries
+    /// again. Safe to run again: a token already gone from the list is not revoked twice. The
+    /// new token must still authenticate afterwards. `old` and `new` authenticate with the old
+    /// and the new token.
+    pub(crate) async fn revoke(
+        &self,
+        id: &str,
+        old: &JiraClient,
+        new: &JiraClient,
+    ) -> Result<Finished> {
+        if self.gone_from_list(id).await? {
+            return Ok(Finished::nothing().retired(format!(
+                "token {id} was already revoked (gone from the account's token list)"
+            )));
+        }
+        let deleted = match self.admin.revoke_user_api_token(&self.account_id, id).await {
+            Ok(()) => true,
+            // Gone already (revoked by someone else, or a lost answer): the list decides.
+            Err(e) if e.is_not_found() => false,
+            Err(e) => return Err(e),
         };
-        self.admin
-            .revoke_user_api_token(&self.account_id, &token.id)
-            .await?;
-        let described = format!("revoked token {}", token.id);
+        let described = format!("revoked token {id}");
         // The new token must have survived: a label shared by both would show here.
         if let Err(e) = new.myself().await {
             return Err(Error::rotation(
@@ -118,20 +140,40 @@ impl Revocation {
                 ),
             ));
         }
-        // Revocation can take a moment to reach every node: poll briefly for the 401.
+        // Revocation can take a moment to reach every node: poll briefly for the evidence.
+        let mut last = String::from("no answer yet");
         for attempt in 0..5u32 {
-            match old.myself().await {
-                Err(e) if e.is_auth_failure() => {
-                    return Ok(Finished::nothing()
-                        .retired(format!("{described}; the old token now gets 401")));
+            match self.gone_from_list(id).await {
+                Ok(true) => {
+                    return Ok(Finished::nothing().retired(format!(
+                        "{described}; it is gone from the account's token list"
+                    )));
                 }
-                Err(e) if !e.is_retryable() => return Err(e),
-                _ => tokio::time::sleep(Duration::from_millis(200 << attempt)).await,
+                Ok(false) => last = "it is still in the account's token list".to_owned(),
+                Err(e) => last = format!("the token list could not be read ({e})"),
             }
+            if deleted {
+                match old.myself().await {
+                    Err(e) if e.status() == Some(401) => {
+                        return Ok(Finished::nothing()
+                            .retired(format!("{described}; the old token now gets 401")));
+                    }
+                    Err(e) => last = format!("{last}; the old token got {e}"),
+                    Ok(_) => last = format!("{last}; the old token still authenticates"),
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(200u64 << attempt)).await;
         }
         Err(Error::rotation(
             "finish",
-            format!("{described}, but the old token still authenticates"),
+            format!(
+                "{} token {id}, but revocation is not proven: {last}; run again to check",
+                if deleted {
+                    "sent the revocation of"
+                } else {
+                    "could not find"
+                }
+            ),
         ))
     }
 }
