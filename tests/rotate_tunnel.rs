@@ -416,6 +416,8 @@ async fn a_probe_url_carrying_credentials_is_refused_and_never_shown() {
         server.address()
     ));
     assert!(!format!("{probe:?}").contains("s3cr3t"), "{probe:?}");
+    let bare = Probe::url("https://ATATT3x-token-as-user@probe.example.com/status");
+    assert!(!format!("{bare:?}").contains("ATATT3x"), "{bare:?}");
     let rotator = TunnelKeyRotator::new(admin, instance, "org-1", "5b1c7e2a-host").probe(probe);
     assert!(!format!("{rotator:?}").contains("s3cr3t"));
     let err = rotate::rotate(&rotator, &MemoryJournal::new(), RotateOptions::new("t9"))

@@ -51,11 +51,12 @@ impl Probe {
     }
 }
 
-/// `raw` with any password in it replaced, for Debug (such a URL is refused before use).
-fn without_password(raw: &str) -> String {
+/// `raw` without the credentials it may carry, for Debug (such a URL is refused before use).
+fn without_credentials(raw: &str) -> String {
     match url::Url::parse(raw) {
-        Ok(mut url) if url.password().is_some() => {
-            let _ = url.set_password(Some(crate::secret::REDACTED));
+        Ok(mut url) if !url.username().is_empty() || url.password().is_some() => {
+            let _ = url.set_password(None);
+            let _ = url.set_username("redacted");
             url.to_string()
         }
         Ok(_) => raw.to_owned(),
@@ -67,7 +68,10 @@ fn without_password(raw: &str) -> String {
 impl fmt::Debug for Probe {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Url(url) => f.debug_tuple("Url").field(&without_password(url)).finish(),
+            Self::Url(url) => f
+                .debug_tuple("Url")
+                .field(&without_credentials(url))
+                .finish(),
             Self::Check(_) => f.write_str("Check(..)"),
         }
     }
