@@ -150,6 +150,9 @@ pub struct DcUser {
 #[derive(Debug, Clone)]
 pub struct InstanceClient {
     transport: Transport,
+    /// The options the client was built with, for requests made on its behalf elsewhere (the
+    /// tunnel probe) so they follow the same connection rules.
+    options: ClientOptions,
 }
 
 #[derive(Serialize)]
@@ -188,8 +191,13 @@ impl InstanceClient {
             ));
         };
         let header = auth.header()?;
-        let transport = Transport::new(&base, options, Some(Auth::Header(header)))?;
-        Ok(Self { transport })
+        let transport = Transport::new(&base, options.clone(), Some(Auth::Header(header)))?;
+        Ok(Self { transport, options })
+    }
+
+    /// The options this client was built with (its base URL included).
+    pub(crate) fn options(&self) -> &ClientOptions {
+        &self.options
     }
 
     /// Replaces the credentials for every later request, on this client and all its clones.

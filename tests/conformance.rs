@@ -1,10 +1,11 @@
 //! Conformance with Atlassian's published OpenAPI specs (in `../shared/conformance/specs` beside
-//! the repository, read at test time, never copied): for every endpoint the clients cover, the
+//! the repository, or under `$ATLASSIAN_ROTATION_CONFORMANCE_DIR`; read at test time, never
+//! copied; missing data fails the tests): for every endpoint the clients cover, the
 //! request goes to the spec's path with the spec's method, every body field sent is one the spec
 //! defines (and every required one is there), and the response the spec describes (its
 //! examples, or an instance built from the schema and its property examples) decodes.
 
-use std::path::PathBuf;
+mod support;
 
 use atlassian_rotation::automation::{AutomationBase, AutomationClient, RuleState, SearchRequest};
 use atlassian_rotation::error::ErrorBody;
@@ -21,21 +22,18 @@ struct Spec {
 }
 
 impl Spec {
-    /// The spec file, or `None` (with a note) when `../shared` is not beside the repository.
-    fn load(name: &str) -> Option<Self> {
-        let file = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/conformance/specs")
-            .join(name);
-        let Ok(bytes) = std::fs::read(&file) else {
-            eprintln!(
-                "note: {} not found; conformance not checked",
-                file.display()
-            );
-            return None;
-        };
-        let mut doc: Value = serde_json::from_slice(&bytes).unwrap();
-        doc.as_object_mut().unwrap().remove("_meta");
-        Some(Self { doc })
+    /// The spec file from the reference data; a missing file or directory fails the test,
+    /// saying where it was expected.
+    fn load(name: &str) -> Self {
+        let file = support::conformance().spec(name);
+        let bytes =
+            std::fs::read(&file).unwrap_or_else(|e| panic!("reading {}: {e}", file.display()));
+        let mut doc: Value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|e| panic!("{} is not JSON: {e}", file.display()));
+        doc.as_object_mut()
+            .unwrap_or_else(|| panic!("{} is not a JSON object", file.display()))
+            .remove("_meta");
+        Self { doc }
     }
 
     fn resolve<'a>(&'a self, schema: &'a Value) -> &'a Value {
@@ -175,9 +173,7 @@ fn creds() -> ApiCredentials {
 
 #[tokio::test]
 async fn automation_calls_match_the_automation_spec() {
-    let Some(spec) = Spec::load("automation-rest-api.swagger.v3.json") else {
-        return;
-    };
+    let spec = Spec::load("automation-rest-api.swagger.v3.json");
     let server = MockServer::start().await;
     let prefix = "/automation/public/jira/cloud-1";
     let client = AutomationClient::new(
@@ -258,12 +254,8 @@ async fn automation_calls_match_the_automation_spec() {
 
 #[tokio::test]
 async fn admin_calls_match_the_user_management_and_organization_specs() {
-    let (Some(users), Some(orgs)) = (
-        Spec::load("admin-user-management.swagger.v3.cnspec.json"),
-        Spec::load("admin-organization.swagger.v3.cnspec.json"),
-    ) else {
-        return;
-    };
+    let users = Spec::load("admin-user-management.swagger.v3.cnspec.json");
+    let orgs = Spec::load("admin-organization.swagger.v3.cnspec.json");
     let server = MockServer::start().await;
     let admin = AdminClient::with_options(
         AdminApiKey::new("admin-key"),
@@ -306,9 +298,7 @@ async fn admin_calls_match_the_user_management_and_organization_specs() {
 
 #[tokio::test]
 async fn the_jira_identity_check_matches_the_platform_spec() {
-    let Some(spec) = Spec::load("jira-platform-swagger-v3.v3.json") else {
-        return;
-    };
+    let spec = Spec::load("jira-platform-swagger-v3.v3.json");
     let server = MockServer::start().await;
     let me = spec.response("/rest/api/3/myself", "get", "200");
     serve(&server, "GET", "/rest/api/3/myself", 200, me.clone()).await;
@@ -318,4 +308,44 @@ async fn the_jira_identity_check_matches_the_platform_spec() {
         .await
         .expect("the spec's user example decodes");
     assert_eq!(Some(account.account_id.as_str()), me["accountId"].as_str());
+}
+
+/// The one locator of the reference data fails, naming the place, on a missing directory and on
+/// a copy holding fewer files than expected; it accepts the real data.
+#[test]
+fn the_reference_data_locator_refuses_missing_or_incomplete_data() {
+    use support::{CONFORMANCE_LAYOUT, Conformance};
+
+    let empty = tempfile::tempdir().unwrap();
+    let missing = empty.path().join("conformance");
+    let why = Conformance::at(missing.clone(), "test").unwrap_err();
+    assert!(why.contains("not found"), "{why}");
+    assert!(why.contains(&missing.display().to_string()), "{why}");
+
+    let why = Conformance::at(empty.path().to_path_buf(), "test").unwrap_err();
+    assert!(why.contains("incomplete"), "{why}");
+
+    // Every directory there, one file short in the last.
+    let partial = tempfile::tempdir().unwrap();
+    for (i, &(sub, least)) in CONFORMANCE_LAYOUT.iter().enumerate() {
+        let dir = partial.path().join(sub);
+        std::fs::create_dir_all(&dir).unwrap();
+        let count = if i + 1 == CONFORMANCE_LAYOUT.len() {
+            least - 1
+        } else {
+            least
+        };
+        for n in 0..count {
+            std::fs::write(dir.join(format!("{n}.json")), "{}").unwrap();
+        }
+    }
+    let why = Conformance::at(partial.path().to_path_buf(), "test").unwrap_err();
+    let (last, least) = CONFORMANCE_LAYOUT[CONFORMANCE_LAYOUT.len() - 1];
+    assert!(
+        why.contains(last) && why.contains(&format!("expected at least {least}")),
+        "{why}"
+    );
+
+    let real = support::conformance();
+    assert!(real.root().is_dir());
 }

@@ -300,3 +300,241 @@ async fn a_probe_url_with_a_query_is_polled_as_given() {
         .unwrap();
     assert!(report.succeeded());
 }
+
+/// A probe URL on a host that is not loopback, over plain http. Never requested by these tests:
+/// only its acceptance before the mint is under test.
+const REMOTE_PLAIN_PROBE: &str = "http://tunnel-probe.example.invalid/rest/status";
+
+/// What the regenerate endpoint received.
+async fn regenerate_requests(server: &MockServer) -> usize {
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == REGENERATE)
+        .count()
+}
+
+/// Admin and instance clients on `server`, built from `options`.
+fn clients_with(server: &MockServer, options: ClientOptions) -> (AdminClient, InstanceClient) {
+    let options = options.base_url(server.uri());
+    let admin = AdminClient::with_options(AdminApiKey::new("admin-key"), options.clone()).unwrap();
+    let instance = InstanceClient::with_options(
+        InstanceAuth::PersonalAccessToken(PersonalAccessToken::new("dc-pat")),
+        options,
+    )
+    .unwrap();
+    (admin, instance)
+}
+
+#[tokio::test]
+async fn a_plain_http_probe_on_a_remote_host_is_refused_without_opt_in_before_anything_is_minted() {
+    let server = server().await;
+    mount_regenerate(&server, 0).await;
+    let (admin, instance) = clients(&server);
+    let rotator = TunnelKeyRotator::new(admin, instance, "org-1", "5b1c7e2a-host")
+        .probe(Probe::url(REMOTE_PLAIN_PROBE));
+    let journal = MemoryJournal::new();
+    let err = rotate::rotate(&rotator, &journal, RotateOptions::new("t8"))
+        .await
+        .unwrap_err();
+    match &err.error {
+        Error::InvalidInput { what, reason } => {
+            assert_eq!(*what, "probe URL");
+            assert!(reason.contains("allow_plain_http"), "{reason}");
+        }
+        other => panic!("expected InvalidInput, got {other:?}"),
+    }
+    assert_eq!(regenerate_requests(&server).await, 0, "nothing was minted");
+    assert_eq!(
+        journal.load("t8").await.unwrap().unwrap().step,
+        Step::NotMinted
+    );
+}
+
+#[tokio::test]
+async fn a_plain_http_probe_is_accepted_when_the_callers_options_opt_in() {
+    let server = server().await;
+    mount_regenerate(&server, 1).await;
+    // The options the caller built its clients with carry the opt-in; the probe follows them.
+    let options = ClientOptions::new()
+        .allow_plain_http(true)
+        .retry_policy(RetryPolicy::none());
+    let (admin, instance) = clients_with(&server, options);
+    let rotator = TunnelKeyRotator::new(admin, instance, "org-1", "5b1c7e2a-host")
+        .probe(Probe::url(REMOTE_PLAIN_PROBE));
+    use atlassian_rotation::rotate::Rotator as _;
+    let key = rotator
+        .regenerate()
+        .await
+        .expect("the probe URL is accepted and the key minted");
+    assert_eq!(key, TunnelKey::new(MINTED));
+    assert_eq!(regenerate_requests(&server).await, 1);
+}
+
+#[tokio::test]
+async fn explicit_probe_options_decide_over_the_instance_clients() {
+    use atlassian_rotation::rotate::Rotator as _;
+    // Opt-in given for the probe only.
+    let server = server().await;
+    mount_regenerate(&server, 1).await;
+    let (admin, instance) = clients(&server);
+    let rotator = TunnelKeyRotator::new(admin, instance, "org-1", "5b1c7e2a-host")
+        .probe(Probe::url(REMOTE_PLAIN_PROBE))
+        .probe_options(ClientOptions::new().allow_plain_http(true));
+    rotator.regenerate().await.unwrap();
+    assert_eq!(regenerate_requests(&server).await, 1);
+
+    // Opt-in on the clients, but not for the probe.
+    let server = self::server().await;
+    mount_regenerate(&server, 0).await;
+    let (admin, instance) = clients_with(&server, ClientOptions::new().allow_plain_http(true));
+    let rotator = TunnelKeyRotator::new(admin, instance, "org-1", "5b1c7e2a-host")
+        .probe(Probe::url(REMOTE_PLAIN_PROBE))
+        .probe_options(ClientOptions::new());
+    let err = rotator.regenerate().await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::InvalidInput {
+                what: "probe URL",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(regenerate_requests(&server).await, 0, "nothing was minted");
+}
+
+#[tokio::test]
+async fn a_probe_url_carrying_credentials_is_refused_and_never_shown() {
+    let server = server().await;
+    mount_regenerate(&server, 0).await;
+    let (admin, instance) = clients(&server);
+    let probe = Probe::url(format!(
+        "http://probe-user:s3cr3t-probe-pw@{}/status",
+        server.address()
+    ));
+    assert!(!format!("{probe:?}").contains("s3cr3t"), "{probe:?}");
+    let bare = Probe::url("https://ATATT3x-token-as-user@probe.example.com/status");
+    assert!(!format!("{bare:?}").contains("ATATT3x"), "{bare:?}");
+    let rotator = TunnelKeyRotator::new(admin, instance, "org-1", "5b1c7e2a-host").probe(probe);
+    assert!(!format!("{rotator:?}").contains("s3cr3t"));
+    let err = rotate::rotate(&rotator, &MemoryJournal::new(), RotateOptions::new("t9"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err.error,
+            Error::InvalidInput {
+                what: "probe URL",
+                ..
+            }
+        ),
+        "{:?}",
+        err.error
+    );
+    assert!(!err.error.to_string().contains("s3cr3t"));
+    assert_eq!(regenerate_requests(&server).await, 0, "nothing was minted");
+}
+
+#[tokio::test]
+async fn the_callers_retry_policy_reaches_the_probe_requests() {
+    let server = server().await;
+    mount_regenerate(&server, 1).await;
+    mount_install(&server, "Acme").await;
+    Mock::given(method("GET"))
+        .and(path("/through-the-tunnel"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(2)
+        .with_priority(1)
+        .named("probe down twice")
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/through-the-tunnel"))
+        .respond_with(ResponseTemplate::new(200))
+        .named("probe up")
+        .mount(&server)
+        .await;
+    let retries = RetryPolicy::default()
+        .max_attempts(3)
+        .backoff(Duration::from_millis(1), Duration::from_millis(2));
+    let (admin, instance) = clients_with(&server, ClientOptions::new().retry_policy(retries));
+    // A single probe attempt within the deadline: only the caller's retries can make it pass.
+    let rotator = TunnelKeyRotator::new(admin, instance, "org-1", "5b1c7e2a-host")
+        .probe(Probe::url(format!("{}/through-the-tunnel", server.uri())))
+        .probe_timing(Duration::from_secs(30), Duration::from_secs(3600));
+    let report = rotate::rotate(&rotator, &MemoryJournal::new(), RotateOptions::new("t10"))
+        .await
+        .unwrap();
+    let checks = &report.verified.as_ref().unwrap().checks;
+    assert!(
+        checks.iter().any(|c| c.contains("after 1 attempt(s)")),
+        "{checks:?}"
+    );
+    let probes = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == "/through-the-tunnel")
+        .count();
+    assert_eq!(
+        probes, 3,
+        "two 503s retried by the caller's policy, then 200"
+    );
+}
+
+#[tokio::test]
+async fn the_callers_response_cap_reaches_the_probe_requests() {
+    let server = server().await;
+    mount_regenerate(&server, 1).await;
+    mount_install(&server, "Acme").await;
+    Mock::given(method("GET"))
+        .and(path("/through-the-tunnel"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("x".repeat(4096)))
+        .named("probe with a large page")
+        .mount(&server)
+        .await;
+    let options = ClientOptions::new()
+        .retry_policy(RetryPolicy::none())
+        .max_body_bytes(1024);
+    let (admin, instance) = clients_with(&server, options);
+    let rotator = TunnelKeyRotator::new(admin, instance, "org-1", "5b1c7e2a-host")
+        .probe(Probe::url(format!("{}/through-the-tunnel", server.uri())))
+        .probe_timing(Duration::from_secs(30), Duration::from_secs(3600));
+    let err = rotate::rotate(&rotator, &MemoryJournal::new(), RotateOptions::new("t11"))
+        .await
+        .unwrap_err();
+    assert!(
+        err.error.to_string().contains("probe did not succeed"),
+        "a body over the caller's cap fails the probe: {}",
+        err.error
+    );
+}
+
+// Real time, like the deadline test above: paused time would also fire the HTTP timeouts of the
+// regenerate and install requests while they wait on the loopback socket.
+#[tokio::test]
+async fn a_probe_check_that_hangs_fails_at_the_deadline() {
+    let server = server().await;
+    mount_regenerate(&server, 1).await;
+    mount_install(&server, "Acme").await;
+    let (admin, instance) = clients(&server);
+    let rotator = TunnelKeyRotator::new(admin, instance, "org-1", "5b1c7e2a-host")
+        .probe(Probe::check(futures::future::pending::<bool>))
+        .probe_timing(Duration::from_millis(50), Duration::from_millis(10));
+    let journal = MemoryJournal::new();
+    let rotation = rotate::rotate(&rotator, &journal, RotateOptions::new("t12"));
+    let err = tokio::time::timeout(Duration::from_secs(20), rotation)
+        .await
+        .expect("verify gives up at the probe deadline")
+        .unwrap_err();
+    assert!(
+        err.error.to_string().contains("probe did not succeed"),
+        "{}",
+        err.error
+    );
+}

@@ -1,6 +1,8 @@
 //! The rule model round-trips every shape Atlassian writes: parse, serialize, compare.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
 
 use atlassian_rotation::automation::{
     Component, ComponentKind, ExportFile, Field, Rule, RuleDocument, RuleState,
@@ -393,34 +395,15 @@ proptest! {
     }
 }
 
-/// The real files of `../shared/conformance/fixtures`, when that directory sits beside the repo
-/// (it does in CI). Read at test time, never copied.
-fn conformance_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/fixtures");
-    dir.is_dir().then_some(dir)
-}
-
-fn json_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "json"))
-                .collect()
-        })
-        .unwrap_or_default();
-    files.sort();
-    files
-}
-
+/// The real files of `../shared/conformance/fixtures` (or `$ATLASSIAN_ROTATION_CONFORMANCE_DIR`),
+/// read at test time, never copied. Missing or incomplete data fails the test.
 #[test]
-fn real_conformance_fixtures_round_trip_when_present() {
-    let Some(dir) = conformance_dir() else {
-        eprintln!("../shared/conformance/fixtures not found beside the repo; nothing to check");
-        return;
-    };
+fn real_conformance_fixtures_round_trip() {
+    let data = support::conformance();
+    let dir = data.root().join("fixtures");
+    let json_files = |kind: &str| data.json_files(&format!("fixtures/{kind}"));
     let mut checked = 0;
-    for file in json_files(&dir.join("cloud-api-get")) {
+    for file in json_files("cloud-api-get") {
         let text = std::fs::read_to_string(&file).unwrap();
         let rule: Rule = assert_round_trip(&text);
         assert!(rule.walk_components().count() > 0, "{}", file.display());
@@ -429,7 +412,7 @@ fn real_conformance_fixtures_round_trip_when_present() {
         assert_round_trip::<RuleDocument>(&doc);
         checked += 1;
     }
-    for file in json_files(&dir.join("cloud-export")) {
+    for file in json_files("cloud-export") {
         let text = std::fs::read_to_string(&file).unwrap();
         let export: ExportFile = assert_round_trip(&text);
         assert!(!export.rules.is_empty(), "{}", file.display());
@@ -440,7 +423,7 @@ fn real_conformance_fixtures_round_trip_when_present() {
         );
         checked += 1;
     }
-    for file in json_files(&dir.join("dc-export")) {
+    for file in json_files("dc-export") {
         let text = std::fs::read_to_string(&file).unwrap();
         assert_round_trip::<Component>(&text);
         checked += 1;

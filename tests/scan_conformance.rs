@@ -1,7 +1,8 @@
 //! The scanner and rewriter on Atlassian's real rule shapes: the files in
-//! `../shared/conformance/fixtures` beside the repository, read at test time (never copied).
+//! `../shared/conformance/fixtures` beside the repository (or under
+//! `$ATLASSIAN_ROTATION_CONFORMANCE_DIR`), read at test time, never copied. Missing data fails.
 
-use std::path::PathBuf;
+mod support;
 
 use atlassian_rotation::automation::rewrite::rewrite_rule;
 use atlassian_rotation::automation::{CredentialForm, FindingStatus, Scanner};
@@ -9,29 +10,21 @@ use atlassian_rotation::secret::ApiToken;
 use base64::Engine as _;
 use serde_json::Value;
 
-fn fixtures() -> Option<Vec<(String, Value)>> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/fixtures");
-    let Ok(kinds) = std::fs::read_dir(&dir) else {
-        eprintln!(
-            "note: {} not found; real rule shapes not checked",
-            dir.display()
-        );
-        return None;
-    };
+/// Every real rule file, with its path; missing or incomplete reference data fails the test,
+/// saying where it was expected.
+fn fixtures() -> Vec<(String, Value)> {
+    let data = support::conformance();
     let mut files = Vec::new();
-    for kind in kinds {
-        let kind = kind.unwrap().path();
-        if kind.file_name().unwrap() == "admin-responses" {
-            continue;
-        }
-        for file in std::fs::read_dir(&kind).unwrap() {
-            let file = file.unwrap().path();
-            let value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    for kind in data.rule_fixture_kinds() {
+        for file in data.json_files(&format!("fixtures/{kind}")) {
+            let bytes = std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            let value = serde_json::from_slice(&bytes)
+                .unwrap_or_else(|e| panic!("{} is not JSON: {e}", file.display()));
             files.push((file.display().to_string(), value));
         }
     }
     files.sort_by(|a, b| a.0.cmp(&b.0));
-    Some(files)
+    files
 }
 
 fn fixture(files: &[(String, Value)], name: &str) -> Value {
@@ -45,7 +38,7 @@ fn fixture(files: &[(String, Value)], name: &str) -> Value {
 
 #[test]
 fn a_token_that_no_rule_holds_is_found_nowhere() {
-    let Some(files) = fixtures() else { return };
+    let files = fixtures();
     assert!(files.len() >= 8);
     let stranger = Scanner::for_token(&ApiToken::new("ATATT3xFfGF0-not-in-any-fixture=AB12CD34"));
     for (path, value) in &files {
@@ -59,7 +52,7 @@ fn a_token_that_no_rule_holds_is_found_nowhere() {
 
 #[test]
 fn the_basic_credential_of_a_live_rule_is_found_and_rotated_in_place() {
-    let Some(files) = fixtures() else { return };
+    let files = fixtures();
     let rule = fixture(&files, "alc0der-debug_webhook.json");
     let inventory = Scanner::inventory().scan_rule(&rule);
     let credential = inventory
@@ -107,7 +100,7 @@ fn the_basic_credential_of_a_live_rule_is_found_and_rotated_in_place() {
 
 #[test]
 fn data_center_secret_references_and_empty_headers_are_never_matches() {
-    let Some(files) = fixtures() else { return };
+    let files = fixtures();
     let dc = fixture(&files, "mkozlowski75-example-outgoing-webhook-sv2.json");
     let findings = Scanner::inventory().scan_export(&dc).unwrap();
     let reference = findings

@@ -257,10 +257,14 @@ proptest! {
         {
             shown.push_str(&format!("{finding:?}{finding}{}", serde_json::to_string(&finding).unwrap()));
         }
-        if let Ok(changes) = plan_rule(&rule, &old_token, &new_token) {
-            for change in changes {
-                shown.push_str(&format!("{change:?}{change}{}", serde_json::to_string(&change).unwrap()));
+        match plan_rule(&rule, &old_token, &new_token) {
+            Ok(changes) => {
+                for change in changes {
+                    shown.push_str(&format!("{change:?}{change}{}", serde_json::to_string(&change).unwrap()));
+                }
             }
+            // A refusal is shown to the caller too.
+            Err(e) => shown.push_str(&format!("{e:?}{e}")),
         }
         prop_assert!(!shown.contains(&old), "old token shown");
         prop_assert!(!shown.contains(&new), "new token shown");

@@ -51,10 +51,27 @@ impl Probe {
     }
 }
 
+/// `raw` without the credentials it may carry, for Debug (such a URL is refused before use).
+fn without_credentials(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut url) if !url.username().is_empty() || url.password().is_some() => {
+            let _ = url.set_password(None);
+            let _ = url.set_username("redacted");
+            url.to_string()
+        }
+        Ok(_) => raw.to_owned(),
+        Err(_) if raw.contains('@') => "[unparsable URL]".to_owned(),
+        Err(_) => raw.to_owned(),
+    }
+}
+
 impl fmt::Debug for Probe {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Url(url) => f.debug_tuple("Url").field(url).finish(),
+            Self::Url(url) => f
+                .debug_tuple("Url")
+                .field(&without_credentials(url))
+                .finish(),
             Self::Check(_) => f.write_str("Check(..)"),
         }
     }
@@ -94,6 +111,7 @@ pub struct TunnelKeyRotator {
     hostname: String,
     expected_org: Option<String>,
     probe: Option<Probe>,
+    probe_options: Option<ClientOptions>,
     probe_deadline: Duration,
     probe_interval: Duration,
 }
@@ -114,6 +132,7 @@ impl TunnelKeyRotator {
             hostname: hostname.into(),
             expected_org: None,
             probe: None,
+            probe_options: None,
             probe_deadline: Duration::from_secs(120),
             probe_interval: Duration::from_secs(2),
         }
@@ -132,26 +151,75 @@ impl TunnelKeyRotator {
         self
     }
 
-    /// How long verify polls the probe (default 120 s), and how often (default every 2 s).
+    /// How long verify polls the probe (default 120 s), and how often (default every 2 s). No
+    /// probe attempt runs past the deadline, however long a request or a check would hang.
     pub fn probe_timing(mut self, deadline: Duration, interval: Duration) -> Self {
         self.probe_deadline = deadline;
         self.probe_interval = interval;
         self
     }
 
+    /// Connection options for a [`Probe::Url`]'s requests: plain http opt-in, timeouts, retry
+    /// policy, response cap. Their base URL is ignored: the probe's own origin takes its place.
+    ///
+    /// Without this, the probe uses the options the [`InstanceClient`] was built with, so a
+    /// caller's opt-in to plain http, timeouts and retries hold for the probe as for every other
+    /// request. A plain `http` probe URL on a non-loopback host is refused, before anything is
+    /// minted, unless these options allow plain http.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use atlassian_rotation::rotate::{Probe, TunnelKeyRotator};
+    /// use atlassian_rotation::{AdminClient, ClientOptions, InstanceClient, RetryPolicy};
+    /// use atlassian_rotation::instance::InstanceAuth;
+    /// use atlassian_rotation::secret::{AdminApiKey, PersonalAccessToken};
+    ///
+    /// let admin = AdminClient::new(AdminApiKey::new("admin-key"))?;
+    /// let instance = InstanceClient::new(
+    ///     "https://jira.internal.example.com",
+    ///     InstanceAuth::PersonalAccessToken(PersonalAccessToken::new("pat")),
+    /// )?;
+    /// let rotator = TunnelKeyRotator::new(admin, instance, "org-id", "tunnel-hostname-uuid")
+    ///     .probe(Probe::url("http://jira.internal.example.com/status"))
+    ///     .probe_options(
+    ///         ClientOptions::new()
+    ///             .allow_plain_http(true)
+    ///             .timeout(Duration::from_secs(5))
+    ///             .retry_policy(RetryPolicy::none()),
+    ///     );
+    /// # let _ = rotator;
+    /// # Ok::<(), atlassian_rotation::Error>(())
+    /// ```
+    pub fn probe_options(mut self, options: ClientOptions) -> Self {
+        self.probe_options = Some(options);
+        self
+    }
+
     /// The HTTP client and URL of a URL probe: checked before anything is minted, so a typo
-    /// in the probe cannot strand a freshly installed key.
+    /// in the probe cannot strand a freshly installed key. The transport is built like every
+    /// client's, from the caller's options, on the probe's origin.
     fn probe_target(&self) -> Result<Option<(Transport, url::Url)>> {
         let Some(Probe::Url(raw)) = &self.probe else {
             return Ok(None);
         };
-        let url =
-            url::Url::parse(raw).map_err(|e| Error::invalid_input("probe URL", e.to_string()))?;
-        let origin = url.origin().ascii_serialization();
-        let options = ClientOptions::new()
-            .base_url(origin.clone())
-            .retry_policy(crate::RetryPolicy::none());
-        Ok(Some((Transport::new(&origin, options, None)?, url)))
+        let refused = |reason: String| Error::invalid_input("probe URL", reason);
+        let url = url::Url::parse(raw).map_err(|e| refused(e.to_string()))?;
+        // The origin with the URL's scheme, credentials and host, checked by the same rules as
+        // any base URL (https, or http on loopback or with opt-in; no credentials).
+        let mut base = url.clone();
+        base.set_path("");
+        base.set_query(None);
+        base.set_fragment(None);
+        let options = self
+            .probe_options
+            .clone()
+            .unwrap_or_else(|| self.instance.options().clone())
+            .base_url(base.as_str());
+        let transport = Transport::new("", options, None).map_err(|e| match e {
+            Error::InvalidInput { reason, .. } => refused(reason),
+            other => other,
+        })?;
+        Ok(Some((transport, url)))
     }
 
     async fn probe_once(&self, probe: &Probe, http: Option<&(Transport, url::Url)>) -> bool {
@@ -170,7 +238,10 @@ impl TunnelKeyRotator {
         let mut attempts = 0u32;
         loop {
             attempts += 1;
-            if self.probe_once(probe, http.as_ref()).await {
+            // No attempt outlives the deadline, however long a check or a request may hang.
+            let left = self.probe_deadline.saturating_sub(started.elapsed());
+            let attempt = tokio::time::timeout(left, self.probe_once(probe, http.as_ref()));
+            if attempt.await.unwrap_or(false) {
                 return Ok(format!("probe succeeded after {attempts} attempt(s)"));
             }
             if started.elapsed() + self.probe_interval > self.probe_deadline {

@@ -239,3 +239,139 @@ impl RotationWorld {
             .accept_unreadable(true)
     }
 }
+
+/// The environment variable that points the conformance tests at Atlassian's reference data
+/// (a directory holding `specs/` and `fixtures/`). A relative path is taken from the
+/// repository's root. Unset or empty: `../shared/conformance` beside the repository, where CI
+/// always has it.
+pub const CONFORMANCE_DIR_ENV: &str = "ATLASSIAN_ROTATION_CONFORMANCE_DIR";
+
+/// The default location of the reference data, relative to the repository's root.
+pub const CONFORMANCE_DEFAULT: &str = "../shared/conformance";
+
+/// What the reference data holds at least: each subdirectory and its number of `.json` files.
+/// A directory with fewer is an incomplete copy, and the tests would check less than they claim.
+pub const CONFORMANCE_LAYOUT: &[(&str, usize)] = &[
+    ("specs", 6),
+    ("fixtures/cloud-api-get", 4),
+    ("fixtures/cloud-export", 3),
+    ("fixtures/dc-export", 1),
+    ("fixtures/admin-responses", 1),
+];
+
+/// Atlassian's reference data (published specs and real rule files), read at test time and never
+/// copied. The one place the conformance tests find it.
+#[derive(Debug, Clone)]
+pub struct Conformance {
+    root: std::path::PathBuf,
+}
+
+/// The reference data at its configured location (see [`CONFORMANCE_DIR_ENV`]).
+///
+/// Panics, saying where the data was expected and how to point elsewhere, when it is missing or
+/// incomplete: a conformance test that checks nothing must not pass.
+pub fn conformance() -> Conformance {
+    let (root, origin) = conformance_location();
+    Conformance::at(root, &origin).unwrap_or_else(|why| panic!("{why}"))
+}
+
+/// Where the reference data is expected, and why there (for the failure message).
+pub fn conformance_location() -> (std::path::PathBuf, String) {
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    match std::env::var_os(CONFORMANCE_DIR_ENV).filter(|v| !v.is_empty()) {
+        Some(dir) => (manifest.join(dir), format!("set by {CONFORMANCE_DIR_ENV}")),
+        None => (
+            manifest.join(CONFORMANCE_DEFAULT),
+            format!(
+                "the default, {CONFORMANCE_DEFAULT} beside the repository; set {CONFORMANCE_DIR_ENV} to use another copy"
+            ),
+        ),
+    }
+}
+
+impl Conformance {
+    /// The reference data in `root`, checked against [`CONFORMANCE_LAYOUT`]; `Err` says what is
+    /// missing and where. `origin` says why `root` was chosen.
+    pub fn at(root: std::path::PathBuf, origin: &str) -> Result<Self, String> {
+        if !root.is_dir() {
+            return Err(format!(
+                "Atlassian reference data not found: expected the directory {} ({origin}). \
+                 CI always has ../shared beside the repository.",
+                root.display()
+            ));
+        }
+        let data = Self { root };
+        for &(sub, least) in CONFORMANCE_LAYOUT {
+            let found = data
+                .try_json_files(sub)
+                .map_err(|why| format!("{why} ({origin})"))?
+                .len();
+            if found < least {
+                return Err(format!(
+                    "Atlassian reference data incomplete: {} holds {found} .json file(s), expected \
+                     at least {least} ({origin})",
+                    data.root.join(sub).display()
+                ));
+            }
+        }
+        Ok(data)
+    }
+
+    /// The directory the data was found in.
+    pub fn root(&self) -> &std::path::Path {
+        &self.root
+    }
+
+    /// The spec `name` under `specs/`. Panics, naming the path, when it is not there.
+    pub fn spec(&self, name: &str) -> std::path::PathBuf {
+        let file = self.root.join("specs").join(name);
+        assert!(
+            file.is_file(),
+            "Atlassian reference data incomplete: {} not found",
+            file.display()
+        );
+        file
+    }
+
+    /// The `.json` files of the subdirectory `sub` (such as `fixtures/cloud-export`), sorted.
+    pub fn json_files(&self, sub: &str) -> Vec<std::path::PathBuf> {
+        self.try_json_files(sub)
+            .unwrap_or_else(|why| panic!("{why}"))
+    }
+
+    fn try_json_files(&self, sub: &str) -> Result<Vec<std::path::PathBuf>, String> {
+        let dir = self.root.join(sub);
+        let entries = std::fs::read_dir(&dir).map_err(|e| {
+            format!(
+                "Atlassian reference data incomplete: cannot read {}: {e}",
+                dir.display()
+            )
+        })?;
+        let mut files = Vec::new();
+        for entry in entries {
+            let path = entry
+                .map_err(|e| format!("reading {}: {e}", dir.display()))?
+                .path();
+            if path.is_file() && path.extension().is_some_and(|x| x == "json") {
+                files.push(path);
+            }
+        }
+        files.sort();
+        Ok(files)
+    }
+
+    /// The kinds of real rule files under `fixtures/` (every subdirectory but the Admin API
+    /// answers), sorted.
+    pub fn rule_fixture_kinds(&self) -> Vec<String> {
+        let dir = self.root.join("fixtures");
+        let mut kinds: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.is_dir())
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .filter(|k| k != "admin-responses")
+            .collect();
+        kinds.sort();
+        kinds
+    }
+}
