@@ -10,8 +10,11 @@
 //! ```
 //!
 //! Minting a key invalidates the old one at once, so the new key is journaled (`--journal DIR`)
-//! before it is installed: if anything fails afterwards, run the same command again and it
-//! resumes with the journaled key instead of minting another. Exits 0 only when verified.
+//! before it is installed: if anything fails afterwards, run the same command again (any day) and
+//! it resumes the unfinished rotation of this tunnel with the journaled key instead of minting
+//! another. When a regenerate went unanswered, the rerun refuses to mint again until you pass
+//! `--remint-after-unknown` (the old key is invalid either way; minting again is how the tunnel
+//! comes back). Exits 0 only when verified.
 
 mod common;
 
@@ -52,10 +55,14 @@ pub struct Args {
     /// Default: `$XDG_STATE_HOME/atlassian-rotation` or `~/.local/state/atlassian-rotation`.
     #[arg(long, value_name = "DIR")]
     journal: Option<PathBuf>,
-    /// The rotation's id in the journal (default `tunnel-{hostname}-{YYYYMMDD}`, UTC: a rerun
-    /// on the same day resumes it).
+    /// The rotation's id in the journal. Default: the unfinished rotation of this tunnel in the
+    /// journal, whenever it started, or a new id `tunnel-{hostname}-{UTC timestamp}`.
     #[arg(long, value_name = "ID")]
     rotation_id: Option<String>,
+    /// Mint a new key although an earlier regenerate of this rotation went unanswered (its key,
+    /// if any, was never journaled and is lost). The old key is already invalid then.
+    #[arg(long)]
+    remint_after_unknown: bool,
     /// A URL that answers 2xx only when the tunnel works; verify polls it.
     #[arg(long, value_name = "URL")]
     probe: Option<String>,
@@ -132,19 +139,23 @@ async fn rotate_key(args: &Args, env: &Env, out: &mut impl Write) -> Result<(), 
             Duration::from_secs(2),
         );
     }
-    let rotation_id = args.rotation_id.clone().unwrap_or_else(|| {
-        let today = time::OffsetDateTime::now_utc().date();
-        format!(
-            "tunnel-{}-{:04}{:02}{:02}",
-            args.hostname,
-            today.year(),
-            u8::from(today.month()),
-            today.day()
-        )
-    });
     let journal_dir = args.journal.as_ref().unwrap_or(&env.default_journal);
     let journal = FileJournal::new(journal_dir)?;
-    let options = RotateOptions::new(&rotation_id).audit(Audit::new().reason("rotate_tunnel_key"));
+    let rotation_id = match &args.rotation_id {
+        Some(id) => id.clone(),
+        None => {
+            let host: String = args
+                .hostname
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .take(64)
+                .collect();
+            rotate::resume_or_new_id(&journal, &rotator, &format!("tunnel-{host}")).await?
+        }
+    };
+    let options = RotateOptions::new(&rotation_id)
+        .remint_after_unknown(args.remint_after_unknown)
+        .audit(Audit::new().reason("rotate_tunnel_key"));
     match rotate::rotate(&rotator, &journal, options).await {
         Ok(report) => common::print_report(args.json, &report, out),
         Err(e) => {

@@ -782,3 +782,234 @@ async fn originals_kept_on_disk_roll_back_from_a_fresh_rotator() {
         0
     );
 }
+
+/// A journal that calls `on_step` once, the moment a given step is journaled: someone edits
+/// the site between two steps.
+struct Between<F: Fn() + Send + Sync> {
+    inner: MemoryJournal,
+    step: Step,
+    on_step: F,
+    fired: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl<F: Fn() + Send + Sync> Journal for Between<F> {
+    async fn load(&self, id: &str) -> atlassian_rotation::Result<Option<rotate::JournalEntry>> {
+        self.inner.load(id).await
+    }
+    async fn store(&self, entry: &rotate::JournalEntry) -> atlassian_rotation::Result<()> {
+        self.inner.store(entry).await?;
+        if entry.step == self.step && !self.fired.swap(true, Ordering::SeqCst) {
+            (self.on_step)();
+        }
+        Ok(())
+    }
+}
+
+fn webhook_rule(name: &str, header: &str) -> serde_json::Value {
+    json!({"name": name, "state": "ENABLED", "components": [{"id": "1", "component": "ACTION",
+        "type": "jira.issue.outgoing.webhook", "value": {"url": "https://relay.example.com",
+        "method": "POST", "headers": [{"id": null, "name": "Authorization", "value": header,
+        "headerSecure": false}]}, "children": [], "conditions": []}]})
+}
+
+/// Someone pastes the old token back into a rule after the update: verify fails, and the rerun
+/// updates again (instead of failing the same verify forever), verifies and revokes.
+#[tokio::test]
+async fn a_failed_verify_clears_on_rerun_by_updating_again() {
+    let w = world(20).await;
+    let fake = &w.fake;
+    let pasted = format!("Bearer {}", w.old.token().expose_secret());
+    let journal = Between {
+        inner: MemoryJournal::new(),
+        step: Step::Updated,
+        on_step: move || {
+            fake.add_rule(CLOUD, webhook_rule("pasted back", &pasted));
+        },
+        fired: Default::default(),
+    };
+    let rotator = w.rotator(RetryPolicy::default());
+    let err = rotate::rotate(&rotator, &journal, RotateOptions::new("tok-v"))
+        .await
+        .unwrap_err();
+    assert!(
+        err.error.to_string().contains("still holds the old token"),
+        "{}",
+        err.error
+    );
+    assert!(w.fake.token_is_live(w.old.token()), "nothing revoked");
+    assert_eq!(w.fake.rules_holding(&w.old).len(), 1);
+
+    let report = rotate::rotate(&rotator, &journal, RotateOptions::new("tok-v"))
+        .await
+        .unwrap();
+    assert!(report.succeeded());
+    assert!(w.fake.rules_holding(&w.old).is_empty());
+    assert!(!w.fake.token_is_live(w.old.token()));
+}
+
+/// A rotation id reused for the next rotation (A to B, then B to C) is refused instead of
+/// reported complete, and so is a resume handed another new token than the journaled one.
+#[tokio::test]
+async fn a_reused_rotation_id_is_refused_for_another_old_or_new_token() {
+    let w = world(20).await;
+    let journal = MemoryJournal::new();
+    rotate::rotate(
+        &w.rotator(RetryPolicy::default()),
+        &journal,
+        RotateOptions::new("same"),
+    )
+    .await
+    .unwrap();
+    let holding_b = w.fake.rules_holding(&w.new_credentials());
+    let later = OffsetDateTime::now_utc() + Duration::days(30);
+    let (_, c) = w.fake.mint_api_token(&w.svc.account_id, "c", later);
+    let b_to_c = AutomationTokenRotator::new(
+        w.client(RetryPolicy::default()),
+        w.fake.site_base(),
+        w.new_credentials(),
+        c.clone(),
+    )
+    .unwrap();
+    let err = rotate::rotate(&b_to_c, &journal, RotateOptions::new("same"))
+        .await
+        .unwrap_err();
+    match &err.error {
+        Error::RotationMismatch {
+            what,
+            journaled,
+            given,
+            ..
+        } => {
+            assert_eq!(*what, "old credential");
+            assert_eq!(journaled, &w.old.token().fingerprint());
+            assert_eq!(given, &w.new.fingerprint());
+        }
+        other => panic!("{other}"),
+    }
+    assert_eq!(
+        w.fake.rules_holding(&w.new_credentials()),
+        holding_b,
+        "nothing changed"
+    );
+    assert_eq!(w.fake.request_count(Route::RulePut), holding_b.len());
+
+    // A fresh A2 to B2 rotation fails at update; resuming it with C instead of B2 is refused.
+    let w = world(20).await;
+    let journal = MemoryJournal::new();
+    w.fake.fault(Route::RulePut, Fault::status(500).times(1000));
+    rotate::rotate(
+        &w.rotator(RetryPolicy::none()),
+        &journal,
+        RotateOptions::new("r"),
+    )
+    .await
+    .unwrap_err();
+    w.fake.clear_faults();
+    let (_, c) = w.fake.mint_api_token(&w.svc.account_id, "c", later);
+    let a_to_c = AutomationTokenRotator::new(
+        w.client(RetryPolicy::default()),
+        w.fake.site_base(),
+        w.old.clone(),
+        c.clone(),
+    )
+    .unwrap();
+    let err = rotate::rotate(&a_to_c, &journal, RotateOptions::new("r"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err.error,
+            Error::RotationMismatch {
+                what: "new credential",
+                ..
+            }
+        ),
+        "{}",
+        err.error
+    );
+    assert!(
+        w.fake
+            .rules_holding(&ApiCredentials::new(&w.svc.email, c))
+            .is_empty()
+    );
+}
+
+/// "Revoked" only on evidence: a 403 (or an empty token list) never finishes a rotation while
+/// the old token is live.
+#[tokio::test]
+async fn a_403_or_an_empty_token_list_is_never_taken_as_revoked() {
+    let w = world(10).await;
+    let rotator = w.rotator(RetryPolicy::none());
+    let updated = rotator.update(&w.new).await.unwrap();
+    rotator.verify(&w.new, &updated).await.unwrap();
+
+    // Every identity check and the DELETE answer 403.
+    w.fake
+        .fault(Route::JiraMyself, Fault::status(403).times(1000));
+    w.fake
+        .fault(Route::RevokeUserToken, Fault::status(403).times(1000));
+    assert!(rotator.finish(&w.new, &updated).await.is_err());
+    assert!(w.fake.token_is_live(w.old.token()));
+    w.fake.clear_faults();
+
+    // The token list comes back empty: that proves nothing.
+    w.fake
+        .fault(Route::UserTokens, Fault::status(200).body("[]").times(1000));
+    w.fake
+        .fault(Route::RevokeUserToken, Fault::status(403).times(1000));
+    assert!(rotator.finish(&w.new, &updated).await.is_err());
+    assert!(w.fake.token_is_live(w.old.token()));
+    w.fake.clear_faults();
+
+    let journal = MemoryJournal::new();
+    let report = rotate::rotate(&rotator, &journal, RotateOptions::new("ev"))
+        .await
+        .unwrap();
+    assert!(report.succeeded());
+    assert!(!w.fake.token_is_live(w.old.token()));
+    let retired = &report.finished.unwrap().retired;
+    assert!(
+        retired[0].contains("gone from the account's token list"),
+        "{retired:?}"
+    );
+}
+
+/// Rule names and uuids are printed redacted of both tokens, in every form.
+#[tokio::test]
+async fn plans_and_errors_never_show_a_token_pasted_into_a_rule_name() {
+    let w = world(0).await;
+    let old = w.old.token().expose_secret().to_owned();
+    let new = w.new.expose_secret().to_owned();
+    let name = format!("sync {old} / {new} / {}", urlencode(&old));
+    let uuid = w
+        .fake
+        .add_rule(CLOUD, webhook_rule(&name, &format!("Bearer {old}")));
+    let mut masked = webhook_rule(&name, &format!("Bearer {old}"));
+    masked["components"][0]["value"]["headers"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "X-Key", "value": "***", "headerSecure": true}));
+    w.fake.add_rule(CLOUD, masked);
+    let rotator = w.rotator(RetryPolicy::default());
+    let plan = rotator.plan(&w.new).await.unwrap();
+    assert_eq!(plan.rules.len(), 2);
+    let text = serde_json::to_string(&plan).unwrap() + &format!("{plan:?}");
+    let err = rotator.update(&w.new).await.unwrap_err().to_string();
+    for shown in [text, err] {
+        assert!(!shown.contains(&old) && !shown.contains(&new), "{shown}");
+        assert!(!shown.contains(&urlencode(&old)), "{shown}");
+    }
+    assert!(w.fake.rules_holding(&w.new_credentials()).contains(&uuid));
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

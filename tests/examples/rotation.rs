@@ -151,3 +151,83 @@ async fn rotate_tunnel_key_installs_the_new_key_and_the_probe_sees_it_connected(
         new_key.expose_secret(),
     ]);
 }
+
+/// A regenerate whose answer was lost: the rerun (without a rotation id, on any day) finds the
+/// unfinished rotation of this tunnel instead of minting under a new id, refuses to mint again
+/// unasked, and `--remint-after-unknown` brings the tunnel back with one more mint.
+#[tokio::test]
+async fn rotate_tunnel_key_after_a_lost_mint_resumes_the_same_rotation_and_remints_only_when_told()
+{
+    let fake = FakeAtlassian::start().await;
+    let org = fake.add_org("Example Org");
+    let tunnel = fake.add_tunnel(&org.id, "jira-dc-prod");
+    let dir = tempfile::tempdir().unwrap();
+    let admin_base = fake.admin_base();
+    let base = [
+        "--org",
+        org.id.as_str(),
+        "--hostname",
+        tunnel.hostname.as_str(),
+        "--instance",
+        tunnel.instance_base.as_str(),
+        "--admin-base",
+        admin_base.as_str(),
+        "--json",
+    ];
+    let env = || rotate_tunnel_key::Env {
+        admin_key: Some(org.admin_key.clone()),
+        dc_token: Some(tunnel.pat.clone()),
+        default_journal: dir.path().to_owned(),
+    };
+    fake.fault(
+        Route::AdminRegenerate,
+        Fault::drop_connection().after_applying(),
+    );
+    // Started under another id (yesterday's default, say).
+    let mut yesterday = base.to_vec();
+    yesterday.extend(["--rotation-id", "tunnel-started-yesterday"]);
+    let lost = run_example!(rotate_tunnel_key, env(), strings(&yesterday));
+    assert_ne!(lost.code, 0);
+    assert_eq!(fake.request_count(Route::AdminRegenerate), 1);
+
+    // The same command again: the unfinished rotation is found, and it does not mint unasked.
+    let again = run_example!(rotate_tunnel_key, env(), strings(&base));
+    assert_ne!(again.code, 0);
+    assert!(again.err.contains("outcome is unknown"), "{}", again.err);
+    assert!(
+        again.err.contains("tunnel-started-yesterday"),
+        "{}",
+        again.err
+    );
+    assert_eq!(
+        fake.request_count(Route::AdminRegenerate),
+        1,
+        "no second mint"
+    );
+    let journaled = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".json")
+        })
+        .count();
+    assert_eq!(journaled, 1, "one rotation, not one per run");
+
+    let mut told = base.to_vec();
+    told.push("--remint-after-unknown");
+    let fixed = run_example!(rotate_tunnel_key, env(), strings(&told));
+    assert_eq!(fixed.code, 0, "{}", fixed.err);
+    assert_eq!(fake.request_count(Route::AdminRegenerate), 2);
+    assert_eq!(
+        fake.tunnel_status(&tunnel.hostname),
+        Some(TunnelStatus::Connected)
+    );
+
+    // Finished: the next rotation of the tunnel is a new one.
+    let next = run_example!(rotate_tunnel_key, env(), strings(&base));
+    assert_eq!(next.code, 0, "{}", next.err);
+    assert_eq!(fake.request_count(Route::AdminRegenerate), 3);
+}
