@@ -334,7 +334,8 @@ impl Transport {
                 if let Some(t) = err.trace_id() {
                     span.record("trace_id", t);
                 }
-                let Some(delay) = policy.next_delay(call.idempotency, &err, attempt, started.elapsed())
+                let Some(delay) =
+                    policy.next_delay(call.idempotency, &err, attempt, started.elapsed())
                 else {
                     return Err(err);
                 };
@@ -343,7 +344,8 @@ impl Transport {
                     Error::Api(api) => format!("HTTP {}", api.status),
                     other => other.to_string(),
                 };
-                tracing::debug!(attempt, delay_ms = delay.as_millis() as u64, error = %reason, "retrying");
+                let delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+                tracing::debug!(attempt, delay_ms, error = %reason, "retrying");
                 tokio::time::sleep(delay).await;
             }
         }
@@ -379,7 +381,7 @@ impl Transport {
         let status = response.status();
         let trace_id = header_str(response.headers(), "atl-traceid");
         let retry_after = (!status.is_success())
-            .then(|| wait_hint(response.headers()))
+            .then(|| wait_hint(response.headers(), std::time::SystemTime::now()))
             .flatten();
         let cap = if status.is_success() {
             self.inner.options.max_body_bytes
