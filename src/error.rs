@@ -342,6 +342,18 @@ pub enum Error {
         request: RequestInfo,
     },
 
+    /// Following pages was stopped at a limit of [`ClientOptions`](crate::ClientOptions): the
+    /// server kept sending `next` links without progress (empty pages, or pages of items already
+    /// listed), or more pages than the cap on one listing. The items before the limit were
+    /// yielded; nothing was changed.
+    #[error("{request}: stopped following pages: {limit}")]
+    PaginationLimit {
+        /// The listing's first request (its path template: no id, no secret).
+        request: RequestInfo,
+        /// Which limit was hit.
+        limit: PaginationLimit,
+    },
+
     /// A rotation step failed for a reason that is not an HTTP error.
     #[error("{step}: {reason}")]
     Rotation {
@@ -360,6 +372,48 @@ pub enum Error {
         #[source]
         source: BoxError,
     },
+}
+
+/// The limit that stopped a listing, in [`Error::PaginationLimit`].
+///
+/// ```
+/// use atlassian_rotation::error::PaginationLimit;
+///
+/// let limit = PaginationLimit::NoProgress { pages: 10 };
+/// assert_eq!(
+///     limit.to_string(),
+///     "10 consecutive pages brought no new item (ClientOptions::max_empty_pages)"
+/// );
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PaginationLimit {
+    /// This many consecutive pages in a row were empty or held only items already listed, and
+    /// each still pointed to a next page.
+    NoProgress {
+        /// The consecutive pages without a new item ([`ClientOptions::max_empty_pages`](crate::ClientOptions::max_empty_pages)).
+        pages: u32,
+    },
+    /// The listing fetched this many pages and the last still pointed to a next one.
+    MaxPages {
+        /// The pages fetched ([`ClientOptions::max_pages`](crate::ClientOptions::max_pages)).
+        pages: u64,
+    },
+}
+
+impl fmt::Display for PaginationLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoProgress { pages } => write!(
+                f,
+                "{pages} consecutive pages brought no new item (ClientOptions::max_empty_pages)"
+            ),
+            Self::MaxPages { pages } => write!(
+                f,
+                "reached the cap of {pages} pages per listing (ClientOptions::max_pages)"
+            ),
+        }
+    }
 }
 
 impl Error {
@@ -408,7 +462,8 @@ impl Error {
             Self::NotSent { request, .. }
             | Self::OutcomeUnknown { request, .. }
             | Self::BodyTooLarge { request, .. }
-            | Self::RepeatedCursor { request } => Some(request),
+            | Self::RepeatedCursor { request }
+            | Self::PaginationLimit { request, .. } => Some(request),
             Self::Decode { request, .. } => Some(request),
             Self::Api(e) => Some(&e.request),
             _ => None,
