@@ -178,41 +178,6 @@ impl ErrorBody {
         Self::Text(text[..end].to_owned())
     }
 
-    /// Replaces every occurrence of each of `needles` (values the request carried, which some
-    /// servers quote back in their error messages) with `[redacted]`.
-    pub(crate) fn redact<S: AsRef<str>>(&mut self, needles: &[S]) {
-        let scrub = |text: &mut String| {
-            for needle in needles.iter().map(AsRef::as_ref).filter(|n| !n.is_empty()) {
-                if text.contains(needle) {
-                    *text = text.replace(needle, crate::secret::REDACTED);
-                }
-            }
-        };
-        match self {
-            Self::Empty => {}
-            Self::Text(text) => scrub(text),
-            Self::Keyed { key, message } => {
-                scrub(key);
-                message.iter_mut().for_each(scrub);
-            }
-            Self::Automation(items) => {
-                for item in items {
-                    [
-                        &mut item.id,
-                        &mut item.status,
-                        &mut item.code,
-                        &mut item.title,
-                        &mut item.detail,
-                        &mut item.field,
-                    ]
-                    .into_iter()
-                    .flatten()
-                    .for_each(scrub);
-                }
-            }
-        }
-    }
-
     /// A one-line summary for error messages.
     pub fn summary(&self) -> String {
         match self {
