@@ -210,15 +210,15 @@ impl<'a> Needles<'a> {
         let mut out = String::with_capacity(text.len());
         let mut at = 0;
         for (start, end) in hits {
-            let start = floor_char_boundary(text, start.max(at));
+            let start = floor_char_boundary(text, start);
             let end = ceil_char_boundary(text, end);
-            if end <= at {
+            if start < at {
+                // Overlaps the redaction just written: extend it.
+                at = at.max(end);
                 continue;
             }
-            if start >= at {
-                out.push_str(&text[at..start]);
-                out.push_str(crate::secret::REDACTED);
-            }
+            out.push_str(&text[at..start]);
+            out.push_str(crate::secret::REDACTED);
             at = end;
         }
         out.push_str(&text[at..]);
@@ -443,6 +443,66 @@ mod tests {
             scrub("é Ab3/xY9=kQ é", &["Ab3/xY9=kQ"], false),
             "é [redacted] é"
         );
+    }
+
+    #[test]
+    fn overlapping_secrets_make_one_redaction() {
+        assert_eq!(
+            scrub(
+                "<abcdefghijklmn>",
+                &["abcdefghij", "efghijklmn", "cdef"],
+                false
+            ),
+            "<[redacted]>"
+        );
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// One character of a secret as a server may quote it back.
+        fn quote(c: char, how: u8) -> String {
+            match how % 5 {
+                0 => c.to_string(),
+                1 => format!("\\u{:04x}", c as u32),
+                2 => format!("%{:02X}", c as u32),
+                3 if c == '/' => "\\/".to_owned(),
+                4 => format!("&#{};", c as u32),
+                _ => c.to_string(),
+            }
+        }
+
+        proptest! {
+            /// A secret, quoted back raw or escaped character by character anywhere in an error
+            /// body of any size, never shows 8 characters of itself once the body is parsed.
+            #[test]
+            fn no_part_of_a_quoted_secret_survives(
+                secret in "[A-Za-z0-9+/=_.-]{8,40}",
+                hows in proptest::collection::vec(any::<u8>(), 40),
+                before in 0usize..6000,
+                after in 0usize..200,
+                cut_while_read in any::<bool>(),
+            ) {
+                let quoted: String = secret.chars().zip(&hows).map(|(c, h)| quote(c, *h)).collect();
+                let mut body = " ".repeat(before);
+                body.push_str(&quoted);
+                body.push_str(&" ".repeat(after));
+                let bytes = body.as_bytes();
+                let (bytes, truncated) = if cut_while_read {
+                    (&bytes[..before + quoted.len() / 2], true)
+                } else {
+                    (bytes, false)
+                };
+                let parsed = redacted_error_body(bytes, truncated, &[secret.as_str()]);
+                let shown = format!("{parsed:?} {}", parsed.summary());
+                let chars: Vec<char> = secret.chars().collect();
+                for part in chars.windows(8) {
+                    let part: String = part.iter().collect();
+                    prop_assert!(!shown.contains(&part), "{part} in {shown}");
+                }
+            }
+        }
     }
 
     #[test]
