@@ -178,41 +178,6 @@ impl ErrorBody {
         Self::Text(text[..end].to_owned())
     }
 
-    /// Replaces every occurrence of each of `needles` (values the request carried, which some
-    /// servers quote back in their error messages) with `[redacted]`.
-    pub(crate) fn redact<S: AsRef<str>>(&mut self, needles: &[S]) {
-        let scrub = |text: &mut String| {
-            for needle in needles.iter().map(AsRef::as_ref).filter(|n| !n.is_empty()) {
-                if text.contains(needle) {
-                    *text = text.replace(needle, crate::secret::REDACTED);
-                }
-            }
-        };
-        match self {
-            Self::Empty => {}
-            Self::Text(text) => scrub(text),
-            Self::Keyed { key, message } => {
-                scrub(key);
-                message.iter_mut().for_each(scrub);
-            }
-            Self::Automation(items) => {
-                for item in items {
-                    [
-                        &mut item.id,
-                        &mut item.status,
-                        &mut item.code,
-                        &mut item.title,
-                        &mut item.detail,
-                        &mut item.field,
-                    ]
-                    .into_iter()
-                    .flatten()
-                    .for_each(scrub);
-                }
-            }
-        }
-    }
-
     /// A one-line summary for error messages.
     pub fn summary(&self) -> String {
         match self {
@@ -342,6 +307,18 @@ pub enum Error {
         request: RequestInfo,
     },
 
+    /// Following pages was stopped at a limit of [`ClientOptions`](crate::ClientOptions): the
+    /// server kept sending `next` links without progress (empty pages, or pages of items already
+    /// listed), or more pages than the cap on one listing. The items before the limit were
+    /// yielded; nothing was changed.
+    #[error("{request}: stopped following pages: {limit}")]
+    PaginationLimit {
+        /// The listing's first request (its path template: no id, no secret).
+        request: RequestInfo,
+        /// Which limit was hit.
+        limit: PaginationLimit,
+    },
+
     /// A rotation step failed for a reason that is not an HTTP error.
     #[error("{step}: {reason}")]
     Rotation {
@@ -399,6 +376,48 @@ pub enum Error {
     },
 }
 
+/// The limit that stopped a listing, in [`Error::PaginationLimit`].
+///
+/// ```
+/// use atlassian_rotation::error::PaginationLimit;
+///
+/// let limit = PaginationLimit::NoProgress { pages: 10 };
+/// assert_eq!(
+///     limit.to_string(),
+///     "10 consecutive pages brought no new item (ClientOptions::max_empty_pages)"
+/// );
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PaginationLimit {
+    /// This many consecutive pages in a row were empty or held only items already listed, and
+    /// each still pointed to a next page.
+    NoProgress {
+        /// The consecutive pages without a new item ([`ClientOptions::max_empty_pages`](crate::ClientOptions::max_empty_pages)).
+        pages: u32,
+    },
+    /// The listing fetched this many pages and the last still pointed to a next one.
+    MaxPages {
+        /// The pages fetched ([`ClientOptions::max_pages`](crate::ClientOptions::max_pages)).
+        pages: u64,
+    },
+}
+
+impl fmt::Display for PaginationLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoProgress { pages } => write!(
+                f,
+                "{pages} consecutive pages brought no new item (ClientOptions::max_empty_pages)"
+            ),
+            Self::MaxPages { pages } => write!(
+                f,
+                "reached the cap of {pages} pages per listing (ClientOptions::max_pages)"
+            ),
+        }
+    }
+}
+
 impl Error {
     pub(crate) fn invalid_input(what: &'static str, reason: impl Into<String>) -> Self {
         Self::InvalidInput {
@@ -445,7 +464,8 @@ impl Error {
             Self::NotSent { request, .. }
             | Self::OutcomeUnknown { request, .. }
             | Self::BodyTooLarge { request, .. }
-            | Self::RepeatedCursor { request } => Some(request),
+            | Self::RepeatedCursor { request }
+            | Self::PaginationLimit { request, .. } => Some(request),
             Self::Decode { request, .. } => Some(request),
             Self::Api(e) => Some(&e.request),
             _ => None,

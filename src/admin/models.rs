@@ -500,6 +500,10 @@ impl crate::transport::Page for OrgTokenPage {
     fn into_parts(self) -> (Vec<OrgApiToken>, Option<String>) {
         (self.data, self.links.and_then(|l| l.next))
     }
+
+    fn item_key(item: &OrgApiToken) -> Option<&str> {
+        Some(&item.id)
+    }
 }
 
 #[cfg(test)]

@@ -76,6 +76,10 @@ impl Page for SummaryResponse {
     fn into_parts(self) -> (Vec<RuleSummary>, Option<String>) {
         (self.data, self.links.and_then(|l| l.next))
     }
+
+    fn item_key(item: &RuleSummary) -> Option<&str> {
+        Some(&item.uuid)
+    }
 }
 
 /// The body of `POST /rest/v1/rule/summary`. The API wants at least one of trigger, state,

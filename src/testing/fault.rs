@@ -64,6 +64,7 @@ pub(crate) enum FaultKind {
         status: u16,
         retry_after: Option<u64>,
         body: Option<String>,
+        headers: Vec<(String, String)>,
     },
     Latency(Duration),
     DropConnection,
@@ -117,6 +118,7 @@ impl Fault {
                 status,
                 retry_after: None,
                 body: None,
+                headers: Vec::new(),
             },
             false,
         )
@@ -126,6 +128,24 @@ impl Fault {
     pub fn retry_after(mut self, seconds: u64) -> Self {
         if let FaultKind::Status { retry_after, .. } = &mut self.kind {
             *retry_after = Some(seconds);
+        }
+        self
+    }
+
+    /// Adds a header, verbatim, to a [`Fault::status`] (ignored by other kinds): for values no
+    /// real server should send, such as `X-RateLimit-Reset: 18446744073709551615`.
+    ///
+    /// ```
+    /// use atlassian_rotation::testing::Fault;
+    ///
+    /// let hostile = Fault::status(429)
+    ///     .header("Retry-After", "99999999999999999999")
+    ///     .header("X-RateLimit-Reset", "18446744073709551615");
+    /// # let _ = hostile;
+    /// ```
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        if let FaultKind::Status { headers, .. } = &mut self.kind {
+            headers.push((name.to_owned(), value.to_owned()));
         }
         self
     }
@@ -197,6 +217,7 @@ impl FaultKind {
                 status,
                 retry_after,
                 body,
+                headers,
             } => {
                 let mut reply = match body {
                     Some(text) => Reply::text(*status, "application/json", text.clone()),
@@ -204,6 +225,9 @@ impl FaultKind {
                 };
                 if let Some(seconds) = retry_after {
                     reply = reply.header("Retry-After", seconds.to_string());
+                }
+                for (name, value) in headers {
+                    reply = reply.header(name, value.clone());
                 }
                 Effect::Respond(reply)
             }

@@ -20,14 +20,14 @@ use tracing::Instrument as _;
 use url::Url;
 use zeroize::Zeroizing;
 
-use crate::error::{ApiError, BoxError, Error, ErrorBody, RequestInfo, Result};
+use crate::error::{ApiError, BoxError, Error, RequestInfo, Result};
 
 pub use options::ClientOptions;
 pub use page::Paginated;
 pub(crate) use page::{Page, next_page_url, paginate};
 pub(crate) use path::{Path, check_id};
 pub(crate) use redact::credential_like_runs;
-use redact::{auth_secrets, redact_quoted};
+use redact::{auth_secrets, redact_quoted, redacted_error_body};
 pub use retry::RetryPolicy;
 use retry::wait_hint;
 
@@ -98,8 +98,10 @@ impl Call {
     }
 
     /// Values this request carries (in its body) that an error response must not quote back:
-    /// they are replaced by `[redacted]` in the parsed error body. The credentials of the
-    /// `Authorization` header are always treated so.
+    /// they are replaced by `[redacted]` in the parsed error body, whatever their length, also
+    /// where the server escaped them (JSON, percent-encoding, HTML), before the body is cut to
+    /// size. The credentials of the `Authorization` header are always treated so. Values shorter
+    /// than [`redact::MIN_SUBSTRING`] are redacted only where they stand alone.
     pub(crate) fn redacting<S: AsRef<str>>(mut self, secrets: impl IntoIterator<Item = S>) -> Self {
         self.secrets.extend(
             secrets
@@ -334,7 +336,8 @@ impl Transport {
                 if let Some(t) = err.trace_id() {
                     span.record("trace_id", t);
                 }
-                let Some(delay) = policy.next_delay(call.idempotency, &err, attempt, started.elapsed())
+                let Some(delay) =
+                    policy.next_delay(call.idempotency, &err, attempt, started.elapsed())
                 else {
                     return Err(err);
                 };
@@ -343,7 +346,8 @@ impl Transport {
                     Error::Api(api) => format!("HTTP {}", api.status),
                     other => other.to_string(),
                 };
-                tracing::debug!(attempt, delay_ms = delay.as_millis() as u64, error = %reason, "retrying");
+                let delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+                tracing::debug!(attempt, delay_ms, error = %reason, "retrying");
                 tokio::time::sleep(delay).await;
             }
         }
@@ -379,7 +383,7 @@ impl Transport {
         let status = response.status();
         let trace_id = header_str(response.headers(), "atl-traceid");
         let retry_after = (!status.is_success())
-            .then(|| wait_hint(response.headers()))
+            .then(|| wait_hint(response.headers(), std::time::SystemTime::now()))
             .flatten();
         let cap = if status.is_success() {
             self.inner.options.max_body_bytes
@@ -387,13 +391,17 @@ impl Transport {
             self.inner.options.max_body_bytes.min(64 << 10)
         };
         let mut body = Vec::new();
+        let mut truncated = false;
         loop {
             match response.chunk().await {
                 Ok(Some(chunk)) => {
-                    if body.len() + chunk.len() > cap {
+                    if body.len().saturating_add(chunk.len()) > cap {
                         if !status.is_success() {
-                            // An error page: what was read is enough to describe it.
-                            body.extend_from_slice(&chunk[..cap - body.len()]);
+                            // An error page: what was read is enough to describe it (its cut
+                            // end is redacted as the start of a secret, if it looks like one).
+                            let room = cap.saturating_sub(body.len()).min(chunk.len());
+                            body.extend_from_slice(&chunk[..room]);
+                            truncated = true;
                             break;
                         }
                         return Err(Error::BodyTooLarge {
@@ -415,10 +423,10 @@ impl Transport {
                 info,
             });
         }
-        let mut parsed = ErrorBody::parse(&body);
         let mut needles = auth_secrets(auth.as_ref());
         needles.extend(call.secrets.iter().cloned());
-        parsed.redact(&needles);
+        // Redacted before it is cut to size: a secret across the cut must not leak in part.
+        let parsed = redacted_error_body(&body, truncated, &needles);
         Err(Error::Api(Box::new(ApiError {
             request: info,
             status: status.as_u16(),

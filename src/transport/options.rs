@@ -25,6 +25,8 @@ pub struct ClientOptions {
     pub(crate) timeout: Duration,
     pub(crate) max_body_bytes: usize,
     pub(crate) retry: RetryPolicy,
+    pub(crate) max_empty_pages: u32,
+    pub(crate) max_pages: u64,
 }
 
 impl Default for ClientOptions {
@@ -36,13 +38,16 @@ impl Default for ClientOptions {
             timeout: Duration::from_secs(30),
             max_body_bytes: 32 << 20,
             retry: RetryPolicy::default(),
+            max_empty_pages: 10,
+            max_pages: 100_000,
         }
     }
 }
 
 impl ClientOptions {
     /// The defaults: the client's own base URL, https only (loopback excepted), a 10 s connect
-    /// timeout, a 30 s timeout per attempt, a 32 MiB response cap and [`RetryPolicy::default`].
+    /// timeout, a 30 s timeout per attempt, a 32 MiB response cap, [`RetryPolicy::default`], and
+    /// listings stopped after 10 consecutive pages without a new item or 100,000 pages.
     pub fn new() -> Self {
         Self::default()
     }
@@ -81,6 +86,38 @@ impl ClientOptions {
     /// When and how often reads and idempotent writes are retried.
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;
+        self
+    }
+
+    /// How many consecutive pages without a new item (empty, or holding only items the listing
+    /// already yielded) a listing follows before it ends with
+    /// [`Error::PaginationLimit`](crate::Error::PaginationLimit) (default 10, at least 1). A
+    /// server that keeps answering empty pages, each with a fresh cursor, is then not followed
+    /// forever.
+    ///
+    /// ```
+    /// use atlassian_rotation::ClientOptions;
+    ///
+    /// let options = ClientOptions::new().max_empty_pages(3).max_pages(500);
+    /// # let _ = options;
+    /// ```
+    pub fn max_empty_pages(mut self, pages: u32) -> Self {
+        self.max_empty_pages = pages.max(1);
+        self
+    }
+
+    /// The most pages one listing fetches (default 100,000, at least 1): when the last of them
+    /// still points to a next page, the listing yields that page's items and then ends with
+    /// [`Error::PaginationLimit`](crate::Error::PaginationLimit).
+    ///
+    /// ```
+    /// use atlassian_rotation::ClientOptions;
+    ///
+    /// let options = ClientOptions::new().max_pages(1_000);
+    /// # let _ = options;
+    /// ```
+    pub fn max_pages(mut self, pages: u64) -> Self {
+        self.max_pages = pages.max(1);
         self
     }
 }

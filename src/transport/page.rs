@@ -1,13 +1,14 @@
 //! Following cursor pages as a stream of items.
 
 use std::collections::HashSet;
+use std::hash::{Hash as _, Hasher as _};
 
 use futures::stream::{self, BoxStream, StreamExt as _, TryStreamExt as _};
 use serde::de::DeserializeOwned;
 use url::Url;
 
 use super::{Call, Transport};
-use crate::error::{Error, RequestInfo, Result};
+use crate::error::{Error, PaginationLimit, RequestInfo, Result};
 
 /// A stream of items that follows pages lazily: the next page is fetched when the items of the
 /// previous one have been consumed. It ends after the last page, or with the first error.
@@ -17,6 +18,13 @@ pub type Paginated<T> = BoxStream<'static, Result<T>>;
 pub(crate) trait Page: DeserializeOwned + Send + 'static {
     type Item: Send + 'static;
     fn into_parts(self) -> (Vec<Self::Item>, Option<String>);
+
+    /// The identity of an item (a rule's uuid, a token's id), by which the paginator tells a
+    /// page of items it already yielded from a page that makes progress. `None`: every item
+    /// counts as new.
+    fn item_key(_item: &Self::Item) -> Option<&str> {
+        None
+    }
 }
 
 /// Resolves a `next` link in any of the three forms seen in the wild, relative to the URL of the
@@ -55,14 +63,71 @@ pub(crate) fn next_page_url(current: &Url, link: &str, cursor_param: &str) -> Re
 struct State {
     transport: Transport,
     next: Option<Call>,
-    current: Option<Url>,
     template: String,
     cursor_param: &'static str,
+    /// Every page URL fetched, with its query pairs sorted: a link that differs from one of them
+    /// only in the order of its parameters is the same page.
     seen: HashSet<String>,
+    /// Hashes of the keys of the items yielded so far.
+    items_seen: HashSet<u64>,
+    /// Pages fetched.
+    pages: u64,
+    /// Consecutive pages without a new item.
+    idle: u32,
+    /// The error that ends the stream after the items of the last page.
+    stop: Option<Error>,
 }
 
-/// Streams the items of `first` and of every page its `next` links lead to. Stops with
-/// [`Error::RepeatedCursor`] when a server sends a link it sent before.
+impl State {
+    fn limit(&self, limit: PaginationLimit) -> Error {
+        Error::PaginationLimit {
+            request: RequestInfo::read("GET", &self.template),
+            limit,
+        }
+    }
+
+    /// Whether `items` holds an item not yielded before (every item does when the page type
+    /// has no item keys); remembers the new ones.
+    fn progress<P: Page>(&mut self, items: &[P::Item]) -> bool {
+        let mut new = false;
+        for item in items {
+            match P::item_key(item) {
+                Some(key) => {
+                    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+                    key.hash(&mut hasher);
+                    new |= self.items_seen.insert(hasher.finish());
+                }
+                None => new = true,
+            }
+        }
+        new
+    }
+}
+
+/// A URL as a page identity: its query pairs sorted, so `?a=1&b=2` and `?b=2&a=1` are one page.
+fn page_key(url: &Url) -> String {
+    let mut pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    pairs.sort();
+    let mut key = url.clone();
+    key.set_fragment(None);
+    if pairs.is_empty() {
+        key.set_query(None);
+    } else {
+        key.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    key.into()
+}
+
+/// Streams the items of `first` and of every page its `next` links lead to.
+///
+/// A server cannot keep the stream going forever: a link to a page already fetched (even with
+/// its query parameters reordered) ends it with [`Error::RepeatedCursor`];
+/// [`ClientOptions::max_empty_pages`](super::ClientOptions::max_empty_pages) consecutive pages
+/// without a new item, or [`ClientOptions::max_pages`](super::ClientOptions::max_pages) pages in
+/// all, end it with [`Error::PaginationLimit`] (after the items of the last page fetched).
 pub(crate) fn paginate<P: Page>(
     transport: Transport,
     first: Call,
@@ -72,29 +137,48 @@ pub(crate) fn paginate<P: Page>(
     let state = State {
         transport,
         next: Some(first),
-        current: None,
         template,
         cursor_param,
         seen: HashSet::new(),
+        items_seen: HashSet::new(),
+        pages: 0,
+        idle: 0,
+        stop: None,
     };
     stream::try_unfold(state, |mut state| async move {
+        if let Some(err) = state.stop.take() {
+            return Err(err);
+        }
         let Some(call) = state.next.take() else {
             return Ok(None);
         };
         let url = state.transport.url(&call)?;
-        state.seen.insert(url.as_str().to_owned());
+        state.seen.insert(page_key(&url));
         let response = state.transport.send(call).await?;
+        state.pages = state.pages.saturating_add(1);
         let page: P = response.decode()?;
         let (items, link) = page.into_parts();
-        state.current = Some(url);
-        if let (Some(link), Some(current)) = (link.filter(|l| !l.trim().is_empty()), &state.current)
-        {
-            let next = next_page_url(current, &link, state.cursor_param)?;
-            if state.seen.contains(next.as_str()) {
-                return Err(Error::RepeatedCursor {
-                    request: RequestInfo::read("GET", &state.template),
-                });
-            }
+        if state.progress::<P>(&items) {
+            state.idle = 0;
+        } else {
+            state.idle = state.idle.saturating_add(1);
+        }
+        let Some(link) = link.filter(|l| !l.trim().is_empty()) else {
+            return Ok(Some((items, state)));
+        };
+        let next = next_page_url(&url, &link, state.cursor_param)?;
+        if state.seen.contains(&page_key(&next)) {
+            return Err(Error::RepeatedCursor {
+                request: RequestInfo::read("GET", &state.template),
+            });
+        }
+        let options = &state.transport.inner.options;
+        let (max_idle, max_pages) = (options.max_empty_pages, options.max_pages);
+        if state.idle >= max_idle {
+            state.stop = Some(state.limit(PaginationLimit::NoProgress { pages: state.idle }));
+        } else if state.pages >= max_pages {
+            state.stop = Some(state.limit(PaginationLimit::MaxPages { pages: state.pages }));
+        } else {
             state.next = Some(Call::get_url(next, state.template.clone()));
         }
         Ok(Some((items, state)))
@@ -137,5 +221,14 @@ mod tests {
                 .as_str(),
             "https://h.example/a/rule/summary?cursor=c5"
         );
+    }
+
+    #[test]
+    fn a_page_is_the_same_whatever_the_order_of_its_query() {
+        let a = Url::parse("https://h.example/p?limit=2&cursor=c1").unwrap();
+        let b = Url::parse("https://h.example/p?cursor=c1&limit=2#x").unwrap();
+        let c = Url::parse("https://h.example/p?cursor=c2&limit=2").unwrap();
+        assert_eq!(page_key(&a), page_key(&b));
+        assert_ne!(page_key(&a), page_key(&c));
     }
 }
