@@ -653,7 +653,7 @@ impl Rotator for AutomationTokenRotator {
         // Which token to revoke is decided now, while the old token is surely still listed,
         // and journaled with the outcome.
         let old_token_id = match &self.revocation {
-            Some(revocation) => Some(revocation.resolve().await?),
+            Some(revocation) => Some(revocation.id_to_journal().await?),
             None => None,
         };
         let reader = self.reader(new);

@@ -98,6 +98,16 @@ impl Revocation {
         }
     }
 
+    /// The id the update step journals for finish: an id given as such is kept as is (the
+    /// pre-flight checked it was listed; if it is gone by now, it was revoked meanwhile, and
+    /// finish says so), a label is resolved (see [`Self::resolve`]).
+    pub(crate) async fn id_to_journal(&self) -> Result<String> {
+        match &self.token {
+            OldToken::Id(id) => Ok(id.clone()),
+            OldToken::Label(_) => self.resolve().await,
+        }
+    }
+
     /// Whether the account's token list, read now, shows token `id` gone. Only a list that
     /// still holds some token counts as evidence (the new token belongs to the same account
     /// and must be in it): an empty or missing list proves nothing.
