@@ -357,6 +357,20 @@ pub enum Error {
         given: String,
     },
 
+    /// The rotation id names a rotation that already finished, and this rotator cannot prove
+    /// that it is the same rotation run again (it does not know the old credential, as a tunnel
+    /// rotator does not): a new rotation needs a new id. Nothing was changed.
+    #[error(
+        "rotation `{rotation_id}` already finished at {finished_at}: nothing was changed; a new \
+         rotation needs a new rotation id"
+    )]
+    RotationFinished {
+        /// The rotation id.
+        rotation_id: String,
+        /// When it finished (RFC 3339).
+        finished_at: String,
+    },
+
     /// Revoking the old credential was refused because places the crate cannot read or
     /// rewrite may still hold it (masked values, stored-secret references, forms it cannot
     /// rewrite). Decided before anything changed. Check each place by hand, then accept them

@@ -109,11 +109,16 @@ impl JiraClient {
     pub fn with_options(
         site: &str,
         credentials: &ApiCredentials,
-        mut options: ClientOptions,
+        options: ClientOptions,
     ) -> Result<Self> {
+        let auth = Auth::Header(credentials.basic_header()?);
+        Self::with_auth(site, auth, options)
+    }
+
+    /// A client for `site` that authenticates as another client does.
+    pub(crate) fn with_auth(site: &str, auth: Auth, mut options: ClientOptions) -> Result<Self> {
         let base = site_url(site, options.allow_plain_http)?;
         options.base_url = Some(base.into());
-        let auth = Auth::Header(credentials.basic_header()?);
         Ok(Self {
             transport: Transport::new("", options, Some(auth))?,
         })

@@ -466,7 +466,7 @@ async fn a_rate_limit_storm_stops_the_pass_with_a_clear_error_and_few_requests()
     w.fake.rate_limit(40, std::time::Duration::from_secs(120));
     let err = rotator.update(&w.new).await.unwrap_err();
     let text = err.to_string();
-    assert!(text.contains("rate limited on rule"), "{text}");
+    assert!(text.contains("rate limited"), "{text}");
     assert!(text.contains("stopping the pass"), "{text}");
     assert!(text.contains("HTTP 429"), "{text}");
     let sent = w.fake.requests().len();
@@ -700,11 +700,8 @@ async fn finishing_again_never_revokes_the_new_token_through_a_shared_label() {
         finished.retired
     );
     assert!(w.fake.token_is_live(&new), "the new token survives");
-    assert_eq!(
-        w.fake.request_count(Route::RevokeUserToken),
-        0,
-        "no DELETE sent"
-    );
+    // The DELETE is sent anyway (a list read alone may be stale) and answers 404.
+    assert_eq!(w.fake.request_count(Route::RevokeUserToken), 1);
 }
 
 /// The DELETE took effect but its answer was lost: the retry's 404 means revoked.
@@ -969,10 +966,7 @@ async fn a_403_or_an_empty_token_list_is_never_taken_as_revoked() {
     assert!(report.succeeded());
     assert!(!w.fake.token_is_live(w.old.token()));
     let retired = &report.finished.unwrap().retired;
-    assert!(
-        retired[0].contains("gone from the account's token list"),
-        "{retired:?}"
-    );
+    assert!(retired[0].contains("now gets 401"), "{retired:?}");
 }
 
 /// Rule names and uuids are printed redacted of both tokens, in every form.

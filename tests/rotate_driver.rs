@@ -140,18 +140,17 @@ async fn a_rotation_runs_every_step_once_in_order() {
     assert_eq!(entry.step, Step::Finished);
     assert!(entry.credential::<ApiToken>().is_none());
 
-    // Running the finished rotation again does nothing at all.
+    // Running the finished rotation again changes nothing: a rotator that cannot prove it is
+    // the same rotation (it knows no old credential) is told the id is spent.
     let again = rotate::rotate(&rotator, &journal, options("r1"))
         .await
-        .unwrap();
-    assert!(again.succeeded());
-    assert_eq!(rotator.calls().len(), 4);
+        .unwrap_err();
     assert!(
-        again
-            .steps
-            .iter()
-            .all(|s| s.status == StepStatus::AlreadyDone)
+        matches!(again.error, Error::RotationFinished { .. }),
+        "{}",
+        again.error
     );
+    assert_eq!(rotator.calls().len(), 4);
 }
 
 #[tokio::test]

@@ -167,6 +167,11 @@ pub struct AutomationClient {
 }
 
 impl AutomationClient {
+    /// The credentials this client sends, to ask who it acts as.
+    pub(crate) fn auth(&self) -> Option<crate::transport::Auth> {
+        self.transport.auth()
+    }
+
     /// A client for `base` with the default [`ClientOptions`].
     ///
     /// ```

@@ -128,12 +128,21 @@ enum Outcome {
     Unrelated {
         cannot_tell: bool,
     },
-    AlreadyNew,
-    Rewritten,
+    /// Holds the new token already; whether the rule is disabled now.
+    AlreadyNew {
+        disabled: bool,
+    },
+    /// Written; whether the rule was disabled before.
+    Rewritten {
+        disabled: bool,
+    },
     Conflict,
     /// Holds the old token together with a masked value (writing it back would destroy the
     /// hidden secret) or in a form the rewriter cannot replace: never written.
     Unwritable,
+    /// Holds the old token, and connections the caller does not own: Atlassian disables a rule
+    /// written with such connections, so it is never written.
+    ForeignConnections,
 }
 
 impl AutomationTokenRotator {
@@ -262,6 +271,18 @@ impl AutomationTokenRotator {
             new: new.clone(),
             old_scanner: Scanner::for_token(self.old.token()).with_email(self.old.email()),
             new_scanner: Scanner::for_token(new).with_email(self.old.email()),
+            caller: self.caller_identity(),
+        })
+    }
+
+    /// Who the Automation client acts as, asked once per pass and only when a rule has
+    /// connections (`/rest/api/3/myself` on the site, with the client's own credentials).
+    fn caller_identity(&self) -> Arc<CallerIdentity> {
+        Arc::new(CallerIdentity {
+            site: self.site.clone(),
+            options: self.site_options.clone(),
+            auth: self.automation.auth(),
+            account_id: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -323,7 +344,8 @@ impl AutomationTokenRotator {
             .keep(&write.uuid, &write.original, &write.document["rule"])
             .await?;
         let current = self.automation.get_rule_json(&write.uuid).await?;
-        if current["rule"] != write.original["rule"] {
+        // The whole document: the PUT sends its connections back too.
+        if current != write.original {
             if let Err(e) = self.originals.forget(&write.uuid).await {
                 tracing::warn!(error = %e, "an unused original could not be forgotten");
             }
@@ -332,7 +354,9 @@ impl AutomationTokenRotator {
         self.automation
             .update_rule_json(&write.uuid, &write.document)
             .await?;
-        Ok(Outcome::Rewritten)
+        Ok(Outcome::Rewritten {
+            disabled: is_disabled(&write.original),
+        })
     }
 
     /// A dry run: what update would rewrite with `new`, without writing anything, and what
@@ -458,6 +482,31 @@ struct Reader {
     new: ApiToken,
     old_scanner: Scanner,
     new_scanner: Scanner,
+    caller: Arc<CallerIdentity>,
+}
+
+/// Who the Automation client acts as, resolved at most once.
+struct CallerIdentity {
+    site: String,
+    options: ClientOptions,
+    auth: Option<crate::transport::Auth>,
+    account_id: tokio::sync::OnceCell<String>,
+}
+
+impl CallerIdentity {
+    async fn account_id(&self) -> Result<&str> {
+        let id = self
+            .account_id
+            .get_or_try_init(|| async {
+                let auth = self.auth.clone().ok_or_else(|| {
+                    Error::rotation("update", "the Automation client has no credentials")
+                })?;
+                let jira = JiraClient::with_auth(&self.site, auth, self.options.clone())?;
+                Ok::<_, Error>(jira.myself().await?.account_id)
+            })
+            .await?;
+        Ok(id)
+    }
 }
 
 /// A rule to write: the document as read, kept as the original, and as rewritten. Holds the old
@@ -518,19 +567,63 @@ impl Reader {
         finding
     }
 
+    /// The old token's findings in a rule document: in the rule, and in its connections (which
+    /// the rotation never rewrites), with pointers from the document's `rule` or
+    /// `connections`.
+    fn scan_old(&self, document: &serde_json::Value) -> Vec<Finding> {
+        let mut findings = self.old_scanner.scan_rule(&document["rule"]);
+        if document.get("connections").is_some_and(|c| !c.is_null()) {
+            let (uuid, name) = findings
+                .first()
+                .map(|f| (f.rule_uuid.clone(), f.rule_name.clone()))
+                .unwrap_or_else(|| {
+                    let text = |key: &str| document["rule"][key].as_str().map(str::to_owned);
+                    (text("uuid"), text("name"))
+                });
+            findings.extend(
+                self.old_scanner
+                    .scan_rule(&document["connections"])
+                    .into_iter()
+                    .map(|mut f| {
+                        f.pointer = format!("/connections{}", f.pointer);
+                        f.rule_uuid.clone_from(&uuid);
+                        f.rule_name.clone_from(&name);
+                        f
+                    }),
+            );
+        }
+        findings
+    }
+
+    /// Whether writing `document` back as the caller would disable the rule: Atlassian
+    /// authenticates a written rule's connections only when the caller owns them.
+    async fn has_foreign_connections(&self, document: &serde_json::Value) -> Result<bool> {
+        let Some(connections) = document["connections"].as_array().filter(|c| !c.is_empty()) else {
+            return Ok(false);
+        };
+        let caller = self.caller.account_id().await?;
+        Ok(connections
+            .iter()
+            .any(|c| c["accountId"].as_str() != Some(caller)))
+    }
+
     /// What an update would change in one rule, what in it cannot be read, and which
     /// occurrences of the old token it would leave behind.
     async fn inspect(&self, uuid: &str) -> Result<Inspection> {
         let mut document = self.automation.get_rule_json(uuid).await?;
-        let findings = self.old_scanner.scan_rule(&document["rule"]);
+        let findings = self.scan_old(&document);
         let rewrites = plan_rule(&document["rule"], &self.old, &self.new)?;
         let holds_old = is_match(&findings);
-        let (cannot_tell, _): (Vec<Finding>, Vec<Finding>) = findings
+        let cannot_tell: Vec<Finding> = findings
             .into_iter()
-            .partition(|f| f.status == FindingStatus::CannotTell);
+            .filter(|f| f.status == FindingStatus::CannotTell)
+            .collect();
+        let never_written = holds_old
+            && (cannot_tell.iter().any(|f| f.form == CredentialForm::Masked)
+                || self.has_foreign_connections(&document).await?);
         let unrewritable = if !holds_old {
             Vec::new()
-        } else if cannot_tell.iter().any(|f| f.form == CredentialForm::Masked) {
+        } else if never_written {
             // Never written at all: every occurrence stays.
             self.old_scanner
                 .scan_rule(&document["rule"])
@@ -539,8 +632,7 @@ impl Reader {
                 .collect()
         } else {
             rewrite_rule(&mut document["rule"], &self.old, &self.new)?;
-            self.old_scanner
-                .scan_rule(&document["rule"])
+            self.scan_old(&document)
                 .into_iter()
                 .filter(|f| f.status == FindingStatus::Match)
                 .collect()
@@ -555,10 +647,12 @@ impl Reader {
     /// Reads and rewrites one rule; the write (which re-reads it first) is for the pass to send.
     async fn update_rule(&self, uuid: &str) -> Result<Visited<Outcome, Write>> {
         let original = self.automation.get_rule_json(uuid).await?;
-        let findings = self.old_scanner.scan_rule(&original["rule"]);
+        let findings = self.scan_old(&original);
         if !is_match(&findings) {
             if is_match(&self.new_scanner.scan_rule(&original["rule"])) {
-                return Ok(Visited::Done(Outcome::AlreadyNew));
+                return Ok(Visited::Done(Outcome::AlreadyNew {
+                    disabled: is_disabled(&original),
+                }));
             }
             let cannot_tell = findings
                 .iter()
@@ -569,11 +663,14 @@ impl Reader {
         if findings.iter().any(|f| f.form == CredentialForm::Masked) {
             return Ok(Visited::Done(Outcome::Unwritable));
         }
+        if self.has_foreign_connections(&original).await? {
+            return Ok(Visited::Done(Outcome::ForeignConnections));
+        }
         let mut document = original.clone();
         rewrite_rule(&mut document["rule"], &self.old, &self.new)?;
-        // Whatever the rewriter could not replace would keep the old token in use: such a rule
-        // is not written half-done, it is reported.
-        if is_match(&self.old_scanner.scan_rule(&document["rule"])) {
+        // Whatever the rewriter could not replace (in the rule or its connections) would keep
+        // the old token in use: such a rule is not written half-done, it is reported.
+        if is_match(&self.scan_old(&document)) {
             return Ok(Visited::Done(Outcome::Unwritable));
         }
         Ok(Visited::Write(Write {
@@ -583,13 +680,14 @@ impl Reader {
         }))
     }
 
-    /// The old token's findings in one rule, and whether it holds the new one.
-    async fn verify_rule(&self, uuid: &str) -> Result<(Vec<Finding>, bool)> {
+    /// The old token's findings in one rule, whether it holds the new one, and whether it is
+    /// disabled.
+    async fn verify_rule(&self, uuid: &str) -> Result<(Vec<Finding>, bool, bool)> {
         let document = self.automation.get_rule_json(uuid).await?;
-        let rule = &document["rule"];
         Ok((
-            self.old_scanner.scan_rule(rule),
-            is_match(&self.new_scanner.scan_rule(rule)),
+            self.scan_old(&document),
+            is_match(&self.new_scanner.scan_rule(&document["rule"])),
+            is_disabled(&document),
         ))
     }
 }
@@ -607,7 +705,10 @@ struct Tally {
     updated: Updated,
     conflicted: Vec<String>,
     unwritable: Vec<String>,
+    foreign: Vec<String>,
     failed: Vec<(String, Error)>,
+    /// Rewritten rules that were disabled before the rotation wrote them.
+    disabled_before: Vec<String>,
 }
 
 #[async_trait]
@@ -682,7 +783,10 @@ impl Rotator for AutomationTokenRotator {
                             tally.updated.skipped += 1;
                         }
                     }
-                    Ok(Outcome::AlreadyNew) | Ok(Outcome::Rewritten) => {
+                    Ok(Outcome::AlreadyNew { disabled } | Outcome::Rewritten { disabled }) => {
+                        if disabled {
+                            tally.disabled_before.push(summary.uuid.clone());
+                        }
                         tally.updated.found += 1;
                         tally.updated.rewritten += 1;
                         tally.updated.targets.push(summary.uuid);
@@ -703,6 +807,13 @@ impl Rotator for AutomationTokenRotator {
                         progress.matched += 1;
                         progress.problems += 1;
                     }
+                    Ok(Outcome::ForeignConnections) => {
+                        tally.updated.found += 1;
+                        tally.updated.skipped += 1;
+                        tally.foreign.push(redactor.redact(summary.uuid));
+                        progress.matched += 1;
+                        progress.problems += 1;
+                    }
                     Err(e) => {
                         tally.failed.push((redactor.redact(summary.uuid), e));
                         progress.problems += 1;
@@ -716,13 +827,20 @@ impl Rotator for AutomationTokenRotator {
             mut updated,
             conflicted,
             unwritable,
+            foreign,
             failed,
+            disabled_before,
         } = tally;
+        updated.scanned = progress.scanned;
+        for uuid in disabled_before {
+            updated = updated.fact(DISABLED_BEFORE, uuid);
+        }
         updated.targets.sort();
         if let Some(id) = old_token_id {
             updated = updated.fact(OLD_TOKEN_ID, id);
         }
-        if conflicted.is_empty() && unwritable.is_empty() && failed.is_empty() {
+        if conflicted.is_empty() && unwritable.is_empty() && foreign.is_empty() && failed.is_empty()
+        {
             return Ok(updated);
         }
         let mut reason = format!(
@@ -737,6 +855,15 @@ impl Rotator for AutomationTokenRotator {
                  (replace the token in them by hand): {}",
                 unwritable.len(),
                 unwritable.join(", ")
+            ));
+        }
+        if !foreign.is_empty() {
+            reason.push_str(&format!(
+                "; {} use connections owned by another account, and Atlassian disables a rule \
+                 written by someone who does not own its connections, so they were not written \
+                 (have the connections' owner run the rotation, or replace the token by hand): {}",
+                foreign.len(),
+                foreign.join(", ")
             ));
         }
         if !conflicted.is_empty() {
@@ -775,6 +902,13 @@ impl Rotator for AutomationTokenRotator {
         let revoking = self.revocation.is_some();
         let mut problems: Vec<String> = Vec::new();
         let mut blockers: Vec<Finding> = Vec::new();
+        let mut seen_targets = 0usize;
+        let disabled_before: std::collections::HashSet<&str> = updated
+            .facts
+            .iter()
+            .filter(|(k, _)| k == DISABLED_BEFORE)
+            .map(|(_, v)| v.as_str())
+            .collect();
         let seen = for_each_rule(
             &self.automation,
             self.concurrency,
@@ -786,16 +920,25 @@ impl Rotator for AutomationTokenRotator {
                 progress.concurrency = concurrency;
                 *seen += 1;
                 let is_target = updated.targets.binary_search(&summary.uuid).is_ok();
+                seen_targets += usize::from(is_target);
                 let accepted = self.accepted(&summary.uuid);
+                let was_disabled = disabled_before.contains(summary.uuid.as_str());
                 let shown = redactor.redact(summary.uuid);
                 match result {
-                    Ok((old, _)) if is_match(&old) => {
+                    Ok((old, _, _)) if is_match(&old) => {
                         problems.push(format!("{shown} still holds the old token"));
                     }
-                    Ok((_, false)) if is_target => {
+                    Ok((_, false, _)) if is_target => {
                         problems.push(format!("{shown} no longer holds the new token"));
                     }
-                    Ok((old, _)) => {
+                    Ok((_, _, true)) if is_target && !was_disabled => {
+                        problems.push(format!(
+                            "{shown} was enabled and is disabled since the rotation wrote it \
+                             (Atlassian disables a rule written with connections the writer does \
+                             not own)"
+                        ));
+                    }
+                    Ok((old, _, _)) => {
                         if revoking && !accepted {
                             blockers.extend(
                                 old.into_iter()
@@ -811,6 +954,20 @@ impl Rotator for AutomationTokenRotator {
             },
         )
         .await?;
+        // A listing that hides rules proves nothing about them.
+        if seen_targets < updated.targets.len() {
+            problems.push(format!(
+                "{} of the {} rewritten rules were not listed",
+                updated.targets.len() - seen_targets,
+                updated.targets.len()
+            ));
+        }
+        if seen < updated.scanned {
+            problems.push(format!(
+                "{seen} rules were listed, but the update saw {}",
+                updated.scanned
+            ));
+        }
         if !problems.is_empty() {
             return Err(Error::rotation("verify", problems.join("; ")));
         }
@@ -850,3 +1007,12 @@ impl Rotator for AutomationTokenRotator {
 
 /// The fact under which the update step journals the id of the token to revoke.
 const OLD_TOKEN_ID: &str = "old_token_id";
+
+/// The fact under which the update step journals each rewritten rule that was disabled
+/// before it was written (so verify can tell a rule the write disabled).
+const DISABLED_BEFORE: &str = "disabled_before";
+
+/// Whether a rule document says the rule is disabled.
+fn is_disabled(document: &serde_json::Value) -> bool {
+    document["rule"]["state"].as_str() == Some("DISABLED")
+}

@@ -225,11 +225,7 @@ impl<A> Settle<A> {
                 if self.stopped.is_none() {
                     self.stopped = Some(Error::rotation(
                         "bulk",
-                        format!(
-                            "rate limited on rule {}: {e}; stopping the pass (run again later to \
-                             finish)",
-                            summary.uuid
-                        ),
+                        format!("rate limited: {e}; stopping the pass (run again later to finish)"),
                     ));
                 }
             }

@@ -580,9 +580,28 @@ where
         (Some(journaled), None) => return Err(mismatch("old credential", journaled, "unknown")),
         _ => {}
     }
+    if entry.step == Step::Finished && old_fingerprint.is_none() {
+        return Err(Error::RotationFinished {
+            rotation_id: entry.rotation_id.clone(),
+            finished_at: entry.updated_at.clone(),
+        });
+    }
     let minted = entry.step >= Step::Regenerated && !entry.fingerprint.is_empty();
     if minted && !rotator.regenerate_mints() {
-        if let Some(offered) = rotator.offered_fingerprint().await? {
+        // A source that cannot answer hands over nothing, so nothing different is ignored:
+        // the journaled credential is the rotation's.
+        let offered = match rotator.offered_fingerprint().await {
+            Ok(offered) => offered,
+            Err(e) => {
+                tracing::warn!(
+                    rotation_id = %entry.rotation_id,
+                    error = %e,
+                    "the new credential's source failed; resuming with the journaled credential"
+                );
+                None
+            }
+        };
+        if let Some(offered) = offered {
             if offered != entry.fingerprint {
                 return Err(mismatch("new credential", &entry.fingerprint, &offered));
             }
@@ -636,9 +655,11 @@ where
 
 /// The rotation id a rerun of "the same command" should use: the one unfinished rotation of
 /// `rotator`'s kind and target in `journal` ([`unfinished`]), so that a rotation interrupted
-/// yesterday is resumed today instead of minting again; or, when there is none, a new id
-/// `<prefix>-<UTC timestamp>`. Several unfinished rotations for the same target are an
-/// [`Error::InvalidInput`] naming them: choose one explicitly.
+/// yesterday is resumed today instead of minting again; or, when there is none, the next id of
+/// the target's sequence, `<prefix>-<n>` with `n` one more than the rotations of this kind and
+/// target the journal holds. The id is the same for two runs started together, so the
+/// journal's create-only first write lets only one of them mint. Several unfinished
+/// rotations for the same target are an [`Error::InvalidInput`] naming them: choose one.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -658,7 +679,7 @@ where
 /// use atlassian_rotation::rotate::{self, MemoryJournal};
 ///
 /// let id = rotate::resume_or_new_id(&MemoryJournal::new(), &Demo, "demo").await?;
-/// assert!(id.starts_with("demo-"));
+/// assert_eq!(id, "demo-1");
 /// # Ok(()) }
 /// ```
 pub async fn resume_or_new_id<R>(
@@ -669,20 +690,26 @@ pub async fn resume_or_new_id<R>(
 where
     R: Rotator + ?Sized,
 {
+    let target = rotator.target();
+    let all = journal.list().await?;
+    let taken: std::collections::HashSet<&str> =
+        all.iter().map(|e| e.rotation_id.as_str()).collect();
+    let mine: Vec<&JournalEntry> = all
+        .iter()
+        .filter(|e| e.kind == rotator.kind() && e.target == target)
+        .collect();
     let mut found = unfinished(journal, rotator).await?;
     match found.len() {
         0 => {
-            let now = time::OffsetDateTime::now_utc();
-            let id = format!(
-                "{prefix}-{:04}{:02}{:02}T{:02}{:02}{:02}Z-{:04x}",
-                now.year(),
-                u8::from(now.month()),
-                now.day(),
-                now.hour(),
-                now.minute(),
-                now.second(),
-                fastrand::u16(..)
-            );
+            // A regenerate that certainly minted nothing may simply run again under its id.
+            if let Some(unminted) = mine.iter().find(|e| e.step == Step::NotMinted) {
+                return Ok(unminted.rotation_id.clone());
+            }
+            let mut n = mine.len() + 1;
+            while taken.contains(format!("{prefix}-{n}").as_str()) {
+                n += 1;
+            }
+            let id = format!("{prefix}-{n}");
             check_rotation_id(&id)?;
             Ok(id)
         }

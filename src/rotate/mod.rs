@@ -135,6 +135,10 @@ pub trait Rotator: Send + Sync {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Updated {
+    /// Places examined (rules read, instances asked), so that verify can tell when it sees
+    /// fewer than update did.
+    #[serde(default)]
+    pub scanned: usize,
     /// Places found that use the credential (rules, instances).
     pub found: usize,
     /// Places written with the new credential (by this call or an earlier one).

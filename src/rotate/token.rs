@@ -67,7 +67,9 @@ pub(crate) struct Revocation {
 impl Revocation {
     /// The id of the old token: the one token of the account that `token` names. Run before
     /// anything changes (the new token may carry the same label, and once the old one is
-    /// revoked a label may match only the new one), and journaled by the update step.
+    /// revoked a label may match only the new one). Refuses a token that is the newest of
+    /// several: the old token predates the new one, so the newest is most likely the new token
+    /// (an id or label copied from the wrong line would revoke it).
     pub(crate) async fn resolve(&self) -> Result<String> {
         let tokens = self.admin.user_api_tokens(&self.account_id).await?;
         let candidates: Vec<_> = tokens
@@ -77,30 +79,54 @@ impl Revocation {
                 OldToken::Label(label) => t.label.as_deref() == Some(label.as_str()),
             })
             .collect();
-        match candidates.as_slice() {
-            [token] => Ok(token.id.clone()),
-            [] => Err(Error::rotation(
-                "revocation",
-                format!(
-                    "no token {:?} found for account {}: nothing could be revoked",
-                    self.token, self.account_id
-                ),
-            )),
-            many => Err(Error::rotation(
-                "revocation",
-                format!(
-                    "{} tokens of account {} match {:?}; revoke by id instead",
-                    many.len(),
-                    self.account_id,
-                    self.token
-                ),
-            )),
+        let token = match candidates.as_slice() {
+            [token] => *token,
+            [] => {
+                return Err(Error::rotation(
+                    "revocation",
+                    format!(
+                        "no token {:?} found for account {}: nothing could be revoked",
+                        self.token, self.account_id
+                    ),
+                ));
+            }
+            many => {
+                return Err(Error::rotation(
+                    "revocation",
+                    format!(
+                        "{} tokens of account {} match {:?}; revoke by id instead",
+                        many.len(),
+                        self.account_id,
+                        self.token
+                    ),
+                ));
+            }
+        };
+        let created =
+            |t: &crate::admin::UserApiToken| t.created_at.as_ref().and_then(|c| c.parse());
+        if let Some(at) = created(token) {
+            let others: Vec<_> = tokens.iter().filter(|t| t.id != token.id).collect();
+            let newest = !others.is_empty()
+                && others
+                    .iter()
+                    .all(|t| created(t).is_some_and(|other| other < at));
+            if newest {
+                return Err(Error::rotation(
+                    "revocation",
+                    format!(
+                        "token {:?} ({}) is the newest token of account {}: it is most likely the \
+                         new token; name the old token's id",
+                        self.token, token.id, self.account_id
+                    ),
+                ));
+            }
         }
+        Ok(token.id.clone())
     }
 
     /// The id the update step journals for finish: an id given as such is kept as is (the
-    /// pre-flight checked it was listed; if it is gone by now, it was revoked meanwhile, and
-    /// finish says so), a label is resolved (see [`Self::resolve`]).
+    /// pre-flight checked it; if it is gone by now, it was revoked meanwhile, and finish finds
+    /// out), a label is resolved (see [`Self::resolve`]).
     pub(crate) async fn id_to_journal(&self) -> Result<String> {
         match &self.token {
             OldToken::Id(id) => Ok(id.clone()),
@@ -108,40 +134,58 @@ impl Revocation {
         }
     }
 
-    /// Whether the account's token list, read now, shows token `id` gone. Only a list that
-    /// still holds some token counts as evidence (the new token belongs to the same account
-    /// and must be in it): an empty or missing list proves nothing.
-    async fn gone_from_list(&self, id: &str) -> Result<bool> {
-        let tokens = self.admin.user_api_tokens(&self.account_id).await?;
-        Ok(!tokens.is_empty() && tokens.iter().all(|t| t.id != id))
+    /// Whether the account's token list, read now, still holds token `id`: `Some(false)` only
+    /// for a list that holds other tokens but not this one (the new token belongs to the same
+    /// account and must be in it, so an empty list proves nothing), `None` when the list
+    /// cannot be read or proves nothing.
+    async fn listed(&self, id: &str) -> (Option<bool>, String) {
+        match self.admin.user_api_tokens(&self.account_id).await {
+            Ok(tokens) if tokens.iter().any(|t| t.id == id) => (
+                Some(true),
+                "it is still in the account's token list".to_owned(),
+            ),
+            Ok(tokens) if tokens.is_empty() => {
+                (None, "the account's token list came back empty".to_owned())
+            }
+            Ok(_) => (
+                Some(false),
+                "it is gone from the account's token list".to_owned(),
+            ),
+            Err(e) => (None, format!("the token list could not be read ({e})")),
+        }
     }
 
     /// Revokes the old token `id` (resolved before anything changed, see [`Self::resolve`])
-    /// and concludes "revoked" only from evidence: the id is gone from the account's token
-    /// list, or our own DELETE answered 2xx and the old token then gets 401 on `/myself`. A
-    /// 403, a timeout or any other answer is not evidence: the step fails and a rerun tries
-    /// again. Safe to run again: a token already gone from the list is not revoked twice. The
-    /// new token must still authenticate afterwards. `old` and `new` authenticate with the old
-    /// and the new token.
+    /// and concludes "revoked" only from evidence. The DELETE is always sent (a token already
+    /// gone answers 404): a list read alone may be stale. Then, polled briefly:
+    ///
+    /// - the old token still authenticating (2xx on `/myself`) means not revoked, whatever
+    ///   the list says; a list that still holds the id means not revoked, whatever `/myself`
+    ///   says;
+    /// - revoked: the old token gets 401 and our DELETE answered 2xx, or the old token no
+    ///   longer authenticates and the id is gone from the account's (non-empty) token list.
+    ///
+    /// A 403, a timeout or any other answer is not evidence: the step fails and a rerun tries
+    /// again. The new token must still authenticate after the DELETE. `old` and `new`
+    /// authenticate with the old and the new token.
     pub(crate) async fn revoke(
         &self,
         id: &str,
         old: &JiraClient,
         new: &JiraClient,
     ) -> Result<Finished> {
-        if self.gone_from_list(id).await? {
-            return Ok(Finished::nothing().retired(format!(
-                "token {id} was already revoked (gone from the account's token list)"
-            )));
-        }
         let deleted = match self.admin.revoke_user_api_token(&self.account_id, id).await {
             Ok(()) => true,
-            // Gone already (revoked by someone else, or a lost answer): the list decides.
+            // Gone already (revoked meanwhile, or a lost answer): the evidence decides.
             Err(e) if e.is_not_found() => false,
             Err(e) => return Err(e),
         };
-        let described = format!("revoked token {id}");
-        // The new token must have survived: a label shared by both would show here.
+        let described = if deleted {
+            format!("revoked token {id}")
+        } else {
+            format!("token {id} was already revoked")
+        };
+        // The new token must have survived: a wrong id would show here.
         if let Err(e) = new.myself().await {
             return Err(Error::rotation(
                 "finish",
@@ -153,37 +197,28 @@ impl Revocation {
         // Revocation can take a moment to reach every node: poll briefly for the evidence.
         let mut last = String::from("no answer yet");
         for attempt in 0..5u32 {
-            match self.gone_from_list(id).await {
-                Ok(true) => {
-                    return Ok(Finished::nothing().retired(format!(
-                        "{described}; it is gone from the account's token list"
-                    )));
-                }
-                Ok(false) => last = "it is still in the account's token list".to_owned(),
-                Err(e) => last = format!("the token list could not be read ({e})"),
+            let (listed, list_said) = self.listed(id).await;
+            let old_said = old.myself().await.err();
+            let rejected_401 = old_said.as_ref().is_some_and(|e| e.status() == Some(401));
+            let conclusion = match (&old_said, listed) {
+                (None, _) => None,
+                (Some(_), Some(true)) => None,
+                (Some(_), _) if rejected_401 && deleted => Some("the old token now gets 401"),
+                (Some(_), Some(false)) => Some("it is gone from the account's token list"),
+                (Some(_), None) => None,
+            };
+            if let Some(evidence) = conclusion {
+                return Ok(Finished::nothing().retired(format!("{described}; {evidence}")));
             }
-            if deleted {
-                match old.myself().await {
-                    Err(e) if e.status() == Some(401) => {
-                        return Ok(Finished::nothing()
-                            .retired(format!("{described}; the old token now gets 401")));
-                    }
-                    Err(e) => last = format!("{last}; the old token got {e}"),
-                    Ok(_) => last = format!("{last}; the old token still authenticates"),
-                }
-            }
+            last = match old_said {
+                None => format!("{list_said}; the old token still authenticates"),
+                Some(e) => format!("{list_said}; the old token got {e}"),
+            };
             tokio::time::sleep(Duration::from_millis(200u64 << attempt)).await;
         }
         Err(Error::rotation(
             "finish",
-            format!(
-                "{} token {id}, but revocation is not proven: {last}; run again to check",
-                if deleted {
-                    "sent the revocation of"
-                } else {
-                    "could not find"
-                }
-            ),
+            format!("{described}, but revocation is not proven: {last}; run again to check"),
         ))
     }
 }

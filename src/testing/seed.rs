@@ -264,12 +264,22 @@ impl FakeAtlassian {
         );
         let id = random_uuid(&mut fastrand::Rng::new());
         let secret = api_token_value();
+        // Atlassian lists creation times in milliseconds; two tokens minted one after the other
+        // never share one, so neither do the fake's.
+        let created_at = state
+            .tokens
+            .iter()
+            .map(|t| t.created_at + time::Duration::milliseconds(1))
+            .max()
+            .map_or_else(OffsetDateTime::now_utc, |next| {
+                next.max(OffsetDateTime::now_utc())
+            });
         state.tokens.push(Token {
             id: id.clone(),
             account_id: account_id.to_owned(),
             label: label.into(),
             secret: secret.clone(),
-            created_at: OffsetDateTime::now_utc(),
+            created_at,
             expires_at,
             last_access: None,
             revoked: false,

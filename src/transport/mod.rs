@@ -252,6 +252,15 @@ impl Transport {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// The credentials used now.
+    pub(crate) fn auth(&self) -> Option<Auth> {
+        self.inner
+            .auth
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     /// Replaces the credentials used from the next request on.
     pub(crate) fn set_auth(&self, auth: Auth) {
         *self.inner.auth.write().unwrap_or_else(|p| p.into_inner()) = Some(auth);

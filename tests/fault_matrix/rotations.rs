@@ -361,9 +361,8 @@ async fn an_automation_token_rotation_survives_a_fault_at_every_step() {
         })
         .armed_at(Step::Updated)
         .journaled(regenerated),
-        row("token list 503", Route::UserTokens, retried_503)
-            .armed_at(Step::Verified)
-            .journaled(verified),
+        // (A token list that cannot be read after the DELETE is no failure: a 2xx DELETE and
+        // then a 401 for the old token are evidence enough.)
         row("revoke 500", Route::RevokeUserToken, || Fault::status(500)).journaled(verified),
         row("revoke lost", Route::RevokeUserToken, lost_response)
             .journaled(verified)
