@@ -3,16 +3,41 @@
 //!
 //! The scanner works on plain [`serde_json::Value`]s (a rule as `GET /rest/v1/rule/{uuid}` returns
 //! it in `rule`, or an export file), walks the whole tree at any depth (trigger, components,
-//! children, conditions, branches) and classifies each string by where it sits:
+//! children, conditions, branches), every string and every object key, and classifies each
+//! finding by where it sits:
 //!
 //! - web request headers (`value.headers[] {name, value, headerSecure}`; Data Center
 //!   `value: {keyOrValue, secret}`): `Basic base64(email:token)` in any scheme case and spacing,
-//!   padded or not; `Bearer token`; the bare token; masks (`***`, or an empty secure value) and
-//!   stored-secret references, which are reported as [`FindingStatus::CannotTell`];
-//! - a web request's `url` (as is or percent-encoded) and `customBody`;
-//! - any other string.
+//!   padded or not; `Bearer token`; the bare token; unreadable values and stored-secret
+//!   references, which are reported as [`FindingStatus::CannotTell`];
+//! - a web request's `url` and `customBody`;
+//! - any other string, and object keys.
 //!
-//! A token is only found as a whole word: next to `[A-Za-z0-9_-]` it is part of a longer token.
+//! # Forms of a token
+//!
+//! [`Scanner::for_token`] finds the token however it is written:
+//!
+//! - as is, or with any of its bytes percent-encoded (`%3D`, `%3d`, some bytes only) or
+//!   JSON-escaped (`\u003d` in any hex case, `\/`, also behind more backslashes when JSON text is
+//!   nested in JSON text), in any mix; found only as a whole word: next to `[A-Za-z0-9_-]`
+//!   (after decoding) it is part of a longer token;
+//! - inside base64 of any text that holds it as a whole word (`base64(anyone@example.com:token)`,
+//!   `base64(token)`, a base64'd body), standard or URL-safe alphabet, padded or not, itself
+//!   possibly escaped, in a `Basic` value or anywhere else.
+//!
+//! Each [`FindingStatus::Match`] says whether [`rewrite_rule`](super::rewrite::rewrite_rule) can
+//! replace it ([`Finding::rewritable`]): every form in a string can; a token in an object key
+//! cannot.
+//!
+//! # Unreadable values
+//!
+//! A header value is unreadable, reported as [`CredentialForm::Masked`] and never rewritten,
+//! when it is all `*` (two or more); or, in a secure header (`headerSecure: true`) or a header
+//! whose name looks like a credential (see [`Scanner::inventory`]), when it is missing, `null`,
+//! not a string, empty or a lone `*`. A Data Center `keyOrValue` that is missing or not a string
+//! is unreadable in any header. A `url` is unreadable when it is all `*` (two or more) or, with
+//! `urlSecure: true`, missing, `null`, not a string, empty or a lone `*`. A lone `*` in any
+//! other header (`If-Match: *`) is a value, not a mask.
 //!
 //! ```
 //! use atlassian_rotation::automation::scan::{CredentialForm, FindingStatus, Scanner};
@@ -32,8 +57,10 @@
 //! # Ok::<(), atlassian_rotation::Error>(())
 //! ```
 
+mod escape;
 mod finding;
 pub(crate) mod forms;
+pub(crate) mod needles;
 
 use std::fmt;
 
@@ -43,7 +70,7 @@ use crate::error::{Error, Result};
 use crate::secret::ApiToken;
 
 pub use finding::{CredentialForm, Finding, FindingStatus};
-use forms::{Needles, Spelling};
+use needles::{Needles, Span, SpanKind};
 
 /// Finds one API token in rules, or (inventory mode) every credential-bearing header.
 ///
@@ -94,9 +121,9 @@ impl Scanner {
         }
     }
 
-    /// Also finds `base64(email:token)` outside a `Basic` header value (a header without the
-    /// scheme, a custom body), reported as [`CredentialForm::Base64`]. `Basic` values are
-    /// decoded and found with or without the email. No effect in inventory mode.
+    /// No effect: kept so that older code compiles. [`Scanner::for_token`] finds base64 of any
+    /// text holding the token (`base64(email:token)` with any email, in a header without a
+    /// scheme, a custom body or a URL) without being told the email.
     ///
     /// ```
     /// use atlassian_rotation::automation::scan::{CredentialForm, Scanner};
@@ -104,12 +131,35 @@ impl Scanner {
     ///
     /// // base64("a@example.com:tok")
     /// let rule = serde_json::json!({"components": [{"value": {"customBody": "auth=YUBleGFtcGxlLmNvbTp0b2s="}}]});
-    /// let scanner = Scanner::for_token(&ApiToken::new("tok")).with_email("a@example.com");
-    /// assert_eq!(scanner.scan_rule(&rule)[0].form, CredentialForm::Base64);
+    /// let with = Scanner::for_token(&ApiToken::new("tok")).with_email("a@example.com");
+    /// let without = Scanner::for_token(&ApiToken::new("tok"));
+    /// assert_eq!(with.scan_rule(&rule), without.scan_rule(&rule));
+    /// assert_eq!(without.scan_rule(&rule)[0].form, CredentialForm::Base64);
     /// ```
-    pub fn with_email(mut self, email: impl AsRef<str>) -> Self {
-        self.needles = self.needles.map(|n| n.with_pair(email.as_ref()));
+    pub fn with_email(self, email: impl AsRef<str>) -> Self {
+        let _ = email;
         self
+    }
+
+    /// `text` with every form of the token (as [`Scanner::for_token`] finds it, even inside a
+    /// longer run) replaced by `[redacted]`: for anything taken from a rule and shown (its name,
+    /// its uuid), which may spell the token. In inventory mode `text` comes back unchanged.
+    ///
+    /// ```
+    /// use atlassian_rotation::automation::scan::Scanner;
+    /// use atlassian_rotation::secret::ApiToken;
+    ///
+    /// let scanner = Scanner::for_token(&ApiToken::new("tok-123=abc"));
+    /// assert_eq!(scanner.redact("Sync tok-123%3Dabc"), "Sync [redacted]");
+    /// // base64("tok-123=abc")
+    /// assert_eq!(scanner.redact("Sync dG9rLTEyMz1hYmM="), "Sync [redacted]");
+    /// assert_eq!(Scanner::inventory().redact("Sync tok-123=abc"), "Sync tok-123=abc");
+    /// ```
+    pub fn redact(&self, text: &str) -> String {
+        match &self.needles {
+            Some(needles) => needles.redact(text.to_owned()),
+            None => text.to_owned(),
+        }
     }
 
     /// A scanner that lists every header carrying a credential ([`FindingStatus::Credential`]):
@@ -234,6 +284,7 @@ impl Scanner {
                 pointer: hit.pointer,
                 form: hit.form,
                 status: hit.status,
+                rewritable: hit.rewritable,
                 header_name: redact(hit.header_name),
                 account_email: redact(hit.account_email),
             })
@@ -271,9 +322,7 @@ enum Ctx {
     Other,
     /// An element of a `headers` array.
     HeaderList,
-    Url {
-        secure: bool,
-    },
+    Url,
     CustomBody,
 }
 
@@ -288,6 +337,7 @@ struct Hit {
     pointer: String,
     form: CredentialForm,
     status: FindingStatus,
+    rewritable: bool,
     header_name: Option<String>,
     account_email: Option<String>,
 }
@@ -296,6 +346,15 @@ struct Walk<'s, 'v> {
     needles: Option<&'s Needles>,
     path: Vec<Seg<'v>>,
     hits: Vec<Hit>,
+}
+
+/// A header: an object in a `headers` array with any of its fields.
+fn is_header(map: &Map<String, Value>) -> bool {
+    map.contains_key("value") || map.contains_key("name") || map.contains_key("headerSecure")
+}
+
+fn is_true(value: Option<&Value>) -> bool {
+    matches!(value, Some(Value::Bool(true)))
 }
 
 impl<'v> Walk<'_, 'v> {
@@ -315,7 +374,7 @@ impl<'v> Walk<'_, 'v> {
                 }
             }
             Value::Object(map) => {
-                if matches!(ctx, Ctx::HeaderList) && map.contains_key("value") {
+                if matches!(ctx, Ctx::HeaderList) && is_header(map) {
                     self.header(map);
                 } else {
                     self.object(map);
@@ -326,46 +385,72 @@ impl<'v> Walk<'_, 'v> {
     }
 
     fn object(&mut self, map: &'v Map<String, Value>) {
+        let url_secure = is_true(map.get("urlSecure"));
+        if url_secure && !map.contains_key("url") {
+            self.masked_at("url", None);
+        }
         for (key, value) in map {
+            self.key(key);
             let ctx = match key.as_str() {
                 "headers" if value.is_array() => Ctx::HeaderList,
-                "url" => Ctx::Url {
-                    secure: matches!(map.get("urlSecure"), Some(Value::Bool(true))),
-                },
+                "url" => Ctx::Url,
                 "customBody" => Ctx::CustomBody,
                 _ => Ctx::Other,
             };
             self.path.push(Seg::Key(key));
-            self.value(value, ctx);
+            match (ctx, value) {
+                (Ctx::Url, Value::String(url)) if forms::is_mask(url, url_secure) => {
+                    self.masked(None);
+                }
+                (Ctx::Url, Value::String(_)) => self.value(value, ctx),
+                // A secure URL that is not a string cannot be read.
+                (Ctx::Url, _) if url_secure => {
+                    self.masked(None);
+                    self.value(value, Ctx::Other);
+                }
+                _ => self.value(value, ctx),
+            }
+            self.path.pop();
+        }
+    }
+
+    /// An object key: the token there is a match no rewrite changes.
+    fn key(&mut self, key: &'v str) {
+        let Some(needles) = self.needles else { return };
+        if needles.is_in(key) {
+            self.path.push(Seg::Key(key));
+            self.hit(CredentialForm::Key, FindingStatus::Match, false, None, None);
             self.path.pop();
         }
     }
 
     /// A web request header: `{id, name, value, headerSecure}` (Cloud) or
     /// `{id, name, value: {keyOrValue, secret}}` (Data Center).
+    ///
+    /// A value is unreadable (reported as [`CredentialForm::Masked`], never rewritten) when it is
+    /// all `*` (two or more), or, in a secure header (`headerSecure: true`) or one with a
+    /// credential-like name, missing, `null`, not a string, empty or a lone `*`; a Data Center
+    /// `keyOrValue` that is missing or not a string is unreadable in any header.
     fn header(&mut self, map: &'v Map<String, Value>) {
         let name = map.get("name").and_then(Value::as_str);
-        let secure = matches!(map.get("headerSecure"), Some(Value::Bool(true)));
+        let sensitive =
+            is_true(map.get("headerSecure")) || name.is_some_and(forms::is_credential_name);
+        if sensitive && !map.contains_key("value") {
+            self.masked_at("value", name);
+        }
         for (key, value) in map {
+            self.key(key);
             self.path.push(Seg::Key(key));
             match (key.as_str(), value) {
-                ("value", Value::String(s)) => self.header_value(s, name, secure),
+                ("value", Value::String(s)) => self.header_value(s, name, sensitive),
                 ("value", Value::Object(inner)) if inner.contains_key("keyOrValue") => {
-                    let secret = matches!(inner.get("secret"), Some(Value::Bool(true)));
-                    for (inner_key, inner_value) in inner {
-                        self.path.push(Seg::Key(inner_key));
-                        match (inner_key.as_str(), inner_value) {
-                            ("keyOrValue", Value::String(_)) if secret => self.hit(
-                                CredentialForm::SecretReference,
-                                FindingStatus::CannotTell,
-                                name,
-                                None,
-                            ),
-                            ("keyOrValue", Value::String(s)) => self.header_value(s, name, false),
-                            _ => self.value(inner_value, Ctx::Other),
-                        }
-                        self.path.pop();
+                    self.data_center_value(inner, name, sensitive);
+                }
+                ("value", other) => {
+                    if sensitive {
+                        self.masked(name);
                     }
+                    self.value(other, Ctx::Other);
                 }
                 _ => self.value(value, Ctx::Other),
             }
@@ -373,14 +458,43 @@ impl<'v> Walk<'_, 'v> {
         }
     }
 
-    fn header_value(&mut self, value: &str, name: Option<&str>, secure: bool) {
-        if forms::is_masked(value) || (value.is_empty() && secure) {
-            self.hit(
-                CredentialForm::Masked,
-                FindingStatus::CannotTell,
-                name,
-                None,
-            );
+    /// A Data Center header value `{keyOrValue, secret}`: `secret: true` (or any `secret` that is
+    /// not `false` or `null`) names a stored secret.
+    fn data_center_value(
+        &mut self,
+        inner: &'v Map<String, Value>,
+        name: Option<&str>,
+        sensitive: bool,
+    ) {
+        let reference = !matches!(
+            inner.get("secret"),
+            None | Some(Value::Null) | Some(Value::Bool(false))
+        );
+        for (key, value) in inner {
+            self.key(key);
+            self.path.push(Seg::Key(key));
+            match (key.as_str(), value) {
+                ("keyOrValue", _) if reference => self.hit(
+                    CredentialForm::SecretReference,
+                    FindingStatus::CannotTell,
+                    false,
+                    name,
+                    None,
+                ),
+                ("keyOrValue", Value::String(s)) => self.header_value(s, name, sensitive),
+                ("keyOrValue", other) => {
+                    self.masked(name);
+                    self.value(other, Ctx::Other);
+                }
+                _ => self.value(value, Ctx::Other),
+            }
+            self.path.pop();
+        }
+    }
+
+    fn header_value(&mut self, value: &str, name: Option<&str>, sensitive: bool) {
+        if forms::is_mask(value, sensitive) {
+            self.masked(name);
             return;
         }
         if value.is_empty() {
@@ -388,24 +502,35 @@ impl<'v> Walk<'_, 'v> {
         }
         match self.needles {
             Some(needles) => {
+                let spans = needles.spans(value);
+                if spans.is_empty() {
+                    return;
+                }
+                let rewritable = on_boundaries(value, &spans);
                 if let Some(range) = forms::basic_credentials(value) {
-                    if let Some(pair) = forms::decode_pair(&value[range]) {
-                        if pair.token.as_str() == needles.token() {
-                            let email = Some(pair.email);
-                            self.hit(CredentialForm::Basic, FindingStatus::Match, name, email);
-                            return;
-                        }
+                    let in_basic = spans.iter().any(|span| {
+                        matches!(span.kind, SpanKind::Base64(_))
+                            && span.range.start < range.end
+                            && range.start < span.range.end
+                    });
+                    if in_basic {
+                        let email = forms::decode_pair(&value[range]).map(|pair| pair.email);
+                        let form = CredentialForm::Basic;
+                        self.hit(form, FindingStatus::Match, rewritable, name, email);
+                        return;
                     }
                 }
-                let form = match needles.find(value) {
-                    None => return,
-                    Some(Spelling::Pair) => CredentialForm::Base64,
-                    Some(_) if forms::after_scheme(value, "bearer").is_some() => {
-                        CredentialForm::Bearer
-                    }
-                    Some(_) => CredentialForm::BareHeader,
+                let form = if forms::after_scheme(value, "bearer").is_some() {
+                    CredentialForm::Bearer
+                } else if spans
+                    .iter()
+                    .all(|span| matches!(span.kind, SpanKind::Base64(_)))
+                {
+                    CredentialForm::Base64
+                } else {
+                    CredentialForm::BareHeader
                 };
-                self.hit(form, FindingStatus::Match, name, None);
+                self.hit(form, FindingStatus::Match, rewritable, name, None);
             }
             None => {
                 let (form, email) = if let Some(range) = forms::basic_credentials(value) {
@@ -418,38 +543,48 @@ impl<'v> Walk<'_, 'v> {
                 } else {
                     return;
                 };
-                self.hit(form, FindingStatus::Credential, name, email);
+                self.hit(form, FindingStatus::Credential, false, name, email);
             }
         }
     }
 
     fn string(&mut self, value: &str, ctx: Ctx) {
-        if let Ctx::Url { secure } = ctx {
-            if forms::is_masked(value) || (value.is_empty() && secure) {
-                self.hit(
-                    CredentialForm::Masked,
-                    FindingStatus::CannotTell,
-                    None,
-                    None,
-                );
-                return;
-            }
-        }
         let Some(needles) = self.needles else { return };
-        let form = match (needles.find(value), ctx) {
-            (None, _) => return,
-            (Some(Spelling::Pair), _) => CredentialForm::Base64,
-            (Some(_), Ctx::Url { .. }) => CredentialForm::Url,
-            (Some(_), Ctx::CustomBody) => CredentialForm::CustomBody,
-            (Some(_), _) => CredentialForm::OtherString,
+        let spans = needles.spans(value);
+        if spans.is_empty() {
+            return;
+        }
+        let clear = spans
+            .iter()
+            .any(|span| !matches!(span.kind, SpanKind::Base64(_)));
+        let form = match ctx {
+            _ if !clear => CredentialForm::Base64,
+            Ctx::Url => CredentialForm::Url,
+            Ctx::CustomBody => CredentialForm::CustomBody,
+            Ctx::Other | Ctx::HeaderList => CredentialForm::OtherString,
         };
-        self.hit(form, FindingStatus::Match, None, None);
+        let rewritable = on_boundaries(value, &spans);
+        self.hit(form, FindingStatus::Match, rewritable, None, None);
+    }
+
+    /// An unreadable value at the current path.
+    fn masked(&mut self, name: Option<&str>) {
+        let (form, status) = (CredentialForm::Masked, FindingStatus::CannotTell);
+        self.hit(form, status, false, name, None);
+    }
+
+    /// An unreadable value: `key` of the current object is missing.
+    fn masked_at(&mut self, key: &'static str, name: Option<&str>) {
+        self.path.push(Seg::Key(key));
+        self.masked(name);
+        self.path.pop();
     }
 
     fn hit(
         &mut self,
         form: CredentialForm,
         status: FindingStatus,
+        rewritable: bool,
         header_name: Option<&str>,
         account_email: Option<String>,
     ) {
@@ -457,10 +592,18 @@ impl<'v> Walk<'_, 'v> {
             pointer: pointer(&self.path),
             form,
             status,
+            rewritable,
             header_name: header_name.map(str::to_owned),
             account_email,
         });
     }
+}
+
+/// Whether every span starts and ends between characters, so that a rewrite leaves valid text.
+fn on_boundaries(value: &str, spans: &[Span]) -> bool {
+    spans.iter().all(|span| {
+        value.is_char_boundary(span.range.start) && value.is_char_boundary(span.range.end)
+    })
 }
 
 /// An RFC 6901 pointer (`~` as `~0`, `/` as `~1`).
