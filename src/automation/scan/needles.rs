@@ -20,7 +20,7 @@ use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use zeroize::Zeroizing;
 
-use super::escape::{Style, View};
+use super::escape::{self, Style, View};
 use super::forms::is_token_byte;
 
 /// Base64 is searched at the top level only: the decoded text of a run is searched for the clear
@@ -211,10 +211,16 @@ impl Needles {
         let search_base64 = depth < MAX_DEPTH;
         let (mut raw_hits, mut escaped_hits, mut interior_hits) =
             (Vec::new(), Vec::new(), Vec::new());
-        // The token as is, in the string itself (it may hold `%` or `\` of its own); then, when
-        // the string has escapes, the token and the base64 interiors in the decoded view.
+        // With escapes in the string, the token and the base64 interiors are looked for in the
+        // decoded view, where a neighbour counts as decoded (`%58` is `X`, a longer token).
+        // The token as written is looked for in the string itself only when the view is the
+        // string, or when the token holds `%` or `\` of its own, which the view would decode.
         let interiors = if search_base64 { !1 } else { 0 };
-        let raw_needles = if view.is_identity() { 1 | interiors } else { 1 };
+        let raw_needles = match (view.is_identity(), escape::has_escapes(token)) {
+            (true, _) => 1 | interiors,
+            (false, true) => 1,
+            (false, false) => 0,
+        };
         self.hits(hay, raw_needles, |needle, at| {
             if needle > 0 {
                 interior_hits.push((needle - 1, at));
@@ -293,6 +299,9 @@ impl Needles {
     /// Calls `f(needle, at)` for every position of `hay` where a needle of `which` (a bit set:
     /// bit 0 the token, bit i interior i - 1) starts.
     fn hits(&self, hay: &[u8], which: u8, mut f: impl FnMut(usize, usize)) {
+        if which == 0 {
+            return;
+        }
         for (at, &b) in hay.iter().enumerate() {
             let mut candidates = self.first[usize::from(b)] & which;
             while candidates != 0 {
@@ -312,8 +321,20 @@ impl Needles {
 
     /// `hay` with every form of the token replaced by `new`, each in the same form: escaped
     /// bytes escaped the same way, base64 runs decoded, replaced and encoded again with the same
-    /// alphabet and padding. `None` when the token is not there.
+    /// alphabet and padding. `None` when the token is not there, or is still there after a few
+    /// passes (base64 runs glued together so that two readings overlap need a pass each).
     pub(crate) fn replace(&self, hay: &[u8], new: &[u8], depth: u8) -> Option<Replaced> {
+        let mut replaced = self.replace_once(hay, new, depth)?;
+        for _ in 0..3 {
+            match self.replace_once(&replaced.text, new, depth) {
+                Some(again) => replaced.text = again.text,
+                None => return Some(replaced),
+            }
+        }
+        None
+    }
+
+    fn replace_once(&self, hay: &[u8], new: &[u8], depth: u8) -> Option<Replaced> {
         let mut spans = Vec::new();
         self.collect(hay, true, depth, false, &mut spans);
         if spans.is_empty() {
@@ -327,8 +348,13 @@ impl Needles {
             match span.kind {
                 SpanKind::Raw => out.extend_from_slice(new),
                 SpanKind::Escaped => out.extend_from_slice(&Style::learn(original).spell(new)),
+                // A run that cannot be rewritten stays as it was: the caller sees the token
+                // still there.
                 SpanKind::Base64(alphabet) => {
-                    out.extend_from_slice(&self.replace_base64(original, new, depth, alphabet)?);
+                    match self.replace_base64(original, new, depth, alphabet) {
+                        Some(run) => out.extend_from_slice(&run),
+                        None => out.extend_from_slice(original),
+                    }
                 }
             }
             copied = span.range.end;

@@ -230,3 +230,19 @@ fn replace_keeps_each_form_and_everything_around_it() {
             .is_none()
     );
 }
+
+#[test]
+fn base64_runs_glued_together_are_all_rewritten() {
+    // An unpadded run followed at once by another: two readings of one run overlap.
+    let old = "ATOLDP3p9+=9-S1Vj=tx0k5=";
+    let needles = Needles::new(old);
+    let first = STANDARD_NO_PAD.encode(format!("aaa@example.com:{old}"));
+    let second = STANDARD.encode(format!("\"{old}}}"));
+    let hay = format!("BASIC   {first}{second}");
+    let replaced = needles
+        .replace(hay.as_bytes(), b"ATNEW2_=F--y19EF+-", 0)
+        .unwrap();
+    let text = String::from_utf8(replaced.text.to_vec()).unwrap();
+    assert!(!needles.is_in(&text), "{text}");
+    assert!(Needles::new("ATNEW2_=F--y19EF+-").is_in(&text), "{text}");
+}
