@@ -378,3 +378,24 @@ fn every_form_is_redacted_in_names_uuids_and_previews() {
         "u-[redacted]"
     );
 }
+
+#[test]
+fn every_credential_inventory_reports_is_found_by_a_scanner_for_that_token() {
+    let pair = STANDARD.encode(format!("ops@example.com:{OLD}"));
+    let rule = webhook(json!({"headers": [
+        {"name": "Authorization", "value": format!("Basic {pair}")},
+        {"name": "authorization", "value": format!("basic\t{}", pair.trim_end_matches('='))},
+        {"name": "Proxy-Authorization", "value": format!("BEARER  {OLD}")},
+        {"name": "X-Api-Key", "value": OLD},
+        {"name": "X-Auth-Token", "value": format!(" {OLD} ")},
+    ]}));
+    let inventory: Vec<String> = Scanner::inventory()
+        .scan_rule(&rule)
+        .into_iter()
+        .filter(|f| f.status == FindingStatus::Credential)
+        .map(|f| f.pointer)
+        .collect();
+    assert_eq!(inventory.len(), 5);
+    let found: Vec<String> = matches(&rule, OLD).into_iter().map(|(p, _)| p).collect();
+    assert_eq!(found, inventory);
+}

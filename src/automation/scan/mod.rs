@@ -385,39 +385,47 @@ impl<'v> Walk<'_, 'v> {
     }
 
     fn object(&mut self, map: &'v Map<String, Value>) {
-        let url_secure = is_true(map.get("urlSecure"));
-        if url_secure && !map.contains_key("url") {
-            self.masked_at("url", None);
-        }
         for (key, value) in map {
             self.key(key);
             let ctx = match key.as_str() {
                 "headers" if value.is_array() => Ctx::HeaderList,
                 "url" => Ctx::Url,
                 "customBody" => Ctx::CustomBody,
+                // A secure URL that is missing cannot be read.
+                "urlSecure" if is_true(Some(value)) && !map.contains_key("url") => {
+                    self.masked_at("url", None);
+                    Ctx::Other
+                }
                 _ => Ctx::Other,
             };
             self.path.push(Seg::Key(key));
-            match (ctx, value) {
-                (Ctx::Url, Value::String(url)) if forms::is_mask(url, url_secure) => {
-                    self.masked(None);
-                }
-                (Ctx::Url, Value::String(_)) => self.value(value, ctx),
-                // A secure URL that is not a string cannot be read.
-                (Ctx::Url, _) if url_secure => {
-                    self.masked(None);
-                    self.value(value, Ctx::Other);
-                }
-                _ => self.value(value, ctx),
+            if matches!(ctx, Ctx::Url) {
+                self.url(value, is_true(map.get("urlSecure")));
+            } else {
+                self.value(value, ctx);
             }
             self.path.pop();
+        }
+    }
+
+    /// A web request's `url`: unreadable when masked, or secure and not a string.
+    fn url(&mut self, value: &'v Value, secure: bool) {
+        match value {
+            Value::String(url) if forms::is_mask(url, secure) => self.masked(None),
+            Value::String(_) => self.value(value, Ctx::Url),
+            _ => {
+                if secure {
+                    self.masked(None);
+                }
+                self.value(value, Ctx::Other);
+            }
         }
     }
 
     /// An object key: the token there is a match no rewrite changes.
     fn key(&mut self, key: &'v str) {
         let Some(needles) = self.needles else { return };
-        if needles.is_in(key) {
+        if needles.could_hold(key.len()) && needles.is_in(key) {
             self.path.push(Seg::Key(key));
             self.hit(CredentialForm::Key, FindingStatus::Match, false, None, None);
             self.path.pop();
@@ -502,6 +510,9 @@ impl<'v> Walk<'_, 'v> {
         }
         match self.needles {
             Some(needles) => {
+                if !needles.could_hold(value.len()) {
+                    return;
+                }
                 let spans = needles.spans(value);
                 if spans.is_empty() {
                     return;
@@ -550,6 +561,9 @@ impl<'v> Walk<'_, 'v> {
 
     fn string(&mut self, value: &str, ctx: Ctx) {
         let Some(needles) = self.needles else { return };
+        if !needles.could_hold(value.len()) {
+            return;
+        }
         let spans = needles.spans(value);
         if spans.is_empty() {
             return;

@@ -151,6 +151,13 @@ impl Needles {
         }
     }
 
+    /// Whether a string of `len` bytes is long enough to hold any form of the token: the cheap
+    /// test that skips most of a rule's strings.
+    #[inline]
+    pub(crate) fn could_hold(&self, len: usize) -> bool {
+        len >= self.min_len && !self.token.is_empty()
+    }
+
     /// Every occurrence of the token in `hay` in any form, as a whole word, in order and not
     /// overlapping.
     pub(crate) fn spans(&self, hay: &str) -> Vec<Span> {
@@ -312,7 +319,8 @@ impl Needles {
                 } else {
                     &self.interiors[needle - 1].text
                 };
-                if hay.get(at..at + text.len()) == Some(text) {
+                // The second byte first: most candidates fail there, without a slice compare.
+                if hay.get(at + 1) == text.get(1) && hay.get(at..at + text.len()) == Some(text) {
                     f(needle, at);
                 }
             }
