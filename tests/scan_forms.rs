@@ -192,6 +192,23 @@ fn a_token_in_an_object_key_is_a_match_no_rewrite_changes() {
 }
 
 #[test]
+fn a_pointer_through_a_key_holding_the_token_is_redacted_and_not_rewritable() {
+    let rule = webhook(json!({"mapping": {OLD: {"auth": format!("Bearer {OLD}")}}}));
+    let findings = Scanner::for_token(&old()).scan_rule(&rule);
+    assert_eq!(findings.len(), 2);
+    for finding in &findings {
+        let shown = format!(
+            "{finding:?}{finding}{}",
+            serde_json::to_string(finding).unwrap()
+        );
+        assert!(!shown.contains(OLD), "{shown}");
+        assert_eq!(finding.status, FindingStatus::Match);
+        assert!(!finding.rewritable, "{finding}");
+    }
+    assert!(plan_rule(&rule, &old(), &new()).unwrap().is_empty());
+}
+
+#[test]
 fn string_matches_are_rewritable() {
     let rule = webhook(json!({"headers": [{"name": "X-Api-Key", "value": OLD}], "note": OLD}));
     let findings = Scanner::for_token(&old()).scan_rule(&rule);

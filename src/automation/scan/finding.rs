@@ -144,7 +144,9 @@ pub struct Finding {
     /// The rule's position in an export file.
     pub rule_index: Option<usize>,
     /// RFC 6901 JSON pointer from the rule's root to the string, e.g.
-    /// `/components/3/children/0/value/headers/1/value`.
+    /// `/components/3/children/0/value/headers/1/value`. An object key on the way that spells
+    /// the token is shown as `[redacted]` (and what lies below it is not
+    /// [`rewritable`](Self::rewritable)).
     pub pointer: String,
     /// How the credential is written.
     pub form: CredentialForm,
@@ -153,8 +155,8 @@ pub struct Finding {
     /// For a [`FindingStatus::Match`]: whether
     /// [`rewrite_rule`](crate::automation::rewrite::rewrite_rule) replaces it, so that no form
     /// of the token is left there. `false` for a match it cannot replace (a token in an object
-    /// key): a rotation must not write such a rule, nor revoke the token, until a person has
-    /// removed it. Always `false` for other statuses.
+    /// key, or a match below such a key): a rotation must not write such a rule, nor revoke the
+    /// token, until a person has removed it. Always `false` for other statuses.
     pub rewritable: bool,
     /// The header's name, for a header value.
     pub header_name: Option<String>,

@@ -602,11 +602,13 @@ impl<'v> Walk<'_, 'v> {
         header_name: Option<&str>,
         account_email: Option<String>,
     ) {
+        let (pointer, redacted) = pointer(&self.path, self.needles);
         self.hits.push(Hit {
-            pointer: pointer(&self.path),
+            pointer,
             form,
             status,
-            rewritable,
+            // A redacted pointer no longer leads to the value: nothing can rewrite it.
+            rewritable: rewritable && !redacted,
             header_name: header_name.map(str::to_owned),
             account_email,
         });
@@ -620,14 +622,24 @@ fn on_boundaries(value: &str, spans: &[Span]) -> bool {
     })
 }
 
-/// An RFC 6901 pointer (`~` as `~0`, `/` as `~1`).
-fn pointer(path: &[Seg<'_>]) -> String {
+/// An RFC 6901 pointer (`~` as `~0`, `/` as `~1`), and whether it was redacted: a key that
+/// spells the token (in any form, even inside a longer run) is shown as `[redacted]`.
+fn pointer(path: &[Seg<'_>], needles: Option<&Needles>) -> (String, bool) {
     let mut out = String::new();
+    let mut redacted = false;
     for seg in path {
         out.push('/');
         match seg {
             Seg::Key(key) => {
-                for c in key.chars() {
+                let shown = match needles {
+                    Some(needles) if needles.could_hold(key.len()) => {
+                        let shown = needles.redact((*key).to_owned());
+                        redacted |= shown != *key;
+                        std::borrow::Cow::Owned(shown)
+                    }
+                    _ => std::borrow::Cow::Borrowed(*key),
+                };
+                for c in shown.chars() {
                     match c {
                         '~' => out.push_str("~0"),
                         '/' => out.push_str("~1"),
@@ -638,7 +650,7 @@ fn pointer(path: &[Seg<'_>]) -> String {
             Seg::Index(index) => out.push_str(&index.to_string()),
         }
     }
-    out
+    (out, redacted)
 }
 
 #[cfg(test)]
