@@ -393,17 +393,21 @@ fn an_export_reports_each_rule_by_index_uuid_and_name() {
 }
 
 #[test]
-fn with_email_also_finds_the_encoded_pair_outside_basic() {
+fn the_encoded_pair_is_found_outside_basic_without_the_email() {
     let pair = b64(&format!("ops@example.com:{TOKEN}"));
     let rule = json!({"components": [{"value": {
         "headers": [{"name": "X-Credentials", "value": pair}],
         "customBody": format!("{{\"auth\":\"{pair}\"}}")
     }}]});
     let token = ApiToken::new(TOKEN);
-    assert!(Scanner::for_token(&token).scan_rule(&rule).is_empty());
-    let findings = Scanner::for_token(&token)
-        .with_email("ops@example.com")
-        .scan_rule(&rule);
+    let findings = Scanner::for_token(&token).scan_rule(&rule);
+    // `with_email` no longer changes anything.
+    assert_eq!(
+        Scanner::for_token(&token)
+            .with_email("ops@example.com")
+            .scan_rule(&rule),
+        findings
+    );
     let forms: Vec<_> = findings
         .iter()
         .map(|f| (f.pointer.as_str(), f.form))

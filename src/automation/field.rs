@@ -147,24 +147,39 @@ pub(crate) fn reorder(map: Map<String, Value>, order: &KeyOrder) -> Map<String, 
     entries.into_iter().map(|(_, k, v)| (k, v)).collect()
 }
 
-/// Reads an object as a map, keeping its key order, then hands it to `read` (a type's derived
-/// deserializer) with the path of any failure below it in the message.
+/// Reads an object as a map, keeping its key order, then hands the `known` keys to `read` (a
+/// type's derived deserializer) with the path of any failure below it in the message, and
+/// returns every other key apart, for the type's `extra`.
+///
+/// The unknown keys never pass through the derived deserializer: serde buffers a flattened
+/// field's entries in a form that cannot hold an integer beyond 64 bits, which a `Value` with
+/// `arbitrary_precision` hands over as one, so a rule with a big number in an unknown field
+/// would not read.
 pub(crate) fn read_ordered<'de, D, T>(
     deserializer: D,
+    known: &[&str],
     read: impl FnOnce(serde_path_to_error::Deserializer<'_, '_, Value>) -> Result<T, serde_json::Error>,
-) -> Result<(T, KeyOrder), D::Error>
+) -> Result<(T, KeyOrder, Map<String, Value>), D::Error>
 where
     D: Deserializer<'de>,
 {
     let map = Map::<String, Value>::deserialize(deserializer)?;
     let order = KeyOrder(map.keys().cloned().collect());
+    let (mut typed, mut extra) = (Map::new(), Map::new());
+    for (key, value) in map {
+        if known.contains(&key.as_str()) {
+            typed.insert(key, value);
+        } else {
+            extra.insert(key, value);
+        }
+    }
     let mut track = serde_path_to_error::Track::new();
     let value = read(serde_path_to_error::Deserializer::new(
-        Value::Object(map),
+        Value::Object(typed),
         &mut track,
     ))
     .map_err(|e| D::Error::custom(located(&track.path().to_string(), &e.to_string())))?;
-    Ok((value, order))
+    Ok((value, order, extra))
 }
 
 /// Prefixes `message` with the path where it happened, as "at `a[0].b`: ...", merging with a
@@ -205,9 +220,10 @@ pub(crate) fn write_ordered<S: Serializer>(
 }
 
 /// Implements `Serialize` and `Deserialize` for a struct derived with `#[serde(remote = "Self")]`
-/// and holding a `key_order: KeyOrder` field, so it keeps its key order.
+/// and holding a `key_order: KeyOrder` field and a flattened `extra` map, so it keeps its key
+/// order. `$known` lists the JSON names of its typed fields (a test checks the list).
 macro_rules! ordered_serde {
-    ($ty:ident) => {
+    ($ty:ident, $known:expr) => {
         impl serde::Serialize for $ty {
             fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 $crate::automation::field::write_ordered(serializer, &self.key_order, |s| {
@@ -218,9 +234,12 @@ macro_rules! ordered_serde {
 
         impl<'de> serde::Deserialize<'de> for $ty {
             fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let (mut value, order) =
-                    $crate::automation::field::read_ordered(deserializer, |d| $ty::deserialize(d))?;
+                let (mut value, order, extra) =
+                    $crate::automation::field::read_ordered(deserializer, &$known, |d| {
+                        $ty::deserialize(d)
+                    })?;
                 value.key_order = order;
+                value.extra = extra;
                 Ok(value)
             }
         }

@@ -191,7 +191,21 @@ pub struct Component {
     key_order: KeyOrder,
 }
 
-ordered_serde!(Component);
+ordered_serde!(
+    Component,
+    [
+        "id",
+        "component",
+        "schemaVersion",
+        "type",
+        "value",
+        "children",
+        "conditions",
+        "parentId",
+        "conditionParentId",
+        "connectionId"
+    ]
+);
 
 impl Component {
     /// A new component with its kind, type and value; every other field absent.
@@ -311,7 +325,7 @@ pub struct Rule {
     key_order: KeyOrder,
 }
 
-ordered_serde!(Rule);
+ordered_serde!(Rule, ["uuid", "name", "state", "trigger", "components"]);
 
 impl Rule {
     /// A new rule with a name and no components.
@@ -424,7 +438,7 @@ pub struct RuleDocument {
     key_order: KeyOrder,
 }
 
-ordered_serde!(RuleDocument);
+ordered_serde!(RuleDocument, ["rule", "connections"]);
 
 impl RuleDocument {
     /// A document holding `rule` and no connections.
@@ -479,7 +493,7 @@ pub struct ExportFile {
     key_order: KeyOrder,
 }
 
-ordered_serde!(ExportFile);
+ordered_serde!(ExportFile, ["cloud", "rules"]);
 
 impl ExportFile {
     /// A Cloud export file (`"cloud": true`) of `rules`.
@@ -564,5 +578,43 @@ struct ExtraKeys<'a>(&'a Map<String, Value>);
 impl fmt::Debug for ExtraKeys<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Each type's list of typed fields (given to `ordered_serde!`) names exactly the keys its
+    /// derived serializer writes: a key missing from the list would read into `extra` and leave
+    /// the typed field absent.
+    #[test]
+    fn every_typed_field_reads_into_its_field_not_into_extra() {
+        let component = json!({
+            "id": "1", "component": "ACTION", "schemaVersion": 1, "type": "t", "value": {"a": 1},
+            "children": [], "conditions": [], "parentId": "p", "conditionParentId": "c",
+            "connectionId": "k"
+        });
+        let parsed: Component = serde_json::from_value(component.clone()).unwrap();
+        assert!(parsed.extra.is_empty(), "{:?}", parsed.extra.keys());
+        assert_eq!(serde_json::to_value(&parsed).unwrap(), component);
+
+        let rule =
+            json!({"uuid": "u", "name": "n", "state": "ENABLED", "trigger": {}, "components": []});
+        let parsed: Rule = serde_json::from_value(rule.clone()).unwrap();
+        assert!(parsed.extra.is_empty(), "{:?}", parsed.extra.keys());
+        assert!(parsed.trigger.get().is_some());
+        assert_eq!(serde_json::to_value(&parsed).unwrap(), rule);
+
+        let document = json!({"rule": {"name": "n"}, "connections": []});
+        let parsed: RuleDocument = serde_json::from_value(document.clone()).unwrap();
+        assert!(parsed.extra.is_empty(), "{:?}", parsed.extra.keys());
+        assert_eq!(serde_json::to_value(&parsed).unwrap(), document);
+
+        let export = json!({"cloud": true, "rules": [{"name": "n"}]});
+        let parsed: ExportFile = serde_json::from_value(export.clone()).unwrap();
+        assert!(parsed.extra.is_empty(), "{:?}", parsed.extra.keys());
+        assert_eq!(serde_json::to_value(&parsed).unwrap(), export);
     }
 }

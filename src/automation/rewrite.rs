@@ -1,16 +1,19 @@
 //! Replace an old API token with a new one inside a rule, changing nothing else.
 //!
-//! The rewriter replaces exactly what [`Scanner::for_token`] reports as a
-//! [`FindingStatus::Match`]:
+//! The rewriter replaces exactly what [`Scanner::for_token`] reports as a rewritable
+//! [`FindingStatus::Match`] ([`Finding::rewritable`]), each occurrence in its own form:
 //!
-//! - `Basic` values are re-encoded as `base64(same email:new token)`, keeping the scheme's
-//!   spelling and spacing and the padding style;
-//! - `Bearer`, bare, URL, custom-body and other occurrences are replaced in place, a
-//!   percent-encoded token by the percent-encoded new token (same hex case).
+//! - as is: by the new token;
+//! - percent-encoded or JSON-escaped (any mix): by the new token written the same way, byte value
+//!   by byte value (a byte the old token did not hold is escaped as the escapes there require);
+//! - inside base64 (`Basic` values and anywhere else): the run is decoded, the token replaced,
+//!   and the run encoded again with the same alphabet and padding style (and the same escapes);
+//!   a `Basic` value keeps its email and its scheme's spelling and spacing.
 //!
-//! Masked values and stored-secret references ([`FindingStatus::CannotTell`]) are never
-//! written, and neither is `base64(email:token)` outside a `Basic` value (which only
-//! [`Scanner::with_email`] finds): review those by hand.
+//! Afterwards no form of the old token is left in the strings it rewrote, and every other byte
+//! of the rule is unchanged. Unreadable values and stored-secret references
+//! ([`FindingStatus::CannotTell`]) are never written, and neither are matches that are not
+//! rewritable (a token in an object key): review those by hand.
 //!
 //! ```
 //! use atlassian_rotation::automation::rewrite::{plan_rule, rewrite_rule};
@@ -30,13 +33,13 @@
 //! ```
 
 use std::fmt;
-use std::ops::Range;
 
 use serde::Serialize;
 use serde_json::Value;
 use zeroize::Zeroizing;
 
-use super::scan::forms::{self, Needles, Spelling};
+use super::scan::forms;
+use super::scan::needles::{Needles, Span, SpanKind};
 use super::scan::{CredentialForm, Finding, FindingStatus, Scanner};
 use crate::error::{Error, Result};
 use crate::secret::{self, ApiToken};
@@ -164,20 +167,26 @@ fn replacements(
     };
     let mut planned = Vec::new();
     for finding in scanner.scan_rule(rule) {
-        if finding.status != FindingStatus::Match {
+        if finding.status != FindingStatus::Match || !finding.rewritable {
             continue;
         }
         let Some(current) = rule.pointer(&finding.pointer).and_then(Value::as_str) else {
             continue;
         };
-        let replaced = if finding.form == CredentialForm::Basic {
-            replace_basic(current, &finding, needles, new, &fingerprints)
-        } else {
-            replace_spans(current, &finding, needles, new, &fingerprints)
+        let new_token = new.expose_secret().as_bytes();
+        let Some(replaced) = needles.replace(current.as_bytes(), new_token, 0) else {
+            continue;
         };
-        if let Some(replaced) = replaced {
-            planned.push(replaced);
+        let Ok(value) = String::from_utf8(replaced.text.to_vec()) else {
+            continue;
+        };
+        let value = Zeroizing::new(value);
+        let rewrite = match finding.form {
+            CredentialForm::Basic => basic_preview(current, &finding, needles, &fingerprints),
+            _ => None,
         }
+        .unwrap_or_else(|| span_preview(current, &finding, &replaced.spans, &fingerprints));
+        planned.push((rewrite, value));
     }
     Ok(planned)
 }
@@ -203,15 +212,8 @@ fn check_tokens(old_needles: &Needles, old: &ApiToken, new: &ApiToken) -> Result
             "is the same as the old one",
         ));
     }
-    let new_spellings = [
-        Zeroizing::new(new.expose_secret().to_owned()),
-        forms::percent_encode(new.expose_secret(), true),
-        forms::percent_encode(new.expose_secret(), false),
-    ];
-    if new_spellings
-        .iter()
-        .any(|spelling| old_needles.find(spelling).is_some())
-    {
+    // In any spelling: the new token written where the old one was must not hold it.
+    if old_needles.is_in(new.expose_secret()) {
         return Err(Error::invalid_input(
             "new API token",
             "contains the old token, so rewriting again would not be a no-op",
@@ -237,90 +239,39 @@ impl Fingerprints {
     }
 }
 
-/// `Basic base64(email:old)` → `Basic base64(email:new)`, keeping the scheme's spelling and
-/// spacing, everything around the base64 run, and the padding style. Any clear occurrence of the
-/// old token after it is replaced as well.
-fn replace_basic(
+/// `Basic [redacted email:token#…]`, keeping the scheme's spelling and spacing; `None` when the
+/// value does not decode as `email:token` (another alphabet, escaped), for the generic preview.
+fn basic_preview(
     current: &str,
     finding: &Finding,
     needles: &Needles,
-    new: &ApiToken,
     fingerprints: &Fingerprints,
-) -> Option<(Rewrite, Zeroizing<String>)> {
+) -> Option<Rewrite> {
     let range = forms::basic_credentials(current)?;
     let (scheme_start, credential_start) = forms::after_scheme(current, "basic")?;
     // The email comes from the value itself (a finding's copy may be redacted).
-    let email = forms::decode_pair(&current[range.clone()])?.email;
-    let mut encoded = Zeroizing::new(secret::basic_encode(&email, new.expose_secret()));
-    if !forms::is_padded(&current[range.clone()]) {
-        while encoded.ends_with('=') {
-            encoded.pop();
-        }
-    }
-    let mut value = Zeroizing::new(String::with_capacity(current.len() + 8));
-    value.push_str(&current[..range.start]);
-    value.push_str(&encoded);
-    value.push_str(&current[range.end..]);
-    // The old token may also follow in the clear (`Basic xxx, token`): replace it too, so no
-    // occurrence survives the rewrite.
-    let spans = token_spans(needles, &value);
-    if !spans.is_empty() {
-        value = splice(&value, &spans, new);
-    }
+    let email = needles.redact(forms::decode_pair(&current[range.clone()])?.email);
     let scheme = &current[scheme_start..credential_start];
     let trailing = if current[range.end..].trim().is_empty() {
         ""
     } else {
         "…"
     };
-    let email = needles.redact(email);
     let preview =
         |fingerprint: &str| format!("{scheme}[redacted {email}:token#{fingerprint}]{trailing}");
-    Some((fingerprints.rewrite(finding, preview), value))
+    Some(fingerprints.rewrite(finding, preview))
 }
 
-/// The bounded occurrences of the old token, as is or percent-encoded.
-fn token_spans(needles: &Needles, value: &str) -> Vec<(Range<usize>, Spelling)> {
-    let mut spans = needles.spans(value);
-    spans.retain(|(_, spelling)| *spelling != Spelling::Pair);
-    spans
-}
-
-/// `value` with each span replaced by the new token in the span's spelling.
-fn splice(value: &str, spans: &[(Range<usize>, Spelling)], new: &ApiToken) -> Zeroizing<String> {
-    let mut out = Zeroizing::new(String::with_capacity(value.len() + 8));
-    let mut copied = 0;
-    for (range, spelling) in spans {
-        out.push_str(&value[copied..range.start]);
-        match spelling {
-            Spelling::Raw | Spelling::Pair => out.push_str(new.expose_secret()),
-            Spelling::PercentUpper => {
-                out.push_str(&forms::percent_encode(new.expose_secret(), true));
-            }
-            Spelling::PercentLower => {
-                out.push_str(&forms::percent_encode(new.expose_secret(), false));
-            }
-        }
-        copied = range.end;
-    }
-    out.push_str(&value[copied..]);
-    out
-}
-
-/// Replaces every bounded occurrence of the old token (as is or percent-encoded) by the new one
-/// in the same spelling.
-fn replace_spans(
+/// The token's places elided: the scheme of a `Bearer` value is shown, everything else around
+/// the token is `…`; base64 runs are marked as such.
+fn span_preview(
     current: &str,
     finding: &Finding,
-    needles: &Needles,
-    new: &ApiToken,
+    spans: &[Span],
     fingerprints: &Fingerprints,
-) -> Option<(Rewrite, Zeroizing<String>)> {
-    let spans = token_spans(needles, current);
-    let (first, last) = (spans.first()?.0.start, spans.last()?.0.end);
-    let value = splice(current, &spans, new);
-
-    // The preview shows the scheme of a Bearer value and elides everything else around the token.
+) -> Rewrite {
+    let first = spans.first().map_or(0, |s| s.range.start);
+    let last = spans.last().map_or(current.len(), |s| s.range.end);
     let mut prefix = String::new();
     let mut context_before = first > 0;
     if finding.form == CredentialForm::Bearer {
@@ -332,6 +283,10 @@ fn replace_spans(
     if context_before {
         prefix.push('…');
     }
+    let base64 = spans
+        .iter()
+        .all(|span| matches!(span.kind, SpanKind::Base64(_)));
+    let what = if base64 { "base64 token" } else { "token" };
     let times = if spans.len() > 1 {
         format!(" (×{})", spans.len())
     } else {
@@ -339,8 +294,8 @@ fn replace_spans(
     };
     let suffix = if last < current.len() { "…" } else { "" };
     let preview =
-        |fingerprint: &str| format!("{prefix}[redacted token#{fingerprint}]{times}{suffix}");
-    Some((fingerprints.rewrite(finding, preview), value))
+        |fingerprint: &str| format!("{prefix}[redacted {what}#{fingerprint}]{times}{suffix}");
+    fingerprints.rewrite(finding, preview)
 }
 
 #[cfg(test)]

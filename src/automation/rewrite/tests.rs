@@ -204,3 +204,24 @@ fn a_clear_token_after_a_basic_value_is_replaced_too() {
     );
     assert!(Scanner::for_token(&old).scan_rule(&rule).is_empty());
 }
+
+#[test]
+fn base64_outside_basic_is_rewritten_and_previewed_as_base64() {
+    use base64::Engine as _;
+    let (old, new) = tokens();
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let before = engine.encode(format!(
+        "{{\"user\":\"a@example.com\",\"token\":\"{OLD}\"}}"
+    ));
+    let mut rule = header(&format!("Token {before}"));
+    let changes = rewrite_rule(&mut rule, &old, &new).unwrap();
+    let after = engine.encode(format!(
+        "{{\"user\":\"a@example.com\",\"token\":\"{NEW}\"}}"
+    ));
+    assert_eq!(header_after(&rule), format!("Token {after}"));
+    assert_eq!(changes[0].form, CredentialForm::Base64);
+    assert_eq!(
+        changes[0].before,
+        format!("…[redacted base64 token#{}]", old.fingerprint())
+    );
+}

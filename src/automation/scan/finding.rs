@@ -22,10 +22,10 @@ pub enum CredentialForm {
     Bearer,
     /// The token in a header value without a scheme (e.g. `X-Api-Key: token`).
     BareHeader,
-    /// `base64(email:token)` outside a `Basic` header value (only found with
-    /// [`Scanner::with_email`](super::Scanner::with_email)).
+    /// Base64 of text holding the token (`base64(email:token)`, `base64(token)`, ...) outside a
+    /// `Basic` header value: a header without a scheme, a URL, a body, any string.
     Base64,
-    /// The token in a web request's `url`, as is or percent-encoded.
+    /// The token in a web request's `url`, as is or escaped.
     Url,
     /// The token in a web request's `customBody`.
     CustomBody,
@@ -33,8 +33,12 @@ pub enum CredentialForm {
     OtherString,
     /// A Data Center header whose value names a stored secret (`secret: true`).
     SecretReference,
-    /// A masked value: `***` (any run of `*`), or an empty value of a secure header or URL.
+    /// A value that cannot be read: `***`, or a secure or credential-named header's (or a
+    /// secure URL's) value that is missing, `null`, not a string, empty or `*`. The
+    /// [module documentation](super#unreadable-values) has the exact rule.
     Masked,
+    /// The token in an object key. Never rewritten: [`Finding::rewritable`] is `false`.
+    Key,
 }
 
 impl CredentialForm {
@@ -55,6 +59,7 @@ impl CredentialForm {
             Self::OtherString => "other_string",
             Self::SecretReference => "secret_reference",
             Self::Masked => "masked",
+            Self::Key => "key",
         }
     }
 }
@@ -125,6 +130,7 @@ impl fmt::Display for FindingStatus {
 /// assert_eq!(finding.pointer, "/components/0/value/headers/0/value");
 /// assert_eq!(finding.form, CredentialForm::BareHeader);
 /// assert_eq!(finding.status, FindingStatus::Match);
+/// assert!(finding.rewritable);
 /// assert_eq!(finding.header_name.as_deref(), Some("X-Api-Key"));
 /// assert!(!finding.to_string().contains("tok-123"));
 /// ```
@@ -138,12 +144,20 @@ pub struct Finding {
     /// The rule's position in an export file.
     pub rule_index: Option<usize>,
     /// RFC 6901 JSON pointer from the rule's root to the string, e.g.
-    /// `/components/3/children/0/value/headers/1/value`.
+    /// `/components/3/children/0/value/headers/1/value`. An object key on the way that spells
+    /// the token is shown as `[redacted]` (and what lies below it is not
+    /// [`rewritable`](Self::rewritable)).
     pub pointer: String,
     /// How the credential is written.
     pub form: CredentialForm,
     /// What the finding means.
     pub status: FindingStatus,
+    /// For a [`FindingStatus::Match`]: whether
+    /// [`rewrite_rule`](crate::automation::rewrite::rewrite_rule) replaces it, so that no form
+    /// of the token is left there. `false` for a match it cannot replace (a token in an object
+    /// key, or a match below such a key): a rotation must not write such a rule, nor revoke the
+    /// token, until a person has removed it. Always `false` for other statuses.
+    pub rewritable: bool,
     /// The header's name, for a header value.
     pub header_name: Option<String>,
     /// The account email decoded from a `Basic` value.
@@ -163,6 +177,9 @@ impl fmt::Display for Finding {
             write!(f, " ({uuid})")?;
         }
         write!(f, " {}: {} {}", self.pointer, self.status, self.form)?;
+        if self.status == FindingStatus::Match && !self.rewritable {
+            f.write_str(" (not rewritable)")?;
+        }
         if let Some(header) = &self.header_name {
             write!(f, " in header {header:?}")?;
         }
@@ -186,6 +203,7 @@ mod tests {
             pointer: "/components/0/value/headers/0/value".into(),
             form: CredentialForm::Basic,
             status: FindingStatus::Match,
+            rewritable: true,
             header_name: Some("Authorization".into()),
             account_email: Some("ops@example.com".into()),
         };
@@ -199,7 +217,7 @@ mod tests {
             serde_json::json!({
                 "rule_uuid": "u-1", "rule_name": "Sync", "rule_index": 2,
                 "pointer": "/components/0/value/headers/0/value",
-                "form": "basic", "status": "match",
+                "form": "basic", "status": "match", "rewritable": true,
                 "header_name": "Authorization", "account_email": "ops@example.com"
             })
         );

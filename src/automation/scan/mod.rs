@@ -3,16 +3,41 @@
 //!
 //! The scanner works on plain [`serde_json::Value`]s (a rule as `GET /rest/v1/rule/{uuid}` returns
 //! it in `rule`, or an export file), walks the whole tree at any depth (trigger, components,
-//! children, conditions, branches) and classifies each string by where it sits:
+//! children, conditions, branches), every string and every object key, and classifies each
+//! finding by where it sits:
 //!
 //! - web request headers (`value.headers[] {name, value, headerSecure}`; Data Center
 //!   `value: {keyOrValue, secret}`): `Basic base64(email:token)` in any scheme case and spacing,
-//!   padded or not; `Bearer token`; the bare token; masks (`***`, or an empty secure value) and
-//!   stored-secret references, which are reported as [`FindingStatus::CannotTell`];
-//! - a web request's `url` (as is or percent-encoded) and `customBody`;
-//! - any other string.
+//!   padded or not; `Bearer token`; the bare token; unreadable values and stored-secret
+//!   references, which are reported as [`FindingStatus::CannotTell`];
+//! - a web request's `url` and `customBody`;
+//! - any other string, and object keys.
 //!
-//! A token is only found as a whole word: next to `[A-Za-z0-9_-]` it is part of a longer token.
+//! # Forms of a token
+//!
+//! [`Scanner::for_token`] finds the token however it is written:
+//!
+//! - as is, or with any of its bytes percent-encoded (`%3D`, `%3d`, some bytes only) or
+//!   JSON-escaped (`\u003d` in any hex case, `\/`, also behind more backslashes when JSON text is
+//!   nested in JSON text), in any mix; found only as a whole word: next to `[A-Za-z0-9_-]`
+//!   (after decoding) it is part of a longer token;
+//! - inside base64 of any text that holds it as a whole word (`base64(anyone@example.com:token)`,
+//!   `base64(token)`, a base64'd body), standard or URL-safe alphabet, padded or not, itself
+//!   possibly escaped, in a `Basic` value or anywhere else.
+//!
+//! Each [`FindingStatus::Match`] says whether [`rewrite_rule`](super::rewrite::rewrite_rule) can
+//! replace it ([`Finding::rewritable`]): every form in a string can; a token in an object key
+//! cannot.
+//!
+//! # Unreadable values
+//!
+//! A header value is unreadable, reported as [`CredentialForm::Masked`] and never rewritten,
+//! when it is all `*` (two or more); or, in a secure header (`headerSecure: true`) or a header
+//! whose name looks like a credential (see [`Scanner::inventory`]), when it is missing, `null`,
+//! not a string, empty or a lone `*`. A Data Center `keyOrValue` that is missing or not a string
+//! is unreadable in any header. A `url` is unreadable when it is all `*` (two or more) or, with
+//! `urlSecure: true`, missing, `null`, not a string, empty or a lone `*`. A lone `*` in any
+//! other header (`If-Match: *`) is a value, not a mask.
 //!
 //! ```
 //! use atlassian_rotation::automation::scan::{CredentialForm, FindingStatus, Scanner};
@@ -32,8 +57,11 @@
 //! # Ok::<(), atlassian_rotation::Error>(())
 //! ```
 
+mod escape;
 mod finding;
 pub(crate) mod forms;
+pub(crate) mod needles;
+mod walker;
 
 use std::fmt;
 
@@ -43,7 +71,8 @@ use crate::error::{Error, Result};
 use crate::secret::ApiToken;
 
 pub use finding::{CredentialForm, Finding, FindingStatus};
-use forms::{Needles, Spelling};
+use needles::Needles;
+use walker::{Ctx, Walk};
 
 /// Finds one API token in rules, or (inventory mode) every credential-bearing header.
 ///
@@ -94,9 +123,9 @@ impl Scanner {
         }
     }
 
-    /// Also finds `base64(email:token)` outside a `Basic` header value (a header without the
-    /// scheme, a custom body), reported as [`CredentialForm::Base64`]. `Basic` values are
-    /// decoded and found with or without the email. No effect in inventory mode.
+    /// No effect: kept so that older code compiles. [`Scanner::for_token`] finds base64 of any
+    /// text holding the token (`base64(email:token)` with any email, in a header without a
+    /// scheme, a custom body or a URL) without being told the email.
     ///
     /// ```
     /// use atlassian_rotation::automation::scan::{CredentialForm, Scanner};
@@ -104,12 +133,35 @@ impl Scanner {
     ///
     /// // base64("a@example.com:tok")
     /// let rule = serde_json::json!({"components": [{"value": {"customBody": "auth=YUBleGFtcGxlLmNvbTp0b2s="}}]});
-    /// let scanner = Scanner::for_token(&ApiToken::new("tok")).with_email("a@example.com");
-    /// assert_eq!(scanner.scan_rule(&rule)[0].form, CredentialForm::Base64);
+    /// let with = Scanner::for_token(&ApiToken::new("tok")).with_email("a@example.com");
+    /// let without = Scanner::for_token(&ApiToken::new("tok"));
+    /// assert_eq!(with.scan_rule(&rule), without.scan_rule(&rule));
+    /// assert_eq!(without.scan_rule(&rule)[0].form, CredentialForm::Base64);
     /// ```
-    pub fn with_email(mut self, email: impl AsRef<str>) -> Self {
-        self.needles = self.needles.map(|n| n.with_pair(email.as_ref()));
+    pub fn with_email(self, email: impl AsRef<str>) -> Self {
+        let _ = email;
         self
+    }
+
+    /// `text` with every form of the token (as [`Scanner::for_token`] finds it, even inside a
+    /// longer run) replaced by `[redacted]`: for anything taken from a rule and shown (its name,
+    /// its uuid), which may spell the token. In inventory mode `text` comes back unchanged.
+    ///
+    /// ```
+    /// use atlassian_rotation::automation::scan::Scanner;
+    /// use atlassian_rotation::secret::ApiToken;
+    ///
+    /// let scanner = Scanner::for_token(&ApiToken::new("tok-123=abc"));
+    /// assert_eq!(scanner.redact("Sync tok-123%3Dabc"), "Sync [redacted]");
+    /// // base64("tok-123=abc")
+    /// assert_eq!(scanner.redact("Sync dG9rLTEyMz1hYmM="), "Sync [redacted]");
+    /// assert_eq!(Scanner::inventory().redact("Sync tok-123=abc"), "Sync tok-123=abc");
+    /// ```
+    pub fn redact(&self, text: &str) -> String {
+        match &self.needles {
+            Some(needles) => needles.redact(text.to_owned()),
+            None => text.to_owned(),
+        }
     }
 
     /// A scanner that lists every header carrying a credential ([`FindingStatus::Credential`]):
@@ -234,6 +286,7 @@ impl Scanner {
                 pointer: hit.pointer,
                 form: hit.form,
                 status: hit.status,
+                rewritable: hit.rewritable,
                 header_name: redact(hit.header_name),
                 account_email: redact(hit.account_email),
             })
@@ -263,225 +316,6 @@ fn rule_identity(rule: &Value) -> (Option<String>, Option<String>) {
     };
     let name = map.get("name").and_then(Value::as_str).map(str::to_owned);
     (uuid, name)
-}
-
-/// Where a string sits.
-#[derive(Clone, Copy)]
-enum Ctx {
-    Other,
-    /// An element of a `headers` array.
-    HeaderList,
-    Url {
-        secure: bool,
-    },
-    CustomBody,
-}
-
-/// One step of the path from the rule root; turned into a pointer only for a finding.
-#[derive(Clone, Copy)]
-enum Seg<'v> {
-    Key(&'v str),
-    Index(usize),
-}
-
-struct Hit {
-    pointer: String,
-    form: CredentialForm,
-    status: FindingStatus,
-    header_name: Option<String>,
-    account_email: Option<String>,
-}
-
-struct Walk<'s, 'v> {
-    needles: Option<&'s Needles>,
-    path: Vec<Seg<'v>>,
-    hits: Vec<Hit>,
-}
-
-impl<'v> Walk<'_, 'v> {
-    fn value(&mut self, value: &'v Value, ctx: Ctx) {
-        match value {
-            Value::String(s) => self.string(s, ctx),
-            Value::Array(items) => {
-                let item_ctx = if matches!(ctx, Ctx::HeaderList) {
-                    Ctx::HeaderList
-                } else {
-                    Ctx::Other
-                };
-                for (index, item) in items.iter().enumerate() {
-                    self.path.push(Seg::Index(index));
-                    self.value(item, item_ctx);
-                    self.path.pop();
-                }
-            }
-            Value::Object(map) => {
-                if matches!(ctx, Ctx::HeaderList) && map.contains_key("value") {
-                    self.header(map);
-                } else {
-                    self.object(map);
-                }
-            }
-            Value::Null | Value::Bool(_) | Value::Number(_) => {}
-        }
-    }
-
-    fn object(&mut self, map: &'v Map<String, Value>) {
-        for (key, value) in map {
-            let ctx = match key.as_str() {
-                "headers" if value.is_array() => Ctx::HeaderList,
-                "url" => Ctx::Url {
-                    secure: matches!(map.get("urlSecure"), Some(Value::Bool(true))),
-                },
-                "customBody" => Ctx::CustomBody,
-                _ => Ctx::Other,
-            };
-            self.path.push(Seg::Key(key));
-            self.value(value, ctx);
-            self.path.pop();
-        }
-    }
-
-    /// A web request header: `{id, name, value, headerSecure}` (Cloud) or
-    /// `{id, name, value: {keyOrValue, secret}}` (Data Center).
-    fn header(&mut self, map: &'v Map<String, Value>) {
-        let name = map.get("name").and_then(Value::as_str);
-        let secure = matches!(map.get("headerSecure"), Some(Value::Bool(true)));
-        for (key, value) in map {
-            self.path.push(Seg::Key(key));
-            match (key.as_str(), value) {
-                ("value", Value::String(s)) => self.header_value(s, name, secure),
-                ("value", Value::Object(inner)) if inner.contains_key("keyOrValue") => {
-                    let secret = matches!(inner.get("secret"), Some(Value::Bool(true)));
-                    for (inner_key, inner_value) in inner {
-                        self.path.push(Seg::Key(inner_key));
-                        match (inner_key.as_str(), inner_value) {
-                            ("keyOrValue", Value::String(_)) if secret => self.hit(
-                                CredentialForm::SecretReference,
-                                FindingStatus::CannotTell,
-                                name,
-                                None,
-                            ),
-                            ("keyOrValue", Value::String(s)) => self.header_value(s, name, false),
-                            _ => self.value(inner_value, Ctx::Other),
-                        }
-                        self.path.pop();
-                    }
-                }
-                _ => self.value(value, Ctx::Other),
-            }
-            self.path.pop();
-        }
-    }
-
-    fn header_value(&mut self, value: &str, name: Option<&str>, secure: bool) {
-        if forms::is_masked(value) || (value.is_empty() && secure) {
-            self.hit(
-                CredentialForm::Masked,
-                FindingStatus::CannotTell,
-                name,
-                None,
-            );
-            return;
-        }
-        if value.is_empty() {
-            return;
-        }
-        match self.needles {
-            Some(needles) => {
-                if let Some(range) = forms::basic_credentials(value) {
-                    if let Some(pair) = forms::decode_pair(&value[range]) {
-                        if pair.token.as_str() == needles.token() {
-                            let email = Some(pair.email);
-                            self.hit(CredentialForm::Basic, FindingStatus::Match, name, email);
-                            return;
-                        }
-                    }
-                }
-                let form = match needles.find(value) {
-                    None => return,
-                    Some(Spelling::Pair) => CredentialForm::Base64,
-                    Some(_) if forms::after_scheme(value, "bearer").is_some() => {
-                        CredentialForm::Bearer
-                    }
-                    Some(_) => CredentialForm::BareHeader,
-                };
-                self.hit(form, FindingStatus::Match, name, None);
-            }
-            None => {
-                let (form, email) = if let Some(range) = forms::basic_credentials(value) {
-                    let email = forms::decode_pair(&value[range]).map(|pair| pair.email);
-                    (CredentialForm::Basic, email)
-                } else if forms::after_scheme(value, "bearer").is_some() {
-                    (CredentialForm::Bearer, None)
-                } else if name.is_some_and(forms::is_credential_name) {
-                    (CredentialForm::BareHeader, None)
-                } else {
-                    return;
-                };
-                self.hit(form, FindingStatus::Credential, name, email);
-            }
-        }
-    }
-
-    fn string(&mut self, value: &str, ctx: Ctx) {
-        if let Ctx::Url { secure } = ctx {
-            if forms::is_masked(value) || (value.is_empty() && secure) {
-                self.hit(
-                    CredentialForm::Masked,
-                    FindingStatus::CannotTell,
-                    None,
-                    None,
-                );
-                return;
-            }
-        }
-        let Some(needles) = self.needles else { return };
-        let form = match (needles.find(value), ctx) {
-            (None, _) => return,
-            (Some(Spelling::Pair), _) => CredentialForm::Base64,
-            (Some(_), Ctx::Url { .. }) => CredentialForm::Url,
-            (Some(_), Ctx::CustomBody) => CredentialForm::CustomBody,
-            (Some(_), _) => CredentialForm::OtherString,
-        };
-        self.hit(form, FindingStatus::Match, None, None);
-    }
-
-    fn hit(
-        &mut self,
-        form: CredentialForm,
-        status: FindingStatus,
-        header_name: Option<&str>,
-        account_email: Option<String>,
-    ) {
-        self.hits.push(Hit {
-            pointer: pointer(&self.path),
-            form,
-            status,
-            header_name: header_name.map(str::to_owned),
-            account_email,
-        });
-    }
-}
-
-/// An RFC 6901 pointer (`~` as `~0`, `/` as `~1`).
-fn pointer(path: &[Seg<'_>]) -> String {
-    let mut out = String::new();
-    for seg in path {
-        out.push('/');
-        match seg {
-            Seg::Key(key) => {
-                for c in key.chars() {
-                    match c {
-                        '~' => out.push_str("~0"),
-                        '/' => out.push_str("~1"),
-                        c => out.push(c),
-                    }
-                }
-            }
-            Seg::Index(index) => out.push_str(&index.to_string()),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -1,0 +1,479 @@
+//! Finding one token in a string in every form it can be written in:
+//!
+//! - clear: as is, or with any of its bytes percent-encoded or JSON-escaped (see
+//!   [`escape`](super::escape)), found as a whole word: next to `[A-Za-z0-9_-]` (after decoding)
+//!   it is part of a longer token;
+//! - base64 of any text holding the token as a whole word (`base64(email:token)`,
+//!   `base64(token)`, a base64'd JSON body...), standard or URL-safe alphabet, padded or not,
+//!   itself possibly escaped. (Base64 of the token escaped, or of base64 of it, is not found:
+//!   neither holds the token's bytes.)
+//!
+//! The token's bytes starting at each of the three positions a base64 group can start at encode
+//! to a fixed run of characters (its "interior"): finding an interior, then decoding the base64
+//! run around it, confirms an occurrence. A string shorter than the shortest needle is skipped
+//! without reading it.
+
+use std::ops::Range;
+
+use base64::Engine as _;
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use zeroize::Zeroizing;
+
+use super::escape::{self, Style, View};
+use super::forms::is_token_byte;
+
+/// Base64 is searched at the top level only: the decoded text of a run is searched for the clear
+/// forms (an interior of the token cannot show through two layers of base64).
+const MAX_DEPTH: u8 = 1;
+
+/// A base64 alphabet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Alphabet {
+    /// `A-Za-z0-9+/`.
+    Standard,
+    /// `A-Za-z0-9-_`.
+    UrlSafe,
+}
+
+impl Alphabet {
+    const BOTH: [Alphabet; 2] = [Alphabet::Standard, Alphabet::UrlSafe];
+
+    pub(crate) fn contains(self, b: u8) -> bool {
+        b.is_ascii_alphanumeric()
+            || match self {
+                Self::Standard => b == b'+' || b == b'/',
+                Self::UrlSafe => b == b'-' || b == b'_',
+            }
+    }
+
+    fn engine(self, pad: bool) -> GeneralPurpose {
+        let config = GeneralPurposeConfig::new()
+            .with_encode_padding(pad)
+            .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+            .with_decode_allow_trailing_bits(true);
+        match self {
+            Self::Standard => GeneralPurpose::new(&alphabet::STANDARD, config),
+            Self::UrlSafe => GeneralPurpose::new(&alphabet::URL_SAFE, config),
+        }
+    }
+
+    pub(crate) fn decode(self, text: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+        self.engine(false).decode(text).ok().map(Zeroizing::new)
+    }
+
+    pub(crate) fn encode(self, bytes: &[u8], pad: bool) -> Zeroizing<Vec<u8>> {
+        Zeroizing::new(self.engine(pad).encode(bytes).into_bytes())
+    }
+}
+
+/// What kind of occurrence a [`Span`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SpanKind {
+    /// The token as is, byte for byte.
+    Raw,
+    /// The token with some bytes percent-encoded or JSON-escaped.
+    Escaped,
+    /// A base64 run (from a group boundary, with its padding) whose decoding holds the token.
+    Base64(Alphabet),
+}
+
+/// One occurrence of the token in a string: its byte range in the string and its kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Span {
+    pub(crate) range: Range<usize>,
+    pub(crate) kind: SpanKind,
+}
+
+/// The base64 runs that would encode the token, by where it starts in a group.
+struct Interior {
+    text: Zeroizing<Vec<u8>>,
+    /// The alphabets it is spelled the same in.
+    alphabets: Vec<Alphabet>,
+}
+
+/// The spellings of one token to look for. Holds secret material: never printed, zeroized on drop.
+pub(crate) struct Needles {
+    token: Zeroizing<String>,
+    interiors: Vec<Interior>,
+    /// The token is too short for every alignment to have an interior: every base64 run is
+    /// decoded instead.
+    tiny: bool,
+    /// No string shorter than this can hold any form of the token.
+    min_len: usize,
+    /// For each byte, which needles (bit 0: the token, bit i: interior i - 1) start with it.
+    first: [u8; 256],
+}
+
+impl Needles {
+    /// The needles for `token`. An empty token has no needles and matches nothing.
+    pub(crate) fn new(token: &str) -> Self {
+        let bytes = token.as_bytes();
+        let mut interiors: Vec<Interior> = Vec::new();
+        let mut tiny = false;
+        for skip in 0..3 {
+            let rest = bytes.get(skip..).unwrap_or_default();
+            let whole = rest.len() / 3 * 3;
+            if whole == 0 {
+                tiny = !bytes.is_empty();
+                continue;
+            }
+            for alphabet in Alphabet::BOTH {
+                let text = alphabet.encode(&rest[..whole], false);
+                match interiors.iter_mut().find(|i| i.text == text) {
+                    Some(same) => same.alphabets.push(alphabet),
+                    None => interiors.push(Interior {
+                        text,
+                        alphabets: vec![alphabet],
+                    }),
+                }
+            }
+        }
+        let mut first = [0u8; 256];
+        if let Some(&b) = bytes.first() {
+            first[usize::from(b)] |= 1;
+        }
+        for (i, interior) in interiors.iter().enumerate() {
+            first[usize::from(interior.text[0])] |= 2 << i;
+        }
+        let shortest_interior = interiors.iter().map(|i| i.text.len()).min();
+        let min_len = match (tiny, shortest_interior) {
+            (true, _) => bytes.len().min(2),
+            (false, Some(n)) => bytes.len().min(n),
+            (false, None) => bytes.len(),
+        };
+        Self {
+            token: Zeroizing::new(token.to_owned()),
+            interiors,
+            tiny,
+            min_len,
+            first,
+        }
+    }
+
+    /// Whether a string of `len` bytes is long enough to hold any form of the token: the cheap
+    /// test that skips most of a rule's strings.
+    #[inline]
+    pub(crate) fn could_hold(&self, len: usize) -> bool {
+        len >= self.min_len && !self.token.is_empty()
+    }
+
+    /// Every occurrence of the token in `hay` in any form, as a whole word, in order and not
+    /// overlapping.
+    pub(crate) fn spans(&self, hay: &str) -> Vec<Span> {
+        let mut spans = Vec::new();
+        self.collect(hay.as_bytes(), true, 0, false, &mut spans);
+        spans
+    }
+
+    /// Whether `hay` holds the token, as a whole word, in any form.
+    pub(crate) fn is_in(&self, hay: &str) -> bool {
+        self.holds(hay.as_bytes(), true, 0)
+    }
+
+    /// `text` with every form of the token replaced by `[redacted]`, even inside a longer run:
+    /// for the names a finding carries, which must never show the token.
+    pub(crate) fn redact(&self, text: String) -> String {
+        let mut spans = Vec::new();
+        self.collect(text.as_bytes(), false, 0, false, &mut spans);
+        if spans.is_empty() {
+            return text;
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut copied = 0;
+        for span in &spans {
+            // Spans of a UTF-8 string start and end on character boundaries, except where a
+            // base64 or escaped run meets multi-byte text: widen to the boundaries then.
+            let start = floor_boundary(&text, span.range.start).max(copied);
+            out.push_str(&text[copied..start]);
+            out.push_str(crate::secret::REDACTED);
+            copied = ceil_boundary(&text, span.range.end);
+        }
+        out.push_str(&text[copied.min(text.len())..]);
+        out
+    }
+
+    fn holds(&self, hay: &[u8], bounded: bool, depth: u8) -> bool {
+        let mut spans = Vec::new();
+        self.collect(hay, bounded, depth, true, &mut spans);
+        !spans.is_empty()
+    }
+
+    /// Pushes the occurrences in `hay` (only the first when `first_only`), sorted, without
+    /// overlaps (the earlier, then the longer, wins).
+    fn collect(
+        &self,
+        hay: &[u8],
+        bounded: bool,
+        depth: u8,
+        first_only: bool,
+        spans: &mut Vec<Span>,
+    ) {
+        if self.token.is_empty() || hay.len() < self.min_len {
+            return;
+        }
+        let token = self.token.as_bytes();
+        let view = View::new(hay);
+        let decoded = view.bytes();
+        let search_base64 = depth < MAX_DEPTH;
+        let (mut raw_hits, mut escaped_hits, mut interior_hits) =
+            (Vec::new(), Vec::new(), Vec::new());
+        // With escapes in the string, the token and the base64 interiors are looked for in the
+        // decoded view, where a neighbour counts as decoded (`%58` is `X`, a longer token).
+        // The token as written is looked for in the string itself only when the view is the
+        // string, or when the token holds `%` or `\` of its own, which the view would decode.
+        let interiors = if search_base64 { !1 } else { 0 };
+        let raw_needles = match (view.is_identity(), escape::has_escapes(token)) {
+            (true, _) => 1 | interiors,
+            (false, true) => 1,
+            (false, false) => 0,
+        };
+        self.hits(hay, raw_needles, |needle, at| {
+            if needle > 0 {
+                interior_hits.push((needle - 1, at));
+            } else if !bounded || is_bounded(hay, at, token.len()) {
+                raw_hits.push(at);
+            }
+        });
+        if !view.is_identity() {
+            self.hits(decoded, 1 | interiors, |needle, at| {
+                if needle > 0 {
+                    interior_hits.push((needle - 1, at));
+                } else if !bounded || is_bounded(decoded, at, token.len()) {
+                    escaped_hits.push(at);
+                }
+            });
+        }
+        let clear = raw_hits
+            .into_iter()
+            .map(|at| Span {
+                range: at..at + token.len(),
+                kind: SpanKind::Raw,
+            })
+            .chain(escaped_hits.into_iter().map(|at| Span {
+                range: view.orig(at)..view.orig(at + token.len()),
+                kind: SpanKind::Escaped,
+            }));
+        for span in clear {
+            spans.push(span);
+            if first_only {
+                return;
+            }
+        }
+        if search_base64 {
+            let mut runs: Vec<(Range<usize>, Alphabet)> = Vec::new();
+            for (index, at) in interior_hits {
+                let interior = &self.interiors[index];
+                for &alphabet in &interior.alphabets {
+                    let run = group_run(decoded, at..at + interior.text.len(), alphabet);
+                    if !runs.contains(&(run.clone(), alphabet)) {
+                        runs.push((run, alphabet));
+                    }
+                }
+            }
+            if self.tiny {
+                every_run(decoded, &mut runs);
+            }
+            for (run, alphabet) in runs {
+                let Some((body, end)) = run_body(decoded, run.clone()) else {
+                    continue;
+                };
+                let Some(plain) = alphabet.decode(&decoded[body]) else {
+                    continue;
+                };
+                if self.holds(&plain, bounded, depth + 1) {
+                    spans.push(Span {
+                        range: view.orig(run.start)..view.orig(end),
+                        kind: SpanKind::Base64(alphabet),
+                    });
+                    if first_only {
+                        return;
+                    }
+                }
+            }
+        }
+        spans.sort_by_key(|s| (s.range.start, std::cmp::Reverse(s.range.end)));
+        let mut end = 0;
+        spans.retain(|s| {
+            let keep = s.range.start >= end;
+            if keep {
+                end = s.range.end;
+            }
+            keep
+        });
+    }
+
+    /// Calls `f(needle, at)` for every position of `hay` where a needle of `which` (a bit set:
+    /// bit 0 the token, bit i interior i - 1) starts.
+    fn hits(&self, hay: &[u8], which: u8, mut f: impl FnMut(usize, usize)) {
+        if which == 0 {
+            return;
+        }
+        for (at, &b) in hay.iter().enumerate() {
+            let mut candidates = self.first[usize::from(b)] & which;
+            while candidates != 0 {
+                let needle = candidates.trailing_zeros() as usize;
+                candidates &= candidates - 1;
+                let text: &[u8] = if needle == 0 {
+                    self.token.as_bytes()
+                } else {
+                    &self.interiors[needle - 1].text
+                };
+                // The second byte first: most candidates fail there, without a slice compare.
+                if hay.get(at + 1) == text.get(1) && hay.get(at..at + text.len()) == Some(text) {
+                    f(needle, at);
+                }
+            }
+        }
+    }
+
+    /// `hay` with every form of the token replaced by `new`, each in the same form: escaped
+    /// bytes escaped the same way, base64 runs decoded, replaced and encoded again with the same
+    /// alphabet and padding. `None` when the token is not there, or is still there after a few
+    /// passes (base64 runs glued together so that two readings overlap need a pass each).
+    pub(crate) fn replace(&self, hay: &[u8], new: &[u8], depth: u8) -> Option<Replaced> {
+        let mut replaced = self.replace_once(hay, new, depth)?;
+        for _ in 0..3 {
+            match self.replace_once(&replaced.text, new, depth) {
+                Some(again) => replaced.text = again.text,
+                None => return Some(replaced),
+            }
+        }
+        None
+    }
+
+    fn replace_once(&self, hay: &[u8], new: &[u8], depth: u8) -> Option<Replaced> {
+        let mut spans = Vec::new();
+        self.collect(hay, true, depth, false, &mut spans);
+        if spans.is_empty() {
+            return None;
+        }
+        let mut out = Zeroizing::new(Vec::with_capacity(hay.len() + 16));
+        let mut copied = 0;
+        for span in &spans {
+            out.extend_from_slice(&hay[copied..span.range.start]);
+            let original = &hay[span.range.clone()];
+            match span.kind {
+                SpanKind::Raw => out.extend_from_slice(new),
+                SpanKind::Escaped => out.extend_from_slice(&Style::learn(original).spell(new)),
+                // A run that cannot be rewritten stays as it was: the caller sees the token
+                // still there.
+                SpanKind::Base64(alphabet) => {
+                    match self.replace_base64(original, new, depth, alphabet) {
+                        Some(run) => out.extend_from_slice(&run),
+                        None => out.extend_from_slice(original),
+                    }
+                }
+            }
+            copied = span.range.end;
+        }
+        out.extend_from_slice(&hay[copied..]);
+        Some(Replaced { text: out, spans })
+    }
+
+    /// One base64 run (as written, maybe escaped) with the token replaced inside.
+    fn replace_base64(
+        &self,
+        original: &[u8],
+        new: &[u8],
+        depth: u8,
+        alphabet: Alphabet,
+    ) -> Option<Zeroizing<Vec<u8>>> {
+        let view = View::new(original);
+        let decoded = view.bytes();
+        let body_len = decoded
+            .iter()
+            .take_while(|&&b| alphabet.contains(b))
+            .count();
+        let padded = body_len < decoded.len() || body_len % 4 == 0;
+        let plain = alphabet.decode(&decoded[..body_len])?;
+        let replaced = self.replace(&plain, new, depth + 1)?;
+        let encoded = alphabet.encode(&replaced.text, padded);
+        Some(Style::learn(original).spell(&encoded))
+    }
+}
+
+/// A string with the token replaced, and where it was.
+pub(crate) struct Replaced {
+    pub(crate) text: Zeroizing<Vec<u8>>,
+    pub(crate) spans: Vec<Span>,
+}
+
+/// Whether the `len` bytes at `at` are a whole word: no token byte on either side.
+fn is_bounded(hay: &[u8], at: usize, len: usize) -> bool {
+    let end = at + len;
+    let clear_before = at == 0 || !is_token_byte(hay[at - 1]);
+    let clear_after = end >= hay.len() || !is_token_byte(hay[end]);
+    clear_before && clear_after
+}
+
+/// The base64 run around `hit`, starting at the group boundary `hit` starts on.
+fn group_run(hay: &[u8], hit: Range<usize>, alphabet: Alphabet) -> Range<usize> {
+    let mut start = hit.start;
+    while start > 0 && alphabet.contains(hay[start - 1]) {
+        start -= 1;
+    }
+    let mut end = hit.end;
+    while end < hay.len() && alphabet.contains(hay[end]) {
+        end += 1;
+    }
+    start + (hit.start - start) % 4..end
+}
+
+/// Every maximal base64 run of `hay` of two characters or more, from each of its first four
+/// positions, in both alphabets: for a token too short to have interiors.
+fn every_run(hay: &[u8], runs: &mut Vec<(Range<usize>, Alphabet)>) {
+    for alphabet in Alphabet::BOTH {
+        let mut at = 0;
+        while at < hay.len() {
+            let len = hay[at..]
+                .iter()
+                .take_while(|&&b| alphabet.contains(b))
+                .count();
+            if len >= 2 {
+                for offset in 0..len.min(4) {
+                    let run = (at + offset..at + len, alphabet);
+                    if !runs.contains(&run) {
+                        runs.push(run);
+                    }
+                }
+            }
+            at += len.max(1);
+        }
+    }
+}
+
+/// The decodable part of a run (a length that is not 1 mod 4) and where the run ends with its
+/// `=` padding.
+fn run_body(hay: &[u8], run: Range<usize>) -> Option<(Range<usize>, usize)> {
+    let len = run.len();
+    if len < 2 {
+        return None;
+    }
+    if len % 4 == 1 {
+        return Some((run.start..run.end - 1, run.end - 1));
+    }
+    let padding = hay[run.end..]
+        .iter()
+        .take(2)
+        .take_while(|&&b| b == b'=')
+        .count();
+    Some((run.clone(), run.end + padding))
+}
+
+fn floor_boundary(text: &str, mut at: usize) -> usize {
+    while at > 0 && !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+fn ceil_boundary(text: &str, mut at: usize) -> usize {
+    while at < text.len() && !text.is_char_boundary(at) {
+        at += 1;
+    }
+    at
+}
+
+#[cfg(test)]
+mod tests;
