@@ -106,7 +106,10 @@ impl Text {
 }
 
 fn text() -> impl Strategy<Value = Text> {
-    let piece = prop_oneof!["[a-z ]{0,10}".prop_map(Ok), form().prop_map(Err),];
+    let piece = prop_oneof![
+        "[a-z]{1,10}( [a-z]{1,6})?".prop_map(Ok),
+        form().prop_map(Err),
+    ];
     prop::collection::vec(piece, 1..4).prop_map(Text)
 }
 

@@ -269,8 +269,8 @@ impl AutomationTokenRotator {
             automation: self.automation.clone(),
             old: self.old.token().clone(),
             new: new.clone(),
-            old_scanner: Scanner::for_token(self.old.token()).with_email(self.old.email()),
-            new_scanner: Scanner::for_token(new).with_email(self.old.email()),
+            old_scanner: Scanner::for_token(self.old.token()),
+            new_scanner: Scanner::for_token(new),
             caller: self.caller_identity(),
         })
     }
@@ -548,14 +548,7 @@ impl Inspection {
 impl Reader {
     /// `text` with both tokens redacted in every spelling the scanners know.
     fn redact(&self, text: String) -> String {
-        let text = match self.old_scanner.needles() {
-            Some(needles) => needles.redact(text),
-            None => text,
-        };
-        match self.new_scanner.needles() {
-            Some(needles) => needles.redact(text),
-            None => text,
-        }
+        self.new_scanner.redact(&self.old_scanner.redact(&text))
     }
 
     /// A finding whose rule name, uuid and header name are redacted of both tokens.
