@@ -3,11 +3,12 @@
 //! resumable after partial failure, conflicts never overwritten, revocation only after verify.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use atlassian_rotation::automation::{AutomationBase, AutomationClient};
 use atlassian_rotation::rotate::{
-    self, AutomationTokenRotator, Journal, MemoryJournal, OldToken, RotateOptions, Rotator, Step,
+    self, AutomationTokenRotator, Journal, JournalEntry, MemoryJournal, OldToken, RotateOptions,
+    Rotator, Step,
 };
 use atlassian_rotation::secret::{AdminApiKey, ApiCredentials, ApiToken};
 use atlassian_rotation::testing::{FakeAtlassian, FakeUser, Fault, Route, RuleSeed};
@@ -21,6 +22,7 @@ struct World {
     fake: FakeAtlassian,
     svc: FakeUser,
     old_id: String,
+    new_id: String,
     old: ApiCredentials,
     new: ApiToken,
     caller: ApiCredentials,
@@ -34,7 +36,7 @@ async fn world(rules: usize) -> World {
     let boss = fake.add_user("admin@example.com", "Admin");
     let later = OffsetDateTime::now_utc() + Duration::days(30);
     let (old_id, old_token) = fake.mint_api_token(&svc.account_id, "automation", later);
-    let (_, new) = fake.mint_api_token(&svc.account_id, "automation-2026", later);
+    let (new_id, new) = fake.mint_api_token(&svc.account_id, "automation-2026", later);
     let (_, caller_token) = fake.mint_api_token(&boss.account_id, "tool", later);
     fake.seed_rules(
         CLOUD,
@@ -53,6 +55,7 @@ async fn world(rules: usize) -> World {
         fake,
         svc,
         old_id,
+        new_id,
         new,
         admin,
     }
@@ -68,7 +71,8 @@ impl World {
         .unwrap()
     }
 
-    fn rotator(&self, retry: RetryPolicy) -> AutomationTokenRotator {
+    /// A rotator without revocation.
+    fn plain_rotator(&self, retry: RetryPolicy) -> AutomationTokenRotator {
         AutomationTokenRotator::new(
             self.client(retry),
             self.fake.site_base(),
@@ -76,14 +80,18 @@ impl World {
             self.new.clone(),
         )
         .unwrap()
-        .revoke_with(
-            self.admin.clone(),
-            &self.svc.account_id,
-            OldToken::Id(self.old_id.clone()),
-        )
-        // The seed hides masked values and stored-secret references in rules without the
-        // token; these tests know none of them uses it.
-        .accept_unreadable(true)
+    }
+
+    fn rotator(&self, retry: RetryPolicy) -> AutomationTokenRotator {
+        self.plain_rotator(retry)
+            .revoke_with(
+                self.admin.clone(),
+                &self.svc.account_id,
+                OldToken::Id(self.old_id.clone()),
+            )
+            // The seed hides masked values and stored-secret references in rules without the
+            // token; these tests know none of them uses it.
+            .accept_unreadable(true)
     }
 
     fn new_credentials(&self) -> ApiCredentials {
@@ -780,26 +788,31 @@ async fn originals_kept_on_disk_roll_back_from_a_fresh_rotator() {
     );
 }
 
-/// A journal that calls `on_step` once, the moment a given step is journaled: someone edits
-/// the site between two steps.
-struct Between<F: Fn() + Send + Sync> {
+/// A journal that runs `hook` once, right after `step` is stored.
+struct Hooked<F: Fn() + Send + Sync> {
     inner: MemoryJournal,
     step: Step,
-    on_step: F,
-    fired: std::sync::atomic::AtomicBool,
+    hook: F,
+    fired: AtomicBool,
 }
 
 #[async_trait::async_trait]
-impl<F: Fn() + Send + Sync> Journal for Between<F> {
-    async fn load(&self, id: &str) -> atlassian_rotation::Result<Option<rotate::JournalEntry>> {
+impl<F: Fn() + Send + Sync> Journal for Hooked<F> {
+    async fn load(&self, id: &str) -> atlassian_rotation::Result<Option<JournalEntry>> {
         self.inner.load(id).await
     }
-    async fn store(&self, entry: &rotate::JournalEntry) -> atlassian_rotation::Result<()> {
+    async fn store(&self, entry: &JournalEntry) -> atlassian_rotation::Result<()> {
         self.inner.store(entry).await?;
         if entry.step == self.step && !self.fired.swap(true, Ordering::SeqCst) {
-            (self.on_step)();
+            (self.hook)();
         }
         Ok(())
+    }
+    async fn create(&self, entry: &JournalEntry) -> atlassian_rotation::Result<bool> {
+        self.inner.create(entry).await
+    }
+    async fn list(&self) -> atlassian_rotation::Result<Vec<JournalEntry>> {
+        self.inner.list().await
     }
 }
 
@@ -817,13 +830,13 @@ async fn a_failed_verify_clears_on_rerun_by_updating_again() {
     let w = world(20).await;
     let fake = &w.fake;
     let pasted = format!("Bearer {}", w.old.token().expose_secret());
-    let journal = Between {
+    let journal = Hooked {
         inner: MemoryJournal::new(),
         step: Step::Updated,
-        on_step: move || {
+        hook: move || {
             fake.add_rule(CLOUD, webhook_rule("pasted back", &pasted));
         },
-        fired: Default::default(),
+        fired: AtomicBool::new(false),
     };
     let rotator = w.rotator(RetryPolicy::default());
     let err = rotate::rotate(&rotator, &journal, RotateOptions::new("tok-v"))
@@ -1007,3 +1020,6 @@ fn urlencode(text: &str) -> String {
         })
         .collect()
 }
+
+#[path = "rotate_automation/review.rs"]
+mod review;
