@@ -657,19 +657,18 @@ async fn finishing_again_never_revokes_the_new_token_through_a_shared_label() {
     let (_, new) = w
         .fake
         .mint_api_token(&w.svc.account_id, "automation", later);
-    let by_label = AutomationTokenRotator::new(
-        w.client(RetryPolicy::default()),
-        w.fake.site_base(),
-        w.old.clone(),
-        new.clone(),
-    )
-    .unwrap()
-    .revoke_with(
-        w.admin.clone(),
-        &w.svc.account_id,
-        OldToken::Label("automation".into()),
-    )
-    .accept_unreadable(true);
+    let rotator = |old_token: OldToken| {
+        AutomationTokenRotator::new(
+            w.client(RetryPolicy::default()),
+            w.fake.site_base(),
+            w.old.clone(),
+            new.clone(),
+        )
+        .unwrap()
+        .revoke_with(w.admin.clone(), &w.svc.account_id, old_token)
+        .accept_unreadable(true)
+    };
+    let by_label = rotator(OldToken::Label("automation".into()));
     // Both tokens carry the label: ambiguous, refused before anything changed.
     let err = by_label.update(&new).await.unwrap_err();
     assert!(err.to_string().contains("2 tokens"), "{err}");
@@ -684,19 +683,7 @@ async fn finishing_again_never_revokes_the_new_token_through_a_shared_label() {
     );
     assert!(w.fake.token_is_live(w.old.token()) && w.fake.token_is_live(&new));
 
-    let by_id = AutomationTokenRotator::new(
-        w.client(RetryPolicy::default()),
-        w.fake.site_base(),
-        w.old.clone(),
-        new.clone(),
-    )
-    .unwrap()
-    .revoke_with(
-        w.admin.clone(),
-        &w.svc.account_id,
-        OldToken::Id(w.old_id.clone()),
-    )
-    .accept_unreadable(true);
+    let by_id = rotator(OldToken::Id(w.old_id.clone()));
     let updated = by_id.update(&new).await.unwrap();
     assert_eq!(updated.fact_value("old_token_id"), Some(w.old_id.as_str()));
     assert!(w.fake.revoke_api_token(&w.old_id));
