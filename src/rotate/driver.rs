@@ -477,6 +477,18 @@ where
         Ok(entry) => entry,
         Err(e) => return Err(run.fail(e, None)),
     };
+    // The entry appeared (another runner created it) after the lease was taken on nothing.
+    if let Some(entry) = loaded
+        .as_ref()
+        .filter(|e| e.lease_held_by_other(&run.holder, now))
+    {
+        let e = Error::LeaseHeld {
+            rotation_id: rotation_id.to_owned(),
+            holder: entry.holder.clone().unwrap_or_default(),
+            until: entry.lease_until.clone().unwrap_or_default(),
+        };
+        return Err(run.fail(e, None));
+    }
     if let Some(entry) = loaded.as_ref().filter(|e| e.step == Step::Abandoned) {
         let e = Error::rotation(
             "resume",

@@ -225,7 +225,7 @@ impl PostgresJournal {
         let client = self.client().await?;
         match client.execute(sql, params).await {
             Ok(n) => Ok(Some(n)),
-            Err(e) if e.as_db_error().is_some() => Err(journal_err("write", e)),
+            Err(e) if !outcome_unknown(&e, &client) => Err(journal_err("write", e)),
             Err(e) => {
                 tracing::warn!(error = %e, "journal write outcome unknown; reading back");
                 self.forget_connection().await;
@@ -426,6 +426,23 @@ impl Drop for Params {
     fn drop(&mut self) {
         if let Some(c) = self.credential.as_mut() {
             zeroize::Zeroize::zeroize(c);
+        }
+    }
+}
+
+/// Whether a failed write may or may not have been applied: the connection went away (an I/O
+/// error, a closed client, a FATAL message such as an administrator's termination or a
+/// failover, SQLSTATE classes 08 and 57). A plain error answer (a constraint, a syntax error)
+/// means the statement was not applied.
+fn outcome_unknown(e: &tokio_postgres::Error, client: &Client) -> bool {
+    if client.is_closed() || e.is_closed() {
+        return true;
+    }
+    match e.as_db_error() {
+        None => true,
+        Some(db) => {
+            let code = db.code().code();
+            code.starts_with("08") || code.starts_with("57") || db.severity() != "ERROR"
         }
     }
 }
