@@ -12,8 +12,9 @@ use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls, Row, Socket};
 
+use super::entry::parse_rfc3339;
+use super::rfc3339;
 use super::{Journal, JournalEntry, Step, check_rotation_id, conflict, journal_err};
-use super::{parse_rfc3339, rfc3339};
 use crate::error::{Error, Result};
 use crate::rotate::{Finished, Updated, Verified};
 
