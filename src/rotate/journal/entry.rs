@@ -57,7 +57,7 @@ pub enum Step {
     Verified,
     /// The old credential was retired; the rotation is complete.
     Finished,
-    /// An operator gave the rotation up ([`Journal::abandon`]): its credential was dropped, its
+    /// An operator gave the rotation up ([`Journal::abandon`](super::Journal::abandon)): its credential was dropped, its
     /// fingerprint and the reason kept. It is never resumed.
     Abandoned,
 }
@@ -104,14 +104,14 @@ pub struct JournalEntry {
     pub rotation_id: String,
     /// The rotator's kind.
     pub kind: String,
-    /// What the rotation changes ([`Rotator::target`](super::Rotator::target)).
+    /// What the rotation changes ([`Rotator::target`](crate::rotate::Rotator::target)).
     pub target: String,
     /// The last completed step.
     pub step: Step,
     /// A fingerprint of the new credential.
     pub fingerprint: String,
     /// A fingerprint of the credential this rotation replaces, when the rotator knows it
-    /// ([`Rotator::old_fingerprint`](super::Rotator::old_fingerprint)). A resume with a
+    /// ([`Rotator::old_fingerprint`](crate::rotate::Rotator::old_fingerprint)). A resume with a
     /// different old credential is refused.
     pub old_fingerprint: Option<String>,
     /// The update step's outcome, once it ran.
@@ -125,9 +125,9 @@ pub struct JournalEntry {
     /// When the entry last changed (RFC 3339).
     pub updated_at: String,
     /// The entry's version: 0 until it is first stored, then one more with every write. Writes
-    /// are compare-and-set on it ([`Journal::store`]).
+    /// are compare-and-set on it ([`Journal::store`](super::Journal::store)).
     pub version: u64,
-    /// The runner holding the rotation's lease ([`Journal::acquire`]), if any.
+    /// The runner holding the rotation's lease ([`Journal::acquire`](super::Journal::acquire)), if any.
     pub holder: Option<String>,
     /// When that lease expires (RFC 3339).
     pub lease_until: Option<String>,
@@ -292,7 +292,7 @@ pub(crate) fn parse_rfc3339(s: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
 }
 
-/// A runner's lease on a rotation ([`Journal::acquire`]). Holds no secret.
+/// A runner's lease on a rotation ([`Journal::acquire`](super::Journal::acquire)). Holds no secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Lease {
