@@ -338,6 +338,51 @@ pub enum Error {
         source: BoxError,
     },
 
+    /// Another runner changed the journal entry since this one read it (compare-and-set on
+    /// the entry's version failed): nothing was written. Load the entry again and decide; the
+    /// rotation driver stops, leaving the rotation to the other runner.
+    #[error(
+        "journal entry `{rotation_id}` changed under this runner (expected version {expected}, found {}): \
+         nothing was written; another runner is working on this rotation",
+        found.map_or_else(|| "none".to_owned(), |v| v.to_string())
+    )]
+    JournalConflict {
+        /// The rotation id.
+        rotation_id: String,
+        /// The version this runner read.
+        expected: u64,
+        /// The version the journal holds (`None`: no entry).
+        found: Option<u64>,
+    },
+
+    /// Another runner holds the lease on this rotation: it is running it now (or died, and the
+    /// lease expires at `until`). Nothing was changed. Run again after `until`.
+    #[error(
+        "rotation `{rotation_id}` is held by another runner (`{holder}`) until {until}: nothing was \
+         changed; run again after that time"
+    )]
+    LeaseHeld {
+        /// The rotation id.
+        rotation_id: String,
+        /// The runner holding the lease.
+        holder: String,
+        /// When its lease expires (RFC 3339).
+        until: String,
+    },
+
+    /// A sealed journal entry could not be opened: a wrong or missing key, a tampered or moved
+    /// entry, or a credential that was never sealed. Nothing was changed and the rotation was not
+    /// started afresh: supply the key it was sealed with (its id is named), or restore the entry.
+    #[error("journal entry `{rotation_id}` cannot be opened: {reason} (key id `{key_id}`)")]
+    Unsealable {
+        /// The rotation id.
+        rotation_id: String,
+        /// The key id the entry names (empty if it names none).
+        key_id: String,
+        /// Why, without secrets.
+        reason: &'static str,
+    },
+
     /// A rotation id was reused for a different rotation: the journal holds a rotation of
     /// another kind, target, old credential or new credential under this id. Nothing was
     /// changed. Pick a new rotation id, or resume with the rotator and credentials the journal

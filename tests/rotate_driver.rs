@@ -109,6 +109,11 @@ impl Rotator for Scripted {
     }
 }
 
+/// A clock past the default lease: a runner that died holding the lease has lost it.
+fn after_expiry() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc() + rotate::DEFAULT_LEASE_TTL + std::time::Duration::from_secs(60)
+}
+
 fn options(id: &str) -> RotateOptions {
     RotateOptions::new(id).audit(Audit::new().reason("test").initiated_by("ci"))
 }
@@ -232,17 +237,21 @@ async fn a_future_dropped_inside_any_step_resumes_without_a_second_regenerate() 
             // The future is dropped here, mid-step, as a crash or a cancelled task would.
         }
         rotator.heal();
+        // The dead run's lease stands until it expires: another runner is told who holds it.
+        let err = rotate::rotate(&rotator, &journal, options("r3"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err.error, Error::LeaseHeld { .. }), "{err}");
         if hanging == "regenerate" {
             // Whether the interrupted regenerate minted is unknown: no second one unasked.
-            let err = rotate::rotate(&rotator, &journal, options("r3"))
+            let err = rotate::rotate(&rotator, &journal, options("r3").clock(after_expiry))
                 .await
                 .unwrap_err();
             assert!(err.to_string().contains("outcome is unknown"), "{err}");
             assert_eq!(rotator.minted.load(Ordering::SeqCst), 1);
         }
-        let report = rotate::rotate(&rotator, &journal, options("r3").remint_after_unknown(true))
-            .await
-            .unwrap();
+        let resume = options("r3").remint_after_unknown(true).clock(after_expiry);
+        let report = rotate::rotate(&rotator, &journal, resume).await.unwrap();
         assert!(report.succeeded(), "after a drop in {hanging}");
         let expected_mints = 1 + usize::from(hanging == "regenerate");
         assert_eq!(

@@ -1,11 +1,11 @@
 //! The rotation driver: regenerate, journal, update, verify, finish; resumable at every step.
 
 use std::fmt;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::journal::{JournalEntry, Step, check_rotation_id, now_rfc3339};
+use super::journal::{JournalEntry, Step, check_rotation_id, now_rfc3339, rfc3339};
 use super::{Finished, Journal, Rotator, Updated, Verified};
 use crate::error::Error;
 
@@ -68,6 +68,29 @@ pub struct RotateOptions {
     pub audit: Audit,
     /// Start a new minting regenerate although an earlier one's outcome is unknown.
     pub remint_after_unknown: bool,
+    /// Names this runner in the journal's lease (default: host, process id and a random
+    /// suffix, new for every run).
+    pub holder: String,
+    /// How long the lease lasts without a journal write ([`DEFAULT_LEASE_TTL`]).
+    pub lease_ttl: Duration,
+    /// The clock leases are computed with (default: the system clock, UTC).
+    pub clock: fn() -> time::OffsetDateTime,
+}
+
+/// How long a runner's lease on a rotation lasts unless renewed: 15 minutes. The driver renews
+/// it with every journal write (between steps), so it must outlast the longest single step (an
+/// Automation update of many rules); a runner that dies leaves the rotation to others after
+/// at most this long.
+pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(15 * 60);
+
+fn default_holder() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".to_owned());
+    format!("{host}-{}-{:08x}", std::process::id(), fastrand::u32(..))
 }
 
 impl RotateOptions {
@@ -77,7 +100,38 @@ impl RotateOptions {
             rotation_id: rotation_id.into(),
             audit: Audit::default(),
             remint_after_unknown: false,
+            holder: default_holder(),
+            lease_ttl: DEFAULT_LEASE_TTL,
+            clock: time::OffsetDateTime::now_utc,
         }
+    }
+
+    /// Names this runner in the lease. Two runs with the same holder share the lease: give each
+    /// replica its own (a pod name), and reuse one only to resume your own crashed run at once.
+    pub fn holder(mut self, holder: impl Into<String>) -> Self {
+        self.holder = holder.into();
+        self
+    }
+
+    /// Sets how long the lease lasts between journal writes ([`DEFAULT_LEASE_TTL`]).
+    pub fn lease_ttl(mut self, ttl: Duration) -> Self {
+        self.lease_ttl = ttl;
+        self
+    }
+
+    /// Sets the clock leases are computed with (tests move it instead of sleeping).
+    ///
+    /// ```
+    /// use atlassian_rotation::rotate::RotateOptions;
+    /// fn tomorrow() -> time::OffsetDateTime {
+    ///     time::OffsetDateTime::now_utc() + time::Duration::days(1)
+    /// }
+    /// let options = RotateOptions::new("rot-1").clock(tomorrow);
+    /// # let _ = options;
+    /// ```
+    pub fn clock(mut self, clock: fn() -> time::OffsetDateTime) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// After a minting regenerate was interrupted or went unanswered (the journal says
@@ -212,6 +266,11 @@ impl<C> std::error::Error for RotationError<C> {
 struct Run<'a> {
     journal: &'a dyn Journal,
     report: RotationReport,
+    holder: String,
+    lease_ttl: Duration,
+    clock: fn() -> time::OffsetDateTime,
+    /// The last entry this run wrote, as the journal holds it (for releasing the lease).
+    last: Option<JournalEntry>,
 }
 
 impl Run<'_> {
@@ -263,22 +322,65 @@ impl Run<'_> {
     /// The first write of a run: creates the entry when the journal held none (`fresh`) and
     /// returns whether it did (`false`: another run created it meanwhile); replaces it
     /// otherwise.
-    async fn first_write(&mut self, entry: &JournalEntry, fresh: bool) -> Result<bool, Error> {
-        if !fresh {
+    async fn first_write(
+        &mut self,
+        entry: &mut JournalEntry,
+        previous: Option<u64>,
+    ) -> Result<bool, Error> {
+        if let Some(version) = previous {
+            entry.version = version;
+            self.stamp(entry);
             self.journal.store(entry).await?;
-        } else if !self.journal.create(entry).await? {
-            return Ok(false);
+        } else {
+            entry.version = 0;
+            self.stamp(entry);
+            if !self.journal.create(entry).await? {
+                return Ok(false);
+            }
         }
+        entry.version += 1;
+        self.last = Some(entry.clone());
         if entry.step >= Step::Regenerated {
             self.saved(entry);
         }
         Ok(true)
     }
 
-    async fn save(&mut self, entry: &JournalEntry) -> Result<(), Error> {
+    /// Stores `entry` (compare-and-set on its version), renewing this run's lease.
+    async fn save(&mut self, entry: &mut JournalEntry) -> Result<(), Error> {
+        self.stamp(entry);
         self.journal.store(entry).await?;
+        entry.version += 1;
+        self.last = Some(entry.clone());
         self.saved(entry);
         Ok(())
+    }
+
+    /// Marks `entry` as held by this run until now + the lease TTL; a finished entry is held
+    /// by no one.
+    fn stamp(&self, entry: &mut JournalEntry) {
+        if entry.step == Step::Finished {
+            entry.holder = None;
+            entry.lease_until = None;
+        } else {
+            entry.holder = Some(self.holder.clone());
+            entry.lease_until = Some(rfc3339((self.clock)() + self.lease_ttl));
+        }
+    }
+
+    /// Gives the lease back (best effort: a run that cannot write leaves it to expire).
+    async fn release(&mut self) {
+        let Some(mut entry) = self.last.take() else {
+            return;
+        };
+        if entry.holder.as_deref() != Some(self.holder.as_str()) {
+            return;
+        }
+        entry.holder = None;
+        entry.lease_until = None;
+        if let Err(e) = self.journal.store(&entry).await {
+            tracing::debug!(error = %e, "the rotation's lease was not released; it will expire");
+        }
     }
 
     /// Reports `entry` as the last journaled state.
@@ -317,11 +419,18 @@ where
         rotation_id,
         audit,
         remint_after_unknown,
+        holder,
+        lease_ttl,
+        clock,
     } = options;
     let kind = rotator.kind();
     let now = now_rfc3339();
     let mut run = Run {
         journal,
+        holder,
+        lease_ttl,
+        clock,
+        last: None,
         report: RotationReport {
             rotation_id: rotation_id.clone(),
             kind: kind.to_owned(),
@@ -337,13 +446,68 @@ where
             ended_at: now,
         },
     };
-    if let Err(e) = check_rotation_id(&rotation_id) {
+    let result = drive(rotator, &mut run, &rotation_id, remint_after_unknown).await;
+    run.release().await;
+    result
+}
+
+async fn drive<R>(
+    rotator: &R,
+    run: &mut Run<'_>,
+    rotation_id: &str,
+    remint_after_unknown: bool,
+) -> Result<RotationReport, RotationError<R::Credential>>
+where
+    R: Rotator + ?Sized,
+{
+    let journal = run.journal;
+    let kind = rotator.kind();
+    if let Err(e) = check_rotation_id(rotation_id) {
         return Err(run.fail(e, None));
     }
-    let loaded = match journal.load(&rotation_id).await {
+    // The lease first: a rotation another runner is working on is left alone.
+    let now = (run.clock)();
+    if let Err(e) = journal
+        .acquire(rotation_id, &run.holder, now, run.lease_ttl)
+        .await
+    {
+        return Err(run.fail(e, None));
+    }
+    let loaded = match journal.load(rotation_id).await {
         Ok(entry) => entry,
         Err(e) => return Err(run.fail(e, None)),
     };
+    // The entry appeared (another runner created it) after the lease was taken on nothing.
+    if let Some(entry) = loaded
+        .as_ref()
+        .filter(|e| e.lease_held_by_other(&run.holder, now))
+    {
+        let e = Error::LeaseHeld {
+            rotation_id: rotation_id.to_owned(),
+            holder: entry.holder.clone().unwrap_or_default(),
+            until: entry.lease_until.clone().unwrap_or_default(),
+        };
+        return Err(run.fail(e, None));
+    }
+    if let Some(entry) = loaded.as_ref().filter(|e| e.step == Step::Abandoned) {
+        let e = Error::rotation(
+            "resume",
+            format!(
+                "rotation `{rotation_id}` was abandoned ({}): it is never resumed; use a new \
+                 rotation id, or forget this one first",
+                entry
+                    .abandoned_reason
+                    .as_deref()
+                    .unwrap_or("no reason given")
+            ),
+        );
+        return Err(run.fail(e, None));
+    }
+    if loaded.as_ref().is_some_and(|e| e.holder.is_some()) {
+        // acquire wrote our lease into it.
+        run.last.clone_from(&loaded);
+    }
+    let loaded_version = loaded.as_ref().map(|e| e.version);
     let target = rotator.target();
     let old_fingerprint = rotator.old_fingerprint();
     if let Some(entry) = &loaded {
@@ -369,7 +533,7 @@ where
                 );
                 return Err(run.fail(e, None));
             }
-            regenerate(rotator, &mut run, &rotation_id, kind, &target, false).await?
+            regenerate(rotator, run, rotation_id, kind, &target, loaded_version).await?
         }
         Some(mut entry) => {
             tracing::info!(rotation_id = %rotation_id, step = %entry.step, "resuming from journal");
@@ -417,8 +581,8 @@ where
         // A new rotation, or one whose regenerate certainly minted nothing: the first write
         // creates the entry only if no other run did meanwhile.
         None => {
-            let fresh = journal_state.is_none();
-            regenerate(rotator, &mut run, &rotation_id, kind, &target, fresh).await?
+            let previous = journal_state.and(loaded_version);
+            regenerate(rotator, run, rotation_id, kind, &target, previous).await?
         }
     };
 
@@ -445,7 +609,7 @@ where
                 if entry.step == Step::Updated {
                     entry.verified = None;
                     entry.advance(Step::Regenerated);
-                    if let Err(store) = run.save(&entry).await {
+                    if let Err(store) = run.save(&mut entry).await {
                         tracing::warn!(error = %store, "could not journal the step back to update");
                     }
                 }
@@ -465,19 +629,19 @@ where
     }
     run.report.ended_at = now_rfc3339();
     tracing::info!(rotation_id = %rotation_id, "rotation complete");
-    Ok(run.report)
+    Ok(run.report.clone())
 }
 
-/// Mints the credential, journaling the attempt first when regenerate mints. `fresh`: the
-/// journal held no entry for this rotation id, so the first write must create it (and fails
-/// if another run did so meanwhile).
+/// Mints the credential, journaling the attempt first when regenerate mints. `previous`: the
+/// version of the entry the journal held for this rotation id; `None`, the first write must
+/// create it (and fails if another run did so meanwhile).
 async fn regenerate<R>(
     rotator: &R,
     run: &mut Run<'_>,
     rotation_id: &str,
     kind: &str,
     target: &str,
-    fresh: bool,
+    previous: Option<u64>,
 ) -> Result<(JournalEntry, Option<R::Credential>), RotationError<R::Credential>>
 where
     R: Rotator + ?Sized,
@@ -487,7 +651,7 @@ where
     let mut intent = JournalEntry::started(rotation_id, kind, target);
     intent.old_fingerprint = rotator.old_fingerprint();
     if mints {
-        let written = match run.first_write(&intent, fresh).await {
+        let written = match run.first_write(&mut intent, previous).await {
             Ok(true) => Ok(()),
             Ok(false) => Err(Error::rotation(
                 "regenerate",
@@ -509,7 +673,7 @@ where
             if mints && !e.may_have_been_applied() {
                 // Certainly nothing minted: the next run may simply start again.
                 intent.advance(Step::NotMinted);
-                let _ = run.journal.store(&intent).await;
+                let _ = run.save(&mut intent).await;
             }
             run.record("regenerate", started, Some(&e));
             return Err(run.fail(e, None));
@@ -520,9 +684,10 @@ where
     entry.old_fingerprint = intent.old_fingerprint.clone();
     run.report.credential_fingerprint = Some(entry.fingerprint.clone());
     let saved = if mints {
-        run.save(&entry).await
+        entry.version = intent.version;
+        run.save(&mut entry).await
     } else {
-        match run.first_write(&entry, fresh).await {
+        match run.first_write(&mut entry, previous).await {
             Ok(true) => Ok(()),
             Ok(false) => {
                 // The other run's credential is the rotation's: this one is not used, and (not

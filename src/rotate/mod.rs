@@ -58,10 +58,16 @@ use crate::error::Result;
 pub use automation::{AutomationTokenRotator, DEFAULT_CONCURRENCY, Plan, PlannedRule, Rollback};
 pub use bulk::{Progress, ProgressFn};
 pub use driver::{
-    Audit, RotateOptions, RotationError, RotationReport, StepReport, StepStatus, resume_or_new_id,
-    rotate, unfinished,
+    Audit, DEFAULT_LEASE_TTL, RotateOptions, RotationError, RotationReport, StepReport, StepStatus,
+    resume_or_new_id, rotate, unfinished,
 };
-pub use journal::{FileJournal, Journal, JournalCredential, JournalEntry, MemoryJournal, Step};
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use journal::PostgresJournal;
+pub use journal::{
+    FileJournal, Journal, JournalCredential, JournalEntry, Lease, MemoryJournal, SealedJournal,
+    SealingKey, Step,
+};
 pub use token::{OldToken, TokenSource};
 pub use tunnel::{Probe, TunnelKeyRotator};
 
