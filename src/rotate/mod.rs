@@ -46,7 +46,10 @@ mod automation;
 mod bulk;
 mod driver;
 mod journal;
+mod options;
 mod originals;
+mod report;
+mod resume;
 mod token;
 mod tunnel;
 
@@ -57,10 +60,7 @@ use crate::error::Result;
 
 pub use automation::{AutomationTokenRotator, DEFAULT_CONCURRENCY, Plan, PlannedRule, Rollback};
 pub use bulk::{Progress, ProgressFn};
-pub use driver::{
-    Audit, DEFAULT_LEASE_TTL, RotateOptions, RotationError, RotationReport, StepReport, StepStatus,
-    resume_or_new_id, rotate, unfinished,
-};
+pub use driver::rotate;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use journal::PostgresJournal;
@@ -68,6 +68,9 @@ pub use journal::{
     FileJournal, Journal, JournalCredential, JournalEntry, Lease, MemoryJournal, SealedJournal,
     SealingKey, Step,
 };
+pub use options::{Audit, DEFAULT_LEASE_TTL, RotateOptions};
+pub use report::{RotationError, RotationReport, StepReport, StepStatus};
+pub use resume::{resume_or_new_id, unfinished};
 pub use token::{OldToken, TokenSource};
 pub use tunnel::{Probe, TunnelKeyRotator};
 
