@@ -410,12 +410,15 @@ impl Rotator for AutomationTokenRotator {
                         }
                     }
                     Ok(Outcome::AlreadyNew { disabled } | Outcome::Rewritten { disabled }) => {
+                        // Journaled and reported: redacted like every rule-derived string
+                        // (verify compares the redacted form).
+                        let shown = redactor.redact(summary.uuid);
                         if disabled {
-                            tally.disabled_before.push(summary.uuid.clone());
+                            tally.disabled_before.push(shown.clone());
                         }
                         tally.updated.found += 1;
                         tally.updated.rewritten += 1;
-                        tally.updated.targets.push(summary.uuid);
+                        tally.updated.targets.push(shown);
                         progress.matched += 1;
                         progress.written += 1;
                     }
@@ -545,11 +548,11 @@ impl Rotator for AutomationTokenRotator {
                 progress.scanned += 1;
                 progress.concurrency = concurrency;
                 *seen += 1;
-                let is_target = updated.targets.binary_search(&summary.uuid).is_ok();
-                seen_targets += usize::from(is_target);
                 let accepted = self.accepted(&summary.uuid);
-                let was_disabled = disabled_before.contains(summary.uuid.as_str());
                 let shown = redactor.redact(summary.uuid);
+                let is_target = updated.targets.binary_search(&shown).is_ok();
+                seen_targets += usize::from(is_target);
+                let was_disabled = disabled_before.contains(shown.as_str());
                 match result {
                     Ok((old, _, _)) if is_match(&old) => {
                         problems.push(format!("{shown} still holds the old token"));
