@@ -356,10 +356,13 @@ pub enum Error {
     },
 
     /// Another runner holds the lease on this rotation: it is running it now (or died, and the
-    /// lease expires at `until`). Nothing was changed. Run again after `until`.
+    /// lease expires at `until`). Nothing was changed. Run again after `until`; or, once you
+    /// know that runner is dead (a killed process of your own), take over at once with
+    /// `RotateOptions::holder(<holder>)` or `Journal::release(rotation_id, <holder>)`.
     #[error(
         "rotation `{rotation_id}` is held by another runner (`{holder}`) until {until}: nothing was \
-         changed; run again after that time"
+         changed; run again after that time, or, if that runner is dead, release its lease \
+         (Journal::release with holder `{holder}`) or run with that holder (RotateOptions::holder)"
     )]
     LeaseHeld {
         /// The rotation id.

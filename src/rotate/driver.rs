@@ -2,7 +2,9 @@
 
 use std::time::{Duration, Instant};
 
-use super::journal::{JournalEntry, Step, check_rotation_id, now_rfc3339, rfc3339};
+use super::journal::{
+    JournalCredential, JournalEntry, Step, check_rotation_id, now_rfc3339, rfc3339,
+};
 use super::options::RotateOptions;
 use super::report::{RotationError, RotationReport, StepReport, StepStatus};
 use super::{Journal, Rotator};
@@ -83,7 +85,7 @@ impl Run<'_> {
                 return Ok(false);
             }
         }
-        entry.version += 1;
+        entry.version = entry.version.saturating_add(1);
         self.last = Some(entry.clone());
         if entry.step >= Step::Regenerated {
             self.saved(entry);
@@ -95,7 +97,7 @@ impl Run<'_> {
     async fn save(&mut self, entry: &mut JournalEntry) -> Result<(), Error> {
         self.stamp(entry);
         self.journal.store(entry).await?;
-        entry.version += 1;
+        entry.version = entry.version.saturating_add(1);
         self.last = Some(entry.clone());
         self.saved(entry);
         Ok(())
@@ -109,7 +111,10 @@ impl Run<'_> {
             entry.lease_until = None;
         } else {
             entry.holder = Some(self.holder.clone());
-            entry.lease_until = Some(rfc3339((self.clock)() + self.lease_ttl));
+            entry.lease_until = Some(rfc3339(super::journal::lease_end(
+                (self.clock)(),
+                self.lease_ttl,
+            )));
         }
     }
 
@@ -296,6 +301,22 @@ where
                 );
                 return Err(run.fail(e, None));
             }
+            // The credential must be the one the entry names: a column restored from a backup,
+            // or a value copied from another entry, is not resumed.
+            if credential
+                .as_ref()
+                .is_some_and(|c| c.fingerprint() != entry.fingerprint)
+            {
+                let e = Error::rotation(
+                    "resume",
+                    format!(
+                        "the journaled credential does not match the entry's fingerprint {}: the \
+                         entry was altered; reconcile it by hand",
+                        entry.fingerprint
+                    ),
+                );
+                return Err(run.fail(e, None));
+            }
             // A verification is evidence about the moment it ran: the finish step (revoking the
             // old credential) only follows a verify of the same run, so a resumed finish
             // verifies again first.
@@ -338,7 +359,8 @@ where
                 e.updated = Some(u);
             });
             if let Err(e) = step.await {
-                return Err(run.fail(e, None));
+                let copy = handed_back(&e, &credential);
+                return Err(run.fail(e, copy));
             }
         }
         if entry.step < Step::Verified {
@@ -358,7 +380,8 @@ where
                         tracing::warn!(error = %store, "could not journal the step back to update");
                     }
                 }
-                return Err(run.fail(e, None));
+                let copy = handed_back(&e, &credential);
+                return Err(run.fail(e, copy));
             }
         }
         if entry.step < Step::Finished {
@@ -368,7 +391,8 @@ where
                 e.finished = Some(f);
             });
             if let Err(e) = step.await {
-                return Err(run.fail(e, None));
+                let copy = handed_back(&e, &credential);
+                return Err(run.fail(e, copy));
             }
         }
     }
@@ -518,4 +542,15 @@ where
         }
     }
     Ok(())
+}
+
+/// A copy of `credential` for the caller when a step's journal write failed (another runner or
+/// an operator changed the entry, the journal is unreachable): the journal may no longer hold
+/// it, and it may already be installed. `None` for any other failure: the journal holds it.
+fn handed_back<C: JournalCredential>(error: &Error, credential: &C) -> Option<C> {
+    matches!(
+        error,
+        Error::Journal { .. } | Error::JournalConflict { .. } | Error::LeaseHeld { .. }
+    )
+    .then(|| C::from_journal_value(credential.journal_value().to_owned()))
 }

@@ -63,10 +63,10 @@ pub use bulk::{Progress, ProgressFn};
 pub use driver::rotate;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
-pub use journal::PostgresJournal;
+pub use journal::{DEFAULT_STATEMENT_TIMEOUT, PostgresJournal};
 pub use journal::{
-    FileJournal, Journal, JournalCredential, JournalEntry, Lease, MemoryJournal, SealedJournal,
-    SealingKey, Step,
+    FileJournal, Journal, JournalCredential, JournalEntry, Lease, MAX_LEASE_TTL, MemoryJournal,
+    SealedJournal, SealingKey, Step,
 };
 pub use options::{Audit, DEFAULT_LEASE_TTL, RotateOptions};
 pub use report::{RotationError, RotationReport, StepReport, StepStatus};

@@ -288,6 +288,16 @@ pub(crate) fn rfc3339(t: OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
+/// When a lease taken at `now` for `ttl` ends: saturating, never a panic, and at most
+/// [`MAX_LEASE_TTL`] ahead (a lease is meant to expire).
+pub(crate) fn lease_end(now: OffsetDateTime, ttl: std::time::Duration) -> OffsetDateTime {
+    let ttl = time::Duration::try_from(ttl.min(MAX_LEASE_TTL)).unwrap_or(time::Duration::DAY);
+    now.saturating_add(ttl)
+}
+
+/// The longest lease the journals grant: one day. A longer TTL is shortened to it.
+pub const MAX_LEASE_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
+
 pub(crate) fn parse_rfc3339(s: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
 }

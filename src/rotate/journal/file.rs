@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
 
-use super::{Journal, JournalEntry, Step, check_rotation_id, journal_err};
+use super::{Journal, JournalEntry, Step, check_rotation_id, journal_err, next_version};
 use crate::error::{Error, Result};
 use crate::rotate::{Finished, Updated, Verified};
 
@@ -88,6 +88,16 @@ impl Journal for FileJournal {
             Err(e) => return Err(journal_err("read", e)),
         };
         let r: Record = serde_json::from_slice(&bytes).map_err(|e| journal_err("decode", e))?;
+        // A file copied or renamed to another id's name is not that rotation's entry.
+        if r.rotation_id != rotation_id {
+            return Err(journal_err(
+                "decode",
+                std::io::Error::other(format!(
+                    "the file for rotation `{rotation_id}` holds rotation `{}`",
+                    r.rotation_id
+                )),
+            ));
+        }
         Ok(Some(JournalEntry {
             rotation_id: r.rotation_id,
             kind: r.kind,
@@ -122,7 +132,7 @@ impl Journal for FileJournal {
         }
         let expected = entry.version;
         let found = self
-            .write(entry, expected + 1, move |dir, path, bytes| {
+            .write(entry, next_version(entry)?, move |dir, path, bytes| {
                 with_lock(path, || {
                     let found = read_version(path)?;
                     if found == Some(expected) {
@@ -421,7 +431,7 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        entry.version += 1;
+        entry.version = entry.version.saturating_add(1);
         entry.updated = Some(Updated::new(1, 1));
         entry.advance(Step::Finished);
         journal.store(&entry).await.unwrap();

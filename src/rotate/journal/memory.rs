@@ -51,7 +51,7 @@ impl Journal for MemoryJournal {
             return Err(conflict(entry, found));
         }
         let mut stored = entry.clone();
-        stored.version = entry.version + 1;
+        stored.version = super::next_version(entry)?;
         entries.insert(entry.rotation_id.clone(), stored);
         Ok(())
     }

@@ -14,13 +14,14 @@ use time::OffsetDateTime;
 
 use crate::error::{Error, Result};
 
-pub use entry::{JournalCredential, JournalEntry, Lease, Step};
+pub(crate) use entry::lease_end;
+pub use entry::{JournalCredential, JournalEntry, Lease, MAX_LEASE_TTL, Step};
 pub(crate) use entry::{now_rfc3339, rfc3339};
 pub use file::FileJournal;
 pub(crate) use file::{create_private_dir, write_atomically};
 pub use memory::MemoryJournal;
 #[cfg(feature = "postgres")]
-pub use postgres::PostgresJournal;
+pub use postgres::{DEFAULT_STATEMENT_TIMEOUT, PostgresJournal};
 pub use sealed::{SealedJournal, SealingKey};
 
 /// A durable store for rotations in progress, chosen by the caller (a file, a database, a vault).
@@ -220,12 +221,22 @@ pub trait Journal: Send + Sync {
                 format!("rotation `{rotation_id}` is already {}", entry.step),
             ));
         }
+        // A runner holding the lease may be installing the credential right now: abandoning
+        // under it would leave a credential in use that nobody holds. Release a dead runner's
+        // lease first (`release` with the holder the error names).
+        if entry.lease_held_by_other("", OffsetDateTime::now_utc()) {
+            return Err(Error::LeaseHeld {
+                rotation_id: rotation_id.to_owned(),
+                holder: entry.holder.clone().unwrap_or_default(),
+                until: entry.lease_until.clone().unwrap_or_default(),
+            });
+        }
         entry.advance(Step::Abandoned);
         entry.abandoned_reason = Some(reason.to_owned());
         entry.holder = None;
         entry.lease_until = None;
         self.store(&entry).await?;
-        entry.version += 1;
+        entry.version = entry.version.saturating_add(1);
         Ok(entry)
     }
 
@@ -261,7 +272,7 @@ pub trait Journal: Send + Sync {
         now: OffsetDateTime,
         ttl: Duration,
     ) -> Result<Lease> {
-        let until = rfc3339(now + ttl);
+        let until = rfc3339(entry::lease_end(now, ttl));
         let lease = Lease {
             rotation_id: rotation_id.to_owned(),
             holder: holder.to_owned(),
@@ -339,6 +350,15 @@ fn unsupported(action: &'static str, what: &'static str) -> Error {
         action,
         std::io::Error::new(std::io::ErrorKind::Unsupported, what),
     )
+}
+
+/// The version a store of `entry` writes: one more, or a conflict at the end of the range (a
+/// corrupted entry must not panic or wrap around).
+pub(crate) fn next_version(entry: &JournalEntry) -> Result<u64> {
+    entry
+        .version
+        .checked_add(1)
+        .ok_or_else(|| conflict(entry, Some(entry.version)))
 }
 
 pub(crate) fn conflict(entry: &JournalEntry, found: Option<u64>) -> Error {

@@ -9,7 +9,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use tokio_postgres::{Client, NoTls, Row, Socket};
 
 use super::entry::parse_rfc3339;
@@ -77,7 +77,15 @@ pub struct PostgresJournal {
     client: tokio::sync::Mutex<Option<Arc<Client>>>,
     table: String,
     migrated: tokio::sync::OnceCell<()>,
+    timeout: std::time::Duration,
 }
+
+/// How long one journal statement (or connection attempt) may take before its outcome counts
+/// as unknown: 30 seconds. A write that runs out is read back once, within the same bound; if
+/// that fails too, the write fails, and the driver hands a credential it could not journal
+/// back to the caller ([`RotationError::unjournaled`](crate::rotate::RotationError)) instead
+/// of waiting for ever. A caller's own timeout around `rotate` must be longer than this.
+pub const DEFAULT_STATEMENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl std::fmt::Debug for PostgresJournal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -122,9 +130,12 @@ impl PostgresJournal {
         T::TlsConnect: Send,
         <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
     {
-        let config: tokio_postgres::Config = config
+        let mut config: tokio_postgres::Config = config
             .parse()
             .map_err(|_| Error::invalid_input("PostgreSQL configuration", "could not be parsed"))?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(DEFAULT_STATEMENT_TIMEOUT);
+        }
         let connect: Arc<Connect> = Arc::new(move || {
             let config = config.clone();
             let tls = tls.clone();
@@ -143,6 +154,7 @@ impl PostgresJournal {
             client: tokio::sync::Mutex::new(None),
             table: quote_table(table)?,
             migrated: tokio::sync::OnceCell::new(),
+            timeout: DEFAULT_STATEMENT_TIMEOUT,
         };
         journal.client().await?;
         Ok(journal)
@@ -182,25 +194,63 @@ impl PostgresJournal {
                     t = self.table
                 );
                 let client = self.client().await?;
-                client
-                    .batch_execute(&sql)
-                    .await
-                    .map_err(|e| journal_err("create table", e))
+                self.bounded("create table", client.batch_execute(&sql))
+                    .await?
+                    .map_err(|e| pg_err("create table", e))
             })
             .await
             .map(|_| ())
     }
 
     /// The live connection, made again if it was lost.
+    /// Sets how long one statement or connection attempt may take
+    /// ([`DEFAULT_STATEMENT_TIMEOUT`]).
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> atlassian_rotation::Result<()> {
+    /// use std::time::Duration;
+    /// use atlassian_rotation::rotate::PostgresJournal;
+    ///
+    /// let journal = PostgresJournal::connect("host=127.0.0.1 user=postgres dbname=test", "rotation_journal")
+    ///     .await?
+    ///     .timeout(Duration::from_secs(10));
+    /// # let _ = journal;
+    /// # Ok(()) }
+    /// ```
+    pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// `future`, or a timeout error naming `action`.
+    async fn bounded<T>(
+        &self,
+        action: &'static str,
+        future: impl std::future::Future<Output = std::result::Result<T, tokio_postgres::Error>>,
+    ) -> Result<std::result::Result<T, tokio_postgres::Error>> {
+        tokio::time::timeout(self.timeout, future)
+            .await
+            .map_err(|_| {
+                journal_err(
+                    action,
+                    std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!("the database did not answer within {:?}", self.timeout),
+                    ),
+                )
+            })
+    }
+
     async fn client(&self) -> Result<Arc<Client>> {
         let mut slot = self.client.lock().await;
         if let Some(client) = slot.as_ref().filter(|c| !c.is_closed()) {
             return Ok(Arc::clone(client));
         }
         let client = Arc::new(
-            (self.connect)()
-                .await
-                .map_err(|e| journal_err("connect", e))?,
+            self.bounded("connect", (self.connect)())
+                .await?
+                .map_err(|e| pg_err("connect", e))?,
         );
         *slot = Some(Arc::clone(&client));
         Ok(client)
@@ -213,10 +263,13 @@ impl PostgresJournal {
     async fn query_opt(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
         self.migrate().await?;
         let client = self.client().await?;
-        client
-            .query_opt(sql, params)
-            .await
-            .map_err(|e| journal_err("read", e))
+        match self.bounded("read", client.query_opt(sql, params)).await {
+            Ok(result) => result.map_err(|e| pg_err("read", e)),
+            Err(timeout) => {
+                self.forget_connection().await;
+                Err(timeout)
+            }
+        }
     }
 
     /// Runs a write; an error that is not the server's answer (the connection went away) makes
@@ -224,9 +277,14 @@ impl PostgresJournal {
     async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<u64>> {
         self.migrate().await?;
         let client = self.client().await?;
-        match client.execute(sql, params).await {
+        let Ok(result) = self.bounded("write", client.execute(sql, params)).await else {
+            tracing::warn!("journal write did not answer in time; outcome unknown, reading back");
+            self.forget_connection().await;
+            return Ok(None);
+        };
+        match result {
             Ok(n) => Ok(Some(n)),
-            Err(e) if !outcome_unknown(&e, &client) => Err(journal_err("write", e)),
+            Err(e) if !outcome_unknown(&e, &client) => Err(pg_err("write", e)),
             Err(e) => {
                 tracing::warn!(error = %e, "journal write outcome unknown; reading back");
                 self.forget_connection().await;
@@ -248,8 +306,8 @@ impl PostgresJournal {
         Ok(match row {
             None => Landed::No(None),
             Some(row) => {
-                let version: i64 = row.try_get(0).map_err(|e| journal_err("decode", e))?;
-                let stamped: String = row.try_get(1).map_err(|e| journal_err("decode", e))?;
+                let version: i64 = row.try_get(0).map_err(|e| pg_err("decode", e))?;
+                let stamped: String = row.try_get(1).map_err(|e| pg_err("decode", e))?;
                 if stamped == write_id {
                     Landed::Yes
                 } else {
@@ -264,7 +322,7 @@ impl PostgresJournal {
         let row = self.query_opt(&sql, &[&rotation_id]).await?;
         row.map(|r| r.try_get::<_, i64>(0).map(|v| v as u64))
             .transpose()
-            .map_err(|e| journal_err("decode", e))
+            .map_err(|e| pg_err("decode", e))
     }
 
     /// Inserts `entry` at version 1 unless the row exists; whether it did.
@@ -351,7 +409,7 @@ impl PostgresJournal {
     }
 
     fn entry_of(row: &Row) -> Result<JournalEntry> {
-        let decode = |e| journal_err("decode", e);
+        let decode = |e| pg_err("decode", e);
         let step: String = row.try_get(3).map_err(decode)?;
         let outcomes: String = row.try_get(7).map_err(decode)?;
         let outcomes: Outcomes =
@@ -390,7 +448,7 @@ impl PostgresJournal {
 /// The parameters of a write that are not plain fields of the entry.
 struct Params {
     step: String,
-    credential: Option<String>,
+    credential: SecretParam,
     outcomes: String,
     created_at: OffsetDateTime,
     updated_at: OffsetDateTime,
@@ -411,10 +469,12 @@ impl Params {
         };
         Ok(Self {
             step: entry.step.to_string(),
-            credential: entry
-                .credential
-                .as_ref()
-                .map(|c| c.expose_secret().to_owned()),
+            credential: SecretParam(
+                entry
+                    .credential
+                    .as_ref()
+                    .map(|c| c.expose_secret().to_owned()),
+            ),
             outcomes: serde_json::to_string(&outcomes).map_err(|e| journal_err("encode", e))?,
             created_at: time(&entry.created_at)?,
             updated_at: time(&entry.updated_at)?,
@@ -423,12 +483,61 @@ impl Params {
     }
 }
 
-impl Drop for Params {
+/// The credential as a statement parameter. tokio-postgres logs every parameter's `Debug` at
+/// DEBUG level (through the `log` crate): this one prints `[redacted]`, and is zeroized on drop.
+struct SecretParam(Option<String>);
+
+impl std::fmt::Debug for SecretParam {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(crate::secret::REDACTED)
+    }
+}
+
+impl ToSql for SecretParam {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut bytes::BytesMut,
+    ) -> std::result::Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        self.0.to_sql(ty, out)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        <Option<String> as ToSql>::accepts(ty)
+    }
+
+    to_sql_checked!();
+}
+
+impl Drop for SecretParam {
     fn drop(&mut self) {
-        if let Some(c) = self.credential.as_mut() {
+        if let Some(c) = self.0.as_mut() {
             zeroize::Zeroize::zeroize(c);
         }
     }
+}
+
+/// A database error without what the server quotes of the row (`DETAIL: Failing row
+/// contains (...)` would show the credential): SQLSTATE, severity, message, and the table,
+/// column and constraint it names.
+fn pg_err(action: &'static str, e: tokio_postgres::Error) -> Error {
+    let text = match e.as_db_error() {
+        Some(db) => {
+            let mut text = format!("{} {}: {}", db.severity(), db.code().code(), db.message());
+            for (what, name) in [
+                ("table", db.table()),
+                ("column", db.column()),
+                ("constraint", db.constraint()),
+            ] {
+                if let Some(name) = name {
+                    text.push_str(&format!(" ({what} {name})"));
+                }
+            }
+            text
+        }
+        None => e.to_string(),
+    };
+    journal_err(action, std::io::Error::other(text))
 }
 
 /// Whether a failed write may or may not have been applied: the connection went away (an I/O
@@ -527,10 +636,10 @@ impl Journal for PostgresJournal {
             self.table
         );
         let client = self.client().await?;
-        let rows = client
-            .query(&sql, &[])
-            .await
-            .map_err(|e| journal_err("list", e))?;
+        let rows = self
+            .bounded("list", client.query(&sql, &[]))
+            .await?
+            .map_err(|e| pg_err("list", e))?;
         rows.iter().map(Self::entry_of).collect()
     }
 

@@ -232,24 +232,47 @@ impl<J: Journal> SealedJournal<J> {
     /// assert_eq!(journal.reseal_all().await?, 0);
     /// # Ok(()) }
     /// ```
+    ///
+    /// An entry whose lease a runner holds is left to it (its next write seals with the
+    /// current key): resealing under it would make that runner's next write conflict. An
+    /// entry that cannot be opened or written does not stop the others; the first such error
+    /// is returned after all were tried.
     pub async fn reseal_all(&self) -> Result<usize> {
         let mut resealed = 0;
+        let mut first_error = None;
+        let now = time::OffsetDateTime::now_utc();
         for listed in self.inner.list().await? {
-            let Some(raw) = self.inner.load(&listed.rotation_id).await? else {
-                continue;
-            };
-            let current = raw
-                .credential
-                .as_ref()
-                .is_none_or(|c| key_id_of(c.expose_secret()) == Some(self.key.id()));
-            if current {
+            if listed.lease_held_by_other("", now) {
                 continue;
             }
-            let entry = self.open(raw)?;
-            self.store(&entry).await?;
-            resealed += 1;
+            let result = async {
+                let Some(raw) = self.inner.load(&listed.rotation_id).await? else {
+                    return Ok(false);
+                };
+                let current = raw
+                    .credential
+                    .as_ref()
+                    .is_none_or(|c| key_id_of(c.expose_secret()) == Some(self.key.id()));
+                if current {
+                    return Ok(false);
+                }
+                let entry = self.open(raw)?;
+                self.store(&entry).await?;
+                Ok::<_, Error>(true)
+            }
+            .await;
+            match result {
+                Ok(done) => resealed += usize::from(done),
+                Err(e) => {
+                    tracing::warn!(rotation_id = %listed.rotation_id, error = %e, "could not reseal");
+                    first_error.get_or_insert(e);
+                }
+            }
         }
-        Ok(resealed)
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(resealed),
+        }
     }
 
     fn seal(&self, entry: &JournalEntry) -> Result<JournalEntry> {
@@ -337,10 +360,18 @@ impl<J: Journal> SealedJournal<J> {
     }
 }
 
-/// The rotation id, kind, target and key id, length-prefixed so no two tuples encode alike.
+/// The rotation id, kind, target, the credential's fingerprint and the key id, length-prefixed
+/// so no two tuples encode alike: a sealed credential opens only in the entry it was sealed
+/// for (not in another rotation, nor under another credential's fingerprint).
 fn associated_data(entry: &JournalEntry, key_id: &str) -> Vec<u8> {
     let mut aad = b"atlassian-rotation/journal/sealed/v1".to_vec();
-    for part in [&entry.rotation_id, &entry.kind, &entry.target, key_id] {
+    for part in [
+        &entry.rotation_id,
+        &entry.kind,
+        &entry.target,
+        &entry.fingerprint,
+        key_id,
+    ] {
         aad.extend_from_slice(&(part.len() as u64).to_be_bytes());
         aad.extend_from_slice(part.as_bytes());
     }
@@ -363,6 +394,13 @@ fn unsealable(entry: &JournalEntry, key_id: &str, reason: &'static str) -> Error
 impl<J: Journal> Journal for SealedJournal<J> {
     async fn load(&self, rotation_id: &str) -> Result<Option<JournalEntry>> {
         match self.inner.load(rotation_id).await? {
+            // An entry moved under another id does not open as that rotation's, whatever the
+            // inner journal does.
+            Some(entry) if entry.rotation_id != rotation_id => Err(Error::Unsealable {
+                rotation_id: rotation_id.to_owned(),
+                key_id: String::new(),
+                reason: "the journal returned another rotation's entry for this id",
+            }),
             Some(entry) => self.open(entry).map(Some),
             None => Ok(None),
         }
