@@ -337,22 +337,7 @@ impl PostgresJournal {
         let p = Params::of(entry)?;
         for _ in 0..2 {
             let write_id = new_write_id();
-            let params: [&(dyn ToSql + Sync); 14] = [
-                &entry.rotation_id,
-                &entry.kind,
-                &entry.target,
-                &p.step,
-                &entry.fingerprint,
-                &entry.old_fingerprint,
-                &p.credential,
-                &p.outcomes,
-                &p.created_at,
-                &p.updated_at,
-                &entry.holder,
-                &p.lease_until,
-                &entry.abandoned_reason,
-                &write_id,
-            ];
+            let params = p.row(entry, &write_id);
             match self.execute(&sql, &params).await? {
                 Some(n) => return Ok(n == 1),
                 None => match self.landed(&entry.rotation_id, &write_id).await? {
@@ -378,23 +363,8 @@ impl PostgresJournal {
         let version = i64::try_from(entry.version).map_err(|_| conflict(entry, None))?;
         for _ in 0..2 {
             let write_id = new_write_id();
-            let params: [&(dyn ToSql + Sync); 15] = [
-                &entry.rotation_id,
-                &entry.kind,
-                &entry.target,
-                &p.step,
-                &entry.fingerprint,
-                &entry.old_fingerprint,
-                &p.credential,
-                &p.outcomes,
-                &p.created_at,
-                &p.updated_at,
-                &entry.holder,
-                &p.lease_until,
-                &entry.abandoned_reason,
-                &write_id,
-                &version,
-            ];
+            let mut params = p.row(entry, &write_id);
+            params.push(&version);
             match self.execute(&sql, &params).await? {
                 Some(1) => return Ok(Ok(())),
                 Some(_) => return Ok(Err(self.found_version(&entry.rotation_id).await?)),
@@ -456,6 +426,30 @@ struct Params {
 }
 
 impl Params {
+    /// The row's parameters `$1` to `$14`, in the column order of the insert and the update.
+    fn row<'a>(
+        &'a self,
+        entry: &'a JournalEntry,
+        write_id: &'a String,
+    ) -> Vec<&'a (dyn ToSql + Sync)> {
+        vec![
+            &entry.rotation_id,
+            &entry.kind,
+            &entry.target,
+            &self.step,
+            &entry.fingerprint,
+            &entry.old_fingerprint,
+            &self.credential,
+            &self.outcomes,
+            &self.created_at,
+            &self.updated_at,
+            &entry.holder,
+            &self.lease_until,
+            &entry.abandoned_reason,
+            write_id,
+        ]
+    }
+
     fn of(entry: &JournalEntry) -> Result<Self> {
         let time = |s: &str| {
             parse_rfc3339(s).ok_or_else(|| {
