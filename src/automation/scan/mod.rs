@@ -62,6 +62,7 @@ mod finding;
 pub(crate) mod forms;
 pub(crate) mod needles;
 mod walker;
+mod wrapped;
 
 use std::fmt;
 

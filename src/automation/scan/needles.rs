@@ -28,7 +28,7 @@ use super::forms::is_token_byte;
 const MAX_DEPTH: u8 = 1;
 
 /// A base64 alphabet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum Alphabet {
     /// `A-Za-z0-9+/`.
     Standard,
@@ -76,6 +76,21 @@ pub(crate) enum SpanKind {
     Escaped,
     /// A base64 run (from a group boundary, with its padding) whose decoding holds the token.
     Base64(Alphabet),
+    /// A base64 run broken by whitespace between groups (a line-wrapped run) whose decoding,
+    /// without the whitespace, holds the token. Reported, never rewritten.
+    Base64Wrapped,
+}
+
+impl SpanKind {
+    /// Whether the token is inside base64 (wrapped or not).
+    pub(crate) fn is_base64(self) -> bool {
+        matches!(self, Self::Base64(_) | Self::Base64Wrapped)
+    }
+
+    /// Whether a rewrite can replace it.
+    pub(crate) fn is_rewritable(self) -> bool {
+        !matches!(self, Self::Base64Wrapped)
+    }
 }
 
 /// One occurrence of the token in a string: its byte range in the string and its kind.
@@ -261,20 +276,7 @@ impl Needles {
             }
         }
         if search_base64 {
-            let mut runs: Vec<(Range<usize>, Alphabet)> = Vec::new();
-            for (index, at) in interior_hits {
-                let interior = &self.interiors[index];
-                for &alphabet in &interior.alphabets {
-                    let run = group_run(decoded, at..at + interior.text.len(), alphabet);
-                    if !runs.contains(&(run.clone(), alphabet)) {
-                        runs.push((run, alphabet));
-                    }
-                }
-            }
-            if self.tiny {
-                every_run(decoded, &mut runs);
-            }
-            for (run, alphabet) in runs {
+            for (run, alphabet) in self.runs(decoded, interior_hits) {
                 let Some((body, end)) = run_body(decoded, run.clone()) else {
                     continue;
                 };
@@ -291,6 +293,9 @@ impl Needles {
                     }
                 }
             }
+            if self.wrapped(&view, bounded, depth, first_only, spans) && first_only {
+                return;
+            }
         }
         spans.sort_by_key(|s| (s.range.start, std::cmp::Reverse(s.range.end)));
         let mut end = 0;
@@ -301,6 +306,87 @@ impl Needles {
             }
             keep
         });
+    }
+
+    /// The base64 runs of `hay` to decode: around each interior hit (`(interior, at)`, in order
+    /// of `at`), and every run when the token is tiny; each once. Linear in `hay` for any number
+    /// of hits.
+    fn runs(&self, hay: &[u8], interior_hits: Vec<(usize, usize)>) -> Vec<(Range<usize>, Alphabet)> {
+        let mut runs: Vec<(Range<usize>, Alphabet)> = Vec::new();
+        // The maximal run last found, per alphabet: hits inside it do not walk it again.
+        let mut last: [Range<usize>; 2] = [0..0, 0..0];
+        for (index, at) in interior_hits {
+            let interior = &self.interiors[index];
+            let hit = at..at + interior.text.len();
+            for &alphabet in &interior.alphabets {
+                let slot = &mut last[alphabet as usize];
+                if !(slot.start <= hit.start && hit.end <= slot.end) {
+                    *slot = maximal_run(hay, hit.clone(), alphabet);
+                }
+                let start = slot.start + (hit.start - slot.start) % 4;
+                runs.push((start..slot.end, alphabet));
+            }
+        }
+        if self.tiny {
+            every_run(hay, &mut runs);
+        }
+        runs.sort_unstable_by_key(|(run, alphabet)| (run.start, run.end, *alphabet));
+        runs.dedup();
+        runs
+    }
+
+    /// Pushes (once) each base64 run of the decoded `view` that is broken by whitespace between
+    /// groups and whose whitespace-free text holds the token, unless it overlaps an occurrence
+    /// already found. Returns whether it pushed one.
+    fn wrapped(
+        &self,
+        view: &View<'_>,
+        bounded: bool,
+        depth: u8,
+        first_only: bool,
+        spans: &mut Vec<Span>,
+    ) -> bool {
+        let decoded = view.bytes();
+        // The prefilter: too short for an interior and a break, or no whitespace at all.
+        if decoded.len() <= self.min_len {
+            return false;
+        }
+        let Some((squeezed, map)) = super::wrapped::squeeze(decoded) else {
+            return false;
+        };
+        let mut interior_hits = Vec::new();
+        self.hits(&squeezed, !1, |needle, at| interior_hits.push((needle - 1, at)));
+        let mut found = false;
+        for (run, alphabet) in self.runs(&squeezed, interior_hits) {
+            let Some((body, end)) = run_body(&squeezed, run.clone()) else {
+                continue;
+            };
+            let (start, stop) = (map[run.start], map[end - 1] + 1);
+            if stop - start == end - run.start {
+                continue; // no break inside: an ordinary run, already searched
+            }
+            let range = view.orig(start)..view.orig(stop);
+            let overlaps = spans
+                .iter()
+                .any(|s| s.range.start < range.end && range.start < s.range.end);
+            if overlaps {
+                continue;
+            }
+            let Some(plain) = alphabet.decode(&squeezed[body]) else {
+                continue;
+            };
+            if self.holds(&plain, bounded, depth + 1) {
+                spans.push(Span {
+                    range,
+                    kind: SpanKind::Base64Wrapped,
+                });
+                found = true;
+                if first_only {
+                    return true;
+                }
+            }
+        }
+        found
     }
 
     /// Calls `f(needle, at)` for every position of `hay` where a needle of `which` (a bit set:
@@ -358,6 +444,7 @@ impl Needles {
                 SpanKind::Escaped => out.extend_from_slice(&Style::learn(original).spell(new)),
                 // A run that cannot be rewritten stays as it was: the caller sees the token
                 // still there.
+                SpanKind::Base64Wrapped => out.extend_from_slice(original),
                 SpanKind::Base64(alphabet) => {
                     match self.replace_base64(original, new, depth, alphabet) {
                         Some(run) => out.extend_from_slice(&run),
@@ -407,8 +494,8 @@ fn is_bounded(hay: &[u8], at: usize, len: usize) -> bool {
     clear_before && clear_after
 }
 
-/// The base64 run around `hit`, starting at the group boundary `hit` starts on.
-fn group_run(hay: &[u8], hit: Range<usize>, alphabet: Alphabet) -> Range<usize> {
+/// The maximal base64 run around `hit`.
+fn maximal_run(hay: &[u8], hit: Range<usize>, alphabet: Alphabet) -> Range<usize> {
     let mut start = hit.start;
     while start > 0 && alphabet.contains(hay[start - 1]) {
         start -= 1;
@@ -417,11 +504,12 @@ fn group_run(hay: &[u8], hit: Range<usize>, alphabet: Alphabet) -> Range<usize> 
     while end < hay.len() && alphabet.contains(hay[end]) {
         end += 1;
     }
-    start + (hit.start - start) % 4..end
+    start..end
 }
 
 /// Every maximal base64 run of `hay` of two characters or more, from each of its first four
-/// positions, in both alphabets: for a token too short to have interiors.
+/// positions, in both alphabets: for a token too short to have interiors. The caller removes
+/// duplicates.
 fn every_run(hay: &[u8], runs: &mut Vec<(Range<usize>, Alphabet)>) {
     for alphabet in Alphabet::BOTH {
         let mut at = 0;
@@ -432,10 +520,7 @@ fn every_run(hay: &[u8], runs: &mut Vec<(Range<usize>, Alphabet)>) {
                 .count();
             if len >= 2 {
                 for offset in 0..len.min(4) {
-                    let run = (at + offset..at + len, alphabet);
-                    if !runs.contains(&run) {
-                        runs.push(run);
-                    }
+                    runs.push((at + offset..at + len, alphabet));
                 }
             }
             at += len.max(1);

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::forms;
-use super::needles::{Needles, Span, SpanKind};
+use super::needles::{Needles, Span};
 use super::{CredentialForm, FindingStatus};
 
 /// Where a string sits.
@@ -211,7 +211,7 @@ impl<'v> Walk<'_, 'v> {
                 let rewritable = on_boundaries(value, &spans);
                 if let Some(range) = forms::basic_credentials(value) {
                     let in_basic = spans.iter().any(|span| {
-                        matches!(span.kind, SpanKind::Base64(_))
+                        span.kind.is_base64()
                             && span.range.start < range.end
                             && range.start < span.range.end
                     });
@@ -226,7 +226,7 @@ impl<'v> Walk<'_, 'v> {
                     CredentialForm::Bearer
                 } else if spans
                     .iter()
-                    .all(|span| matches!(span.kind, SpanKind::Base64(_)))
+                    .all(|span| span.kind.is_base64())
                 {
                     CredentialForm::Base64
                 } else {
@@ -261,7 +261,7 @@ impl<'v> Walk<'_, 'v> {
         }
         let clear = spans
             .iter()
-            .any(|span| !matches!(span.kind, SpanKind::Base64(_)));
+            .any(|span| !span.kind.is_base64());
         let form = match ctx {
             _ if !clear => CredentialForm::Base64,
             Ctx::Url => CredentialForm::Url,
@@ -306,10 +306,13 @@ impl<'v> Walk<'_, 'v> {
     }
 }
 
-/// Whether every span starts and ends between characters, so that a rewrite leaves valid text.
+/// Whether every span can be rewritten and starts and ends between characters, so that a
+/// rewrite leaves valid text.
 fn on_boundaries(value: &str, spans: &[Span]) -> bool {
     spans.iter().all(|span| {
-        value.is_char_boundary(span.range.start) && value.is_char_boundary(span.range.end)
+        span.kind.is_rewritable()
+            && value.is_char_boundary(span.range.start)
+            && value.is_char_boundary(span.range.end)
     })
 }
 
