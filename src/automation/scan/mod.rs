@@ -34,10 +34,19 @@
 //! A header value is unreadable, reported as [`CredentialForm::Masked`] and never rewritten,
 //! when it is all `*` (two or more); or, in a secure header (`headerSecure: true`) or a header
 //! whose name looks like a credential (see [`Scanner::inventory`]), when it is missing, `null`,
-//! not a string, empty or a lone `*`. A Data Center `keyOrValue` that is missing or not a string
-//! is unreadable in any header. A `url` is unreadable when it is all `*` (two or more) or, with
-//! `urlSecure: true`, missing, `null`, not a string, empty or a lone `*`. A lone `*` in any
-//! other header (`If-Match: *`) is a value, not a mask.
+//! not a string, or a redaction marker. A marker, ignoring surrounding whitespace, is:
+//!
+//! - empty (so a value of only whitespace is one);
+//! - mask characters only, one or more: `*`, `•` (U+2022), `●` (U+25CF);
+//! - three or more `x` / `X` and nothing else (`xxx`, `XXXXXXXX`; `xx` is a value);
+//! - `redacted` in any letter case, alone or wrapped in `[]`, `<>` or `()`;
+//! - a scheme (`Basic`, `Bearer`, `Token`, any case) alone or followed only by one of the above
+//!   (`Bearer ***`, `Basic ********`, `Bearer [REDACTED]`).
+//!
+//! A Data Center `keyOrValue` that is missing or not a string is unreadable in any header. A
+//! `url` is unreadable when it is all `*` (two or more) or, with `urlSecure: true`, missing,
+//! `null`, not a string or a marker. In any other header, only `**` or more stars is a mask: a
+//! lone `*` (`If-Match: *`), `xxx` or `[redacted]` there is a value.
 //!
 //! ```
 //! use atlassian_rotation::automation::scan::{CredentialForm, FindingStatus, Scanner};

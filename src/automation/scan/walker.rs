@@ -128,7 +128,8 @@ impl<'v> Walk<'_, 'v> {
     ///
     /// A value is unreadable (reported as [`CredentialForm::Masked`], never rewritten) when it is
     /// all `*` (two or more), or, in a secure header (`headerSecure: true`) or one with a
-    /// credential-like name, missing, `null`, not a string, empty or a lone `*`; a Data Center
+    /// credential-like name, missing, `null`, not a string or a redaction marker
+    /// ([`forms::is_mask`]); a Data Center
     /// `keyOrValue` that is missing or not a string is unreadable in any header.
     fn header(&mut self, map: &'v Map<String, Value>) {
         let name = map.get("name").and_then(Value::as_str);
