@@ -20,7 +20,7 @@ use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use zeroize::Zeroizing;
 
-use super::escape::{self, Style, View};
+use super::escape::{self, View};
 use super::forms::is_token_byte;
 
 /// Base64 is searched at the top level only: the decoded text of a run is searched for the clear
@@ -412,78 +412,6 @@ impl Needles {
             }
         }
     }
-
-    /// `hay` with every form of the token replaced by `new`, each in the same form: escaped
-    /// bytes escaped the same way, base64 runs decoded, replaced and encoded again with the same
-    /// alphabet and padding. `None` when the token is not there, or is still there after a few
-    /// passes (base64 runs glued together so that two readings overlap need a pass each).
-    pub(crate) fn replace(&self, hay: &[u8], new: &[u8], depth: u8) -> Option<Replaced> {
-        let mut replaced = self.replace_once(hay, new, depth)?;
-        for _ in 0..3 {
-            match self.replace_once(&replaced.text, new, depth) {
-                Some(again) => replaced.text = again.text,
-                None => return Some(replaced),
-            }
-        }
-        None
-    }
-
-    fn replace_once(&self, hay: &[u8], new: &[u8], depth: u8) -> Option<Replaced> {
-        let mut spans = Vec::new();
-        self.collect(hay, true, depth, false, &mut spans);
-        if spans.is_empty() {
-            return None;
-        }
-        let mut out = Zeroizing::new(Vec::with_capacity(hay.len() + 16));
-        let mut copied = 0;
-        for span in &spans {
-            out.extend_from_slice(&hay[copied..span.range.start]);
-            let original = &hay[span.range.clone()];
-            match span.kind {
-                SpanKind::Raw => out.extend_from_slice(new),
-                SpanKind::Escaped => out.extend_from_slice(&Style::learn(original).spell(new)),
-                // A run that cannot be rewritten stays as it was: the caller sees the token
-                // still there.
-                SpanKind::Base64Wrapped => out.extend_from_slice(original),
-                SpanKind::Base64(alphabet) => {
-                    match self.replace_base64(original, new, depth, alphabet) {
-                        Some(run) => out.extend_from_slice(&run),
-                        None => out.extend_from_slice(original),
-                    }
-                }
-            }
-            copied = span.range.end;
-        }
-        out.extend_from_slice(&hay[copied..]);
-        Some(Replaced { text: out, spans })
-    }
-
-    /// One base64 run (as written, maybe escaped) with the token replaced inside.
-    fn replace_base64(
-        &self,
-        original: &[u8],
-        new: &[u8],
-        depth: u8,
-        alphabet: Alphabet,
-    ) -> Option<Zeroizing<Vec<u8>>> {
-        let view = View::new(original);
-        let decoded = view.bytes();
-        let body_len = decoded
-            .iter()
-            .take_while(|&&b| alphabet.contains(b))
-            .count();
-        let padded = body_len < decoded.len() || body_len % 4 == 0;
-        let plain = alphabet.decode(&decoded[..body_len])?;
-        let replaced = self.replace(&plain, new, depth + 1)?;
-        let encoded = alphabet.encode(&replaced.text, padded);
-        Some(Style::learn(original).spell(&encoded))
-    }
-}
-
-/// A string with the token replaced, and where it was.
-pub(crate) struct Replaced {
-    pub(crate) text: Zeroizing<Vec<u8>>,
-    pub(crate) spans: Vec<Span>,
 }
 
 /// Whether the `len` bytes at `at` are a whole word: no token byte on either side.
@@ -559,6 +487,8 @@ fn ceil_boundary(text: &str, mut at: usize) -> usize {
     }
     at
 }
+
+mod replace;
 
 #[cfg(test)]
 mod tests;
