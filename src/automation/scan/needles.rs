@@ -276,16 +276,24 @@ impl Needles {
             }
         }
         if search_base64 {
+            // Standard runs that do not read as a text stream, which a URL-safe run inside
+            // them gives way to (below).
+            let mut not_text = Vec::new();
             for (run, alphabet) in self.runs(decoded, interior_hits) {
                 let Some((body, end)) = run_body(decoded, run.clone()) else {
                     continue;
                 };
-                let Some(plain) = alphabet.decode(&decoded[body]) else {
+                let Some(plain) = alphabet.decode(&decoded[body.clone()]) else {
                     continue;
                 };
                 if self.holds(&plain, bounded, depth + 1) {
+                    let range = view.orig(run.start)..view.orig(end);
+                    let whole = end > body.end || body.len() % 4 == 0;
+                    if alphabet == Alphabet::Standard && !(whole && replace::is_text(&plain)) {
+                        not_text.push(range.clone());
+                    }
                     spans.push(Span {
-                        range: view.orig(run.start)..view.orig(end),
+                        range,
                         kind: SpanKind::Base64(alphabet),
                     });
                     if first_only {
@@ -293,6 +301,7 @@ impl Needles {
                     }
                 }
             }
+            prefer_url_safe(spans, &not_text);
             if self.wrapped(&view, bounded, depth, first_only, spans) && first_only {
                 return;
             }
@@ -412,6 +421,35 @@ impl Needles {
             }
         }
     }
+}
+
+/// Drops the standard-alphabet runs of `not_text` that hold a URL-safe run that also holds the
+/// token. `/` is a base64 character only in the standard alphabet, so a standard run can take
+/// in the URL path around a URL-safe run (`/a/<base64>/run`); a standard run is kept when it
+/// reads as a base64 stream of text (whole groups or padded, text throughout), where what the
+/// URL-safe reading left out is part of the text.
+fn prefer_url_safe(spans: &mut Vec<Span>, not_text: &[Range<usize>]) {
+    if not_text.is_empty() {
+        return;
+    }
+    let not_text: std::collections::HashSet<&Range<usize>> = not_text.iter().collect();
+    // URL-safe runs are disjoint or share their end: the first to start inside a standard run
+    // ends first.
+    let mut url_safe: Vec<Range<usize>> = spans
+        .iter()
+        .filter(|s| s.kind == SpanKind::Base64(Alphabet::UrlSafe))
+        .map(|s| s.range.clone())
+        .collect();
+    url_safe.sort_unstable_by_key(|u| (u.start, u.end));
+    spans.retain(|s| {
+        let holds_url_safe = || {
+            let first = url_safe.partition_point(|u| u.start < s.range.start);
+            url_safe.get(first).is_some_and(|u| u.end <= s.range.end)
+        };
+        !(s.kind == SpanKind::Base64(Alphabet::Standard)
+            && not_text.contains(&s.range)
+            && holds_url_safe())
+    });
 }
 
 /// Whether the `len` bytes at `at` are a whole word: no token byte on either side.

@@ -2,6 +2,7 @@
 
 use zeroize::Zeroizing;
 
+use super::super::forms::is_token_byte;
 use super::escape::{Style, View};
 use super::{Alphabet, Needles, Span, SpanKind};
 
@@ -39,7 +40,8 @@ impl Needles {
                 // still there.
                 SpanKind::Base64Wrapped => out.extend_from_slice(original),
                 SpanKind::Base64(alphabet) => {
-                    match self.replace_base64(original, new, depth, alphabet) {
+                    let basic = after_basic(&hay[..span.range.start]);
+                    match self.replace_base64(original, new, depth, alphabet, basic) {
                         Some(run) => out.extend_from_slice(&run),
                         None => out.extend_from_slice(original),
                     }
@@ -52,8 +54,11 @@ impl Needles {
     }
 
 
-    /// One base64 run (as written, maybe escaped) with the token replaced inside. Padding is
-    /// written only where the original had some.
+    /// One base64 run (as written, maybe escaped) with the token replaced inside.
+    ///
+    /// Padding is written where the original had some; a run of whole groups without it is
+    /// padded when it is surely standard base64 (it holds `+` or `/`, or is a `Basic` value:
+    /// `basic`), and left unpadded otherwise (URL-safe, or either: no padding unless present).
     ///
     /// A standard-alphabet run can swallow a URL path after it (`/` is a base64 character):
     /// `<base64 of email:token>/run`. When a `/` follows the token's characters, the run up to
@@ -67,6 +72,7 @@ impl Needles {
         new: &[u8],
         depth: u8,
         alphabet: Alphabet,
+        basic: bool,
     ) -> Option<Zeroizing<Vec<u8>>> {
         let view = View::new(original);
         let decoded = view.bytes();
@@ -74,8 +80,10 @@ impl Needles {
             .iter()
             .take_while(|&&b| alphabet.contains(b))
             .count();
-        let padded = body_len < decoded.len();
         let body = &decoded[..body_len];
+        let standard = alphabet == Alphabet::Standard
+            && (basic || body.iter().any(|&b| b == b'+' || b == b'/'));
+        let padded = body_len < decoded.len() || (body_len % 4 == 0 && standard);
         let plain = alphabet.decode(body)?;
         let style = Style::learn(original);
         if let Some(slash) = self.slash_after_token(body, &plain, depth, alphabet) {
@@ -119,8 +127,18 @@ pub(crate) struct Replaced {
     pub(crate) spans: Vec<Span>,
 }
 
+/// Whether `before` ends with a `Basic` scheme and its spacing: the run after it is a `Basic`
+/// credential, standard base64.
+fn after_basic(before: &[u8]) -> bool {
+    let scheme = before.trim_ascii_end();
+    scheme.len() < before.len()
+        && scheme.len() >= 5
+        && scheme[scheme.len() - 5..].eq_ignore_ascii_case(b"basic")
+        && (scheme.len() == 5 || !is_token_byte(scheme[scheme.len() - 6]))
+}
+
 /// Whether `bytes` read as text: UTF-8 without control characters other than tab, CR and LF.
-fn is_text(bytes: &[u8]) -> bool {
+pub(super) fn is_text(bytes: &[u8]) -> bool {
     std::str::from_utf8(bytes).is_ok_and(|text| {
         text.chars()
             .all(|c| !c.is_control() || matches!(c, '\t' | '\r' | '\n'))
