@@ -261,3 +261,40 @@ proptest! {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Base64 of a text that holds the token escaped: Atlassian tokens hold `=`, which a form body
+// or a query string percent-encodes (and some JSON writers `\u`-escape) before the whole text is
+// base64'd.
+
+#[test]
+fn base64_of_a_percent_encoded_or_json_escaped_token_is_found_and_rewritten() {
+    let escapes = [("%3D", "user=svc%40example.com&token={}"), ("%3d", "token={}"), ("\\u003d", "{\"token\":\"{}\"}"), ("\\u003D", "{}")];
+    for (escape, shape) in escapes {
+        let text = shape.replace("{}", &OLD.replace('=', escape));
+        for encode in [STANDARD.encode(&text), URL_SAFE_NO_PAD.encode(&text)] {
+            for wrapped in [false, true] {
+                let body = if wrapped { wrap(&encode, 76, "\n") } else { encode.clone() };
+                let rule = body_rule(&body);
+                let findings = scan(&rule);
+                assert_eq!(findings.len(), 1, "base64({text}): {findings:?}");
+                assert_eq!(findings[0].status, FindingStatus::Match);
+                assert_eq!(findings[0].rewritable, !wrapped || encode.len() <= 76);
+                if !findings[0].rewritable {
+                    continue;
+                }
+                let mut written = rule.clone();
+                rewrite(&mut written);
+                assert!(scan(&written).is_empty());
+                let body = written["components"][0]["value"]["customBody"].as_str().unwrap();
+                let expected = shape.replace("{}", &NEW.replace('=', escape));
+                let decoded = if encode.contains('=') || encode.contains('+') || encode.contains('/') {
+                    STANDARD.decode(body).unwrap()
+                } else {
+                    URL_SAFE_NO_PAD.decode(body.trim_end_matches('=')).unwrap()
+                };
+                assert_eq!(String::from_utf8(decoded).unwrap(), expected, "{text}");
+            }
+        }
+    }
+}

@@ -117,7 +117,7 @@ pub(crate) struct Needles {
     /// No string shorter than this can hold any form of the token.
     min_len: usize,
     /// For each byte, which needles (bit 0: the token, bit i: interior i - 1) start with it.
-    first: [u8; 256],
+    first: [u16; 256],
 }
 
 impl Needles {
@@ -125,33 +125,22 @@ impl Needles {
     pub(crate) fn new(token: &str) -> Self {
         let bytes = token.as_bytes();
         let mut interiors: Vec<Interior> = Vec::new();
-        let mut tiny = false;
-        for skip in 0..3 {
-            let rest = bytes.get(skip..).unwrap_or_default();
-            let whole = rest.len() / 3 * 3;
-            if whole == 0 {
-                tiny = !bytes.is_empty();
-                continue;
-            }
-            for alphabet in Alphabet::BOTH {
-                let text = alphabet.encode(&rest[..whole], false);
-                match interiors.iter_mut().find(|i| i.text == text) {
-                    Some(same) => same.alphabets.push(alphabet),
-                    None => interiors.push(Interior {
-                        text,
-                        alphabets: vec![alphabet],
-                    }),
-                }
-            }
+        let tiny = !add_interiors(bytes, &mut interiors) && !bytes.is_empty();
+        let shortest_interior = interiors.iter().map(|i| i.text.len()).min();
+        // Base64 of a text holding the token escaped (`%3D`, `\u003d`: a form body, a query
+        // string or JSON, base64'd whole) holds none of the token's interiors, but those of its
+        // longest stretch that no escape touches.
+        let clean = longest_clean_stretch(bytes);
+        if clean.len() >= MIN_CLEAN && clean.len() < bytes.len() {
+            add_interiors(clean, &mut interiors);
         }
-        let mut first = [0u8; 256];
+        let mut first = [0u16; 256];
         if let Some(&b) = bytes.first() {
             first[usize::from(b)] |= 1;
         }
         for (i, interior) in interiors.iter().enumerate() {
             first[usize::from(interior.text[0])] |= 2 << i;
         }
-        let shortest_interior = interiors.iter().map(|i| i.text.len()).min();
         let min_len = match (tiny, shortest_interior) {
             (true, _) => bytes.len().min(2),
             (false, Some(n)) => bytes.len().min(n),
@@ -237,7 +226,7 @@ impl Needles {
         // decoded view, where a neighbour counts as decoded (`%58` is `X`, a longer token).
         // The token as written is looked for in the string itself only when the view is the
         // string, or when the token holds `%` or `\` of its own, which the view would decode.
-        let interiors = if search_base64 { !1 } else { 0 };
+        let interiors: u16 = if search_base64 { !1 } else { 0 };
         let raw_needles = match (view.is_identity(), escape::has_escapes(token)) {
             (true, _) => 1 | interiors,
             (false, true) => 1,
@@ -400,7 +389,7 @@ impl Needles {
 
     /// Calls `f(needle, at)` for every position of `hay` where a needle of `which` (a bit set:
     /// bit 0 the token, bit i interior i - 1) starts.
-    fn hits(&self, hay: &[u8], which: u8, mut f: impl FnMut(usize, usize)) {
+    fn hits(&self, hay: &[u8], which: u16, mut f: impl FnMut(usize, usize)) {
         if which == 0 {
             return;
         }
@@ -421,6 +410,48 @@ impl Needles {
             }
         }
     }
+}
+
+/// The shortest stretch of the token that gets interiors of its own (see [`Needles::new`]):
+/// shorter ones would match too often to be worth decoding around.
+const MIN_CLEAN: usize = 12;
+
+/// Adds the interiors of `text` (base64 of it from each of the three positions a group can
+/// start at, in both alphabets). Returns whether every position had one.
+fn add_interiors(text: &[u8], interiors: &mut Vec<Interior>) -> bool {
+    let mut every = true;
+    for skip in 0..3 {
+        let rest = text.get(skip..).unwrap_or_default();
+        let whole = rest.len() / 3 * 3;
+        if whole == 0 {
+            every = false;
+            continue;
+        }
+        for alphabet in Alphabet::BOTH {
+            let text = alphabet.encode(&rest[..whole], false);
+            match interiors.iter_mut().find(|i| i.text == text) {
+                Some(same) => {
+                    if !same.alphabets.contains(&alphabet) {
+                        same.alphabets.push(alphabet);
+                    }
+                }
+                None => interiors.push(Interior {
+                    text,
+                    alphabets: vec![alphabet],
+                }),
+            }
+        }
+    }
+    every
+}
+
+/// The token's longest stretch of `[A-Za-z0-9_-]`, which percent-encoding and JSON leave as it
+/// is.
+fn longest_clean_stretch(token: &[u8]) -> &[u8] {
+    token
+        .split(|&b| !is_token_byte(b))
+        .max_by_key(|stretch| stretch.len())
+        .unwrap_or_default()
 }
 
 /// Drops the standard-alphabet runs of `not_text` that hold a URL-safe run that also holds the
