@@ -29,10 +29,10 @@ fn body_rule(body: &str) -> Value {
 
 fn header_rule(name: &str, value: Value, secure: bool) -> Value {
     json!({"uuid": "r", "components": [{"component": "ACTION", "type": "jira.issue.outgoing.webhook",
-        "value": {"url": "https://relay.example.com", "headers": [
-            {"id": null, "name": name, "value": value, "headerSecure": secure},
-            {"id": null, "name": "X-Other", "value": format!("Bearer {OLD}"), "headerSecure": false}
-        ]}}]})
+    "value": {"url": "https://relay.example.com", "headers": [
+        {"id": null, "name": name, "value": value, "headerSecure": secure},
+        {"id": null, "name": "X-Other", "value": format!("Bearer {OLD}"), "headerSecure": false}
+    ]}}]})
 }
 
 /// `encoded` broken into lines of `width` characters joined by `eol`.
@@ -51,7 +51,16 @@ fn wrap(encoded: &str, width: usize, eol: &str) -> String {
 /// Line ends and separators, as real characters and as JSON escapes in nested JSON text (one
 /// and two levels deep).
 const BREAKS: [&str; 10] = [
-    "\n", "\r\n", "\t", " ", "\\n", "\\r\\n", "\\t", "\\\\n", "\\\\r\\\\n", " \n ",
+    "\n",
+    "\r\n",
+    "\t",
+    " ",
+    "\\n",
+    "\\r\\n",
+    "\\t",
+    "\\\\n",
+    "\\\\r\\\\n",
+    " \n ",
 ];
 
 #[test]
@@ -74,7 +83,10 @@ fn base64_wrapped_by_whitespace_is_found_and_never_rewritten() {
             let found = &findings[0];
             assert_eq!(found.status, FindingStatus::Match);
             assert_eq!(found.form, CredentialForm::Base64);
-            assert!(!found.rewritable, "wrapped runs are reported, not rewritten");
+            assert!(
+                !found.rewritable,
+                "wrapped runs are reported, not rewritten"
+            );
             let mut written = rule.clone();
             rewrite(&mut written);
             assert_eq!(written, rule, "a wrapped run is left as it was");
@@ -160,17 +172,17 @@ fn redaction_markers_in_sensitive_headers_are_masks_and_never_written() {
                 rule["components"][0]["value"]["headers"][0]
             );
         }
-        let rule =
-            json!({"components": [{"value": {"url": marker, "urlSecure": true, "x": OLD}}]});
-        assert!(masked_at(&scan(&rule), "/components/0/value/url"), "{marker:?}");
+        let rule = json!({"components": [{"value": {"url": marker, "urlSecure": true, "x": OLD}}]});
+        assert!(
+            masked_at(&scan(&rule), "/components/0/value/url"),
+            "{marker:?}"
+        );
     }
     // Elsewhere a marker is a value (only `**` and more stars are a mask anywhere).
     for marker in ["*", "[redacted]", "xxx", "\u{2022}", " ", "Bearer ***"] {
         let rule = header_rule("If-Match", json!(marker), false);
         assert!(
-            scan(&rule)
-                .iter()
-                .all(|f| f.status == FindingStatus::Match),
+            scan(&rule).iter().all(|f| f.status == FindingStatus::Match),
             "{marker:?}"
         );
     }
@@ -206,10 +218,19 @@ fn base64_in_a_url_path_keeps_the_path_after_it_and_adds_no_padding() {
     assert_eq!(pair.len() % 3, 0);
     let mut rule = body_rule(&format!("auth={}&x=1", URL_SAFE_NO_PAD.encode(&pair)));
     rewrite(&mut rule);
-    let body = rule["components"][0]["value"]["customBody"].as_str().unwrap();
+    let body = rule["components"][0]["value"]["customBody"]
+        .as_str()
+        .unwrap();
     let new_pair = format!("svc@example.com:{NEW}");
-    assert_eq!(body, format!("auth={}&x=1", URL_SAFE_NO_PAD.encode(&new_pair)));
-    let mut rule = header_rule("Authorization", json!(format!("Basic {}", STANDARD.encode(&pair))), false);
+    assert_eq!(
+        body,
+        format!("auth={}&x=1", URL_SAFE_NO_PAD.encode(&new_pair))
+    );
+    let mut rule = header_rule(
+        "Authorization",
+        json!(format!("Basic {}", STANDARD.encode(&pair))),
+        false,
+    );
     rewrite(&mut rule);
     assert_eq!(
         rule["components"][0]["value"]["headers"][0]["value"],
@@ -218,8 +239,13 @@ fn base64_in_a_url_path_keeps_the_path_after_it_and_adds_no_padding() {
     // A padded run keeps its padding.
     let mut rule = body_rule(&format!("auth={}", STANDARD.encode(format!("a@b.c:{OLD}"))));
     rewrite(&mut rule);
-    let body = rule["components"][0]["value"]["customBody"].as_str().unwrap();
-    assert_eq!(body, format!("auth={}", STANDARD.encode(format!("a@b.c:{NEW}"))));
+    let body = rule["components"][0]["value"]["customBody"]
+        .as_str()
+        .unwrap();
+    assert_eq!(
+        body,
+        format!("auth={}", STANDARD.encode(format!("a@b.c:{NEW}")))
+    );
 }
 
 #[test]
@@ -229,7 +255,9 @@ fn base64_text_stream_with_a_slash_after_the_token_is_re_encoded_whole() {
         let text = format!("{{\"token\":\"{OLD}{tail}");
         let mut rule = body_rule(&STANDARD.encode(&text));
         rewrite(&mut rule);
-        let body = rule["components"][0]["value"]["customBody"].as_str().unwrap();
+        let body = rule["components"][0]["value"]["customBody"]
+            .as_str()
+            .unwrap();
         // Padding is added only when the run is surely standard base64: decode either way.
         assert_eq!(
             STANDARD_NO_PAD.decode(body.trim_end_matches('=')).unwrap(),
@@ -269,12 +297,21 @@ proptest! {
 
 #[test]
 fn base64_of_a_percent_encoded_or_json_escaped_token_is_found_and_rewritten() {
-    let escapes = [("%3D", "user=svc%40example.com&token={}"), ("%3d", "token={}"), ("\\u003d", "{\"token\":\"{}\"}"), ("\\u003D", "{}")];
+    let escapes = [
+        ("%3D", "user=svc%40example.com&token={}"),
+        ("%3d", "token={}"),
+        ("\\u003d", "{\"token\":\"{}\"}"),
+        ("\\u003D", "{}"),
+    ];
     for (escape, shape) in escapes {
         let text = shape.replace("{}", &OLD.replace('=', escape));
         for encode in [STANDARD.encode(&text), URL_SAFE_NO_PAD.encode(&text)] {
             for wrapped in [false, true] {
-                let body = if wrapped { wrap(&encode, 76, "\n") } else { encode.clone() };
+                let body = if wrapped {
+                    wrap(&encode, 76, "\n")
+                } else {
+                    encode.clone()
+                };
                 let rule = body_rule(&body);
                 let findings = scan(&rule);
                 assert_eq!(findings.len(), 1, "base64({text}): {findings:?}");
@@ -286,13 +323,16 @@ fn base64_of_a_percent_encoded_or_json_escaped_token_is_found_and_rewritten() {
                 let mut written = rule.clone();
                 rewrite(&mut written);
                 assert!(scan(&written).is_empty());
-                let body = written["components"][0]["value"]["customBody"].as_str().unwrap();
+                let body = written["components"][0]["value"]["customBody"]
+                    .as_str()
+                    .unwrap();
                 let expected = shape.replace("{}", &NEW.replace('=', escape));
-                let decoded = if encode.contains('=') || encode.contains('+') || encode.contains('/') {
-                    STANDARD.decode(body).unwrap()
-                } else {
-                    URL_SAFE_NO_PAD.decode(body.trim_end_matches('=')).unwrap()
-                };
+                let decoded =
+                    if encode.contains('=') || encode.contains('+') || encode.contains('/') {
+                        STANDARD.decode(body).unwrap()
+                    } else {
+                        URL_SAFE_NO_PAD.decode(body.trim_end_matches('=')).unwrap()
+                    };
                 assert_eq!(String::from_utf8(decoded).unwrap(), expected, "{text}");
             }
         }

@@ -283,9 +283,7 @@ fn span_preview(
     if context_before {
         prefix.push('…');
     }
-    let base64 = spans
-        .iter()
-        .all(|span| span.kind.is_base64());
+    let base64 = spans.iter().all(|span| span.kind.is_base64());
     let what = if base64 { "base64 token" } else { "token" };
     let times = if spans.len() > 1 {
         format!(" (×{})", spans.len())

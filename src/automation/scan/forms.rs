@@ -51,7 +51,10 @@ pub(crate) fn is_mask(value: &str, sensitive: bool) -> bool {
 
 /// A redaction marker: empty, mask characters only, `xxx` or `redacted` (see [`is_mask`]).
 fn is_marker(value: &str) -> bool {
-    if value.chars().all(|c| matches!(c, '*' | '\u{2022}' | '\u{25cf}')) {
+    if value
+        .chars()
+        .all(|c| matches!(c, '*' | '\u{2022}' | '\u{25cf}'))
+    {
         return true;
     }
     if value.len() >= 3 && value.bytes().all(|b| b == b'x' || b == b'X') {
@@ -170,15 +173,37 @@ mod tests {
         assert!(!is_mask("*", false), "If-Match: *");
         assert!(!is_mask("", false));
         for marker in [
-            " ", "\t", "[redacted]", "[REDACTED]", "<redacted>", "(Redacted)", "REDACTED",
-            "Bearer ***", "Basic ********", "bearer [redacted]", "\u{2022}\u{2022}\u{2022}",
-            "\u{25cf}", "xxx", "XXXXXXXX", " *** ",
+            " ",
+            "\t",
+            "[redacted]",
+            "[REDACTED]",
+            "<redacted>",
+            "(Redacted)",
+            "REDACTED",
+            "Bearer ***",
+            "Basic ********",
+            "bearer [redacted]",
+            "\u{2022}\u{2022}\u{2022}",
+            "\u{25cf}",
+            "xxx",
+            "XXXXXXXX",
+            " *** ",
         ] {
             assert!(is_mask(marker, true), "{marker:?}");
-            assert!(!is_mask(marker, false) || marker.trim() == "***", "{marker:?}");
+            assert!(
+                !is_mask(marker, false) || marker.trim() == "***",
+                "{marker:?}"
+            );
         }
         assert!(is_mask("Bearer ", true));
-        for value in ["xx", "Bearer x", "Bearerxxx", "redacted-token", "[redacted] x", "Basicxyz"] {
+        for value in [
+            "xx",
+            "Bearer x",
+            "Bearerxxx",
+            "redacted-token",
+            "[redacted] x",
+            "Basicxyz",
+        ] {
             assert!(!is_mask(value, true), "{value:?}");
         }
         for name in [

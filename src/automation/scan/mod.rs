@@ -23,11 +23,16 @@
 //!   (after decoding) it is part of a longer token;
 //! - inside base64 of any text that holds it as a whole word (`base64(anyone@example.com:token)`,
 //!   `base64(token)`, a base64'd body), standard or URL-safe alphabet, padded or not, itself
-//!   possibly escaped, in a `Basic` value or anywhere else.
+//!   possibly escaped, in a `Basic` value or anywhere else; the text may hold the token escaped
+//!   as above (`base64(token=tok%3Dabc)`, a base64'd form body or JSON);
+//! - inside base64 broken by whitespace between groups (GNU `base64` and MIME wrap at 76
+//!   columns, PEM at 64; CR, LF, tab or space, also as JSON escapes `\n`, `\r\n`, `\t` in
+//!   nested JSON text). Such a run is a [`FindingStatus::Match`] that is not rewritable: a
+//!   rotation neither writes the rule nor revokes the token while it is there.
 //!
 //! Each [`FindingStatus::Match`] says whether [`rewrite_rule`](super::rewrite::rewrite_rule) can
-//! replace it ([`Finding::rewritable`]): every form in a string can; a token in an object key
-//! cannot.
+//! replace it ([`Finding::rewritable`]): every form in a string can, except base64 broken by
+//! whitespace; a token in an object key cannot.
 //!
 //! # Unreadable values
 //!

@@ -5,8 +5,10 @@
 //!   it is part of a longer token;
 //! - base64 of any text holding the token as a whole word (`base64(email:token)`,
 //!   `base64(token)`, a base64'd JSON body...), standard or URL-safe alphabet, padded or not,
-//!   itself possibly escaped. (Base64 of the token escaped, or of base64 of it, is not found:
-//!   neither holds the token's bytes.)
+//!   itself possibly escaped; the text may hold the token escaped (found through the interiors
+//!   of the token's longest stretch no escape touches). Base64 of base64 of it is not found;
+//! - base64 broken by whitespace between groups (see [`wrapped`](super::wrapped)): reported,
+//!   not rewritten.
 //!
 //! The token's bytes starting at each of the three positions a base64 group can start at encode
 //! to a fixed run of characters (its "interior"): finding an interior, then decoding the base64
@@ -309,7 +311,11 @@ impl Needles {
     /// The base64 runs of `hay` to decode: around each interior hit (`(interior, at)`, in order
     /// of `at`), and every run when the token is tiny; each once. Linear in `hay` for any number
     /// of hits.
-    fn runs(&self, hay: &[u8], interior_hits: Vec<(usize, usize)>) -> Vec<(Range<usize>, Alphabet)> {
+    fn runs(
+        &self,
+        hay: &[u8],
+        interior_hits: Vec<(usize, usize)>,
+    ) -> Vec<(Range<usize>, Alphabet)> {
         let mut runs: Vec<(Range<usize>, Alphabet)> = Vec::new();
         // The maximal run last found, per alphabet: hits inside it do not walk it again.
         let mut last: [Range<usize>; 2] = [0..0, 0..0];
@@ -353,7 +359,9 @@ impl Needles {
             return false;
         };
         let mut interior_hits = Vec::new();
-        self.hits(&squeezed, !1, |needle, at| interior_hits.push((needle - 1, at)));
+        self.hits(&squeezed, !1, |needle, at| {
+            interior_hits.push((needle - 1, at))
+        });
         let mut found = false;
         for (run, alphabet) in self.runs(&squeezed, interior_hits) {
             let Some((body, end)) = run_body(&squeezed, run.clone()) else {

@@ -225,10 +225,7 @@ impl<'v> Walk<'_, 'v> {
                 }
                 let form = if forms::after_scheme(value, "bearer").is_some() {
                     CredentialForm::Bearer
-                } else if spans
-                    .iter()
-                    .all(|span| span.kind.is_base64())
-                {
+                } else if spans.iter().all(|span| span.kind.is_base64()) {
                     CredentialForm::Base64
                 } else {
                     CredentialForm::BareHeader
@@ -260,9 +257,7 @@ impl<'v> Walk<'_, 'v> {
         if spans.is_empty() {
             return;
         }
-        let clear = spans
-            .iter()
-            .any(|span| !span.kind.is_base64());
+        let clear = spans.iter().any(|span| !span.kind.is_base64());
         let form = match ctx {
             _ if !clear => CredentialForm::Base64,
             Ctx::Url => CredentialForm::Url,

@@ -53,7 +53,6 @@ impl Needles {
         Some(Replaced { text: out, spans })
     }
 
-
     /// One base64 run (as written, maybe escaped) with the token replaced inside.
     ///
     /// Padding is written where the original had some; a run of whole groups without it is

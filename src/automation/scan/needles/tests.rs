@@ -246,4 +246,3 @@ fn base64_runs_glued_together_are_all_rewritten() {
     assert!(!needles.is_in(&text), "{text}");
     assert!(Needles::new("ATNEW2_=F--y19EF+-").is_in(&text), "{text}");
 }
-
