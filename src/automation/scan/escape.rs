@@ -360,6 +360,18 @@ mod tests {
     }
 
     #[test]
+    fn a_run_of_backslashes_that_starts_no_escape_is_taken_whole() {
+        assert_eq!(decoded(r"\\\x"), br"\\\x");
+        assert_eq!(decoded(r"a\\\\"), br"a\\\\");
+        // Behind the run, an escape still decodes: the run is its backslashes.
+        assert_eq!(decoded(r"\\\n\\x"), b"\n\\\\x");
+        let view = View::new(br"\\\x=");
+        assert_eq!((view.orig(3), view.orig(4)), (3, 4));
+        let style = Style::learn(br"\\\x\u003d");
+        assert_eq!(&*style.spell(b"=\\"), br"\u003d\");
+    }
+
+    #[test]
     fn a_style_spells_new_text_like_the_old() {
         let style = Style::learn(b"ab%3dc%2B");
         assert_eq!(&*style.spell(b"x=y+z/"), b"x%3dy%2Bz%2f");
