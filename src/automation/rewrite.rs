@@ -39,7 +39,7 @@ use serde_json::Value;
 use zeroize::Zeroizing;
 
 use super::scan::forms;
-use super::scan::needles::{Needles, Span, SpanKind};
+use super::scan::needles::{Needles, Span};
 use super::scan::{CredentialForm, Finding, FindingStatus, Scanner};
 use crate::error::{Error, Result};
 use crate::secret::{self, ApiToken};
@@ -283,9 +283,7 @@ fn span_preview(
     if context_before {
         prefix.push('…');
     }
-    let base64 = spans
-        .iter()
-        .all(|span| matches!(span.kind, SpanKind::Base64(_)));
+    let base64 = spans.iter().all(|span| span.kind.is_base64());
     let what = if base64 { "base64 token" } else { "token" };
     let times = if spans.len() > 1 {
         format!(" (×{})", spans.len())

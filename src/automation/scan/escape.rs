@@ -56,6 +56,14 @@ fn backslashes(hay: &[u8], at: usize) -> usize {
         .map_or(0, |rest| rest.iter().take_while(|&&b| b == b'\\').count())
 }
 
+/// When the character at `at` is a backslash that starts no escape (`unit` read it as
+/// [`Unit::Raw`]), the length of the run of backslashes it starts: each of them is followed by
+/// the same bytes, so none starts an escape either. Taking the run whole keeps a long run linear
+/// (counting it again at each of its backslashes was quadratic).
+fn raw_backslashes(hay: &[u8], at: usize, kind: Unit) -> Option<usize> {
+    (kind == Unit::Raw && hay[at] == b'\\').then(|| backslashes(hay, at))
+}
+
 /// One decoded character at `at`: how many bytes of `hay` it takes, its UTF-8 bytes (up to four)
 /// and how it was written. `at` must be inside `hay`.
 pub(crate) fn unit(hay: &[u8], at: usize) -> (usize, [u8; 4], usize, Unit) {
@@ -153,7 +161,13 @@ impl<'a> View<'a> {
         let mut starts = Vec::with_capacity(raw.len() + 1);
         let mut at = 0;
         while at < raw.len() {
-            let (len, decoded, n, _) = unit(raw, at);
+            let (len, decoded, n, kind) = unit(raw, at);
+            if let Some(run) = raw_backslashes(raw, at, kind) {
+                bytes.extend(std::iter::repeat_n(b'\\', run));
+                starts.extend(at..at + run);
+                at += run;
+                continue;
+            }
             bytes.extend_from_slice(&decoded[..n]);
             starts.extend(std::iter::repeat_n(at, n));
             at += len;
@@ -213,6 +227,11 @@ impl Style {
         let mut at = 0;
         while at < original.len() {
             let (len, decoded, n, unit) = unit(original, at);
+            if let Some(run) = raw_backslashes(original, at, unit) {
+                style.seen[usize::from(b'\\')].get_or_insert(Unit::Raw);
+                at += run;
+                continue;
+            }
             at += len;
             if n == 1 && decoded[0] < 128 {
                 let slot = &mut style.seen[usize::from(decoded[0])];
@@ -338,6 +357,18 @@ mod tests {
         assert!(!view.is_identity());
         assert_eq!((view.orig(2), view.orig(3), view.orig(4)), (2, 5, 6));
         assert!(View::new(b"plain").is_identity());
+    }
+
+    #[test]
+    fn a_run_of_backslashes_that_starts_no_escape_is_taken_whole() {
+        assert_eq!(decoded(r"\\\x"), br"\\\x");
+        assert_eq!(decoded(r"a\\\\"), br"a\\\\");
+        // Behind the run, an escape still decodes: the run is its backslashes.
+        assert_eq!(decoded(r"\\\n\\x"), b"\n\\\\x");
+        let view = View::new(br"\\\x=");
+        assert_eq!((view.orig(3), view.orig(4)), (3, 4));
+        let style = Style::learn(br"\\\x\u003d");
+        assert_eq!(&*style.spell(b"=\\"), br"\u003d\");
     }
 
     #[test]

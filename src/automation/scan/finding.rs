@@ -34,7 +34,9 @@ pub enum CredentialForm {
     /// A Data Center header whose value names a stored secret (`secret: true`).
     SecretReference,
     /// A value that cannot be read: `***`, or a secure or credential-named header's (or a
-    /// secure URL's) value that is missing, `null`, not a string, empty or `*`. The
+    /// secure URL's) value that is missing, `null`, not a string, empty, whitespace, mask
+    /// characters only (`*`, `•`, `●`, three or more `x`), `redacted` (alone or in `[]`, `<>`,
+    /// `()`), or a scheme followed only by such a marker (`Bearer ***`). The
     /// [module documentation](super#unreadable-values) has the exact rule.
     Masked,
     /// The token in an object key. Never rewritten: [`Finding::rewritable`] is `false`.

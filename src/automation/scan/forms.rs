@@ -21,13 +21,50 @@ fn is_base64_byte(b: u8) -> bool {
 
 /// Whether a readable string `value` is a mask: two or more `*` and nothing else anywhere; and
 /// where the value is `sensitive` (a secure header or URL, or a header with a credential-like
-/// name), also a lone `*` or an empty value. A lone `*` elsewhere is a value (`If-Match: *`).
+/// name), also:
+///
+/// - an empty value, or one made only of whitespace;
+/// - a value made only of mask characters, one or more: `*`, `•` (U+2022), `●` (U+25CF); or
+///   three or more `x` / `X` and nothing else (`xxx`, `XXXXXXXX`);
+/// - `redacted` in any letter case, alone or wrapped in `[]`, `<>` or `()`;
+/// - an authentication scheme (`Basic`, `Bearer`, `Token`, any case) alone or followed only by
+///   one of the above (`Bearer ***`, `Basic ********`, `Bearer [REDACTED]`).
+///
+/// Surrounding whitespace is ignored. A lone `*` elsewhere is a value (`If-Match: *`).
 pub(crate) fn is_mask(value: &str, sensitive: bool) -> bool {
     let stars = value.bytes().all(|b| b == b'*');
-    match value.len() {
-        0 | 1 => sensitive && stars,
-        _ => stars,
+    if value.len() >= 2 && stars {
+        return true;
     }
+    if !sensitive {
+        return false;
+    }
+    let value = value.trim();
+    if is_marker(value) {
+        return true;
+    }
+    ["basic", "bearer", "token"].iter().any(|scheme| {
+        value.eq_ignore_ascii_case(scheme)
+            || after_scheme(value, scheme).is_some_and(|(_, start)| is_marker(&value[start..]))
+    })
+}
+
+/// A redaction marker: empty, mask characters only, `xxx` or `redacted` (see [`is_mask`]).
+fn is_marker(value: &str) -> bool {
+    if value
+        .chars()
+        .all(|c| matches!(c, '*' | '\u{2022}' | '\u{25cf}'))
+    {
+        return true;
+    }
+    if value.len() >= 3 && value.bytes().all(|b| b == b'x' || b == b'X') {
+        return true;
+    }
+    let inner = match value.as_bytes() {
+        [b'[', .., b']'] | [b'<', .., b'>'] | [b'(', .., b')'] => &value[1..value.len() - 1],
+        _ => value,
+    };
+    inner.trim().eq_ignore_ascii_case("redacted")
 }
 
 /// Where the credential after an authentication scheme starts: `value` (after optional leading
@@ -135,6 +172,40 @@ mod tests {
         assert!(is_mask("", true));
         assert!(!is_mask("*", false), "If-Match: *");
         assert!(!is_mask("", false));
+        for marker in [
+            " ",
+            "\t",
+            "[redacted]",
+            "[REDACTED]",
+            "<redacted>",
+            "(Redacted)",
+            "REDACTED",
+            "Bearer ***",
+            "Basic ********",
+            "bearer [redacted]",
+            "\u{2022}\u{2022}\u{2022}",
+            "\u{25cf}",
+            "xxx",
+            "XXXXXXXX",
+            " *** ",
+        ] {
+            assert!(is_mask(marker, true), "{marker:?}");
+            assert!(
+                !is_mask(marker, false) || marker.trim() == "***",
+                "{marker:?}"
+            );
+        }
+        assert!(is_mask("Bearer ", true));
+        for value in [
+            "xx",
+            "Bearer x",
+            "Bearerxxx",
+            "redacted-token",
+            "[redacted] x",
+            "Basicxyz",
+        ] {
+            assert!(!is_mask(value, true), "{value:?}");
+        }
         for name in [
             "Authorization",
             "proxy-authorization",

@@ -23,21 +23,35 @@
 //!   (after decoding) it is part of a longer token;
 //! - inside base64 of any text that holds it as a whole word (`base64(anyone@example.com:token)`,
 //!   `base64(token)`, a base64'd body), standard or URL-safe alphabet, padded or not, itself
-//!   possibly escaped, in a `Basic` value or anywhere else.
+//!   possibly escaped, in a `Basic` value or anywhere else; the text may hold the token escaped
+//!   as above (`base64(token=tok%3Dabc)`, a base64'd form body or JSON);
+//! - inside base64 broken by whitespace between groups (GNU `base64` and MIME wrap at 76
+//!   columns, PEM at 64; CR, LF, tab or space, also as JSON escapes `\n`, `\r\n`, `\t` in
+//!   nested JSON text). Such a run is a [`FindingStatus::Match`] that is not rewritable: a
+//!   rotation neither writes the rule nor revokes the token while it is there.
 //!
 //! Each [`FindingStatus::Match`] says whether [`rewrite_rule`](super::rewrite::rewrite_rule) can
-//! replace it ([`Finding::rewritable`]): every form in a string can; a token in an object key
-//! cannot.
+//! replace it ([`Finding::rewritable`]): every form in a string can, except base64 broken by
+//! whitespace; a token in an object key cannot.
 //!
 //! # Unreadable values
 //!
 //! A header value is unreadable, reported as [`CredentialForm::Masked`] and never rewritten,
 //! when it is all `*` (two or more); or, in a secure header (`headerSecure: true`) or a header
 //! whose name looks like a credential (see [`Scanner::inventory`]), when it is missing, `null`,
-//! not a string, empty or a lone `*`. A Data Center `keyOrValue` that is missing or not a string
-//! is unreadable in any header. A `url` is unreadable when it is all `*` (two or more) or, with
-//! `urlSecure: true`, missing, `null`, not a string, empty or a lone `*`. A lone `*` in any
-//! other header (`If-Match: *`) is a value, not a mask.
+//! not a string, or a redaction marker. A marker, ignoring surrounding whitespace, is:
+//!
+//! - empty (so a value of only whitespace is one);
+//! - mask characters only, one or more: `*`, `•` (U+2022), `●` (U+25CF);
+//! - three or more `x` / `X` and nothing else (`xxx`, `XXXXXXXX`; `xx` is a value);
+//! - `redacted` in any letter case, alone or wrapped in `[]`, `<>` or `()`;
+//! - a scheme (`Basic`, `Bearer`, `Token`, any case) alone or followed only by one of the above
+//!   (`Bearer ***`, `Basic ********`, `Bearer [REDACTED]`).
+//!
+//! A Data Center `keyOrValue` that is missing or not a string is unreadable in any header. A
+//! `url` is unreadable when it is all `*` (two or more) or, with `urlSecure: true`, missing,
+//! `null`, not a string or a marker. In any other header, only `**` or more stars is a mask: a
+//! lone `*` (`If-Match: *`), `xxx` or `[redacted]` there is a value.
 //!
 //! ```
 //! use atlassian_rotation::automation::scan::{CredentialForm, FindingStatus, Scanner};
@@ -62,6 +76,7 @@ mod finding;
 pub(crate) mod forms;
 pub(crate) mod needles;
 mod walker;
+mod wrapped;
 
 use std::fmt;
 

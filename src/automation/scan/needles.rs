@@ -5,8 +5,10 @@
 //!   it is part of a longer token;
 //! - base64 of any text holding the token as a whole word (`base64(email:token)`,
 //!   `base64(token)`, a base64'd JSON body...), standard or URL-safe alphabet, padded or not,
-//!   itself possibly escaped. (Base64 of the token escaped, or of base64 of it, is not found:
-//!   neither holds the token's bytes.)
+//!   itself possibly escaped; the text may hold the token escaped (found through the interiors
+//!   of the token's longest stretch no escape touches). Base64 of base64 of it is not found;
+//! - base64 broken by whitespace between groups (see [`wrapped`](super::wrapped)): reported,
+//!   not rewritten.
 //!
 //! The token's bytes starting at each of the three positions a base64 group can start at encode
 //! to a fixed run of characters (its "interior"): finding an interior, then decoding the base64
@@ -20,7 +22,7 @@ use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use zeroize::Zeroizing;
 
-use super::escape::{self, Style, View};
+use super::escape::{self, View};
 use super::forms::is_token_byte;
 
 /// Base64 is searched at the top level only: the decoded text of a run is searched for the clear
@@ -28,7 +30,7 @@ use super::forms::is_token_byte;
 const MAX_DEPTH: u8 = 1;
 
 /// A base64 alphabet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum Alphabet {
     /// `A-Za-z0-9+/`.
     Standard,
@@ -76,6 +78,21 @@ pub(crate) enum SpanKind {
     Escaped,
     /// A base64 run (from a group boundary, with its padding) whose decoding holds the token.
     Base64(Alphabet),
+    /// A base64 run broken by whitespace between groups (a line-wrapped run) whose decoding,
+    /// without the whitespace, holds the token. Reported, never rewritten.
+    Base64Wrapped,
+}
+
+impl SpanKind {
+    /// Whether the token is inside base64 (wrapped or not).
+    pub(crate) fn is_base64(self) -> bool {
+        matches!(self, Self::Base64(_) | Self::Base64Wrapped)
+    }
+
+    /// Whether a rewrite can replace it.
+    pub(crate) fn is_rewritable(self) -> bool {
+        !matches!(self, Self::Base64Wrapped)
+    }
 }
 
 /// One occurrence of the token in a string: its byte range in the string and its kind.
@@ -102,7 +119,7 @@ pub(crate) struct Needles {
     /// No string shorter than this can hold any form of the token.
     min_len: usize,
     /// For each byte, which needles (bit 0: the token, bit i: interior i - 1) start with it.
-    first: [u8; 256],
+    first: [u16; 256],
 }
 
 impl Needles {
@@ -110,33 +127,22 @@ impl Needles {
     pub(crate) fn new(token: &str) -> Self {
         let bytes = token.as_bytes();
         let mut interiors: Vec<Interior> = Vec::new();
-        let mut tiny = false;
-        for skip in 0..3 {
-            let rest = bytes.get(skip..).unwrap_or_default();
-            let whole = rest.len() / 3 * 3;
-            if whole == 0 {
-                tiny = !bytes.is_empty();
-                continue;
-            }
-            for alphabet in Alphabet::BOTH {
-                let text = alphabet.encode(&rest[..whole], false);
-                match interiors.iter_mut().find(|i| i.text == text) {
-                    Some(same) => same.alphabets.push(alphabet),
-                    None => interiors.push(Interior {
-                        text,
-                        alphabets: vec![alphabet],
-                    }),
-                }
-            }
+        let tiny = !add_interiors(bytes, &mut interiors) && !bytes.is_empty();
+        let shortest_interior = interiors.iter().map(|i| i.text.len()).min();
+        // Base64 of a text holding the token escaped (`%3D`, `\u003d`: a form body, a query
+        // string or JSON, base64'd whole) holds none of the token's interiors, but those of its
+        // longest stretch that no escape touches.
+        let clean = longest_clean_stretch(bytes);
+        if clean.len() >= MIN_CLEAN && clean.len() < bytes.len() {
+            add_interiors(clean, &mut interiors);
         }
-        let mut first = [0u8; 256];
+        let mut first = [0u16; 256];
         if let Some(&b) = bytes.first() {
             first[usize::from(b)] |= 1;
         }
         for (i, interior) in interiors.iter().enumerate() {
             first[usize::from(interior.text[0])] |= 2 << i;
         }
-        let shortest_interior = interiors.iter().map(|i| i.text.len()).min();
         let min_len = match (tiny, shortest_interior) {
             (true, _) => bytes.len().min(2),
             (false, Some(n)) => bytes.len().min(n),
@@ -222,7 +228,7 @@ impl Needles {
         // decoded view, where a neighbour counts as decoded (`%58` is `X`, a longer token).
         // The token as written is looked for in the string itself only when the view is the
         // string, or when the token holds `%` or `\` of its own, which the view would decode.
-        let interiors = if search_base64 { !1 } else { 0 };
+        let interiors: u16 = if search_base64 { !1 } else { 0 };
         let raw_needles = match (view.is_identity(), escape::has_escapes(token)) {
             (true, _) => 1 | interiors,
             (false, true) => 1,
@@ -261,35 +267,34 @@ impl Needles {
             }
         }
         if search_base64 {
-            let mut runs: Vec<(Range<usize>, Alphabet)> = Vec::new();
-            for (index, at) in interior_hits {
-                let interior = &self.interiors[index];
-                for &alphabet in &interior.alphabets {
-                    let run = group_run(decoded, at..at + interior.text.len(), alphabet);
-                    if !runs.contains(&(run.clone(), alphabet)) {
-                        runs.push((run, alphabet));
-                    }
-                }
-            }
-            if self.tiny {
-                every_run(decoded, &mut runs);
-            }
-            for (run, alphabet) in runs {
+            // Standard runs that do not read as a text stream, which a URL-safe run inside
+            // them gives way to (below).
+            let mut not_text = Vec::new();
+            for (run, alphabet) in self.runs(decoded, interior_hits) {
                 let Some((body, end)) = run_body(decoded, run.clone()) else {
                     continue;
                 };
-                let Some(plain) = alphabet.decode(&decoded[body]) else {
+                let Some(plain) = alphabet.decode(&decoded[body.clone()]) else {
                     continue;
                 };
                 if self.holds(&plain, bounded, depth + 1) {
+                    let range = view.orig(run.start)..view.orig(end);
+                    let whole = end > body.end || body.len() % 4 == 0;
+                    if alphabet == Alphabet::Standard && !(whole && replace::is_text(&plain)) {
+                        not_text.push(range.clone());
+                    }
                     spans.push(Span {
-                        range: view.orig(run.start)..view.orig(end),
+                        range,
                         kind: SpanKind::Base64(alphabet),
                     });
                     if first_only {
                         return;
                     }
                 }
+            }
+            prefer_url_safe(spans, &not_text);
+            if self.wrapped(&view, bounded, depth, first_only, spans) && first_only {
+                return;
             }
         }
         spans.sort_by_key(|s| (s.range.start, std::cmp::Reverse(s.range.end)));
@@ -303,9 +308,96 @@ impl Needles {
         });
     }
 
+    /// The base64 runs of `hay` to decode: around each interior hit (`(interior, at)`, in order
+    /// of `at`), and every run when the token is tiny; each once. Linear in `hay` for any number
+    /// of hits.
+    fn runs(
+        &self,
+        hay: &[u8],
+        interior_hits: Vec<(usize, usize)>,
+    ) -> Vec<(Range<usize>, Alphabet)> {
+        let mut runs: Vec<(Range<usize>, Alphabet)> = Vec::new();
+        // The maximal run last found, per alphabet: hits inside it do not walk it again.
+        let mut last: [Range<usize>; 2] = [0..0, 0..0];
+        for (index, at) in interior_hits {
+            let interior = &self.interiors[index];
+            let hit = at..at + interior.text.len();
+            for &alphabet in &interior.alphabets {
+                let slot = &mut last[alphabet as usize];
+                if !(slot.start <= hit.start && hit.end <= slot.end) {
+                    *slot = maximal_run(hay, hit.clone(), alphabet);
+                }
+                let start = slot.start + (hit.start - slot.start) % 4;
+                runs.push((start..slot.end, alphabet));
+            }
+        }
+        if self.tiny {
+            every_run(hay, &mut runs);
+        }
+        runs.sort_unstable_by_key(|(run, alphabet)| (run.start, run.end, *alphabet));
+        runs.dedup();
+        runs
+    }
+
+    /// Pushes (once) each base64 run of the decoded `view` that is broken by whitespace between
+    /// groups and whose whitespace-free text holds the token, unless it overlaps an occurrence
+    /// already found. Returns whether it pushed one.
+    fn wrapped(
+        &self,
+        view: &View<'_>,
+        bounded: bool,
+        depth: u8,
+        first_only: bool,
+        spans: &mut Vec<Span>,
+    ) -> bool {
+        let decoded = view.bytes();
+        // The prefilter: too short for an interior and a break, or no whitespace at all.
+        if decoded.len() <= self.min_len {
+            return false;
+        }
+        let Some((squeezed, map)) = super::wrapped::squeeze(decoded) else {
+            return false;
+        };
+        let mut interior_hits = Vec::new();
+        self.hits(&squeezed, !1, |needle, at| {
+            interior_hits.push((needle - 1, at))
+        });
+        let mut found = false;
+        for (run, alphabet) in self.runs(&squeezed, interior_hits) {
+            let Some((body, end)) = run_body(&squeezed, run.clone()) else {
+                continue;
+            };
+            let (start, stop) = (map[run.start], map[end - 1] + 1);
+            if stop - start == end - run.start {
+                continue; // no break inside: an ordinary run, already searched
+            }
+            let range = view.orig(start)..view.orig(stop);
+            let overlaps = spans
+                .iter()
+                .any(|s| s.range.start < range.end && range.start < s.range.end);
+            if overlaps {
+                continue;
+            }
+            let Some(plain) = alphabet.decode(&squeezed[body]) else {
+                continue;
+            };
+            if self.holds(&plain, bounded, depth + 1) {
+                spans.push(Span {
+                    range,
+                    kind: SpanKind::Base64Wrapped,
+                });
+                found = true;
+                if first_only {
+                    return true;
+                }
+            }
+        }
+        found
+    }
+
     /// Calls `f(needle, at)` for every position of `hay` where a needle of `which` (a bit set:
     /// bit 0 the token, bit i interior i - 1) starts.
-    fn hits(&self, hay: &[u8], which: u8, mut f: impl FnMut(usize, usize)) {
+    fn hits(&self, hay: &[u8], which: u16, mut f: impl FnMut(usize, usize)) {
         if which == 0 {
             return;
         }
@@ -326,77 +418,77 @@ impl Needles {
             }
         }
     }
-
-    /// `hay` with every form of the token replaced by `new`, each in the same form: escaped
-    /// bytes escaped the same way, base64 runs decoded, replaced and encoded again with the same
-    /// alphabet and padding. `None` when the token is not there, or is still there after a few
-    /// passes (base64 runs glued together so that two readings overlap need a pass each).
-    pub(crate) fn replace(&self, hay: &[u8], new: &[u8], depth: u8) -> Option<Replaced> {
-        let mut replaced = self.replace_once(hay, new, depth)?;
-        for _ in 0..3 {
-            match self.replace_once(&replaced.text, new, depth) {
-                Some(again) => replaced.text = again.text,
-                None => return Some(replaced),
-            }
-        }
-        None
-    }
-
-    fn replace_once(&self, hay: &[u8], new: &[u8], depth: u8) -> Option<Replaced> {
-        let mut spans = Vec::new();
-        self.collect(hay, true, depth, false, &mut spans);
-        if spans.is_empty() {
-            return None;
-        }
-        let mut out = Zeroizing::new(Vec::with_capacity(hay.len() + 16));
-        let mut copied = 0;
-        for span in &spans {
-            out.extend_from_slice(&hay[copied..span.range.start]);
-            let original = &hay[span.range.clone()];
-            match span.kind {
-                SpanKind::Raw => out.extend_from_slice(new),
-                SpanKind::Escaped => out.extend_from_slice(&Style::learn(original).spell(new)),
-                // A run that cannot be rewritten stays as it was: the caller sees the token
-                // still there.
-                SpanKind::Base64(alphabet) => {
-                    match self.replace_base64(original, new, depth, alphabet) {
-                        Some(run) => out.extend_from_slice(&run),
-                        None => out.extend_from_slice(original),
-                    }
-                }
-            }
-            copied = span.range.end;
-        }
-        out.extend_from_slice(&hay[copied..]);
-        Some(Replaced { text: out, spans })
-    }
-
-    /// One base64 run (as written, maybe escaped) with the token replaced inside.
-    fn replace_base64(
-        &self,
-        original: &[u8],
-        new: &[u8],
-        depth: u8,
-        alphabet: Alphabet,
-    ) -> Option<Zeroizing<Vec<u8>>> {
-        let view = View::new(original);
-        let decoded = view.bytes();
-        let body_len = decoded
-            .iter()
-            .take_while(|&&b| alphabet.contains(b))
-            .count();
-        let padded = body_len < decoded.len() || body_len % 4 == 0;
-        let plain = alphabet.decode(&decoded[..body_len])?;
-        let replaced = self.replace(&plain, new, depth + 1)?;
-        let encoded = alphabet.encode(&replaced.text, padded);
-        Some(Style::learn(original).spell(&encoded))
-    }
 }
 
-/// A string with the token replaced, and where it was.
-pub(crate) struct Replaced {
-    pub(crate) text: Zeroizing<Vec<u8>>,
-    pub(crate) spans: Vec<Span>,
+/// The shortest stretch of the token that gets interiors of its own (see [`Needles::new`]):
+/// shorter ones would match too often to be worth decoding around.
+const MIN_CLEAN: usize = 12;
+
+/// Adds the interiors of `text` (base64 of it from each of the three positions a group can
+/// start at, in both alphabets). Returns whether every position had one.
+fn add_interiors(text: &[u8], interiors: &mut Vec<Interior>) -> bool {
+    let mut every = true;
+    for skip in 0..3 {
+        let rest = text.get(skip..).unwrap_or_default();
+        let whole = rest.len() / 3 * 3;
+        if whole == 0 {
+            every = false;
+            continue;
+        }
+        for alphabet in Alphabet::BOTH {
+            let text = alphabet.encode(&rest[..whole], false);
+            match interiors.iter_mut().find(|i| i.text == text) {
+                Some(same) => {
+                    if !same.alphabets.contains(&alphabet) {
+                        same.alphabets.push(alphabet);
+                    }
+                }
+                None => interiors.push(Interior {
+                    text,
+                    alphabets: vec![alphabet],
+                }),
+            }
+        }
+    }
+    every
+}
+
+/// The token's longest stretch of `[A-Za-z0-9_-]`, which percent-encoding and JSON leave as it
+/// is.
+fn longest_clean_stretch(token: &[u8]) -> &[u8] {
+    token
+        .split(|&b| !is_token_byte(b))
+        .max_by_key(|stretch| stretch.len())
+        .unwrap_or_default()
+}
+
+/// Drops the standard-alphabet runs of `not_text` that hold a URL-safe run that also holds the
+/// token. `/` is a base64 character only in the standard alphabet, so a standard run can take
+/// in the URL path around a URL-safe run (`/a/<base64>/run`); a standard run is kept when it
+/// reads as a base64 stream of text (whole groups or padded, text throughout), where what the
+/// URL-safe reading left out is part of the text.
+fn prefer_url_safe(spans: &mut Vec<Span>, not_text: &[Range<usize>]) {
+    if not_text.is_empty() {
+        return;
+    }
+    let not_text: std::collections::HashSet<&Range<usize>> = not_text.iter().collect();
+    // URL-safe runs are disjoint or share their end: the first to start inside a standard run
+    // ends first.
+    let mut url_safe: Vec<Range<usize>> = spans
+        .iter()
+        .filter(|s| s.kind == SpanKind::Base64(Alphabet::UrlSafe))
+        .map(|s| s.range.clone())
+        .collect();
+    url_safe.sort_unstable_by_key(|u| (u.start, u.end));
+    spans.retain(|s| {
+        let holds_url_safe = || {
+            let first = url_safe.partition_point(|u| u.start < s.range.start);
+            url_safe.get(first).is_some_and(|u| u.end <= s.range.end)
+        };
+        !(s.kind == SpanKind::Base64(Alphabet::Standard)
+            && not_text.contains(&s.range)
+            && holds_url_safe())
+    });
 }
 
 /// Whether the `len` bytes at `at` are a whole word: no token byte on either side.
@@ -407,8 +499,8 @@ fn is_bounded(hay: &[u8], at: usize, len: usize) -> bool {
     clear_before && clear_after
 }
 
-/// The base64 run around `hit`, starting at the group boundary `hit` starts on.
-fn group_run(hay: &[u8], hit: Range<usize>, alphabet: Alphabet) -> Range<usize> {
+/// The maximal base64 run around `hit`.
+fn maximal_run(hay: &[u8], hit: Range<usize>, alphabet: Alphabet) -> Range<usize> {
     let mut start = hit.start;
     while start > 0 && alphabet.contains(hay[start - 1]) {
         start -= 1;
@@ -417,11 +509,12 @@ fn group_run(hay: &[u8], hit: Range<usize>, alphabet: Alphabet) -> Range<usize> 
     while end < hay.len() && alphabet.contains(hay[end]) {
         end += 1;
     }
-    start + (hit.start - start) % 4..end
+    start..end
 }
 
 /// Every maximal base64 run of `hay` of two characters or more, from each of its first four
-/// positions, in both alphabets: for a token too short to have interiors.
+/// positions, in both alphabets: for a token too short to have interiors. The caller removes
+/// duplicates.
 fn every_run(hay: &[u8], runs: &mut Vec<(Range<usize>, Alphabet)>) {
     for alphabet in Alphabet::BOTH {
         let mut at = 0;
@@ -432,10 +525,7 @@ fn every_run(hay: &[u8], runs: &mut Vec<(Range<usize>, Alphabet)>) {
                 .count();
             if len >= 2 {
                 for offset in 0..len.min(4) {
-                    let run = (at + offset..at + len, alphabet);
-                    if !runs.contains(&run) {
-                        runs.push(run);
-                    }
+                    runs.push((at + offset..at + len, alphabet));
                 }
             }
             at += len.max(1);
@@ -474,6 +564,8 @@ fn ceil_boundary(text: &str, mut at: usize) -> usize {
     }
     at
 }
+
+mod replace;
 
 #[cfg(test)]
 mod tests;

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::forms;
-use super::needles::{Needles, Span, SpanKind};
+use super::needles::{Needles, Span};
 use super::{CredentialForm, FindingStatus};
 
 /// Where a string sits.
@@ -128,7 +128,8 @@ impl<'v> Walk<'_, 'v> {
     ///
     /// A value is unreadable (reported as [`CredentialForm::Masked`], never rewritten) when it is
     /// all `*` (two or more), or, in a secure header (`headerSecure: true`) or one with a
-    /// credential-like name, missing, `null`, not a string, empty or a lone `*`; a Data Center
+    /// credential-like name, missing, `null`, not a string or a redaction marker
+    /// ([`forms::is_mask`]); a Data Center
     /// `keyOrValue` that is missing or not a string is unreadable in any header.
     fn header(&mut self, map: &'v Map<String, Value>) {
         let name = map.get("name").and_then(Value::as_str);
@@ -211,7 +212,7 @@ impl<'v> Walk<'_, 'v> {
                 let rewritable = on_boundaries(value, &spans);
                 if let Some(range) = forms::basic_credentials(value) {
                     let in_basic = spans.iter().any(|span| {
-                        matches!(span.kind, SpanKind::Base64(_))
+                        span.kind.is_base64()
                             && span.range.start < range.end
                             && range.start < span.range.end
                     });
@@ -224,10 +225,7 @@ impl<'v> Walk<'_, 'v> {
                 }
                 let form = if forms::after_scheme(value, "bearer").is_some() {
                     CredentialForm::Bearer
-                } else if spans
-                    .iter()
-                    .all(|span| matches!(span.kind, SpanKind::Base64(_)))
-                {
+                } else if spans.iter().all(|span| span.kind.is_base64()) {
                     CredentialForm::Base64
                 } else {
                     CredentialForm::BareHeader
@@ -259,9 +257,7 @@ impl<'v> Walk<'_, 'v> {
         if spans.is_empty() {
             return;
         }
-        let clear = spans
-            .iter()
-            .any(|span| !matches!(span.kind, SpanKind::Base64(_)));
+        let clear = spans.iter().any(|span| !span.kind.is_base64());
         let form = match ctx {
             _ if !clear => CredentialForm::Base64,
             Ctx::Url => CredentialForm::Url,
@@ -306,10 +302,13 @@ impl<'v> Walk<'_, 'v> {
     }
 }
 
-/// Whether every span starts and ends between characters, so that a rewrite leaves valid text.
+/// Whether every span can be rewritten and starts and ends between characters, so that a
+/// rewrite leaves valid text.
 fn on_boundaries(value: &str, spans: &[Span]) -> bool {
     spans.iter().all(|span| {
-        value.is_char_boundary(span.range.start) && value.is_char_boundary(span.range.end)
+        span.kind.is_rewritable()
+            && value.is_char_boundary(span.range.start)
+            && value.is_char_boundary(span.range.end)
     })
 }
 
