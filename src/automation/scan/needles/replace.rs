@@ -41,9 +41,23 @@ impl Needles {
                 SpanKind::Base64Wrapped => out.extend_from_slice(original),
                 SpanKind::Base64(alphabet) => {
                     let basic = after_basic(&hay[..span.range.start]);
+                    // A run that ended at its padding, right before more base64 characters
+                    // (`<base64>==bearer`), keeps that boundary only while the new run is
+                    // padded too: glued to what follows it would read differently. Such a
+                    // run is left as it was (the caller sees the token still there).
+                    let next_is_base64 = hay
+                        .get(span.range.end)
+                        .is_some_and(|&b| alphabet.contains(b));
+                    let ended_padded = View::new(original).bytes().ends_with(b"=");
                     match self.replace_base64(original, new, depth, alphabet, basic) {
-                        Some(run) => out.extend_from_slice(&run),
-                        None => out.extend_from_slice(original),
+                        Some(run)
+                            if !(next_is_base64
+                                && ended_padded
+                                && !View::new(&run).bytes().ends_with(b"=")) =>
+                        {
+                            out.extend_from_slice(&run)
+                        }
+                        _ => out.extend_from_slice(original),
                     }
                 }
             }
