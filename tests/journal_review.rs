@@ -103,11 +103,10 @@ fn past_default_ttl() -> OffsetDateTime {
 // ---------------------------------------------------------------------------------------------
 
 /// An operator abandons a rotation while its (live, lease-holding) runner is inside `update`.
-/// Abandon ignores the lease and drops the journal's copy; the runner installs the credential,
-/// its next write conflicts, and it returns `unjournaled: None` while its Display claims "the
-/// new credential is in the journal: run again to resume" (a rerun is refused: abandoned).
+/// Abandon once ignored the lease and dropped the journal's copy while the runner installed the
+/// credential: now it is refused with `LeaseHeld`, and the runner finishes undisturbed.
 #[tokio::test]
-async fn abandon_racing_a_live_runner_loses_the_installed_credential() {
+async fn abandon_is_refused_while_a_live_runner_holds_the_lease() {
     let journal = MemoryJournal::new();
     let (rotator, mut entered) = Gated::new("update");
     let run = rotate::rotate(
@@ -186,11 +185,10 @@ async fn a_minted_tunnel_key_whose_journal_write_conflicts_is_returned() {
 }
 
 /// `reseal_all` after a key rotation, while a rotation is running (between update and its
-/// journal write): reseal ignores the lease and bumps the version, so the healthy runner fails
-/// with a conflict, cannot release its lease (stale version), and every other holder is then
-/// refused with LeaseHeld for the full TTL (15 min).
+/// journal write): reseal once bumped the version under the lease and killed the healthy runner;
+/// now it leaves a leased entry to its runner (whose next write seals with the new key).
 #[tokio::test]
-async fn reseal_all_racing_a_rotation_kills_it_and_strands_its_lease() {
+async fn reseal_all_leaves_a_running_rotation_alone() {
     let inner = MemoryJournal::new();
     // Start the rotation under the old key and stop it inside update.
     let old = SealedJournal::new(inner, key("old", 1));
@@ -388,12 +386,11 @@ async fn two_holders_on_file_and_sealed_file_mint_once() {
 // CRYPTO MISUSE
 // ---------------------------------------------------------------------------------------------
 
-/// A sealed FileJournal entry copied to another rotation id's file name opens, because the
-/// file journal trusts the `rotation_id` inside the file and SealedJournal binds the AAD to that
-/// field rather than to the id that was asked for. The driver then resumes "r3-b" with "r3-a"'s
-/// credential and writes into r3-a's file.
+/// A sealed FileJournal entry copied to another rotation id's file name must not open: the file
+/// journal checks the `rotation_id` inside the file, and SealedJournal checks it against the id
+/// that was asked for (otherwise the driver would resume "r3-b" with "r3-a"'s credential).
 #[tokio::test]
-async fn a_sealed_file_entry_copied_to_another_id_opens() {
+async fn a_sealed_file_entry_copied_to_another_id_does_not_open() {
     let dir = tempfile::tempdir().unwrap();
     let journal = SealedJournal::new(FileJournal::new(dir.path()).unwrap(), key("k", 4));
     let entry = JournalEntry::regenerated("r3-a", "gated", &ApiToken::new(SECRET));
@@ -413,9 +410,9 @@ async fn a_sealed_file_entry_copied_to_another_id_opens() {
     );
 }
 
-/// The same, unsealed: `load("x")` returns an entry whose rotation_id is not "x".
+/// The same, unsealed: `load("x")` never returns an entry whose rotation_id is not "x".
 #[tokio::test]
-async fn file_journal_load_does_not_check_the_id_inside_the_file() {
+async fn file_journal_load_refuses_another_ids_entry() {
     let dir = tempfile::tempdir().unwrap();
     let journal = FileJournal::new(dir.path()).unwrap();
     journal
@@ -432,10 +429,10 @@ async fn file_journal_load_does_not_check_the_id_inside_the_file() {
 }
 
 /// Rollback: the ciphertext of an earlier credential of the same rotation id (a backup, or an
-/// id reused after `forget`) put back in the credential column opens, and is paired with the
-/// newer fingerprint: the fingerprint is not bound, and nothing checks credential against it.
+/// id reused after `forget`) put back in the credential column must not open under the newer
+/// fingerprint (the seal binds the fingerprint).
 #[tokio::test]
-async fn an_older_ciphertext_of_the_same_rotation_opens_under_a_new_fingerprint() {
+async fn an_older_ciphertext_does_not_open_under_a_new_fingerprint() {
     let journal = SealedJournal::new(MemoryJournal::new(), key("k", 5));
     let mut first = JournalEntry::regenerated("r3-roll", "gated", &ApiToken::new("first-token"));
     journal.store(&first).await.unwrap();
@@ -536,10 +533,10 @@ async fn crypto_misuse_is_refused_with_typed_errors() {
 // PANIC
 // ---------------------------------------------------------------------------------------------
 
-/// A corrupted file with `entry_version` = u64::MAX: `acquire` (the driver's first call) does
-/// `expected + 1` and overflows (a panic in debug builds, a wrap to 0 in release).
+/// A corrupted file with `entry_version` = u64::MAX: `acquire` (the driver's first call) must
+/// not overflow (it once panicked in debug builds and wrapped to 0 in release).
 #[tokio::test]
-async fn a_file_entry_with_a_huge_version_panics() {
+async fn a_file_entry_with_a_huge_version_does_not_panic() {
     let dir = tempfile::tempdir().unwrap();
     let journal = FileJournal::new(dir.path()).unwrap();
     journal
@@ -571,9 +568,9 @@ async fn a_file_entry_with_a_huge_version_panics() {
     );
 }
 
-/// `lease_ttl` is caller input: a huge one panics in `now + ttl` (time's Add overflows).
+/// `lease_ttl` is caller input: a huge one is shortened, never a panic in `now + ttl`.
 #[tokio::test]
-async fn a_huge_lease_ttl_panics_instead_of_a_typed_error() {
+async fn a_huge_lease_ttl_does_not_panic() {
     let task = tokio::spawn(async {
         let journal = MemoryJournal::new();
         let (rotator, _rx) = Gated::new("never");
