@@ -155,6 +155,37 @@ impl Revocation {
         }
     }
 
+    /// Before revoking: authenticates once with the new token between two readings of the
+    /// account's token list. If token `id`'s last access moved in between, it is the new token
+    /// (an id or label copied from the wrong line), or the old token is still in use somewhere:
+    /// either way it is not revoked. (Nothing in the rotation uses the old token after update;
+    /// a list whose last-access times do not move proves nothing, and the check passes.)
+    async fn refuse_if_used_with_the_new_token(&self, id: &str, new: &JiraClient) -> Result<()> {
+        let last_access = |tokens: &[crate::admin::UserApiToken]| {
+            tokens
+                .iter()
+                .find(|t| t.id == id)
+                .map(|t| t.last_access.as_ref().map(|a| a.as_str().to_owned()))
+        };
+        let before = last_access(&self.admin.user_api_tokens(&self.account_id).await?);
+        let Some(before) = before else {
+            return Ok(()); // Gone already: the DELETE and the evidence decide.
+        };
+        new.myself().await?;
+        let after = last_access(&self.admin.user_api_tokens(&self.account_id).await?);
+        match after {
+            Some(after) if after.is_some() && after != before => Err(Error::rotation(
+                "finish",
+                format!(
+                    "not revoking token {id}: it authenticated just when this rotation used the \
+                     new token, so it is the new token (check the old token's id or label), or \
+                     the old token is still in use somewhere; nothing was revoked"
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Revokes the old token `id` (resolved before anything changed, see [`Self::resolve`])
     /// and concludes "revoked" only from evidence. The DELETE is always sent (a token already
     /// gone answers 404): a list read alone may be stale. Then, polled briefly:
@@ -174,6 +205,7 @@ impl Revocation {
         old: &JiraClient,
         new: &JiraClient,
     ) -> Result<Finished> {
+        self.refuse_if_used_with_the_new_token(id, new).await?;
         let deleted = match self.admin.revoke_user_api_token(&self.account_id, id).await {
             Ok(()) => true,
             // Gone already (revoked meanwhile, or a lost answer): the evidence decides.

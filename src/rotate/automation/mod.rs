@@ -531,27 +531,35 @@ impl Rotator for AutomationTokenRotator {
         let revoking = self.revocation.is_some();
         let mut problems: Vec<String> = Vec::new();
         let mut blockers: Vec<Finding> = Vec::new();
-        let mut seen_targets = 0usize;
+        // The distinct rules read (case-folded) and the targets among them: a listing that
+        // repeats one rule in place of another must not pass for a complete one.
+        let mut listed: std::collections::HashSet<String> = std::collections::HashSet::new();
+        let mut seen_targets: std::collections::HashSet<String> = std::collections::HashSet::new();
         let disabled_before: std::collections::HashSet<&str> = updated
             .facts
             .iter()
             .filter(|(k, _)| k == DISABLED_BEFORE)
             .map(|(_, v)| v.as_str())
             .collect();
-        let seen = for_each_rule(
+        for_each_rule(
             &self.automation,
             self.concurrency,
             read,
             no_writes,
-            0usize,
-            |seen, summary, result, concurrency| {
+            (),
+            |(), summary, result, concurrency| {
                 progress.scanned += 1;
                 progress.concurrency = concurrency;
-                *seen += 1;
+                let first_listing = listed.insert(summary.uuid.to_ascii_lowercase());
                 let accepted = self.accepted(&summary.uuid);
                 let shown = redactor.redact(summary.uuid);
+                if !first_listing {
+                    problems.push(format!("{shown} was listed more than once"));
+                }
                 let is_target = updated.targets.binary_search(&shown).is_ok();
-                seen_targets += usize::from(is_target);
+                if is_target {
+                    seen_targets.insert(shown.clone());
+                }
                 let was_disabled = disabled_before.contains(shown.as_str());
                 match result {
                     Ok((old, _, _)) if is_match(&old) => {
@@ -583,11 +591,16 @@ impl Rotator for AutomationTokenRotator {
             },
         )
         .await?;
+        let seen = listed.len();
         // A listing that hides rules proves nothing about them.
-        if seen_targets < updated.targets.len() {
+        let unseen = updated
+            .targets
+            .iter()
+            .filter(|t| !seen_targets.contains(*t))
+            .count();
+        if unseen > 0 {
             problems.push(format!(
-                "{} of the {} rewritten rules were not listed",
-                updated.targets.len() - seen_targets,
+                "{unseen} of the {} rewritten rules were not listed",
                 updated.targets.len()
             ));
         }
