@@ -460,3 +460,90 @@ async fn a_rule_with_connections_the_caller_does_not_own_is_never_written() {
         "the owned rule was rotated"
     );
 }
+
+/// Verify counts distinct rules: a listing that repeated one rewritten rule in place of another
+/// once passed the "targets seen" and "rules seen" checks, so verify never read the hidden rule
+/// and finish revoked the old token it still held.
+#[tokio::test]
+async fn a_listing_repeating_one_rule_cannot_hide_another_from_verify() {
+    let w = world(0).await;
+    let header = format!("Bearer {}", w.old.token().expose_secret());
+    let x = "0192e5ac-0e25-71de-ba7b-d972e6a20001";
+    let y = "0192e5ac-0e25-71de-ba7b-d972e6a20002";
+    for (uuid, name) in [(x, "X"), (y, "Y")] {
+        let mut rule = webhook_rule(name, &header);
+        rule["uuid"] = json!(uuid);
+        w.fake.add_rule(CLOUD, rule);
+    }
+    let rotator = w
+        .plain_rotator(RetryPolicy::none())
+        .concurrency(1)
+        .revoke_with(
+            w.admin.clone(),
+            &w.svc.account_id,
+            OldToken::Id(w.old_id.clone()),
+        )
+        .accept_unreadable(true);
+
+    // Hostile server: acknowledges the first PUT (rule X) without applying it.
+    w.fake
+        .fault(Route::RulePut, Fault::status(200).body("{}").times(1));
+    let updated = rotator.update(&w.new).await.unwrap();
+    assert_eq!(updated.rewritten, 2);
+    assert_eq!(
+        w.fake.rules_holding(&w.old),
+        vec![x.to_owned()],
+        "X still holds the old token"
+    );
+
+    // Verify's listing: Y twice, X not at all.
+    let summary = |u: &str| json!({"uuid": u, "name": "Y", "state": "ENABLED"});
+    w.fake.fault(
+        Route::RuleSummaries,
+        Fault::status(200)
+            .body(
+                json!({"links": {"self": null, "next": null, "prev": null},
+                "data": [summary(y), summary(y)]})
+                .to_string(),
+            )
+            .times(1),
+    );
+    let err = rotator.verify(&w.new, &updated).await.unwrap_err();
+    assert!(err.to_string().contains("listed more than once"), "{err}");
+    assert!(w.fake.token_is_live(w.old.token()));
+}
+
+/// An old-token id naming the NEW token is never revoked, also when another token was minted
+/// after the new one (the "newest token" guard alone let that through): finish authenticates
+/// with the new token between two readings of the token list and refuses a target whose last
+/// access moved.
+#[tokio::test]
+async fn an_id_naming_the_new_token_is_never_revoked_even_when_it_is_not_the_newest() {
+    let w = world(10).await;
+    let later = OffsetDateTime::now_utc() + Duration::days(30);
+    // Minted after the new token: some other integration of the service account.
+    w.fake
+        .mint_api_token(&w.svc.account_id, "backup-job", later);
+    let rotator = w
+        .plain_rotator(RetryPolicy::none())
+        // Careless operator: the NEW token's id.
+        .revoke_with(
+            w.admin.clone(),
+            &w.svc.account_id,
+            OldToken::Id(w.new_id.clone()),
+        )
+        .accept_unreadable(true);
+    let report = rotate::rotate(
+        &rotator,
+        &MemoryJournal::new(),
+        RotateOptions::new("r4-newid"),
+    )
+    .await;
+    let err = report.unwrap_err();
+    assert!(
+        err.error.to_string().contains("not revoking"),
+        "{}",
+        err.error
+    );
+    assert!(w.fake.token_is_live(&w.new), "the new token survives");
+}
