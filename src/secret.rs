@@ -292,6 +292,20 @@ pub(crate) fn basic_encode(email: &str, token: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(format!("{email}:{token}"))
 }
 
+/// The username and secret of a `Basic` header value, when it is one (the inverse of
+/// [`basic_value`]). The secret is zeroized on drop.
+pub(crate) fn basic_parts(value: &HeaderValue) -> Option<(String, zeroize::Zeroizing<String>)> {
+    let encoded = value.to_str().ok()?.strip_prefix("Basic ")?;
+    let decoded = zeroize::Zeroizing::new(
+        base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .ok()?,
+    );
+    let text = std::str::from_utf8(&decoded).ok()?;
+    let (user, secret) = text.split_once(':')?;
+    Some((user.to_owned(), zeroize::Zeroizing::new(secret.to_owned())))
+}
+
 /// The one place a `Bearer` header value is built.
 pub(crate) fn bearer_header(what: &'static str, token: &str) -> Result<HeaderValue, Error> {
     check_header_safe(what, token)?;
@@ -344,6 +358,16 @@ mod tests {
         for text in shown {
             assert!(!text.contains(CLEAR), "{text}");
             assert!(text.contains(REDACTED), "{text}");
+        }
+    }
+
+    #[test]
+    fn basic_parts_read_back_what_basic_header_built() {
+        let value = basic_header("ops@example.com", "to:k").unwrap();
+        let (user, secret) = basic_parts(&value).unwrap();
+        assert_eq!((user.as_str(), secret.as_str()), ("ops@example.com", "to:k"));
+        for other in ["Bearer abc", "Basic !!!", "Basic YWJj"] {
+            assert!(basic_parts(&HeaderValue::from_static(other)).is_none(), "{other}");
         }
     }
 

@@ -740,8 +740,7 @@ async fn originals_kept_on_disk_roll_back_from_a_fresh_rotator() {
         .collect();
     let first = w
         .rotator(RetryPolicy::default())
-        .keep_originals_in(dir.path().join("originals"))
-        .unwrap();
+        .keep_originals_in(dir.path().join("originals"));
     let updated = first.update(&w.new).await.unwrap();
     drop(first);
     #[cfg(unix)]
@@ -756,8 +755,7 @@ async fn originals_kept_on_disk_roll_back_from_a_fresh_rotator() {
     }
     let second = w
         .rotator(RetryPolicy::default())
-        .keep_originals_in(dir.path().join("originals"))
-        .unwrap();
+        .keep_originals_in(dir.path().join("originals"));
     let rollback = second.rollback().await.unwrap();
     assert_eq!(rollback.restored.len(), updated.rewritten);
     for (uuid, original) in before {
@@ -1010,3 +1008,6 @@ fn urlencode(text: &str) -> String {
 
 #[path = "rotate_automation/review.rs"]
 mod review;
+
+#[path = "rotate_automation/own_token.rs"]
+mod own_token;

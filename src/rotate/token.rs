@@ -58,6 +58,7 @@ pub enum OldToken {
     Label(String),
 }
 
+#[derive(Clone)]
 pub(crate) struct Revocation {
     pub(crate) admin: AdminClient,
     pub(crate) account_id: String,

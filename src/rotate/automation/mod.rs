@@ -18,8 +18,8 @@ use crate::automation::rewrite::check_replacement;
 use crate::automation::{AutomationClient, Finding, FindingStatus, Scanner};
 use crate::error::{Error, Result};
 use crate::jira::JiraClient;
-use crate::secret::{ApiCredentials, ApiToken};
-use crate::transport::ClientOptions;
+use crate::secret::{ApiCredentials, ApiToken, basic_header, basic_parts};
+use crate::transport::{Auth, ClientOptions};
 
 pub use plan::{Plan, PlannedRule, Rollback};
 use reader::{CallerIdentity, Reader, RuleSummaryRef, Write, is_disabled, is_match};
@@ -38,6 +38,12 @@ use reader::{CallerIdentity, Reader, RuleSummaryRef, Write, is_disabled, is_matc
 /// - **finish** revokes the old token (when [`Self::revoke_with`] was given) and confirms it
 ///   now gets 401.
 ///
+/// When the Automation client given to the rotator authenticates with the old token (a caller
+/// rotating their own token), verify (once the new token authenticated) switches that client,
+/// and so every clone of it the caller holds, to the new token: it keeps working after the
+/// revocation, also in a process that resumes the rotation. A client on any other credential
+/// is never touched. Clones of the rotator share its settings and its kept originals.
+///
 /// ```no_run
 /// use atlassian_rotation::automation::{AutomationBase, AutomationClient, Product};
 /// use atlassian_rotation::rotate::{self, AutomationTokenRotator, FileJournal, RotateOptions};
@@ -54,17 +60,19 @@ use reader::{CallerIdentity, Reader, RuleSummaryRef, Write, is_disabled, is_matc
 /// println!("{} rules rewritten", report.updated.map_or(0, |u| u.rewritten));
 /// # Ok(()) }
 /// ```
+#[derive(Clone)]
 pub struct AutomationTokenRotator {
     automation: AutomationClient,
     site: String,
     site_options: ClientOptions,
     old: ApiCredentials,
-    source: Box<dyn TokenSource>,
+    source: Arc<dyn TokenSource>,
     concurrency: usize,
     revocation: Option<Revocation>,
     accept_unreadable: bool,
     accepted_rules: Arc<BTreeSet<String>>,
-    originals: Originals,
+    /// Shared by clones, so that any clone can roll back what another rewrote.
+    originals: Arc<Originals>,
     progress: Option<ProgressFn>,
 }
 
@@ -128,12 +136,12 @@ impl AutomationTokenRotator {
             site,
             site_options: ClientOptions::new(),
             old,
-            source: Box::new(source),
+            source: Arc::new(source),
             concurrency: DEFAULT_CONCURRENCY,
             revocation: None,
             accept_unreadable: false,
             accepted_rules: Arc::default(),
-            originals: Originals::memory(),
+            originals: Arc::new(Originals::memory()),
             progress: None,
         })
     }
@@ -199,13 +207,30 @@ impl AutomationTokenRotator {
         self
     }
 
-    /// Keep the originals of rewritten rules in `dir` (created 0700; one 0600 file per rule,
-    /// written before the rule is), instead of in memory: rollback then works from another
-    /// process too, and memory stays flat however many rules are rewritten. The files hold the
-    /// old token: remove them once the rotation is settled.
-    pub fn keep_originals_in(mut self, dir: impl Into<std::path::PathBuf>) -> Result<Self> {
-        self.originals = Originals::dir(dir.into())?;
-        Ok(self)
+    /// Keep the originals of rewritten rules in `dir` (one 0600 file per rule, written before
+    /// the rule is), instead of in memory: rollback then works from another process too, and
+    /// memory stays flat however many rules are rewritten. The files hold the old token:
+    /// remove them once the rotation is settled.
+    ///
+    /// The directory is created (0700) when the update starts, before any rule is written; a
+    /// directory that cannot be made fails the update with [`Error::Journal`] and nothing
+    /// changed.
+    ///
+    /// ```
+    /// # use atlassian_rotation::automation::{AutomationBase, AutomationClient};
+    /// # use atlassian_rotation::rotate::AutomationTokenRotator;
+    /// # use atlassian_rotation::secret::{ApiCredentials, ApiToken};
+    /// # let creds = ApiCredentials::new("svc@example.com", ApiToken::new("old"));
+    /// # let automation = AutomationClient::new(AutomationBase::url("https://example.com/a")?, &creds)?;
+    /// let rotator = AutomationTokenRotator::new(automation, "https://example.atlassian.net", creds, ApiToken::new("new"))?
+    ///     .keep_originals_in("/var/lib/rotation/originals")
+    ///     .concurrency(8);
+    /// # let _ = rotator;
+    /// # Ok::<(), atlassian_rotation::Error>(())
+    /// ```
+    pub fn keep_originals_in(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.originals = Arc::new(Originals::dir(dir.into()));
+        self
     }
 
     /// Calls `progress` after each rule of a bulk pass.
@@ -293,6 +318,29 @@ impl AutomationTokenRotator {
             },
             Err(e) => Err(e),
         }
+    }
+
+    /// Switches the Automation client this rotator was given (and so the caller's client and
+    /// every clone of it) from the old token to `new`, when it authenticates with the old one:
+    /// a caller rotating their own token keeps a working client once the old one is revoked.
+    /// The client's email spelling is kept; a client using any other credential is left as it
+    /// is. Called only once `new` authenticated (verify) and right before a revocation.
+    fn follow_rotation(&self, new: &ApiToken) -> bool {
+        let old = &self.old;
+        let switched = self.automation.transport().replace_auth(|current| {
+            let Some(Auth::Header(header)) = current else {
+                return None;
+            };
+            let (email, token) = basic_parts(header)?;
+            if !email.eq_ignore_ascii_case(old.email()) || *token != old.token().expose_secret() {
+                return None;
+            }
+            basic_header(&email, new.expose_secret()).ok().map(Auth::Header)
+        });
+        if switched {
+            tracing::info!("the Automation client now authenticates with the new token");
+        }
+        switched
     }
 
     /// Whether the unreadable values of rule `uuid` were accepted by the caller.
@@ -383,6 +431,7 @@ impl Rotator for AutomationTokenRotator {
             Some(revocation) => Some(revocation.id_to_journal().await?),
             None => None,
         };
+        self.originals.prepare().await?;
         let reader = self.reader(new);
         let redactor = Arc::clone(&reader);
         let read = move |summary: RuleSummaryRef| {
@@ -518,6 +567,9 @@ impl Rotator for AutomationTokenRotator {
     /// accepted). It runs right before every revocation.
     async fn verify(&self, new: &ApiToken, updated: &Updated) -> Result<Verified> {
         self.jira(&self.new_credentials(new))?.myself().await?;
+        // The new token works: a client on the old one moves now, so that this pass (and a
+        // resume after the old token was revoked) reads with a token that still works.
+        self.follow_rotation(new);
         let reader = self.reader(new);
         let redactor = Arc::clone(&reader);
         let read = move |summary: RuleSummaryRef| {
@@ -634,6 +686,8 @@ impl Rotator for AutomationTokenRotator {
     /// Revokes the old token (when [`AutomationTokenRotator::revoke_with`] was given) and
     /// concludes it revoked only from evidence (see [`OldToken`]).
     async fn finish(&self, new: &ApiToken, updated: &Updated) -> Result<Finished> {
+        // Verify passed: the caller's client moves to the new token before the old one goes.
+        self.follow_rotation(new);
         let Some(revocation) = &self.revocation else {
             return Ok(Finished::nothing());
         };
