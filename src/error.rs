@@ -328,6 +328,18 @@ pub enum Error {
         reason: String,
     },
 
+    /// A consumer (a file, a command, the caller's code; see [`crate::consumer`]) failed. The
+    /// reason never holds the credential (a command's output is shown with it redacted).
+    #[error("consumer `{consumer}`: {action} failed: {reason}")]
+    Consumer {
+        /// The consumer's name ([`Consumer::name`](crate::consumer::Consumer::name)).
+        consumer: String,
+        /// What was attempted (`install`, `verify`, `restore`, ...).
+        action: &'static str,
+        /// Why.
+        reason: String,
+    },
+
     /// The journal could not be read or written.
     #[error("journal {action} failed: {source}")]
     Journal {
@@ -481,6 +493,19 @@ impl fmt::Display for PaginationLimit {
 }
 
 impl Error {
+    /// A consumer's failure: `consumer` names it, `reason` must not hold a secret.
+    pub(crate) fn consumer(
+        consumer: impl Into<String>,
+        action: &'static str,
+        reason: impl Into<String>,
+    ) -> Self {
+        Self::Consumer {
+            consumer: consumer.into(),
+            action,
+            reason: reason.into(),
+        }
+    }
+
     pub(crate) fn invalid_input(what: &'static str, reason: impl Into<String>) -> Self {
         Self::InvalidInput {
             what,

@@ -315,7 +315,7 @@ pub(crate) fn bearer_header(what: &'static str, token: &str) -> Result<HeaderVal
     Ok(value)
 }
 
-fn fingerprint(value: &str) -> String {
+pub(crate) fn fingerprint(value: &str) -> String {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in value.bytes() {
         hash ^= u64::from(byte);
@@ -365,9 +365,15 @@ mod tests {
     fn basic_parts_read_back_what_basic_header_built() {
         let value = basic_header("ops@example.com", "to:k").unwrap();
         let (user, secret) = basic_parts(&value).unwrap();
-        assert_eq!((user.as_str(), secret.as_str()), ("ops@example.com", "to:k"));
+        assert_eq!(
+            (user.as_str(), secret.as_str()),
+            ("ops@example.com", "to:k")
+        );
         for other in ["Bearer abc", "Basic !!!", "Basic YWJj"] {
-            assert!(basic_parts(&HeaderValue::from_static(other)).is_none(), "{other}");
+            assert!(
+                basic_parts(&HeaderValue::from_static(other)).is_none(),
+                "{other}"
+            );
         }
     }
 

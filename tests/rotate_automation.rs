@@ -1011,3 +1011,6 @@ mod review;
 
 #[path = "rotate_automation/own_token.rs"]
 mod own_token;
+
+#[path = "rotate_automation/consumers.rs"]
+mod consumers;

@@ -58,9 +58,18 @@ impl Run<'_> {
             Ok(value) => {
                 apply(entry, value);
                 entry.advance(to);
+                entry.last_error = None;
                 self.save(entry).await
             }
-            Err(e) => Err(e),
+            Err(e) => {
+                // Journaled, so that whoever resumes sees what stopped the run (a failing
+                // consumer names itself); the step stays where it was.
+                entry.last_error = Some(e.to_string());
+                if let Err(store) = self.save(entry).await {
+                    tracing::warn!(error = %store, "could not journal the step's error");
+                }
+                Err(e)
+            }
         };
         self.record(name, started, result.as_ref().err());
         result

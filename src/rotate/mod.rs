@@ -61,6 +61,7 @@ use crate::error::Result;
 pub use automation::{AutomationTokenRotator, DEFAULT_CONCURRENCY, Plan, PlannedRule, Rollback};
 pub use bulk::{Progress, ProgressFn};
 pub use driver::rotate;
+pub(crate) use journal::write_atomically;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use journal::{DEFAULT_STATEMENT_TIMEOUT, PostgresJournal};

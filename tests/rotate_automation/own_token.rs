@@ -58,14 +58,21 @@ async fn a_caller_rotating_their_own_token_keeps_a_working_client_and_clones() {
     assert!(!w.fake.token_is_live(w.old.token()), "old token revoked");
 
     w.fake.clear_requests();
-    assert_eq!(listed(&mine).await.unwrap(), 12, "the caller's client still works");
+    assert_eq!(
+        listed(&mine).await.unwrap(),
+        12,
+        "the caller's client still works"
+    );
     assert_eq!(listed(&clone).await.unwrap(), 12, "and so does its clone");
     let expected = ApiCredentials::new(&w.svc.email, w.new.clone())
         .basic_header()
         .unwrap();
     let sent = rule_api_auth(&w);
     assert!(!sent.is_empty());
-    assert!(sent.iter().all(|a| a.as_str() == expected.to_str().unwrap()));
+    assert!(
+        sent.iter()
+            .all(|a| a.as_str() == expected.to_str().unwrap())
+    );
 }
 
 #[tokio::test]
@@ -115,7 +122,11 @@ async fn a_failed_verify_leaves_the_client_on_the_old_token_when_the_new_one_doe
     // The new token stops working before verify: the client must not move to it.
     w.fake.revoke_api_token(&w.new_id);
     assert!(rotator.verify(&w.new, &updated).await.is_err());
-    assert_eq!(listed(&mine).await.unwrap(), 4, "still on the old token, which works");
+    assert_eq!(
+        listed(&mine).await.unwrap(),
+        4,
+        "still on the old token, which works"
+    );
 }
 
 #[tokio::test]

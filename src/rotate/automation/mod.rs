@@ -16,6 +16,7 @@ use super::{Finished, Rotator, Updated, Verified};
 use crate::AdminClient;
 use crate::automation::rewrite::check_replacement;
 use crate::automation::{AutomationClient, Finding, FindingStatus, Scanner};
+use crate::consumer::{Consumer, Consumers, CredentialView};
 use crate::error::{Error, Result};
 use crate::jira::JiraClient;
 use crate::secret::{ApiCredentials, ApiToken, basic_header, basic_parts};
@@ -74,6 +75,7 @@ pub struct AutomationTokenRotator {
     /// Shared by clones, so that any clone can roll back what another rewrote.
     originals: Arc<Originals>,
     progress: Option<ProgressFn>,
+    consumers: Consumers,
 }
 
 impl fmt::Debug for AutomationTokenRotator {
@@ -143,6 +145,7 @@ impl AutomationTokenRotator {
             accepted_rules: Arc::default(),
             originals: Arc::new(Originals::memory()),
             progress: None,
+            consumers: Consumers::default(),
         })
     }
 
@@ -230,6 +233,31 @@ impl AutomationTokenRotator {
     /// ```
     pub fn keep_originals_in(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
         self.originals = Arc::new(Originals::dir(dir.into()));
+        self
+    }
+
+    /// Installs the new token in `consumer` too (a file, a vault through its command, the
+    /// caller's code; see [`crate::consumer`]), as many as needed: update installs into every
+    /// consumer after the rules, skipping those that already hold it; verify observes every
+    /// one; the old token is revoked only after all of them verified. A failing consumer names
+    /// itself in the error ([`Error::Consumer`]); running the rotation again retries what is
+    /// left. [`rollback`](Self::rollback) restores what they held before.
+    ///
+    /// ```
+    /// # use atlassian_rotation::automation::{AutomationBase, AutomationClient};
+    /// # use atlassian_rotation::rotate::AutomationTokenRotator;
+    /// # use atlassian_rotation::secret::{ApiCredentials, ApiToken};
+    /// use atlassian_rotation::consumer::{CommandConsumer, FileConsumer};
+    /// # let creds = ApiCredentials::new("svc@example.com", ApiToken::new("old"));
+    /// # let automation = AutomationClient::new(AutomationBase::url("https://example.com/a")?, &creds)?;
+    /// let rotator = AutomationTokenRotator::new(automation, "https://example.atlassian.net", creds, ApiToken::new("new"))?
+    ///     .consumer(FileConsumer::dotenv("/srv/app/.env", "JIRA_TOKEN"))
+    ///     .consumer(CommandConsumer::new("gh").args(["secret", "set", "JIRA_TOKEN"]));
+    /// # let _ = rotator;
+    /// # Ok::<(), atlassian_rotation::Error>(())
+    /// ```
+    pub fn consumer(mut self, consumer: impl Consumer + 'static) -> Self {
+        self.consumers.push(consumer);
         self
     }
 
@@ -335,7 +363,9 @@ impl AutomationTokenRotator {
             if !email.eq_ignore_ascii_case(old.email()) || *token != old.token().expose_secret() {
                 return None;
             }
-            basic_header(&email, new.expose_secret()).ok().map(Auth::Header)
+            basic_header(&email, new.expose_secret())
+                .ok()
+                .map(Auth::Header)
         });
         if switched {
             tracing::info!("the Automation client now authenticates with the new token");
@@ -517,9 +547,26 @@ impl Rotator for AutomationTokenRotator {
         if let Some(id) = old_token_id {
             updated = updated.fact(OLD_TOKEN_ID, id);
         }
+        // The consumers, after the rules: each one already holding the token is left alone.
+        let consumers = match self
+            .consumers
+            .install(CredentialView::new(new.expose_secret()))
+            .await
+        {
+            Ok(names) => {
+                for name in names {
+                    updated = updated.fact(CONSUMER, name);
+                }
+                None
+            }
+            Err(e) => Some(e),
+        };
         if conflicted.is_empty() && unwritable.is_empty() && foreign.is_empty() && failed.is_empty()
         {
-            return Ok(updated);
+            return match consumers {
+                None => Ok(updated),
+                Some(e) => Err(e),
+            };
         }
         let mut reason = format!(
             "{} of {} rules using the token rewritten",
@@ -556,6 +603,9 @@ impl Rotator for AutomationTokenRotator {
                 "; {} failed (first: rule {uuid}: {first})",
                 failed.len()
             ));
+        }
+        if let Some(e) = consumers {
+            reason.push_str(&format!("; {e}"));
         }
         reason.push_str("; run the rotation again to finish the rest");
         Err(Error::rotation("update", reason))
@@ -671,7 +721,11 @@ impl Rotator for AutomationTokenRotator {
                 places: blockers,
             });
         }
-        Ok(Verified::new()
+        let consumer_checks = self
+            .consumers
+            .verify(CredentialView::new(new.expose_secret()))
+            .await?;
+        let verified = Verified::new()
             .check(format!(
                 "the new token authenticates as {}",
                 self.old.email()
@@ -680,7 +734,10 @@ impl Rotator for AutomationTokenRotator {
             .check(format!(
                 "all {} rewritten rules hold the new token",
                 updated.targets.len()
-            )))
+            ));
+        Ok(consumer_checks
+            .into_iter()
+            .fold(verified, |verified, check| verified.check(check)))
     }
 
     /// Revokes the old token (when [`AutomationTokenRotator::revoke_with`] was given) and
@@ -700,6 +757,9 @@ impl Rotator for AutomationTokenRotator {
         revocation.revoke(&id, &old, &new).await
     }
 }
+
+/// The fact under which the update step journals each consumer that holds the new token.
+const CONSUMER: &str = "consumer";
 
 /// The fact under which the update step journals the id of the token to revoke.
 const OLD_TOKEN_ID: &str = "old_token_id";

@@ -50,6 +50,8 @@ pub struct Rollback {
     pub restored: Vec<String>,
     /// Rules left alone because they changed after this rotation wrote them.
     pub modified_since: Vec<String>,
+    /// Consumers put back to what they held before (see [`crate::consumer::Consumer::restore`]).
+    pub consumers_restored: Vec<String>,
 }
 
 impl AutomationTokenRotator {
@@ -135,6 +137,7 @@ impl AutomationTokenRotator {
     /// since it was written. Refused once the old token no longer authenticates. Originals are
     /// kept in memory by this rotator instance, or in the directory given to
     /// [`keep_originals_in`](Self::keep_originals_in), where another process can roll back.
+    /// Consumers that can ([`crate::consumer::Consumer::restore`]) get back what they held.
     pub async fn rollback(&self) -> Result<Rollback> {
         // Restored rules would hold the old token again: useless, and harmful, once it is revoked.
         if let Err(e) = self.jira(&self.old)?.myself().await {
@@ -163,6 +166,7 @@ impl AutomationTokenRotator {
             self.originals.forget(&uuid).await?;
             rollback.restored.push(uuid);
         }
+        rollback.consumers_restored = self.consumers.restore().await?;
         Ok(rollback)
     }
 }
