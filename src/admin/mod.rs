@@ -1,10 +1,14 @@
 //! [`AdminClient`]: the Atlassian organization Admin APIs at `https://api.atlassian.com`.
 //!
-//! Tunnels (regenerate a security key), an Admin API key check, and the API tokens of managed
-//! users (list per user, list per organization, revoke).
+//! Tunnels (regenerate a security key), an Admin API key check, the API tokens of managed
+//! users (list per user, list per organization, revoke), the organization's Admin API keys
+//! (list, count, revoke) and its service accounts with their API tokens.
 
+mod keys;
 mod models;
+mod page;
 mod query;
+mod service_accounts;
 
 use futures::StreamExt as _;
 
@@ -14,11 +18,13 @@ use crate::transport::{
     Auth, Call, ClientOptions, Idempotency, Paginated, Path, Transport, paginate,
 };
 
+pub use keys::{AdminApiKeyInfo, AdminKeyQuery, DateFilter, KeyActor, KeySort};
 pub use models::{
     OrgApiToken, OrgTokenStatus, OrgTokenUser, Organization, Timestamp, Tunnel, TunnelStatus,
     UserApiToken,
 };
 pub use query::OrgTokenQuery;
+pub use service_accounts::{RevokeAll, ServiceAccount, ServiceAccountToken};
 
 /// The Admin APIs' default base URL.
 ///
@@ -48,6 +54,15 @@ fn auth(key: &AdminApiKey) -> Result<Auth> {
         "Admin API key",
         key.expose_secret(),
     )?))
+}
+
+/// The outcome of a revocation retried like an idempotent write: a 404 on a retry means the
+/// first attempt's answer was lost after it took effect, so it counts as done.
+fn gone_on_retry_is_done(outcome: Result<()>) -> Result<()> {
+    match outcome {
+        Err(e) if e.is_not_found() && e.attempts() > 1 => Ok(()),
+        other => other,
+    }
 }
 
 impl AdminClient {
@@ -174,11 +189,7 @@ impl AdminClient {
             .param("account id", account_id)?
             .lit("manage/api-tokens")
             .param("API token id", token_id)?;
-        match self.transport.unit(Call::delete(path)).await {
-            // A retry after a lost answer finds the token already gone: the first DELETE worked.
-            Err(e) if e.is_not_found() && e.attempts() > 1 => Ok(()),
-            other => other,
-        }
+        gone_on_retry_is_done(self.transport.unit(Call::delete(path)).await)
     }
 
     /// Streams every user API token of an organization:
@@ -212,7 +223,9 @@ impl AdminClient {
                     .fold(Call::get(path), |call, (k, v)| call.query(&k, v)))
             });
         match first {
-            Ok(call) => paginate::<models::OrgTokenPage>(self.transport.clone(), call, "cursor"),
+            Ok(call) => {
+                paginate::<page::ListPage<OrgApiToken>>(self.transport.clone(), call, "cursor")
+            }
             Err(err) => futures::stream::once(async move { Err(err) }).boxed(),
         }
     }

@@ -379,10 +379,7 @@ impl UserApiToken {
     /// Whether the token has expired or expires within `window` of `now`. A token without a
     /// readable expiry counts as not expiring.
     pub fn expires_within(&self, window: Duration, now: OffsetDateTime) -> bool {
-        self.expiry
-            .as_ref()
-            .and_then(|at| at.is_within(window, now))
-            .unwrap_or(false)
+        expires_within(self.expiry.as_ref(), window, now)
     }
 }
 
@@ -462,47 +459,34 @@ impl OrgApiToken {
     /// Whether the token has expired or expires within `window` of `now`. A token without a
     /// readable expiry counts as not expiring.
     pub fn expires_within(&self, window: Duration, now: OffsetDateTime) -> bool {
-        self.expires_at
-            .as_ref()
-            .and_then(|at| at.is_within(window, now))
-            .unwrap_or(false)
+        expires_within(self.expires_at.as_ref(), window, now)
     }
 }
 
-fn null_as_empty<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
-    Ok(Option::<Vec<String>>::deserialize(deserializer)?.unwrap_or_default())
+/// Whether `expiry` has passed or passes within `window` of `now`; an unreadable or missing
+/// expiry counts as not expiring.
+pub(super) fn expires_within(
+    expiry: Option<&Timestamp>,
+    window: Duration,
+    now: OffsetDateTime,
+) -> bool {
+    expiry
+        .and_then(|at| at.is_within(window, now))
+        .unwrap_or(false)
 }
 
-/// One page of `GET /admin/api-access/v1/orgs/{orgId}/api-tokens`.
-#[derive(Deserialize)]
-pub(super) struct OrgTokenPage {
-    #[serde(default, deserialize_with = "null_as_empty_tokens")]
-    data: Vec<OrgApiToken>,
-    #[serde(default)]
-    links: Option<PageLinks>,
+/// A list that may be `null` or missing, read as empty.
+pub(super) fn null_as_empty<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Vec<T>>::deserialize(deserializer)?.unwrap_or_default())
 }
 
-#[derive(Deserialize)]
-struct PageLinks {
-    #[serde(default)]
-    next: Option<String>,
-}
-
-fn null_as_empty_tokens<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Vec<OrgApiToken>, D::Error> {
-    Ok(Option::<Vec<OrgApiToken>>::deserialize(deserializer)?.unwrap_or_default())
-}
-
-impl crate::transport::Page for OrgTokenPage {
-    type Item = OrgApiToken;
-
-    fn into_parts(self) -> (Vec<OrgApiToken>, Option<String>) {
-        (self.data, self.links.and_then(|l| l.next))
-    }
-
-    fn item_key(item: &OrgApiToken) -> Option<&str> {
-        Some(&item.id)
+impl super::page::Keyed for OrgApiToken {
+    fn key(&self) -> &str {
+        &self.id
     }
 }
 

@@ -239,6 +239,20 @@ impl Transport {
         })
     }
 
+    /// A transport on the same base URL, HTTP client (and so connection pool) and options,
+    /// with credentials of its own: its clones share them, this transport's clones do not.
+    pub(crate) fn with_auth(&self, auth: Option<Auth>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                http: self.inner.http.clone(),
+                base: self.inner.base.clone(),
+                auth: RwLock::new(auth),
+                options: self.inner.options.clone(),
+                rate_limited: std::sync::atomic::AtomicU64::new(0),
+            }),
+        }
+    }
+
     /// The base URL requests are joined onto.
     pub(crate) fn base_url(&self) -> &Url {
         &self.inner.base
