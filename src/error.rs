@@ -448,6 +448,109 @@ pub enum Error {
         /// Every place that blocks revocation, redacted.
         places: Vec<crate::automation::Finding>,
     },
+
+    /// A handed-over new credential cannot replace the old one: it does not work, it is not
+    /// where it must be listed, it lost a permission the old one had, or it expires too soon.
+    /// Decided in the regenerate step, before anything changed (mint a fitting one and run
+    /// again: the rotation id is still free), and checked again before the update installs it.
+    #[error(
+        "{step}: the new {credential} cannot replace the old one: {problem}; nothing was changed"
+    )]
+    ReplacementRefused {
+        /// The step that refused (`regenerate`, or `update` when the credential changed since).
+        step: &'static str,
+        /// What was handed over (`Admin API key`).
+        credential: &'static str,
+        /// Why it was refused.
+        problem: ReplacementProblem,
+    },
+}
+
+/// Why a handed-over credential cannot replace the old one, in [`Error::ReplacementRefused`].
+///
+/// ```
+/// use std::time::Duration;
+/// use atlassian_rotation::error::ReplacementProblem;
+///
+/// let problem = ReplacementProblem::MissingScopes { missing: vec!["delete:keys:admin".into()] };
+/// assert_eq!(problem.to_string(), "it lacks scopes the old one has: delete:keys:admin");
+/// let soon = ReplacementProblem::ExpiresTooSoon {
+///     expires_at: "2026-01-08T00:00:00.000Z".into(),
+///     minimum: Duration::from_secs(30 * 86_400),
+/// };
+/// assert!(soon.to_string().contains("at least 30 days"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReplacementProblem {
+    /// It is the old credential itself.
+    SameAsOld,
+    /// It does not authenticate where it must work.
+    NotAccepted {
+        /// What the check observed (an error without secrets).
+        reason: String,
+    },
+    /// It cannot be found, or told apart from others, in the list where it must appear.
+    NotListed {
+        /// What the list showed.
+        reason: String,
+    },
+    /// It lacks scopes the old credential has.
+    MissingScopes {
+        /// The old credential's scopes it lacks.
+        missing: Vec<String>,
+    },
+    /// The old credential is not limited by scopes, and this one is.
+    NarrowsUnscoped {
+        /// The scopes it is limited to.
+        scopes: Vec<String>,
+    },
+    /// Its expiry is not given, or cannot be read.
+    ExpiryUnknown,
+    /// It has expired, or expires before the minimum validity the caller asked for.
+    ExpiresTooSoon {
+        /// Its expiry, as listed.
+        expires_at: String,
+        /// The minimum validity asked for.
+        minimum: Duration,
+    },
+}
+
+/// `duration` in days when it is whole days, else in seconds.
+fn days_or_seconds(duration: Duration) -> String {
+    let secs = duration.as_secs();
+    if secs % 86_400 == 0 && duration.subsec_nanos() == 0 {
+        format!("{} days", secs / 86_400)
+    } else {
+        format!("{secs} s")
+    }
+}
+
+impl fmt::Display for ReplacementProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::SameAsOld => f.write_str("it is the old one"),
+            Self::NotAccepted { reason } => write!(f, "it is not accepted ({reason})"),
+            Self::NotListed { reason } => write!(f, "{reason}"),
+            Self::MissingScopes { missing } => {
+                write!(f, "it lacks scopes the old one has: {}", missing.join(", "))
+            }
+            Self::NarrowsUnscoped { scopes } => write!(
+                f,
+                "the old one has no scopes (it is not limited by scopes), and this one is limited to {}",
+                scopes.join(", ")
+            ),
+            Self::ExpiryUnknown => f.write_str("its expiry is not listed or cannot be read"),
+            Self::ExpiresTooSoon {
+                expires_at,
+                minimum,
+            } => write!(
+                f,
+                "it expires at {expires_at}, and it must stay valid for at least {}",
+                days_or_seconds(*minimum)
+            ),
+        }
+    }
 }
 
 /// The limit that stopped a listing, in [`Error::PaginationLimit`].

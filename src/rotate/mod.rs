@@ -42,6 +42,7 @@
 //! # });
 //! ```
 
+mod admin_key;
 mod automation;
 mod bulk;
 mod driver;
@@ -58,6 +59,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 
+pub use admin_key::{AdminKeyRotator, KeyRef};
 pub use automation::{AutomationTokenRotator, DEFAULT_CONCURRENCY, Plan, PlannedRule, Rollback};
 pub use bulk::{Progress, ProgressFn};
 pub use driver::rotate;

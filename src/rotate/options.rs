@@ -4,15 +4,17 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-/// Who rotated, why, and from where: copied into the report for the audit trail.
+/// Who rotated, why, from where and under which policy: copied into the report for the audit
+/// trail.
 ///
 /// ```
 /// use atlassian_rotation::rotate::Audit;
 /// let audit = Audit::new()
 ///     .reason("annual expiry")
 ///     .initiated_by("ops@example.com")
-///     .initiated_from("cron@bastion-1");
-/// # let _ = audit;
+///     .initiated_from("cron@bastion-1")
+///     .policy_id("SEC-ROT-90D");
+/// assert_eq!(audit.policy_id.as_deref(), Some("SEC-ROT-90D"));
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
@@ -23,6 +25,8 @@ pub struct Audit {
     pub initiated_by: Option<String>,
     /// Where it was started from (host, pipeline, ticket).
     pub initiated_from: Option<String>,
+    /// The rotation policy that requires it (an id in the caller's policy catalogue).
+    pub policy_id: Option<String>,
 }
 
 impl Audit {
@@ -43,6 +47,11 @@ impl Audit {
     /// Sets where the rotation was started from.
     pub fn initiated_from(mut self, place: impl Into<String>) -> Self {
         self.initiated_from = Some(place.into());
+        self
+    }
+    /// Sets the id of the rotation policy that requires it.
+    pub fn policy_id(mut self, id: impl Into<String>) -> Self {
+        self.policy_id = Some(id.into());
         self
     }
 }

@@ -9,25 +9,33 @@ use super::Finished;
 use crate::AdminClient;
 use crate::error::{Error, Result};
 use crate::jira::JiraClient;
-use crate::secret::ApiToken;
+use crate::secret::{AdminApiKey, ApiToken};
 
-/// Where the new token comes from. Atlassian has no API that mints user API tokens, so a person
-/// or another system creates it and this hands it over.
+/// Where the new credential comes from, for a rotation that is handed its new credential
+/// rather than minting it. Atlassian has no API that mints user API tokens or Admin API keys, so
+/// a person or another system creates it and this hands it over.
 ///
-/// Implemented for [`ApiToken`] (a token already at hand) and for async closures.
+/// `C` is the credential: [`ApiToken`] (the default) for
+/// [`AutomationTokenRotator`](super::AutomationTokenRotator), [`AdminApiKey`] for
+/// [`AdminKeyRotator`](super::AdminKeyRotator). Implemented for a credential already at hand
+/// and for async closures returning one.
 ///
 /// ```
 /// use atlassian_rotation::rotate::TokenSource;
-/// use atlassian_rotation::secret::ApiToken;
+/// use atlassian_rotation::secret::{AdminApiKey, ApiToken};
 ///
 /// fn takes(_: impl TokenSource) {}
 /// takes(ApiToken::new("ATATT-new"));
 /// takes(|| async { Ok(ApiToken::new(std::env::var("NEW_TOKEN").unwrap_or_default())) });
+///
+/// fn takes_a_key(_: impl TokenSource<AdminApiKey>) {}
+/// takes_a_key(AdminApiKey::new("ATCTT-new"));
+/// takes_a_key(|| async { Ok(AdminApiKey::new(std::env::var("NEW_ADMIN_KEY").unwrap_or_default())) });
 /// ```
 #[async_trait]
-pub trait TokenSource: Send + Sync {
-    /// The new token.
-    async fn new_token(&self) -> Result<ApiToken>;
+pub trait TokenSource<C = ApiToken>: Send + Sync {
+    /// The new credential.
+    async fn new_token(&self) -> Result<C>;
 }
 
 #[async_trait]
@@ -38,12 +46,19 @@ impl TokenSource for ApiToken {
 }
 
 #[async_trait]
-impl<F, Fut> TokenSource for F
+impl TokenSource<AdminApiKey> for AdminApiKey {
+    async fn new_token(&self) -> Result<AdminApiKey> {
+        Ok(self.clone())
+    }
+}
+
+#[async_trait]
+impl<C, F, Fut> TokenSource<C> for F
 where
     F: Fn() -> Fut + Send + Sync,
-    Fut: Future<Output = Result<ApiToken>> + Send,
+    Fut: Future<Output = Result<C>> + Send,
 {
-    async fn new_token(&self) -> Result<ApiToken> {
+    async fn new_token(&self) -> Result<C> {
         self().await
     }
 }
