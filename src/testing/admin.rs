@@ -26,16 +26,29 @@ fn jira_error(status: u16, message: &str) -> Reply {
     Reply::json(status, &json!({"errorMessages": [message], "errors": {}}))
 }
 
-/// The org the request's Admin API key belongs to.
-fn admin_org(state: &State, req: &Incoming) -> Option<String> {
+/// The org and scopes of the request's Admin API key, marking the key used. Every admin route
+/// authenticates through here, so a revoked key gets 401 everywhere at once.
+fn admin_key(state: &mut State, req: &Incoming) -> Option<(String, Vec<String>)> {
     let key = req.bearer()?;
-    state.org_by_key(key).map(|o| o.id.clone())
+    state
+        .authenticate_admin_key(key)
+        .map(|k| (k.org_id.clone(), k.scopes.clone()))
 }
 
-/// Checks the Admin API key against `org`: 401 for an unknown key, 404 for an unknown org,
-/// 403 for a key of another org.
-fn authorize_org(state: &State, req: &Incoming, org: &str) -> Result<(), Reply> {
-    let key_org = admin_org(state, req).ok_or_else(org_unauthorized)?;
+/// The org the request's Admin API key belongs to.
+fn admin_org(state: &mut State, req: &Incoming) -> Option<String> {
+    admin_key(state, req).map(|(org, _)| org)
+}
+
+/// Checks the Admin API key against `org`: 401 for an unknown, revoked or expired key, 404 for
+/// an unknown org, 403 for a key of another org. Returns the key's scopes (none: a key without
+/// scopes).
+pub(crate) fn authorize_org(
+    state: &mut State,
+    req: &Incoming,
+    org: &str,
+) -> Result<Vec<String>, Reply> {
+    let (key_org, scopes) = admin_key(state, req).ok_or_else(org_unauthorized)?;
     if !state.orgs.iter().any(|o| o.id == org) {
         return Err(Reply::errors(404, "ADMIN-404-2", "Organization not found"));
     }
@@ -46,7 +59,7 @@ fn authorize_org(state: &State, req: &Incoming, org: &str) -> Result<(), Reply> 
             "Not allowed to manage the org",
         ));
     }
-    Ok(())
+    Ok(scopes)
 }
 
 pub(crate) fn instance_base(base: &str, hostname: &str) -> String {
@@ -80,7 +93,7 @@ pub(crate) fn regenerate(
     )
 }
 
-pub(crate) fn org(state: &State, base: &str, req: &Incoming, org: &str) -> Reply {
+pub(crate) fn org(state: &mut State, base: &str, req: &Incoming, org: &str) -> Reply {
     if let Err(reply) = authorize_org(state, req, org) {
         return reply;
     }
@@ -106,7 +119,7 @@ pub(crate) fn org(state: &State, base: &str, req: &Incoming, org: &str) -> Reply
     )
 }
 
-pub(crate) fn user_tokens(state: &State, req: &Incoming, account: &str) -> Reply {
+pub(crate) fn user_tokens(state: &mut State, req: &Incoming, account: &str) -> Reply {
     if admin_org(state, req).is_none() {
         return user_mgmt_unauthorized();
     }
@@ -190,7 +203,7 @@ pub(crate) fn org_tokens(state: &mut State, base: &str, req: &Incoming, org: &st
     let matching: Vec<Value> = state
         .tokens
         .iter()
-        .filter(|t| !t.revoked)
+        .filter(|t| !t.revoked && !state.is_service_account(&t.account_id))
         .filter_map(|t| state.user(&t.account_id).map(|u| (t, u)))
         .filter(|(t, _)| status.as_deref().is_none_or(|s| s == token_status(t)))
         .filter(|(t, u)| {

@@ -29,6 +29,18 @@ pub enum Route {
     RevokeUserToken,
     /// `GET /admin/api-access/v1/orgs/{orgId}/api-tokens`.
     OrgTokens,
+    /// `GET /admin/api-access/v1/orgs/{orgId}/api-keys`.
+    AdminKeys,
+    /// `GET /admin/api-access/v1/orgs/{orgId}/api-keys/count`.
+    AdminKeyCount,
+    /// `PATCH /admin/api-access/v1/orgs/{orgId}/api-keys/revoke/{apiKeyId}`.
+    RevokeAdminKey,
+    /// `GET /admin/api-access/v1/orgs/{orgId}/service-accounts`.
+    ServiceAccounts,
+    /// `GET /admin/api-access/v1/orgs/{orgId}/service-accounts/{id}/api-tokens`.
+    ServiceAccountTokens,
+    /// `DELETE /admin/api-access/v1/orgs/{orgId}/service-accounts/{id}/api-tokens`.
+    RevokeServiceAccountTokens,
     /// `PUT /dc/{hostname}/rest/secure-tunneling/latest/tunnel/token`.
     InstallTunnelKey,
     /// `GET /dc/{hostname}/rest/api/2/myself`.

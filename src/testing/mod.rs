@@ -85,6 +85,7 @@
 //! ```
 
 mod admin;
+mod api_access;
 mod automation;
 mod delay;
 mod fault;
@@ -92,6 +93,7 @@ mod log;
 mod routes;
 mod rules;
 mod seed;
+mod seed_keys;
 mod server;
 mod state;
 
@@ -105,6 +107,7 @@ pub use fault::{Fault, Route};
 pub use log::RequestRecord;
 pub use rules::RuleSeed;
 pub use seed::{FakeOrg, FakeTunnel, FakeUser, RuleStats, TunnelStatus};
+pub use seed_keys::{FakeAdminKey, FakeServiceAccount};
 pub use state::LinkStyle;
 
 use server::Shared;

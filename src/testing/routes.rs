@@ -5,7 +5,7 @@ use hyper::Method;
 use super::Route;
 use super::server::{Incoming, Reply};
 use super::state::State;
-use super::{admin, automation};
+use super::{admin, api_access, automation};
 
 /// A routed request with its path parameters.
 pub(crate) enum Endpoint {
@@ -25,6 +25,27 @@ pub(crate) enum Endpoint {
     },
     OrgTokens {
         org: String,
+    },
+    AdminKeys {
+        org: String,
+    },
+    AdminKeyCount {
+        org: String,
+    },
+    RevokeAdminKey {
+        org: String,
+        key: String,
+    },
+    ServiceAccounts {
+        org: String,
+    },
+    ServiceAccountTokens {
+        org: String,
+        account: String,
+    },
+    RevokeServiceAccountTokens {
+        org: String,
+        account: String,
     },
     Install {
         hostname: String,
@@ -67,6 +88,12 @@ impl Endpoint {
             Self::UserTokens { .. } => Route::UserTokens,
             Self::RevokeUserToken { .. } => Route::RevokeUserToken,
             Self::OrgTokens { .. } => Route::OrgTokens,
+            Self::AdminKeys { .. } => Route::AdminKeys,
+            Self::AdminKeyCount { .. } => Route::AdminKeyCount,
+            Self::RevokeAdminKey { .. } => Route::RevokeAdminKey,
+            Self::ServiceAccounts { .. } => Route::ServiceAccounts,
+            Self::ServiceAccountTokens { .. } => Route::ServiceAccountTokens,
+            Self::RevokeServiceAccountTokens { .. } => Route::RevokeServiceAccountTokens,
             Self::Install { .. } => Route::InstallTunnelKey,
             Self::DcMyself { .. } => Route::DcMyself,
             Self::Probe { .. } => Route::TunnelProbe,
@@ -105,6 +132,7 @@ pub(crate) fn classify(req: &Incoming) -> Option<Endpoint> {
         ["admin", "api-access", "v1", "orgs", org, "api-tokens"] if m == Method::GET => {
             Endpoint::OrgTokens { org: s(org) }
         }
+        ["admin", "api-access", "v1", "orgs", org, rest @ ..] => api_access_endpoint(m, org, rest)?,
         [
             "dc",
             host,
@@ -138,6 +166,33 @@ pub(crate) fn classify(req: &Incoming) -> Option<Endpoint> {
         _ => return None,
     };
     Some(endpoint)
+}
+
+/// The API Access routes below `/admin/api-access/v1/orgs/{org}` besides the org's API tokens.
+fn api_access_endpoint(m: &Method, org: &str, rest: &[&str]) -> Option<Endpoint> {
+    let org = org.to_owned();
+    Some(match rest {
+        ["api-keys"] if m == Method::GET => Endpoint::AdminKeys { org },
+        ["api-keys", "count"] if m == Method::GET => Endpoint::AdminKeyCount { org },
+        ["api-keys", "revoke", key] if m == Method::PATCH => Endpoint::RevokeAdminKey {
+            org,
+            key: (*key).to_owned(),
+        },
+        ["service-accounts"] if m == Method::GET => Endpoint::ServiceAccounts { org },
+        ["service-accounts", account, "api-tokens"] if m == Method::GET => {
+            Endpoint::ServiceAccountTokens {
+                org,
+                account: (*account).to_owned(),
+            }
+        }
+        ["service-accounts", account, "api-tokens"] if m == Method::DELETE => {
+            Endpoint::RevokeServiceAccountTokens {
+                org,
+                account: (*account).to_owned(),
+            }
+        }
+        _ => return None,
+    })
 }
 
 fn automation_endpoint(
@@ -202,6 +257,18 @@ pub(crate) fn dispatch(
             admin::revoke_user_token(state, req, &account, &token)
         }
         Endpoint::OrgTokens { org } => admin::org_tokens(state, base, req, &org),
+        Endpoint::AdminKeys { org } => api_access::admin_keys(state, base, req, &org),
+        Endpoint::AdminKeyCount { org } => api_access::admin_key_count(state, req, &org),
+        Endpoint::RevokeAdminKey { org, key } => {
+            api_access::revoke_admin_key(state, req, &org, &key)
+        }
+        Endpoint::ServiceAccounts { org } => api_access::service_accounts(state, base, req, &org),
+        Endpoint::ServiceAccountTokens { org, account } => {
+            api_access::service_account_tokens(state, base, req, &org, &account)
+        }
+        Endpoint::RevokeServiceAccountTokens { org, account } => {
+            api_access::revoke_service_account_tokens(state, req, &org, &account)
+        }
         Endpoint::Install { hostname } => admin::install(state, base, req, &hostname),
         Endpoint::DcMyself { hostname } => admin::dc_myself(state, req, &hostname),
         Endpoint::Probe { hostname } => admin::probe(state, &hostname),

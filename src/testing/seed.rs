@@ -35,8 +35,10 @@ pub struct FakeOrg {
     pub id: String,
     /// The org's name.
     pub name: String,
-    /// An Admin API key that manages this org.
+    /// An Admin API key that manages this org: without scopes, valid for a year.
     pub admin_key: AdminApiKey,
+    /// That key's id in the org's key list.
+    pub admin_key_id: String,
 }
 
 /// A tunnel seeded with [`FakeAtlassian::add_tunnel`], with its Data Center instance.
@@ -149,24 +151,22 @@ pub struct RuleStats {
 }
 
 impl FakeAtlassian {
-    /// Adds an organization with an Admin API key of its own.
+    /// Adds an organization with an Admin API key of its own (without scopes, valid for a
+    /// year; [`mint_admin_key`](Self::mint_admin_key) adds more).
     pub fn add_org(&self, name: impl Into<String>) -> FakeOrg {
         let id = random_uuid(&mut fastrand::Rng::new());
-        let key = format!(
-            "ATCTT3xFfGN0{}={}",
-            random_base64url(171),
-            random_hex(8).to_uppercase()
-        );
         let name = name.into();
         self.shared.lock().orgs.push(Org {
             id: id.clone(),
             name: name.clone(),
-            admin_key: key.clone(),
         });
+        let in_a_year = OffsetDateTime::now_utc() + time::Duration::days(365);
+        let key = self.mint_admin_key(&id, "org admin key", &[], in_a_year);
         FakeOrg {
             id,
             name,
-            admin_key: AdminApiKey::new(key),
+            admin_key: key.key,
+            admin_key_id: key.id,
         }
     }
 

@@ -34,7 +34,6 @@ pub enum LinkStyle {
 pub(crate) struct Org {
     pub id: String,
     pub name: String,
-    pub admin_key: String,
 }
 
 pub(crate) struct Tunnel {
@@ -75,6 +74,34 @@ impl Token {
     pub fn is_live(&self) -> bool {
         !self.revoked && self.expires_at > OffsetDateTime::now_utc()
     }
+}
+
+/// An Admin API key of an org (the key [`Org::admin_key`] was seeded with is one of them).
+pub(crate) struct AdminKey {
+    pub id: String,
+    pub org_id: String,
+    pub label: String,
+    pub secret: String,
+    /// Empty for a key without scopes, which may do anything.
+    pub scopes: Vec<String>,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub last_active_at: Option<OffsetDateTime>,
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+impl AdminKey {
+    pub fn is_live(&self) -> bool {
+        self.revoked_at.is_none() && self.expires_at > OffsetDateTime::now_utc()
+    }
+}
+
+/// A service account of an org. It is an account like a user's (a [`User`] with the same
+/// account id), so its API tokens live among the tokens and authenticate the same way.
+pub(crate) struct ServiceAccount {
+    pub id: String,
+    pub account_id: String,
+    pub org_id: String,
 }
 
 pub(crate) struct StoredRule {
@@ -166,6 +193,10 @@ pub(crate) struct State {
     pub tunnels: Vec<Tunnel>,
     pub users: Vec<User>,
     pub tokens: Vec<Token>,
+    pub admin_keys: Vec<AdminKey>,
+    pub service_accounts: Vec<ServiceAccount>,
+    /// The scopes of service-account tokens, by token id (service-account tokens are scoped).
+    pub token_scopes: HashMap<String, Vec<String>>,
     pub rules: Vec<StoredRule>,
     /// Where each rule uuid stands in `rules` (the first rule with it): lookups stay O(1) for
     /// fakes of tens of thousands of rules.
@@ -178,8 +209,27 @@ pub(crate) struct State {
 }
 
 impl State {
-    pub fn org_by_key(&self, key: &str) -> Option<&Org> {
-        self.orgs.iter().find(|o| o.admin_key == key)
+    /// The live Admin API key `secret`, marking it used (its last activity moves forward, by at
+    /// least a millisecond, as the API shows it in milliseconds). Every admin route
+    /// authenticates here, so a revoked or expired key is refused everywhere at once.
+    pub fn authenticate_admin_key(&mut self, secret: &str) -> Option<&AdminKey> {
+        let key = self
+            .admin_keys
+            .iter_mut()
+            .find(|k| k.secret == secret && k.is_live())?;
+        let now = OffsetDateTime::now_utc();
+        key.last_active_at = Some(match key.last_active_at {
+            Some(last) => now.max(last + time::Duration::milliseconds(1)),
+            None => now,
+        });
+        Some(key)
+    }
+
+    /// Whether `account_id` is a service account's.
+    pub fn is_service_account(&self, account_id: &str) -> bool {
+        self.service_accounts
+            .iter()
+            .any(|a| a.account_id == account_id)
     }
 
     pub fn tunnel_mut(&mut self, hostname: &str) -> Option<&mut Tunnel> {
@@ -312,6 +362,16 @@ pub(crate) fn random_uuid(rng: &mut fastrand::Rng) -> String {
 pub(crate) fn api_token_value() -> String {
     format!(
         "ATATT3xFfGF0{}={}",
+        random_base64url(171),
+        random_hex(8).to_uppercase()
+    )
+}
+
+/// An Admin API key shaped like Atlassian's: `ATCTT3xFfGN0`, 171 base64url characters, `=`,
+/// and 8 uppercase hex digits.
+pub(crate) fn admin_key_value() -> String {
+    format!(
+        "ATCTT3xFfGN0{}={}",
         random_base64url(171),
         random_hex(8).to_uppercase()
     )
