@@ -6,6 +6,8 @@
 
 #[path = "fake/admin.rs"]
 mod admin;
+#[path = "fake/api_access.rs"]
+mod api_access;
 #[path = "fake/automation.rs"]
 mod automation;
 #[path = "fake/faults.rs"]
