@@ -21,12 +21,14 @@ mod support;
 
 use std::time::Duration;
 
-use atlassian_rotation::admin::OrgTokenQuery;
+use atlassian_rotation::admin::{AdminKeyQuery, OrgTokenQuery, RevokeAll};
 use atlassian_rotation::automation::{AutomationBase, AutomationClient, RuleDocument, RuleState};
 use atlassian_rotation::instance::InstanceAuth;
 use atlassian_rotation::jira::JiraClient;
 use atlassian_rotation::secret::{AdminApiKey, ApiCredentials};
-use atlassian_rotation::testing::{FakeAtlassian, FakeOrg, FakeTunnel, FakeUser, Fault, Route};
+use atlassian_rotation::testing::{
+    FakeAtlassian, FakeOrg, FakeServiceAccount, FakeTunnel, FakeUser, Fault, Route,
+};
 use atlassian_rotation::{AdminClient, ClientOptions, Error, InstanceClient, RetryPolicy};
 use futures::StreamExt as _;
 use time::OffsetDateTime;
@@ -70,6 +72,16 @@ const ROUTES: &[(Route, Kind, Body)] = &[
     (Route::UserTokens, Kind::Read, Body::Optional),
     (Route::RevokeUserToken, Kind::Idempotent, Body::Ignored),
     (Route::OrgTokens, Kind::Read, Body::Required),
+    (Route::AdminKeys, Kind::Read, Body::Required),
+    (Route::AdminKeyCount, Kind::Read, Body::Required),
+    (Route::RevokeAdminKey, Kind::Idempotent, Body::Ignored),
+    (Route::ServiceAccounts, Kind::Read, Body::Required),
+    (Route::ServiceAccountTokens, Kind::Read, Body::Required),
+    (
+        Route::RevokeServiceAccountTokens,
+        Kind::Idempotent,
+        Body::Ignored,
+    ),
     (Route::InstallTunnelKey, Kind::Idempotent, Body::Optional),
     (Route::DcMyself, Kind::Read, Body::Required),
     (Route::JiraMyself, Kind::Read, Body::Required),
@@ -209,6 +221,10 @@ struct World {
     user: FakeUser,
     /// A second token of `user`, the one the revoke row deletes.
     spare_token_id: String,
+    /// A second Admin API key of `org`, the one the key revoke row revokes.
+    spare_key_id: String,
+    /// A service account with a token.
+    service_account: FakeServiceAccount,
     rule: String,
     rule_doc: RuleDocument,
     admin: AdminClient,
@@ -236,6 +252,9 @@ async fn world() -> World {
     let later = OffsetDateTime::now_utc() + time::Duration::days(30);
     let (_, token) = fake.mint_api_token(&user.account_id, "tool", later);
     let (spare_token_id, _) = fake.mint_api_token(&user.account_id, "spare", later);
+    let spare_key_id = fake.mint_admin_key(&org.id, "spare", &[], later).id;
+    let service_account = fake.add_service_account(&org.id, "ci-bot");
+    fake.mint_service_account_token(&service_account, "deploy", &["read:jira-work"], later);
     let rule = fake.seed_rules(
         CLOUD,
         atlassian_rotation::testing::RuleSeed::new(2).with_token(&user.email, token.clone()),
@@ -267,6 +286,8 @@ async fn world() -> World {
         tunnel,
         user,
         spare_token_id,
+        spare_key_id,
+        service_account,
         rule,
         rule_doc,
         admin,
@@ -291,13 +312,36 @@ async fn call(w: &World, route: Route) -> Result<(), Error> {
                 .revoke_user_api_token(&w.user.account_id, &w.spare_token_id)
                 .await
         }
-        Route::OrgTokens => w
+        Route::OrgTokens => {
+            first_item(w.admin.org_api_tokens(&w.org.id, OrgTokenQuery::new())).await
+        }
+        Route::AdminKeys => {
+            first_item(w.admin.admin_api_keys(&w.org.id, AdminKeyQuery::new())).await
+        }
+        Route::AdminKeyCount => w
             .admin
-            .org_api_tokens(&w.org.id, OrgTokenQuery::new())
-            .next()
+            .admin_api_key_count(&w.org.id, AdminKeyQuery::new())
             .await
-            .transpose()
             .map(drop),
+        Route::RevokeAdminKey => {
+            w.admin
+                .revoke_admin_api_key(&w.org.id, &w.spare_key_id)
+                .await
+        }
+        Route::ServiceAccounts => first_item(w.admin.service_accounts(&w.org.id)).await,
+        Route::ServiceAccountTokens => {
+            first_item(
+                w.admin
+                    .service_account_tokens(&w.org.id, &w.service_account.id, None),
+            )
+            .await
+        }
+        Route::RevokeServiceAccountTokens => {
+            let id = &w.service_account.id;
+            w.admin
+                .revoke_all_service_account_tokens(&w.org.id, id, RevokeAll::every_token_of(id))
+                .await
+        }
         Route::InstallTunnelKey => w
             .instance
             .install_tunnel_key(&w.tunnel.current_key)
@@ -305,13 +349,7 @@ async fn call(w: &World, route: Route) -> Result<(), Error> {
             .map(drop),
         Route::DcMyself => w.instance.myself().await.map(drop),
         Route::JiraMyself => w.jira.myself().await.map(drop),
-        Route::RuleSummaries => w
-            .automation
-            .rule_summaries(50)?
-            .next()
-            .await
-            .transpose()
-            .map(drop),
+        Route::RuleSummaries => first_item(w.automation.rule_summaries(50)?).await,
         Route::RuleGet => w.automation.get_rule(&w.rule).await.map(drop),
         Route::RulePut => w.automation.update_rule(&w.rule, &w.rule_doc).await,
         Route::RuleState => {
@@ -321,6 +359,11 @@ async fn call(w: &World, route: Route) -> Result<(), Error> {
         }
         other => panic!("no client call for {other:?}"),
     }
+}
+
+/// The first item of a listing (or its end), as a call's outcome.
+async fn first_item<T>(mut items: atlassian_rotation::Paginated<T>) -> Result<(), Error> {
+    items.next().await.transpose().map(drop)
 }
 
 fn variant_of(err: &Error) -> Option<Variant> {
@@ -422,6 +465,12 @@ matrix! {
     user_tokens => Route::UserTokens,
     revoke_user_token => Route::RevokeUserToken,
     org_tokens => Route::OrgTokens,
+    admin_keys => Route::AdminKeys,
+    admin_key_count => Route::AdminKeyCount,
+    revoke_admin_key => Route::RevokeAdminKey,
+    service_accounts => Route::ServiceAccounts,
+    service_account_tokens => Route::ServiceAccountTokens,
+    revoke_service_account_tokens => Route::RevokeServiceAccountTokens,
     install_tunnel_key => Route::InstallTunnelKey,
     dc_myself => Route::DcMyself,
     jira_myself => Route::JiraMyself,

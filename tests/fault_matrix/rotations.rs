@@ -17,11 +17,11 @@ use atlassian_rotation::rotate::{
     self, AutomationTokenRotator, Journal, JournalEntry, MemoryJournal, RotateOptions,
     RotationReport, Rotator, Step,
 };
-use atlassian_rotation::secret::{ApiToken, TunnelKey};
+use atlassian_rotation::secret::{AdminApiKey, ApiToken, TunnelKey};
 use atlassian_rotation::testing::{FakeAtlassian, Fault, Route, TunnelStatus};
 
 use super::options;
-use super::support::{RotationWorld, rotation_world};
+use super::support::{RotationWorld, key_world, rotation_world};
 
 const ID: &str = "rotation-under-fault";
 
@@ -369,4 +369,96 @@ async fn an_automation_token_rotation_survives_a_fault_at_every_step() {
             .revoked_by_failure(),
     ];
     play(&rows, token_row).await;
+}
+
+async fn key_row(row: Row) -> Result<(), String> {
+    let w = key_world().await;
+    let sourced = Arc::new(AtomicUsize::new(0));
+    let (count, key) = (Arc::clone(&sourced), w.new.key.clone());
+    let source = move || {
+        count.fetch_add(1, Ordering::SeqCst);
+        let key = key.clone();
+        async move { Ok::<_, atlassian_rotation::Error>(key) }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let env = dir.path().join(".env");
+    let line = |key: &AdminApiKey| format!("ADMIN_KEY={}\n", key.expose_secret());
+    std::fs::write(&env, line(&w.old.key)).unwrap();
+    let live = w.client(&w.old.key, options());
+    let rotator = w
+        .key_rotator(options(), source)
+        .consumer(atlassian_rotation::consumer::FileConsumer::dotenv(
+            &env,
+            "ADMIN_KEY",
+        ))
+        .switch_client(live.clone());
+    fail_then_resume(&row, &w.fake, &rotator, |journaled: Option<AdminApiKey>| {
+        if journaled.is_some_and(|k| k != w.new.key) {
+            return Err("the journal holds another key than the new one".into());
+        }
+        if w.fake.admin_key_is_live(&w.old.key) == row.revoked_by_failure {
+            let live = !row.revoked_by_failure;
+            return Err(format!("old key live: {}, expected {live}", !live));
+        }
+        if !w.fake.admin_key_is_live(&w.new.key) {
+            return Err("the new key was revoked".into());
+        }
+        Ok(())
+    })
+    .await?;
+    // Once by the failed run, once by the resume (to regenerate, or to prove it hands over
+    // the journaled key).
+    let sourced = sourced.load(Ordering::SeqCst);
+    if sourced != 2 {
+        return Err(format!(
+            "the new key was asked for {sourced} times, expected 2"
+        ));
+    }
+    if w.fake.admin_key_is_live(&w.old.key) {
+        return Err("the old key was not revoked in the end".into());
+    }
+    if !w.fake.admin_key_is_live(&w.org.admin_key) {
+        return Err("another key of the org was revoked".into());
+    }
+    if std::fs::read_to_string(&env).unwrap() != line(&w.new.key) {
+        return Err("the dotenv line does not hold the new key".into());
+    }
+    live.check_key(&w.org.id)
+        .await
+        .map_err(|e| format!("the live client fails after the rotation: {e}"))?;
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_admin_key_rotation_survives_a_fault_at_every_step() {
+    let none = None;
+    let regenerated = Some(Step::Regenerated);
+    let verified = Some(Step::Verified);
+    let rows = [
+        // Regenerate: the new key's check and the key list, before anything changes.
+        row("key check 503", Route::AdminOrg, retried_503).journaled(none),
+        row("key check timeout", Route::AdminOrg, slow).journaled(none),
+        row("key list 503", Route::AdminKeys, retried_503).journaled(none),
+        row(
+            "key list malformed",
+            Route::AdminKeys,
+            Fault::malformed_json,
+        )
+        .journaled(none),
+        // Update checks again before it installs anything.
+        row("update key list 503", Route::AdminKeys, retried_503).armed_at(Step::Regenerated),
+        row("update key check lost", Route::AdminOrg, lost_response).armed_at(Step::Regenerated),
+        // A failed verify steps the journal back to regenerated: the resume updates again.
+        row("verify key check 503", Route::AdminOrg, retried_503)
+            .armed_at(Step::Updated)
+            .journaled(regenerated),
+        row("revoke 500", Route::RevokeAdminKey, || Fault::status(500)).journaled(verified),
+        row("revoke 503", Route::RevokeAdminKey, retried_503).journaled(verified),
+        row("revoke timeout", Route::RevokeAdminKey, slow).journaled(verified),
+        // The revoke took effect and its answer was lost: the resume proves it from the list.
+        row("revoke lost", Route::RevokeAdminKey, lost_response)
+            .journaled(verified)
+            .revoked_by_failure(),
+    ];
+    play(&rows, key_row).await;
 }

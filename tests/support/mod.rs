@@ -240,6 +240,77 @@ impl RotationWorld {
     }
 }
 
+/// The scopes of [`KeyWorld`]'s old and new Admin API keys: what the rotation needs.
+pub const KEY_SCOPES: &[&str] = &["read:keys:admin", "delete:keys:admin"];
+
+/// A fake org whose scoped Admin API key `old` is being replaced by `new` (minted later, same
+/// scopes, valid for a year). The org's own key (without scopes) stays live throughout.
+pub struct KeyWorld {
+    pub fake: std::sync::Arc<atlassian_rotation::testing::FakeAtlassian>,
+    pub org: atlassian_rotation::testing::FakeOrg,
+    pub old: atlassian_rotation::testing::FakeAdminKey,
+    pub new: atlassian_rotation::testing::FakeAdminKey,
+}
+
+pub async fn key_world() -> KeyWorld {
+    use atlassian_rotation::testing::FakeAtlassian;
+    let fake = std::sync::Arc::new(FakeAtlassian::start().await);
+    let org = fake.add_org("Acme");
+    let now = time::OffsetDateTime::now_utc();
+    let old = fake.mint_admin_key(
+        &org.id,
+        "automation",
+        KEY_SCOPES,
+        now + time::Duration::days(20),
+    );
+    let new = fake.mint_admin_key(
+        &org.id,
+        "automation-2027",
+        KEY_SCOPES,
+        now + time::Duration::days(365),
+    );
+    KeyWorld {
+        fake,
+        org,
+        old,
+        new,
+    }
+}
+
+impl KeyWorld {
+    /// A client of the fake's Admin API on `key`.
+    pub fn client(
+        &self,
+        key: &atlassian_rotation::secret::AdminApiKey,
+        options: atlassian_rotation::ClientOptions,
+    ) -> atlassian_rotation::AdminClient {
+        atlassian_rotation::AdminClient::with_options(
+            key.clone(),
+            options.base_url(self.fake.admin_base()),
+        )
+        .unwrap()
+    }
+
+    /// Replaces the old key (named by id) with the one `source` gives (named by label), with
+    /// a client on the old key.
+    pub fn key_rotator(
+        &self,
+        options: atlassian_rotation::ClientOptions,
+        source: impl atlassian_rotation::rotate::TokenSource<atlassian_rotation::secret::AdminApiKey>
+        + 'static,
+    ) -> atlassian_rotation::rotate::AdminKeyRotator {
+        use atlassian_rotation::rotate::{AdminKeyRotator, KeyRef};
+        AdminKeyRotator::new(
+            self.client(&self.old.key, options),
+            &self.org.id,
+            self.old.key.clone(),
+            KeyRef::Id(self.old.id.clone()),
+            source,
+        )
+        .new_key(KeyRef::Label(self.new.label.clone()))
+    }
+}
+
 /// The environment variable that points the conformance tests at Atlassian's reference data
 /// (a directory holding `specs/` and `fixtures/`). A relative path is taken from the
 /// repository's root. Unset or empty: `../shared/conformance` beside the repository, where CI

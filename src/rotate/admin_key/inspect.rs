@@ -238,3 +238,53 @@ impl AdminKeyRotator {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(id: &str, active: Option<&str>) -> AdminApiKeyInfo {
+        serde_json::from_value(serde_json::json!({"id": id, "lastActiveAt": active})).unwrap()
+    }
+
+    fn rotator() -> AdminKeyRotator {
+        let admin = AdminClient::new(AdminApiKey::new("a")).unwrap();
+        let (old, new) = (AdminApiKey::new("old"), AdminApiKey::new("new"));
+        AdminKeyRotator::new(admin, "org", old, KeyRef::Id("old".into()), new)
+    }
+
+    #[test]
+    fn the_new_key_is_told_by_activity_only_when_exactly_one_other_key_moved() {
+        let r = rotator();
+        let before = [key("old", Some("t1")), key("a", None), key("b", Some("t1"))];
+        // The old key moving (a consumer using it) is not taken for the new key.
+        let after = [
+            key("old", Some("t2")),
+            key("a", Some("t2")),
+            key("b", Some("t1")),
+        ];
+        assert_eq!(r.moved("regenerate", &before, &after).unwrap().id, "a");
+        // A key listed only now, already active, moved too.
+        let after = [
+            key("old", Some("t1")),
+            key("b", Some("t1")),
+            key("c", Some("t2")),
+        ];
+        assert_eq!(r.moved("regenerate", &before, &after).unwrap().id, "c");
+        let busy = [
+            key("old", Some("t1")),
+            key("a", Some("t2")),
+            key("b", Some("t2")),
+        ];
+        let still = [key("old", Some("t1")), key("a", None), key("b", Some("t1"))];
+        for (after, says) in [(&busy, "2 keys were active"), (&still, "no key active")] {
+            match r.moved("regenerate", &before, after) {
+                Err(Error::ReplacementRefused {
+                    problem: ReplacementProblem::NotListed { reason },
+                    ..
+                }) => assert!(reason.contains(says), "{reason}"),
+                other => panic!("{:?}", other.map(|k| k.id.clone())),
+            }
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! Which listed keys are the old and the new one: named, or told by observation.
+
+use atlassian_rotation::Error;
+use atlassian_rotation::error::ReplacementProblem;
+use atlassian_rotation::rotate::{AdminKeyRotator, KeyRef};
+use atlassian_rotation::testing::Route;
+
+use super::*;
+
+fn rotator_without_new_key(w: &KeyWorld, new: &AdminApiKey) -> AdminKeyRotator {
+    AdminKeyRotator::new(
+        w.client(&w.old.key, ClientOptions::new()),
+        &w.org.id,
+        w.old.key.clone(),
+        KeyRef::Id(w.old.id.clone()),
+        new.clone(),
+    )
+}
+
+#[tokio::test]
+async fn an_unnamed_new_key_is_the_one_key_active_while_only_it_was_used() {
+    let w = key_world().await;
+    // Other keys of the org, one of them busy before the rotation starts.
+    let busy = w.fake.mint_admin_key(
+        &w.org.id,
+        "busy",
+        &[],
+        time::OffsetDateTime::now_utc() + time::Duration::days(90),
+    );
+    w.client(&busy.key, ClientOptions::new())
+        .check_key(&w.org.id)
+        .await
+        .unwrap();
+    let rotator = rotator_without_new_key(&w, &w.new.key);
+
+    let report = rotate::rotate(&rotator, &MemoryJournal::new(), RotateOptions::new("told"))
+        .await
+        .unwrap();
+
+    assert!(report.succeeded());
+    let updated = report.updated.unwrap();
+    assert_eq!(updated.fact_value("new_key_id"), Some(w.new.id.as_str()));
+    assert!(!w.fake.admin_key_is_live(&w.old.key));
+    assert!(w.fake.admin_key_is_live(&busy.key) && w.fake.admin_key_is_live(&w.new.key));
+}
+
+#[tokio::test]
+async fn an_unnamed_new_key_that_cannot_read_the_list_is_refused_asking_for_its_name() {
+    let mut w = key_world().await;
+    // Accepted for the org, but without the scope to read the key list.
+    w.new = w.fake.mint_admin_key(
+        &w.org.id,
+        "blind",
+        &["delete:keys:admin"],
+        time::OffsetDateTime::now_utc() + time::Duration::days(365),
+    );
+    let rotator = rotator_without_new_key(&w, &w.new.key);
+
+    let failed = rotate::rotate(&rotator, &MemoryJournal::new(), RotateOptions::new("blind"))
+        .await
+        .unwrap_err();
+
+    match failed.error {
+        Error::ReplacementRefused {
+            problem: ReplacementProblem::NotListed { reason },
+            ..
+        } => assert!(reason.contains("AdminKeyRotator::new_key"), "{reason}"),
+        other => panic!("{other}"),
+    }
+    assert_eq!(w.fake.request_count(Route::RevokeAdminKey), 0);
+}
+
+#[tokio::test]
+async fn an_old_key_named_by_a_label_the_new_key_also_carries_is_the_other_one() {
+    let mut w = key_world().await;
+    // The person minted the replacement under the same name.
+    w.new = w.fake.mint_admin_key(
+        &w.org.id,
+        "automation",
+        super::support::KEY_SCOPES,
+        time::OffsetDateTime::now_utc() + time::Duration::days(365),
+    );
+    let rotator = AdminKeyRotator::new(
+        w.client(&w.old.key, ClientOptions::new()),
+        &w.org.id,
+        w.old.key.clone(),
+        KeyRef::Label("automation".into()),
+        w.new.key.clone(),
+    )
+    .new_key(KeyRef::Id(w.new.id.clone()));
+
+    let report = rotate::rotate(
+        &rotator,
+        &MemoryJournal::new(),
+        RotateOptions::new("same-label"),
+    )
+    .await
+    .unwrap();
+
+    assert!(report.succeeded());
+    assert_eq!(
+        report.updated.unwrap().fact_value("old_key_id"),
+        Some(w.old.id.as_str())
+    );
+    assert!(!w.fake.admin_key_is_live(&w.old.key));
+    assert!(w.fake.admin_key_is_live(&w.new.key));
+}
+
+#[tokio::test]
+async fn the_rotators_own_client_on_the_old_key_moves_to_the_new_one_and_others_stay() {
+    let w = key_world().await;
+    let own = w.client(&w.old.key, ClientOptions::new());
+    let bystander = w.client(&w.org.admin_key, ClientOptions::new());
+    let rotator = AdminKeyRotator::new(
+        own.clone(),
+        &w.org.id,
+        w.old.key.clone(),
+        KeyRef::Id(w.old.id.clone()),
+        w.new.key.clone(),
+    )
+    .new_key(KeyRef::Id(w.new.id.clone()))
+    .switch_client(w.client(&w.old.key, ClientOptions::new()));
+
+    rotate::rotate(&rotator, &MemoryJournal::new(), RotateOptions::new("own"))
+        .await
+        .unwrap();
+
+    own.check_key(&w.org.id).await.unwrap();
+    // The org's key is untouched: revoking the new key leaves the bystander working.
+    w.fake.revoke_admin_key(&w.new.id);
+    bystander.check_key(&w.org.id).await.unwrap();
+    assert!(own.check_key(&w.org.id).await.unwrap_err().status() == Some(401));
+}
