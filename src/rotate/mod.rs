@@ -46,6 +46,7 @@ mod admin_key;
 mod automation;
 mod bulk;
 mod driver;
+mod evidence;
 mod journal;
 mod options;
 mod originals;

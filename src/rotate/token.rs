@@ -1,11 +1,11 @@
 //! Where a rotated API token comes from, and how the old one is retired.
 
 use std::future::Future;
-use std::time::Duration;
 
 use async_trait::async_trait;
 
 use super::Finished;
+use super::evidence::{Listed, Subject, prove_revoked};
 use crate::AdminClient;
 use crate::error::{Error, Result};
 use crate::jira::JiraClient;
@@ -150,24 +150,17 @@ impl Revocation {
         }
     }
 
-    /// Whether the account's token list, read now, still holds token `id`: `Some(false)` only
-    /// for a list that holds other tokens but not this one (the new token belongs to the same
-    /// account and must be in it, so an empty list proves nothing), `None` when the list
-    /// cannot be read or proves nothing.
-    async fn listed(&self, id: &str) -> (Option<bool>, String) {
+    /// What the account's token list, read now, says about token `id`: gone only from a list
+    /// that holds other tokens (the new token belongs to the same account and must be in it,
+    /// so an empty list proves nothing).
+    async fn listed(&self, id: &str) -> Listed {
         match self.admin.user_api_tokens(&self.account_id).await {
-            Ok(tokens) if tokens.iter().any(|t| t.id == id) => (
-                Some(true),
-                "it is still in the account's token list".to_owned(),
-            ),
+            Ok(tokens) if tokens.iter().any(|t| t.id == id) => Listed::Live,
             Ok(tokens) if tokens.is_empty() => {
-                (None, "the account's token list came back empty".to_owned())
+                Listed::Unknown("the account's token list came back empty".to_owned())
             }
-            Ok(_) => (
-                Some(false),
-                "it is gone from the account's token list".to_owned(),
-            ),
-            Err(e) => (None, format!("the token list could not be read ({e})")),
+            Ok(_) => Listed::Gone,
+            Err(e) => Listed::Unknown(format!("the token list could not be read ({e})")),
         }
     }
 
@@ -204,17 +197,10 @@ impl Revocation {
 
     /// Revokes the old token `id` (resolved before anything changed, see [`Self::resolve`])
     /// and concludes "revoked" only from evidence. The DELETE is always sent (a token already
-    /// gone answers 404): a list read alone may be stale. Then, polled briefly:
-    ///
-    /// - the old token still authenticating (2xx on `/myself`) means not revoked, whatever
-    ///   the list says; a list that still holds the id means not revoked, whatever `/myself`
-    ///   says;
-    /// - revoked: the old token gets 401 and our DELETE answered 2xx, or the old token no
-    ///   longer authenticates and the id is gone from the account's (non-empty) token list.
-    ///
-    /// A 403, a timeout or any other answer is not evidence: the step fails and a rerun tries
-    /// again. The new token must still authenticate after the DELETE. `old` and `new`
-    /// authenticate with the old and the new token.
+    /// gone answers 404): a list read alone may be stale. Then the evidence rules of
+    /// [`prove_revoked`] decide, with `/myself` as the old token's check and the account's
+    /// (non-empty) token list as its list. The new token must still authenticate after the
+    /// DELETE. `old` and `new` authenticate with the old and the new token.
     pub(crate) async fn revoke(
         &self,
         id: &str,
@@ -242,31 +228,12 @@ impl Revocation {
                 ),
             ));
         }
-        // Revocation can take a moment to reach every node: poll briefly for the evidence.
-        let mut last = String::from("no answer yet");
-        for attempt in 0..5u32 {
-            let (listed, list_said) = self.listed(id).await;
-            let old_said = old.myself().await.err();
-            let rejected_401 = old_said.as_ref().is_some_and(|e| e.status() == Some(401));
-            let conclusion = match (&old_said, listed) {
-                (None, _) => None,
-                (Some(_), Some(true)) => None,
-                (Some(_), _) if rejected_401 && deleted => Some("the old token now gets 401"),
-                (Some(_), Some(false)) => Some("it is gone from the account's token list"),
-                (Some(_), None) => None,
-            };
-            if let Some(evidence) = conclusion {
-                return Ok(Finished::nothing().retired(format!("{described}; {evidence}")));
-            }
-            last = match old_said {
-                None => format!("{list_said}; the old token still authenticates"),
-                Some(e) => format!("{list_said}; the old token got {e}"),
-            };
-            tokio::time::sleep(Duration::from_millis(200u64 << attempt)).await;
-        }
-        Err(Error::rotation(
-            "finish",
-            format!("{described}, but revocation is not proven: {last}; run again to check"),
-        ))
+        let subject = Subject {
+            credential: "token",
+            list: "the account's token list",
+        };
+        let listed = || self.listed(id);
+        let old = || async { old.myself().await.err() };
+        prove_revoked(subject, &described, deleted, listed, old).await
     }
 }

@@ -49,16 +49,17 @@ fn start(
 }
 
 /// The page of `items` at `offset` (at most `asked` items, and never more than the fake's page
-/// size) and its `links`.
+/// size) and its `links`, for the listing `req` asked for at `path`.
 fn page_of(
     state: &mut State,
     base: &str,
+    req: &Incoming,
     path: &str,
     (scope, filters, offset): (&str, Value, usize),
     asked: Option<usize>,
     items: Vec<Value>,
-    this: Option<&str>,
 ) -> (Vec<Value>, Value) {
+    let this = req.param("cursor");
     let size = asked
         .unwrap_or(usize::MAX)
         .min(state.config.org_token_page_size)
@@ -138,15 +139,14 @@ pub(crate) fn admin_keys(state: &mut State, base: &str, req: &Incoming, org: &st
         .collect();
     let asked = filters["pageSize"].as_str().and_then(|s| s.parse().ok());
     let path = format!("/admin/api-access/v1/orgs/{org}/api-keys");
-    let this = req.param("cursor").map(str::to_owned);
     let (data, links) = page_of(
         state,
         base,
+        req,
         &path,
         (&scope, filters, offset),
         asked,
         items,
-        this.as_deref(),
     );
     Reply::json(200, &json!({"data": data, "links": links}))
 }
@@ -206,15 +206,14 @@ pub(crate) fn service_accounts(state: &mut State, base: &str, req: &Incoming, or
         .collect();
     let total = items.len();
     let path = format!("/admin/api-access/v1/orgs/{org}/service-accounts");
-    let this = req.param("cursor").map(str::to_owned);
     let (page, mut links) = page_of(
         state,
         base,
+        req,
         &path,
         (&scope, filters, offset),
         None,
         items,
-        this.as_deref(),
     );
     if let Some(links) = links.as_object_mut() {
         links.remove("self");
@@ -269,15 +268,14 @@ pub(crate) fn service_account_tokens(
         })
         .collect();
     let path = format!("/admin/api-access/v1/orgs/{org}/service-accounts/{id}/api-tokens");
-    let this = req.param("cursor").map(str::to_owned);
     let (data, links) = page_of(
         state,
         base,
+        req,
         &path,
         (&scope, filters, offset),
         None,
         items,
-        this.as_deref(),
     );
     Reply::json(200, &json!({"data": data, "links": links}))
 }

@@ -8,10 +8,8 @@ use atlassian_rotation::testing::Route;
 use super::*;
 
 fn rotator_without_new_key(w: &KeyWorld, new: &AdminApiKey) -> AdminKeyRotator {
-    AdminKeyRotator::new(
-        w.client(&w.old.key, ClientOptions::new()),
-        &w.org.id,
-        w.old.key.clone(),
+    w.rotator_naming(
+        ClientOptions::new(),
         KeyRef::Id(w.old.id.clone()),
         new.clone(),
     )
@@ -80,14 +78,13 @@ async fn an_old_key_named_by_a_label_the_new_key_also_carries_is_the_other_one()
         super::support::KEY_SCOPES,
         time::OffsetDateTime::now_utc() + time::Duration::days(365),
     );
-    let rotator = AdminKeyRotator::new(
-        w.client(&w.old.key, ClientOptions::new()),
-        &w.org.id,
-        w.old.key.clone(),
-        KeyRef::Label("automation".into()),
-        w.new.key.clone(),
-    )
-    .new_key(KeyRef::Id(w.new.id.clone()));
+    let rotator = w
+        .rotator_naming(
+            ClientOptions::new(),
+            KeyRef::Label("automation".into()),
+            w.new.key.clone(),
+        )
+        .new_key(KeyRef::Id(w.new.id.clone()));
 
     let report = rotate::rotate(
         &rotator,

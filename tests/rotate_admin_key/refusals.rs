@@ -220,14 +220,13 @@ async fn an_old_key_named_by_a_label_two_other_keys_carry_is_refused() {
     let w = key_world().await;
     w.fake
         .mint_admin_key(&w.org.id, "automation", &[], in_days(100));
-    let rotator = AdminKeyRotator::new(
-        w.client(&w.old.key, ClientOptions::new()),
-        &w.org.id,
-        w.old.key.clone(),
-        KeyRef::Label("automation".into()),
-        w.new.key.clone(),
-    )
-    .new_key(KeyRef::Id(w.new.id.clone()));
+    let rotator = w
+        .rotator_naming(
+            ClientOptions::new(),
+            KeyRef::Label("automation".into()),
+            w.new.key.clone(),
+        )
+        .new_key(KeyRef::Id(w.new.id.clone()));
     match refused(&w, rotator).await {
         ReplacementProblem::NotListed { reason } => {
             assert!(

@@ -299,15 +299,27 @@ impl KeyWorld {
         source: impl atlassian_rotation::rotate::TokenSource<atlassian_rotation::secret::AdminApiKey>
         + 'static,
     ) -> atlassian_rotation::rotate::AdminKeyRotator {
-        use atlassian_rotation::rotate::{AdminKeyRotator, KeyRef};
-        AdminKeyRotator::new(
+        use atlassian_rotation::rotate::KeyRef;
+        self.rotator_naming(options, KeyRef::Id(self.old.id.clone()), source)
+            .new_key(KeyRef::Label(self.new.label.clone()))
+    }
+
+    /// Replaces the old key, named by `old`, with the one `source` gives (not named), with a
+    /// client on the old key.
+    pub fn rotator_naming(
+        &self,
+        options: atlassian_rotation::ClientOptions,
+        old: atlassian_rotation::rotate::KeyRef,
+        source: impl atlassian_rotation::rotate::TokenSource<atlassian_rotation::secret::AdminApiKey>
+        + 'static,
+    ) -> atlassian_rotation::rotate::AdminKeyRotator {
+        atlassian_rotation::rotate::AdminKeyRotator::new(
             self.client(&self.old.key, options),
             &self.org.id,
             self.old.key.clone(),
-            KeyRef::Id(self.old.id.clone()),
+            old,
             source,
         )
-        .new_key(KeyRef::Label(self.new.label.clone()))
     }
 }
 
