@@ -139,6 +139,11 @@ const CONSUMER: &str = "consumer";
 impl AdminKeyRotator {
     /// How long a new key must stay valid unless told otherwise
     /// ([`min_validity`](Self::min_validity)): 30 days.
+    ///
+    /// ```
+    /// use atlassian_rotation::rotate::AdminKeyRotator;
+    /// assert_eq!(AdminKeyRotator::DEFAULT_MIN_VALIDITY.as_secs(), 30 * 86_400);
+    /// ```
     pub const DEFAULT_MIN_VALIDITY: Duration = Duration::from_secs(30 * 86_400);
 
     /// A rotator replacing `old` (the organization `org_id`'s Admin API key that `old_key`
@@ -167,6 +172,17 @@ impl AdminKeyRotator {
     /// Names the new key in the organization's key list. Without it, the new key is the one
     /// key whose last activity moves while the rotation reads the list with it; when the list
     /// shows no such key, or several, regenerate refuses and asks for this.
+    ///
+    /// ```
+    /// # use atlassian_rotation::rotate::{AdminKeyRotator, KeyRef};
+    /// # use atlassian_rotation::{AdminClient, secret::AdminApiKey};
+    /// # let admin = AdminClient::new(AdminApiKey::new("old"))?;
+    /// // The person who minted the new key named it "automation-2027".
+    /// let rotator = AdminKeyRotator::new(admin, "org-id", AdminApiKey::new("old"), KeyRef::Id("0e3c".into()), AdminApiKey::new("new"))
+    ///     .new_key(KeyRef::Label("automation-2027".into()));
+    /// # let _ = rotator;
+    /// # Ok::<(), atlassian_rotation::Error>(())
+    /// ```
     pub fn new_key(mut self, key: KeyRef) -> Self {
         self.new_key = Some(key);
         self

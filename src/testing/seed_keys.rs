@@ -124,6 +124,19 @@ impl FakeAtlassian {
 
     /// Revokes an Admin API key out of band (as a person would in the UI). Returns whether it
     /// was not revoked before.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use atlassian_rotation::testing::FakeAtlassian;
+    ///
+    /// let fake = FakeAtlassian::start().await;
+    /// let org = fake.add_org("Acme");
+    /// assert!(fake.revoke_admin_key(&org.admin_key_id));
+    /// assert!(!fake.admin_key_is_live(&org.admin_key));
+    /// assert_eq!(fake.admin_key_last_active(&org.admin_key_id), None);
+    /// # }
+    /// ```
     pub fn revoke_admin_key(&self, key_id: &str) -> bool {
         let mut state = self.shared.lock();
         match state.admin_keys.iter_mut().find(|k| k.id == key_id) {
@@ -176,6 +189,21 @@ impl FakeAtlassian {
     /// Mints an API token for a service account, with `scopes` (service-account tokens are
     /// always scoped). It authenticates like any API token, and its last activity moves when
     /// it does. Returns the token's id and the token.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use atlassian_rotation::testing::FakeAtlassian;
+    /// use time::{Duration, OffsetDateTime};
+    ///
+    /// let fake = FakeAtlassian::start().await;
+    /// let org = fake.add_org("Acme");
+    /// let account = fake.add_service_account(&org.id, "ci-bot");
+    /// let expiry = OffsetDateTime::now_utc() + Duration::days(30);
+    /// let (_, token) = fake.mint_service_account_token(&account, "deploy", &["read:jira-work"], expiry);
+    /// assert!(fake.token_is_live(&token));
+    /// # }
+    /// ```
     ///
     /// # Panics
     ///

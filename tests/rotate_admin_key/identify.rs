@@ -128,3 +128,34 @@ async fn the_rotators_own_client_on_the_old_key_moves_to_the_new_one_and_others_
     bystander.check_key(&w.org.id).await.unwrap();
     assert!(own.check_key(&w.org.id).await.unwrap_err().status() == Some(401));
 }
+
+#[tokio::test]
+async fn an_expired_old_key_is_replaced_the_new_key_reading_the_list() {
+    let mut w = key_world().await;
+    // The old key expired: the service is down, and the rotation is its recovery.
+    w.old = w.fake.mint_admin_key(
+        &w.org.id,
+        "lapsed",
+        super::support::KEY_SCOPES,
+        time::OffsetDateTime::now_utc() - time::Duration::days(1),
+    );
+    let places = Places::new(&w.old.key);
+    let rotator = w
+        .key_rotator(ClientOptions::new(), w.new.key.clone())
+        .consumer(places.dotenv());
+
+    let report = rotate::rotate(
+        &rotator,
+        &MemoryJournal::new(),
+        RotateOptions::new("lapsed"),
+    )
+    .await
+    .unwrap();
+
+    assert!(report.succeeded());
+    assert!(places.read(".env").contains(w.new.key.expose_secret()));
+    assert_eq!(
+        report.updated.unwrap().fact_value("old_key_id"),
+        Some(w.old.id.as_str())
+    );
+}

@@ -175,6 +175,15 @@ impl AdminApiKeyInfo {
 
     /// Whether this key, replacing `old`, would narrow a key without scopes (unlimited) to a
     /// scoped one.
+    ///
+    /// ```
+    /// use atlassian_rotation::admin::AdminApiKeyInfo;
+    ///
+    /// let unscoped: AdminApiKeyInfo = serde_json::from_str(r#"{"id":"old"}"#).unwrap();
+    /// let scoped: AdminApiKeyInfo = serde_json::from_str(r#"{"id":"new","scopes":["read:keys:admin"]}"#).unwrap();
+    /// assert!(scoped.replaces_unscoped_with_scoped(&unscoped));
+    /// assert!(!unscoped.replaces_unscoped_with_scoped(&scoped));
+    /// ```
     pub fn replaces_unscoped_with_scoped(&self, old: &AdminApiKeyInfo) -> bool {
         old.scopes.is_empty() && !self.scopes.is_empty()
     }

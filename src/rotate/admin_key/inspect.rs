@@ -99,7 +99,7 @@ impl AdminKeyRotator {
         let (keys, new_entry) = match &self.new_key {
             Some(named) => {
                 self.accepted(step, &with_new).await?;
-                let keys = list(&self.admin, &self.org_id).await?;
+                let keys = self.list_with_own_client(&with_new).await?;
                 let entry = the_one(step, &keys, named, "new", None)?.clone();
                 (keys, entry)
             }
@@ -130,6 +130,18 @@ impl AdminKeyRotator {
                 },
             )),
             Err(e) => Err(e),
+        }
+    }
+
+    /// The key list, read with the rotator's own client; when that client uses the old key
+    /// and the old key no longer works (it expired: the rotation is a recovery), with the new
+    /// key, which is accepted by then.
+    async fn list_with_own_client(&self, with_new: &AdminClient) -> Result<Vec<AdminApiKeyInfo>> {
+        match list(&self.admin, &self.org_id).await {
+            Err(e) if e.status() == Some(401) && self.admin.uses_key(&self.old) => {
+                list(with_new, &self.org_id).await
+            }
+            other => other,
         }
     }
 
