@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod automation;
+pub mod discover;
 pub mod error;
 pub mod instance;
 pub mod jira;

@@ -382,9 +382,19 @@ impl AutomationClient {
     /// # Ok(()) }
     /// ```
     pub async fn get_rule_json(&self, rule_uuid: &str) -> Result<Value> {
+        self.read_rule_json(rule_uuid, false).await
+    }
+
+    /// [`get_rule_json`](Self::get_rule_json), optionally asking the API to redact secure
+    /// values (`?redactSensitiveFields=true`): for read-only inventories that need not see them.
+    pub(crate) async fn read_rule_json(&self, rule_uuid: &str, redact: bool) -> Result<Value> {
         let path = rule_path(rule_uuid)?;
         let template = path.template().to_owned();
-        let document: Value = self.transport.json(Call::get(path)).await?;
+        let mut call = Call::get(path);
+        if redact {
+            call = call.query("redactSensitiveFields", true);
+        }
+        let document: Value = self.transport.json(call).await?;
         if !document.get("rule").is_some_and(Value::is_object) {
             return Err(Error::Decode {
                 request: Box::new(crate::error::RequestInfo::read("GET", &template)),

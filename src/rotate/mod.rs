@@ -43,7 +43,7 @@
 //! ```
 
 mod automation;
-mod bulk;
+pub(crate) mod bulk;
 mod driver;
 mod journal;
 mod options;
@@ -59,7 +59,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::Result;
 
 pub use automation::{AutomationTokenRotator, DEFAULT_CONCURRENCY, Plan, PlannedRule, Rollback};
-pub use bulk::{Progress, ProgressFn};
+pub use bulk::{Phase, Progress, ProgressFn};
 pub use driver::rotate;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::bulk::{Progress, ProgressFn, Visited, for_each_rule, no_writes};
+use super::bulk::{Phase, Progress, ProgressFn, Visited, for_each_rule, no_writes};
 use super::originals::Originals;
 use super::token::{OldToken, Revocation, TokenSource};
 use super::{Finished, Rotator, Updated, Verified};
@@ -390,10 +390,7 @@ impl Rotator for AutomationTokenRotator {
             async move { reader.update_rule(&summary.uuid).await }
         };
         let write = |write: Write| self.write_rule(write);
-        let mut progress = Progress {
-            phase: "update",
-            ..Progress::default()
-        };
+        let mut progress = Progress::new(Phase::Update);
         let tally = for_each_rule(
             &self.automation,
             self.concurrency,
@@ -524,10 +521,7 @@ impl Rotator for AutomationTokenRotator {
             let reader = Arc::clone(&reader);
             async move { reader.verify_rule(&summary.uuid).await.map(Visited::Done) }
         };
-        let mut progress = Progress {
-            phase: "verify",
-            ..Progress::default()
-        };
+        let mut progress = Progress::new(Phase::Verify);
         let revoking = self.revocation.is_some();
         let mut problems: Vec<String> = Vec::new();
         let mut blockers: Vec<Finding> = Vec::new();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::reader::{Inspection, RuleSummaryRef};
-use super::{AutomationTokenRotator, Progress, Visited, for_each_rule, no_writes};
+use super::{AutomationTokenRotator, Phase, Progress, Visited, for_each_rule, no_writes};
 use crate::automation::Finding;
 use crate::automation::rewrite::{Rewrite, check_replacement};
 use crate::error::{Error, Result};
@@ -64,10 +64,7 @@ impl AutomationTokenRotator {
             let reader = Arc::clone(&reader);
             async move { reader.inspect(&summary.uuid).await.map(Visited::Done) }
         };
-        let mut progress = Progress {
-            phase: "plan",
-            ..Progress::default()
-        };
+        let mut progress = Progress::new(Phase::Plan);
         let revoking = self.revocation.is_some();
         let plan = for_each_rule(
             &self.automation,
