@@ -1,5 +1,5 @@
 //! What the command-line examples share: connection flags, the Automation API flags, reading
-//! secrets from the environment, the live rule scan, and printing an error as one line.
+//! secrets from the environment, and printing an error as one line.
 //!
 //! Each example declares `mod common;`; not every example uses every item.
 #![allow(dead_code)]
@@ -8,13 +8,10 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use atlassian_rotation::automation::{
-    AutomationBase, AutomationClient, Finding, Product, RuleSummary, Scanner,
-};
+use atlassian_rotation::automation::{AutomationBase, AutomationClient, Product};
 use atlassian_rotation::rotate::RotationReport;
 use atlassian_rotation::secret::{ApiCredentials, ApiToken};
 use atlassian_rotation::{ClientOptions, RetryPolicy};
-use futures::{StreamExt as _, TryStreamExt as _};
 use serde::Serialize;
 
 /// The error type of the examples: the crate's errors, I/O errors and usage errors alike.
@@ -171,40 +168,6 @@ impl AutomationArgs {
             net.options(),
         )?)
     }
-}
-
-/// What a live scan saw.
-pub struct LiveScan {
-    /// Rules read.
-    pub rules: usize,
-    /// Findings, in rule listing order.
-    pub findings: Vec<Finding>,
-}
-
-/// Streams every rule summary, reads each rule (at most `concurrency` in flight, results kept
-/// in listing order) and scans it. Stops at the first error.
-pub async fn scan_live(
-    client: &AutomationClient,
-    scanner: &Scanner,
-    concurrency: usize,
-) -> Result<LiveScan, BoxError> {
-    let mut rules = client
-        .rule_summaries(100)?
-        .map_ok(|summary: RuleSummary| async move {
-            let document = client.get_rule(&summary.uuid).await?;
-            Ok::<_, atlassian_rotation::Error>(scanner.scan_rule(&document.rule.to_value()?))
-        })
-        .try_buffered(concurrency.max(1))
-        .boxed();
-    let mut scan = LiveScan {
-        rules: 0,
-        findings: Vec::new(),
-    };
-    while let Some(findings) = rules.try_next().await? {
-        scan.rules += 1;
-        scan.findings.extend(findings);
-    }
-    Ok(scan)
 }
 
 /// Writes `value` as one line of JSON.
