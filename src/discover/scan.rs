@@ -299,7 +299,7 @@ type Engine = Pin<Box<dyn Future<Output = Result<()>> + Send>>;
 ///
 /// ```no_run
 /// # async fn run(scan: atlassian_rotation::discover::UsageScan) -> atlassian_rotation::Result<()> {
-/// use futures::TryStreamExt as _;
+/// use futures::{StreamExt as _, TryStreamExt as _};
 ///
 /// let mut findings = scan.stream();
 /// let first_ten: Vec<_> = (&mut findings).take(10).try_collect().await?;

@@ -290,3 +290,43 @@ async fn a_failing_identity_lookup_is_reported_and_a_report_round_trips() {
     assert!(table.starts_with("EXPIRES"), "{table}");
     assert!(table.contains("9 uses whose account is unknown"), "{table}");
 }
+
+/// Identity requests are bounded: with a concurrency of 2, six distinct credentials are asked
+/// two at a time (the fake holds every `/myself` until the test opens its gate).
+#[tokio::test(start_paused = true)]
+async fn identity_requests_are_bounded() {
+    let fake = FakeAtlassian::start().await;
+    let scenario = fake.seed_expiring_usage(CLOUD, 6, time::Duration::days(9));
+    let gate = atlassian_rotation::testing::Gate::new();
+    fake.fault(Route::JiraMyself, Fault::wait_for(&gate).times(100));
+    let radar = radar(&fake, &scenario).resolve_identities(resolve(&fake).concurrency(2));
+    let running = tokio::spawn(async move { radar.run().await });
+    gate.until_waiting(2).await;
+    for _ in 0..50 {
+        tokio::task::yield_now().await;
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    assert_eq!(gate.waiting(), 2, "no third identity request in flight");
+    gate.open();
+    let report = running.await.unwrap().unwrap();
+    assert_eq!(report.identities.asked, 6);
+    assert_eq!(report.identities.resolved, 6);
+    assert_eq!(fake.request_count(Route::JiraMyself), 6);
+}
+
+/// The stream can be handed to another task.
+#[tokio::test]
+async fn the_findings_stream_moves_across_tasks() {
+    let (fake, scenario) = scenario().await;
+    let findings = UsageScan::new(
+        &automation(&fake, &scenario.caller),
+        atlassian_rotation::automation::Scanner::inventory(),
+    )
+    .stream();
+    let counted = tokio::spawn(async move {
+        let mut findings = findings;
+        let found = drain(&mut findings).await.unwrap();
+        (found.len(), findings.summary().rules_read)
+    });
+    assert_eq!(counted.await.unwrap(), (12, 12));
+}

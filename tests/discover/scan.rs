@@ -128,9 +128,11 @@ async fn findings_stream_out_before_the_listing_ends() {
     assert!(expected_early > 0);
     let mut early = BTreeSet::new();
     while early.len() < expected_early {
-        let finding = findings
-            .try_next()
+        // A guard, not a measure: a stream that waited for the listing would wait forever.
+        let next = tokio::time::timeout(std::time::Duration::from_secs(30), findings.try_next());
+        let finding = next
             .await
+            .expect("no finding while page two is held")
             .unwrap()
             .expect("a finding of page one");
         if finding.status == FindingStatus::Match {
