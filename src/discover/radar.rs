@@ -356,6 +356,11 @@ async fn attribute(
                 _ if f.finding.status == FindingStatus::CannotTell => {
                     Whose::Unknown(Unresolved::Unreadable)
                 }
+                // The rule names the account even where the secret beside it is unusable.
+                _ if f.finding.account_email.is_some() => {
+                    let email = f.finding.account_email.as_deref().unwrap_or_default();
+                    by_email(email, Attribution::InRule)
+                }
                 None => Whose::Unknown(Unresolved::Unreadable),
                 Some(credential) => {
                     let key = SecretKey::of(&credential.secret);

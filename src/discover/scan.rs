@@ -178,6 +178,20 @@ impl UsageScan {
 
     /// Starts the scan: the findings as a stream (see [`Findings`]). Nothing is sent until the
     /// stream is first polled; dropping it stops the scan.
+    ///
+    /// ```no_run
+    /// # async fn run(client: atlassian_rotation::automation::AutomationClient) -> atlassian_rotation::Result<()> {
+    /// use atlassian_rotation::automation::Scanner;
+    /// use atlassian_rotation::discover::UsageScan;
+    /// use futures::TryStreamExt as _;
+    ///
+    /// let mut findings = UsageScan::new(&client, Scanner::inventory()).stream();
+    /// while let Some(finding) = findings.try_next().await? {
+    ///     println!("{finding}");
+    /// }
+    /// eprintln!("{}", findings.summary());
+    /// # Ok(()) }
+    /// ```
     pub fn stream(self) -> Findings {
         self.start(false)
     }
@@ -331,6 +345,19 @@ impl fmt::Debug for Findings {
 impl Findings {
     /// What the scan has seen so far; the whole scan once the stream has ended
     /// ([`ScanSummary::finished`]).
+    ///
+    /// ```no_run
+    /// # async fn run(scan: atlassian_rotation::discover::UsageScan) -> atlassian_rotation::Result<()> {
+    /// use futures::TryStreamExt as _;
+    ///
+    /// let mut findings = scan.stream();
+    /// let all: Vec<_> = (&mut findings).try_collect().await?;
+    /// if !findings.summary().is_complete() {
+    ///     eprintln!("incomplete: {}", findings.summary());
+    /// }
+    /// # let _ = all;
+    /// # Ok(()) }
+    /// ```
     pub fn summary(&self) -> &ScanSummary {
         &self.summary
     }
@@ -465,8 +492,10 @@ impl ScanSummary {
             ..Self::default()
         };
         // Findings of one rule are adjacent, as every scan returns them.
-        let rule = |f: &Finding| (f.rule_index, f.rule_uuid.clone());
-        for group in findings.chunk_by(|a, b| rule(a) == rule(b)) {
+        let same_rule = |a: &Finding, b: &Finding| {
+            a.rule_index == b.rule_index && a.rule_uuid == b.rule_uuid
+        };
+        for group in findings.chunk_by(same_rule) {
             summary.count(group.iter().collect());
         }
         summary

@@ -100,7 +100,13 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// The progress of a `phase` that has visited nothing yet.
+    /// The progress of a `phase` that has visited nothing yet (for tests of a progress
+    /// callback).
+    ///
+    /// ```
+    /// use atlassian_rotation::rotate::{Phase, Progress};
+    /// assert_eq!(Progress::new(Phase::Update).phase, Phase::Update);
+    /// ```
     pub fn new(phase: Phase) -> Self {
         Self {
             phase,

@@ -3,6 +3,22 @@
 
 use super::*;
 
+/// The live flags, the org's flags and `extra`.
+fn expiry_args(w: &World, extra: &[&str]) -> Vec<String> {
+    let admin_base = w.fake.admin_base();
+    let mut args = w.live();
+    args.extend(plain(&["--org", &w.org_id, "--admin-base", &admin_base]));
+    args.extend(plain(extra));
+    args
+}
+
+fn expiry_env(w: &World) -> token_expiry::Env {
+    token_expiry::Env {
+        admin_key: Some(w.admin_key.clone()),
+        api_token: Some(w.admin_token.clone()),
+    }
+}
+
 #[tokio::test]
 async fn token_expiry_lists_tokens_in_the_window_with_the_rules_using_their_accounts() {
     let w = world(30).await; // svc's old token expires in 12 days, its new one in 365
@@ -27,20 +43,8 @@ async fn token_expiry_lists_tokens_in_the_window_with_the_rules_using_their_acco
     let svc_rules = sorted(w.fake.rules_holding(&w.old_credentials()));
     assert!(svc_rules.len() >= 8);
 
-    let admin_base = w.fake.admin_base();
-    let mut args = w.live();
-    args.extend(plain(&[
-        "--org",
-        &w.org_id,
-        "--admin-base",
-        &admin_base,
-        "--days",
-        "30",
-    ]));
-    let env = || token_expiry::Env {
-        admin_key: Some(w.admin_key.clone()),
-        api_token: Some(w.admin_token.clone()),
-    };
+    let mut args = expiry_args(&w, &["--days", "30"]);
+    let env = || expiry_env(&w);
     let run = run_example!(token_expiry, env(), args);
     assert_eq!(run.code, 0, "{}", run.err);
     let report: Value = serde_json::from_str(&run.out).unwrap();
@@ -124,20 +128,8 @@ async fn token_expiry_lists_tokens_in_the_window_with_the_rules_using_their_acco
 #[tokio::test]
 async fn token_expiry_needs_a_gateway_to_resolve_identities() {
     let w = world(5).await;
-    let admin_base = w.fake.admin_base();
-    let mut args = w.live();
-    args.extend(plain(&[
-        "--org",
-        &w.org_id,
-        "--admin-base",
-        &admin_base,
-        "--resolve-identities",
-    ]));
-    let env = token_expiry::Env {
-        admin_key: Some(w.admin_key.clone()),
-        api_token: Some(w.admin_token.clone()),
-    };
-    let run = run_example!(token_expiry, env, args);
+    let args = expiry_args(&w, &["--resolve-identities"]);
+    let run = run_example!(token_expiry, expiry_env(&w), args);
     run.assert_failed_with("--cloud-id");
     assert_eq!(w.fake.request_count(Route::Any), 0);
 }
