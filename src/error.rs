@@ -340,6 +340,25 @@ pub enum Error {
         reason: String,
     },
 
+    /// The old credential was used after the update step finished: some place the rotation
+    /// does not know still uses it (the watch of
+    /// [`AutomationTokenRotator::watch_old_token`](crate::rotate::AutomationTokenRotator::watch_old_token)).
+    /// Nothing was revoked; the rotation stays resumable.
+    #[error(
+        "the old credential {credential} was last used at {last_used}, after the update \
+         finished (last use then: {baseline}): something the rotation does not know still uses \
+         it, so nothing was revoked. Update that place, then run the rotation again (it updates \
+         again and watches anew)"
+    )]
+    StillInUse {
+        /// Which credential (its id, never its value).
+        credential: String,
+        /// When it was last used, as the API reports it.
+        last_used: String,
+        /// Its last use as read when the update finished (`never` if it had none).
+        baseline: String,
+    },
+
     /// The journal could not be read or written.
     #[error("journal {action} failed: {source}")]
     Journal {

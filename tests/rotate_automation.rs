@@ -27,6 +27,7 @@ struct World {
     new: ApiToken,
     caller: ApiCredentials,
     admin: AdminClient,
+    org_id: String,
 }
 
 async fn world(rules: usize) -> World {
@@ -50,6 +51,7 @@ async fn world(rules: usize) -> World {
     )
     .unwrap();
     World {
+        org_id: org.id.clone(),
         old: ApiCredentials::new(&svc.email, old_token),
         caller: ApiCredentials::new(&boss.email, caller_token),
         fake,
@@ -1014,3 +1016,6 @@ mod own_token;
 
 #[path = "rotate_automation/consumers.rs"]
 mod consumers;
+
+#[path = "rotate_automation/watch.rs"]
+mod watch;

@@ -219,7 +219,15 @@ impl State {
             .tokens
             .iter_mut()
             .find(|t| t.account_id == account_id && t.secret == secret && t.is_live())?;
-        token.last_access = Some(OffsetDateTime::now_utc());
+        // Strictly later than the last use, even within one millisecond (the listing's
+        // resolution): a test can tell every use apart.
+        let now = OffsetDateTime::now_utc();
+        token.last_access = Some(match token.last_access {
+            Some(last) if now <= last + time::Duration::milliseconds(1) => {
+                last + time::Duration::milliseconds(1)
+            }
+            _ => now,
+        });
         self.user(&account_id)
     }
 

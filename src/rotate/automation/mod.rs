@@ -2,6 +2,7 @@
 
 mod plan;
 mod reader;
+mod watch;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -76,6 +77,7 @@ pub struct AutomationTokenRotator {
     originals: Arc<Originals>,
     progress: Option<ProgressFn>,
     consumers: Consumers,
+    watch: Option<watch::Watch>,
 }
 
 impl fmt::Debug for AutomationTokenRotator {
@@ -146,6 +148,7 @@ impl AutomationTokenRotator {
             originals: Arc::new(Originals::memory()),
             progress: None,
             consumers: Consumers::default(),
+            watch: None,
         })
     }
 
@@ -462,6 +465,7 @@ impl Rotator for AutomationTokenRotator {
             None => None,
         };
         self.originals.prepare().await?;
+        self.watch_prepare(new, old_token_id.as_deref()).await?;
         let reader = self.reader(new);
         let redactor = Arc::clone(&reader);
         let read = move |summary: RuleSummaryRef| {
@@ -564,7 +568,7 @@ impl Rotator for AutomationTokenRotator {
         if conflicted.is_empty() && unwritable.is_empty() && foreign.is_empty() && failed.is_empty()
         {
             return match consumers {
-                None => Ok(updated),
+                None => self.watch_baseline(updated).await,
                 Some(e) => Err(e),
             };
         }
@@ -721,10 +725,12 @@ impl Rotator for AutomationTokenRotator {
                 places: blockers,
             });
         }
-        let consumer_checks = self
+        let mut consumer_checks = self
             .consumers
             .verify(CredentialView::new(new.expose_secret()))
             .await?;
+        // Last: nothing above uses the old token, and the revocation follows.
+        consumer_checks.extend(self.watch_for_use(updated).await?);
         let verified = Verified::new()
             .check(format!(
                 "the new token authenticates as {}",
