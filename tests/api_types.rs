@@ -94,8 +94,8 @@ async fn a_real_plan_and_report_round_trip_and_hold_no_secret() {
     let updated = report.updated.as_ref().unwrap();
     assert!(
         text.contains(&format!(
-            "{} found, {} rewritten",
-            updated.found, updated.rewritten
+            "\n  updated: {} found, {} rewritten, {} skipped, {} conflicted ({} places scanned)\n",
+            updated.found, updated.rewritten, updated.skipped, updated.conflicted, updated.scanned
         )),
         "{text}"
     );

@@ -228,6 +228,7 @@ async fn opening_a_journal_and_rotating_compose_with_question_mark() {
         err.to_string().starts_with("rotation not started: "),
         "{err}"
     );
+    assert_eq!(err.report.to_string(), "rotation not started");
 }
 
 /// A journal that cannot store anything, reached through a constructor that returns
@@ -331,7 +332,7 @@ async fn the_summary_keeps_every_value_to_its_own_line() {
     assert_eq!(
         lines[2..],
         [
-            "  updated: 0 places scanned, 1 found, 1 rewritten, 0 skipped, 0 conflicted",
+            "  updated: 1 found, 1 rewritten, 0 skipped, 0 conflicted",
             "  verified: config written\\n  retired: every token in the org",
         ]
     );

@@ -101,7 +101,7 @@ fn step_name<'de, D: Deserializer<'de>>(deserializer: D) -> Result<&'static str,
 /// let first = text.lines().next().unwrap();
 /// assert_eq!(first, format!("rotation `demo-1` (demo): complete; new credential {}",
 ///     ApiToken::new("ATATT-new").fingerprint()));
-/// assert!(text.contains("\n  updated: 0 places scanned, 2 found, 2 rewritten, 0 skipped, 0 conflicted"));
+/// assert!(text.contains("\n  updated: 2 found, 2 rewritten, 0 skipped, 0 conflicted\n"));
 /// assert!(text.contains("\n  verified: the service accepted the new token"));
 /// assert!(text.contains("\n  retired: revoked token 1a2b"));
 /// assert!(!text.contains("ATATT-new"));
@@ -195,6 +195,10 @@ impl fmt::Display for RotationReport {
     /// metadata. Shows only what the report holds, which is never a secret; every value is
     /// kept to its line.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.rotation_id.is_empty() {
+            // An error raised before any rotation started (`From<Error> for RotationError`).
+            return f.write_str("rotation not started");
+        }
         let state = match self.completed {
             Some(_) if self.succeeded() => "complete".to_owned(),
             Some(step) => format!("stopped after {step}"),
@@ -233,9 +237,12 @@ impl fmt::Display for RotationReport {
         if let Some(u) = &self.updated {
             write!(
                 f,
-                "\n  updated: {} places scanned, {} found, {} rewritten, {} skipped, {} conflicted",
-                u.scanned, u.found, u.rewritten, u.skipped, u.conflicted
+                "\n  updated: {} found, {} rewritten, {} skipped, {} conflicted",
+                u.found, u.rewritten, u.skipped, u.conflicted
             )?;
+            if u.scanned > 0 {
+                write!(f, " ({} places scanned)", u.scanned)?;
+            }
         }
         for check in self.verified.iter().flat_map(|v| &v.checks) {
             write!(f, "\n  verified: {}", OneLine(check))?;
