@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::reader::{Inspection, RuleSummaryRef};
 use super::{AutomationTokenRotator, Progress, Visited, for_each_rule, no_writes};
@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::secret::ApiToken;
 
 /// The plan of a dry run: what an update would rewrite, redacted. Serializable.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Plan {
     /// Rules visited.
@@ -31,7 +31,7 @@ pub struct Plan {
 }
 
 /// One rule of a [`Plan`].
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct PlannedRule {
     /// The rule's uuid.
@@ -43,7 +43,7 @@ pub struct PlannedRule {
 }
 
 /// What a rollback did.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Rollback {
     /// Rules restored to their original.
