@@ -16,7 +16,7 @@
 //! # Ok(()) }
 //! ```
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use url::Url;
 
@@ -35,7 +35,7 @@ use crate::transport::{Auth, Call, ClientOptions, Path, Transport, parse_base_ur
 /// assert_eq!(account.account_id, "5b10a2844c20165700ede21g");
 /// assert_eq!(account.email_address, None);
 /// ```
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct Account {

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod automation;
+pub mod consumer;
 pub mod discover;
 pub mod error;
 pub mod instance;
@@ -16,6 +17,9 @@ pub mod testing;
 pub mod transport;
 
 pub use admin::AdminClient;
+/// The attribute that implementing [`rotate::Rotator`] and [`rotate::Journal`] needs,
+/// re-exported so that you do not add the `async-trait` crate yourself.
+pub use async_trait::async_trait;
 pub use error::{Error, Result};
 pub use instance::InstanceClient;
 pub use transport::{ClientOptions, Paginated, RetryPolicy};

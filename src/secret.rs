@@ -31,6 +31,14 @@ pub const REDACTED: &str = "[redacted]";
 macro_rules! secret_newtype {
     ($(#[$meta:meta])* $name:ident, $what:literal) => {
         $(#[$meta])*
+        ///
+        /// It does not implement `Serialize`, so it cannot end up in a report or a JSON log by
+        /// accident:
+        ///
+        /// ```compile_fail,E0277
+        /// fn serializable<T: serde::Serialize>() {}
+        #[doc = concat!("serializable::<atlassian_rotation::secret::", stringify!($name), ">();")]
+        /// ```
         #[derive(Clone)]
         pub struct $name(SecretString);
 
@@ -40,7 +48,12 @@ macro_rules! secret_newtype {
                 Self(SecretString::from(value.into()))
             }
 
-            #[doc = concat!("The clear-text ", $what, ". Keep the borrow short and never log it.")]
+            #[doc = concat!("Returns ", $what, " in clear text, borrowed from this value.")]
+            ///
+            /// What happens to it next is the caller's duty: never log, print, serialize or
+            /// format it into an error, a URL or a panic message; pass it only to where it is
+            /// used (a request header, a vault), and keep the borrow short. A copy you make
+            /// (`to_owned`) is not zeroized on drop, as this value is.
             pub fn expose_secret(&self) -> &str {
                 self.0.expose_secret()
             }
@@ -152,6 +165,13 @@ secret_newtype!(
 ///     format!("{creds:?}"),
 ///     r#"ApiCredentials { email: "ops@example.com", token: [redacted] }"#
 /// );
+/// ```
+///
+/// It holds a token, so it does not implement `Serialize`:
+///
+/// ```compile_fail,E0277
+/// fn serializable<T: serde::Serialize>() {}
+/// serializable::<atlassian_rotation::secret::ApiCredentials>();
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct ApiCredentials {
@@ -292,6 +312,20 @@ pub(crate) fn basic_encode(email: &str, token: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(format!("{email}:{token}"))
 }
 
+/// The username and secret of a `Basic` header value, when it is one (the inverse of
+/// [`basic_value`]). The secret is zeroized on drop.
+pub(crate) fn basic_parts(value: &HeaderValue) -> Option<(String, zeroize::Zeroizing<String>)> {
+    let encoded = value.to_str().ok()?.strip_prefix("Basic ")?;
+    let decoded = zeroize::Zeroizing::new(
+        base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .ok()?,
+    );
+    let text = std::str::from_utf8(&decoded).ok()?;
+    let (user, secret) = text.split_once(':')?;
+    Some((user.to_owned(), zeroize::Zeroizing::new(secret.to_owned())))
+}
+
 /// The one place a `Bearer` header value is built.
 pub(crate) fn bearer_header(what: &'static str, token: &str) -> Result<HeaderValue, Error> {
     check_header_safe(what, token)?;
@@ -301,7 +335,7 @@ pub(crate) fn bearer_header(what: &'static str, token: &str) -> Result<HeaderVal
     Ok(value)
 }
 
-fn fingerprint(value: &str) -> String {
+pub(crate) fn fingerprint(value: &str) -> String {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in value.bytes() {
         hash ^= u64::from(byte);
@@ -344,6 +378,22 @@ mod tests {
         for text in shown {
             assert!(!text.contains(CLEAR), "{text}");
             assert!(text.contains(REDACTED), "{text}");
+        }
+    }
+
+    #[test]
+    fn basic_parts_read_back_what_basic_header_built() {
+        let value = basic_header("ops@example.com", "to:k").unwrap();
+        let (user, secret) = basic_parts(&value).unwrap();
+        assert_eq!(
+            (user.as_str(), secret.as_str()),
+            ("ops@example.com", "to:k")
+        );
+        for other in ["Bearer abc", "Basic !!!", "Basic YWJj"] {
+            assert!(
+                basic_parts(&HeaderValue::from_static(other)).is_none(),
+                "{other}"
+            );
         }
     }
 

@@ -27,6 +27,7 @@ struct World {
     new: ApiToken,
     caller: ApiCredentials,
     admin: AdminClient,
+    org_id: String,
 }
 
 async fn world(rules: usize) -> World {
@@ -50,6 +51,7 @@ async fn world(rules: usize) -> World {
     )
     .unwrap();
     World {
+        org_id: org.id.clone(),
         old: ApiCredentials::new(&svc.email, old_token),
         caller: ApiCredentials::new(&boss.email, caller_token),
         fake,
@@ -740,8 +742,7 @@ async fn originals_kept_on_disk_roll_back_from_a_fresh_rotator() {
         .collect();
     let first = w
         .rotator(RetryPolicy::default())
-        .keep_originals_in(dir.path().join("originals"))
-        .unwrap();
+        .keep_originals_in(dir.path().join("originals"));
     let updated = first.update(&w.new).await.unwrap();
     drop(first);
     #[cfg(unix)]
@@ -756,8 +757,7 @@ async fn originals_kept_on_disk_roll_back_from_a_fresh_rotator() {
     }
     let second = w
         .rotator(RetryPolicy::default())
-        .keep_originals_in(dir.path().join("originals"))
-        .unwrap();
+        .keep_originals_in(dir.path().join("originals"));
     let rollback = second.rollback().await.unwrap();
     assert_eq!(rollback.restored.len(), updated.rewritten);
     for (uuid, original) in before {
@@ -1010,3 +1010,12 @@ fn urlencode(text: &str) -> String {
 
 #[path = "rotate_automation/review.rs"]
 mod review;
+
+#[path = "rotate_automation/own_token.rs"]
+mod own_token;
+
+#[path = "rotate_automation/consumers.rs"]
+mod consumers;
+
+#[path = "rotate_automation/watch.rs"]
+mod watch;

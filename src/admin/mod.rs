@@ -15,8 +15,8 @@ use crate::transport::{
 };
 
 pub use models::{
-    OrgApiToken, OrgTokenStatus, OrgTokenUser, Organization, Timestamp, Tunnel, TunnelStatus,
-    UserApiToken,
+    OrgApiToken, OrgTokenStatus, OrgTokenUser, Organization, Timestamp, Tunnel, TunnelInfo,
+    TunnelStatus, UserApiToken,
 };
 pub use query::OrgTokenQuery;
 

@@ -172,6 +172,11 @@ impl AutomationClient {
         self.transport.auth()
     }
 
+    /// The transport this client and its clones share (a rotation switches its credentials).
+    pub(crate) fn transport(&self) -> &Transport {
+        &self.transport
+    }
+
     /// A client for `base` with the default [`ClientOptions`].
     ///
     /// ```

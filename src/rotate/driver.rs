@@ -6,7 +6,7 @@ use super::journal::{
     JournalCredential, JournalEntry, Step, check_rotation_id, now_rfc3339, rfc3339,
 };
 use super::options::RotateOptions;
-use super::report::{RotationError, RotationReport, StepReport, StepStatus};
+use super::report::{RotationError, RotationReport, STEP_NAMES, StepReport, StepStatus};
 use super::{Journal, Rotator};
 use crate::error::Error;
 
@@ -58,9 +58,18 @@ impl Run<'_> {
             Ok(value) => {
                 apply(entry, value);
                 entry.advance(to);
+                entry.last_error = None;
                 self.save(entry).await
             }
-            Err(e) => Err(e),
+            Err(e) => {
+                // Journaled, so that whoever resumes sees what stopped the run (a failing
+                // consumer names itself); the step stays where it was.
+                entry.last_error = Some(e.to_string());
+                if let Err(store) = self.save(entry).await {
+                    tracing::warn!(error = %store, "could not journal the step's error");
+                }
+                Err(e)
+            }
         };
         self.record(name, started, result.as_ref().err());
         result
@@ -174,27 +183,13 @@ where
         clock,
     } = options;
     let kind = rotator.kind();
-    let now = now_rfc3339();
     let mut run = Run {
         journal,
         holder,
         lease_ttl,
         clock,
         last: None,
-        report: RotationReport {
-            rotation_id: rotation_id.clone(),
-            kind: kind.to_owned(),
-            credential_fingerprint: None,
-            resumed_from: None,
-            completed: None,
-            steps: Vec::new(),
-            updated: None,
-            verified: None,
-            finished: None,
-            audit,
-            started_at: now.clone(),
-            ended_at: now,
-        },
+        report: RotationReport::new(rotation_id.clone(), kind, audit),
     };
     let result = drive(rotator, &mut run, &rotation_id, remint_after_unknown).await;
     run.release().await;
@@ -324,7 +319,7 @@ where
                 entry.step = Step::Updated;
                 entry.verified = None;
             }
-            for step in ["regenerate", "update", "verify", "finish"]
+            for step in STEP_NAMES
                 .into_iter()
                 .zip([
                     Step::Regenerated,

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Who rotated, why, and from where: copied into the report for the audit trail.
 ///
@@ -14,7 +14,7 @@ use serde::Serialize;
 ///     .initiated_from("cron@bastion-1");
 /// # let _ = audit;
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Audit {
     /// Why the rotation runs.

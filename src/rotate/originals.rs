@@ -47,9 +47,26 @@ impl Originals {
         Self::Memory(Mutex::new(BTreeMap::new()))
     }
 
-    pub(crate) fn dir(dir: PathBuf) -> Result<Self> {
-        create_private_dir(&dir).map_err(|e| store_err("create originals directory", e))?;
-        Ok(Self::Dir(dir))
+    /// Originals in `dir`, created (0700) by [`prepare`](Self::prepare) before the first rule
+    /// is written, so that a builder never fails midway.
+    pub(crate) fn dir(dir: PathBuf) -> Self {
+        Self::Dir(dir)
+    }
+
+    /// Creates the directory (0700) if originals go to one: the update calls it before it
+    /// writes any rule, so a directory that cannot be made stops the rotation before anything
+    /// changed.
+    pub(crate) async fn prepare(&self) -> Result<()> {
+        match self {
+            Self::Memory(_) => Ok(()),
+            Self::Dir(dir) => {
+                let dir = dir.clone();
+                tokio::task::spawn_blocking(move || create_private_dir(&dir))
+                    .await
+                    .map_err(|e| store_err("create originals directory", e))?
+                    .map_err(|e| store_err("create originals directory", e))
+            }
+        }
     }
 
     fn file(dir: &std::path::Path, uuid: &str) -> Result<PathBuf> {
@@ -96,9 +113,12 @@ impl Originals {
                 .cloned()
                 .collect()),
             Self::Dir(dir) => {
-                let mut entries = tokio::fs::read_dir(dir)
-                    .await
-                    .map_err(|e| store_err("list originals", e))?;
+                let mut entries = match tokio::fs::read_dir(dir).await {
+                    Ok(entries) => entries,
+                    // Never prepared: nothing was kept.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+                    Err(e) => return Err(store_err("list originals", e)),
+                };
                 let mut uuids = Vec::new();
                 while let Some(entry) = entries
                     .next_entry()

@@ -7,9 +7,11 @@ use async_trait::async_trait;
 
 use super::Finished;
 use crate::AdminClient;
+use crate::admin::{OrgTokenQuery, Timestamp};
 use crate::error::{Error, Result};
 use crate::jira::JiraClient;
 use crate::secret::ApiToken;
+use futures::TryStreamExt as _;
 
 /// Where the new token comes from. Atlassian has no API that mints user API tokens, so a person
 /// or another system creates it and this hands it over.
@@ -58,6 +60,7 @@ pub enum OldToken {
     Label(String),
 }
 
+#[derive(Clone)]
 pub(crate) struct Revocation {
     pub(crate) admin: AdminClient,
     pub(crate) account_id: String,
@@ -132,6 +135,22 @@ impl Revocation {
             OldToken::Id(id) => Ok(id.clone()),
             OldToken::Label(_) => self.resolve().await,
         }
+    }
+
+    /// When the org's token list says token `id` was last used (`None` inside: never), or
+    /// `None` when the list does not hold it.
+    pub(crate) async fn last_active(
+        &self,
+        org_id: &str,
+        id: &str,
+    ) -> Result<Option<Option<Timestamp>>> {
+        let mut tokens = self.admin.org_api_tokens(org_id, OrgTokenQuery::new());
+        while let Some(token) = tokens.try_next().await? {
+            if token.id == id {
+                return Ok(Some(token.last_active_at));
+            }
+        }
+        Ok(None)
     }
 
     /// Whether the account's token list, read now, still holds token `id`: `Some(false)` only

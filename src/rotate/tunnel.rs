@@ -15,6 +15,7 @@ use crate::secret::TunnelKey;
 use crate::transport::{Call, ClientOptions, Transport};
 
 /// How to prove that traffic flows through the tunnel after the new key is installed.
+#[derive(Clone)]
 #[non_exhaustive]
 pub enum Probe {
     /// `GET` this URL (reachable only through the tunnel) until it answers 2xx.
@@ -103,7 +104,7 @@ impl fmt::Debug for Probe {
 /// println!("{}", serde_json::to_string_pretty(&report)?);
 /// # Ok(()) }
 /// ```
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct TunnelKeyRotator {
     admin: AdminClient,
     instance: InstanceClient,

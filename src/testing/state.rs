@@ -245,7 +245,15 @@ impl State {
                     scoped
                 }
         })?;
-        token.last_access = Some(OffsetDateTime::now_utc());
+        // Strictly later than the last use, even within one millisecond (the listing's
+        // resolution): a test can tell every use apart.
+        let now = OffsetDateTime::now_utc();
+        token.last_access = Some(match token.last_access {
+            Some(last) if now <= last + time::Duration::milliseconds(1) => {
+                last + time::Duration::milliseconds(1)
+            }
+            _ => now,
+        });
         let account_id = token.account_id.clone();
         self.user(&account_id)
     }

@@ -266,6 +266,21 @@ impl Transport {
         *self.inner.auth.write().unwrap_or_else(|p| p.into_inner()) = Some(auth);
     }
 
+    /// Replaces the credentials with what `replace` makes of the ones in use, under one lock,
+    /// when it makes any: a rotation switches a client it shares with its caller from the old
+    /// credential to the new one without clobbering credentials the caller set meanwhile.
+    /// Returns whether they were replaced.
+    pub(crate) fn replace_auth(&self, replace: impl FnOnce(Option<&Auth>) -> Option<Auth>) -> bool {
+        let mut auth = self.inner.auth.write().unwrap_or_else(|p| p.into_inner());
+        match replace(auth.as_ref()) {
+            Some(new) => {
+                *auth = Some(new);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Sends `call` and decodes a JSON body.
     pub(crate) async fn json<T: DeserializeOwned>(&self, call: Call) -> Result<T> {
         self.send(call).await?.decode()

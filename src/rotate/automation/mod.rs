@@ -2,6 +2,7 @@
 
 mod plan;
 mod reader;
+mod watch;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -16,10 +17,11 @@ use super::{Finished, Rotator, Updated, Verified};
 use crate::AdminClient;
 use crate::automation::rewrite::check_replacement;
 use crate::automation::{AutomationClient, Finding, FindingStatus, Scanner};
+use crate::consumer::{Consumer, Consumers, CredentialView};
 use crate::error::{Error, Result};
 use crate::jira::JiraClient;
-use crate::secret::{ApiCredentials, ApiToken};
-use crate::transport::ClientOptions;
+use crate::secret::{ApiCredentials, ApiToken, basic_header, basic_parts};
+use crate::transport::{Auth, ClientOptions};
 
 pub use plan::{Plan, PlannedRule, Rollback};
 use reader::{CallerIdentity, Reader, RuleSummaryRef, Write, is_disabled, is_match};
@@ -38,6 +40,12 @@ use reader::{CallerIdentity, Reader, RuleSummaryRef, Write, is_disabled, is_matc
 /// - **finish** revokes the old token (when [`Self::revoke_with`] was given) and confirms it
 ///   now gets 401.
 ///
+/// When the Automation client given to the rotator authenticates with the old token (a caller
+/// rotating their own token), verify (once the new token authenticated) switches that client,
+/// and so every clone of it the caller holds, to the new token: it keeps working after the
+/// revocation, also in a process that resumes the rotation. A client on any other credential
+/// is never touched. Clones of the rotator share its settings and its kept originals.
+///
 /// ```no_run
 /// use atlassian_rotation::automation::{AutomationBase, AutomationClient, Product};
 /// use atlassian_rotation::rotate::{self, AutomationTokenRotator, FileJournal, RotateOptions};
@@ -54,18 +62,22 @@ use reader::{CallerIdentity, Reader, RuleSummaryRef, Write, is_disabled, is_matc
 /// println!("{} rules rewritten", report.updated.map_or(0, |u| u.rewritten));
 /// # Ok(()) }
 /// ```
+#[derive(Clone)]
 pub struct AutomationTokenRotator {
     automation: AutomationClient,
     site: String,
     site_options: ClientOptions,
     old: ApiCredentials,
-    source: Box<dyn TokenSource>,
+    source: Arc<dyn TokenSource>,
     concurrency: usize,
     revocation: Option<Revocation>,
     accept_unreadable: bool,
     accepted_rules: Arc<BTreeSet<String>>,
-    originals: Originals,
+    /// Shared by clones, so that any clone can roll back what another rewrote.
+    originals: Arc<Originals>,
     progress: Option<ProgressFn>,
+    consumers: Consumers,
+    watch: Option<watch::Watch>,
 }
 
 impl fmt::Debug for AutomationTokenRotator {
@@ -128,13 +140,15 @@ impl AutomationTokenRotator {
             site,
             site_options: ClientOptions::new(),
             old,
-            source: Box::new(source),
+            source: Arc::new(source),
             concurrency: DEFAULT_CONCURRENCY,
             revocation: None,
             accept_unreadable: false,
             accepted_rules: Arc::default(),
-            originals: Originals::memory(),
+            originals: Arc::new(Originals::memory()),
             progress: None,
+            consumers: Consumers::default(),
+            watch: None,
         })
     }
 
@@ -199,13 +213,55 @@ impl AutomationTokenRotator {
         self
     }
 
-    /// Keep the originals of rewritten rules in `dir` (created 0700; one 0600 file per rule,
-    /// written before the rule is), instead of in memory: rollback then works from another
-    /// process too, and memory stays flat however many rules are rewritten. The files hold the
-    /// old token: remove them once the rotation is settled.
-    pub fn keep_originals_in(mut self, dir: impl Into<std::path::PathBuf>) -> Result<Self> {
-        self.originals = Originals::dir(dir.into())?;
-        Ok(self)
+    /// Keep the originals of rewritten rules in `dir` (one 0600 file per rule, written before
+    /// the rule is), instead of in memory: rollback then works from another process too, and
+    /// memory stays flat however many rules are rewritten. The files hold the old token:
+    /// remove them once the rotation is settled.
+    ///
+    /// The directory is created (0700) when the update starts, before any rule is written; a
+    /// directory that cannot be made fails the update with [`Error::Journal`] and nothing
+    /// changed.
+    ///
+    /// ```
+    /// # use atlassian_rotation::automation::{AutomationBase, AutomationClient};
+    /// # use atlassian_rotation::rotate::AutomationTokenRotator;
+    /// # use atlassian_rotation::secret::{ApiCredentials, ApiToken};
+    /// # let creds = ApiCredentials::new("svc@example.com", ApiToken::new("old"));
+    /// # let automation = AutomationClient::new(AutomationBase::url("https://example.com/a")?, &creds)?;
+    /// let rotator = AutomationTokenRotator::new(automation, "https://example.atlassian.net", creds, ApiToken::new("new"))?
+    ///     .keep_originals_in("/var/lib/rotation/originals")
+    ///     .concurrency(8);
+    /// # let _ = rotator;
+    /// # Ok::<(), atlassian_rotation::Error>(())
+    /// ```
+    pub fn keep_originals_in(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.originals = Arc::new(Originals::dir(dir.into()));
+        self
+    }
+
+    /// Installs the new token in `consumer` too (a file, a vault through its command, the
+    /// caller's code; see [`crate::consumer`]), as many as needed: update installs into every
+    /// consumer after the rules, skipping those that already hold it; verify observes every
+    /// one; the old token is revoked only after all of them verified. A failing consumer names
+    /// itself in the error ([`Error::Consumer`]); running the rotation again retries what is
+    /// left. [`rollback`](Self::rollback) restores what they held before.
+    ///
+    /// ```
+    /// # use atlassian_rotation::automation::{AutomationBase, AutomationClient};
+    /// # use atlassian_rotation::rotate::AutomationTokenRotator;
+    /// # use atlassian_rotation::secret::{ApiCredentials, ApiToken};
+    /// use atlassian_rotation::consumer::{CommandConsumer, FileConsumer};
+    /// # let creds = ApiCredentials::new("svc@example.com", ApiToken::new("old"));
+    /// # let automation = AutomationClient::new(AutomationBase::url("https://example.com/a")?, &creds)?;
+    /// let rotator = AutomationTokenRotator::new(automation, "https://example.atlassian.net", creds, ApiToken::new("new"))?
+    ///     .consumer(FileConsumer::dotenv("/srv/app/.env", "JIRA_TOKEN"))
+    ///     .consumer(CommandConsumer::new("gh").args(["secret", "set", "JIRA_TOKEN"]));
+    /// # let _ = rotator;
+    /// # Ok::<(), atlassian_rotation::Error>(())
+    /// ```
+    pub fn consumer(mut self, consumer: impl Consumer + 'static) -> Self {
+        self.consumers.push(consumer);
+        self
     }
 
     /// Calls `progress` after each rule of a bulk pass.
@@ -293,6 +349,31 @@ impl AutomationTokenRotator {
             },
             Err(e) => Err(e),
         }
+    }
+
+    /// Switches the Automation client this rotator was given (and so the caller's client and
+    /// every clone of it) from the old token to `new`, when it authenticates with the old one:
+    /// a caller rotating their own token keeps a working client once the old one is revoked.
+    /// The client's email spelling is kept; a client using any other credential is left as it
+    /// is. Called only once `new` authenticated (verify) and right before a revocation.
+    fn follow_rotation(&self, new: &ApiToken) -> bool {
+        let old = &self.old;
+        let switched = self.automation.transport().replace_auth(|current| {
+            let Some(Auth::Header(header)) = current else {
+                return None;
+            };
+            let (email, token) = basic_parts(header)?;
+            if !email.eq_ignore_ascii_case(old.email()) || *token != old.token().expose_secret() {
+                return None;
+            }
+            basic_header(&email, new.expose_secret())
+                .ok()
+                .map(Auth::Header)
+        });
+        if switched {
+            tracing::info!("the Automation client now authenticates with the new token");
+        }
+        switched
     }
 
     /// Whether the unreadable values of rule `uuid` were accepted by the caller.
@@ -383,6 +464,8 @@ impl Rotator for AutomationTokenRotator {
             Some(revocation) => Some(revocation.id_to_journal().await?),
             None => None,
         };
+        self.originals.prepare().await?;
+        self.watch_prepare(new, old_token_id.as_deref()).await?;
         let reader = self.reader(new);
         let redactor = Arc::clone(&reader);
         let read = move |summary: RuleSummaryRef| {
@@ -465,9 +548,26 @@ impl Rotator for AutomationTokenRotator {
         if let Some(id) = old_token_id {
             updated = updated.fact(OLD_TOKEN_ID, id);
         }
+        // The consumers, after the rules: each one already holding the token is left alone.
+        let consumers = match self
+            .consumers
+            .install(CredentialView::new(new.expose_secret()))
+            .await
+        {
+            Ok(names) => {
+                for name in names {
+                    updated = updated.fact(CONSUMER, name);
+                }
+                None
+            }
+            Err(e) => Some(e),
+        };
         if conflicted.is_empty() && unwritable.is_empty() && foreign.is_empty() && failed.is_empty()
         {
-            return Ok(updated);
+            return match consumers {
+                None => self.watch_baseline(updated).await,
+                Some(e) => Err(e),
+            };
         }
         let mut reason = format!(
             "{} of {} rules using the token rewritten",
@@ -505,6 +605,9 @@ impl Rotator for AutomationTokenRotator {
                 failed.len()
             ));
         }
+        if let Some(e) = consumers {
+            reason.push_str(&format!("; {e}"));
+        }
         reason.push_str("; run the rotation again to finish the rest");
         Err(Error::rotation("update", reason))
     }
@@ -515,6 +618,9 @@ impl Rotator for AutomationTokenRotator {
     /// accepted). It runs right before every revocation.
     async fn verify(&self, new: &ApiToken, updated: &Updated) -> Result<Verified> {
         self.jira(&self.new_credentials(new))?.myself().await?;
+        // The new token works: a client on the old one moves now, so that this pass (and a
+        // resume after the old token was revoked) reads with a token that still works.
+        self.follow_rotation(new);
         let reader = self.reader(new);
         let redactor = Arc::clone(&reader);
         let read = move |summary: RuleSummaryRef| {
@@ -613,7 +719,13 @@ impl Rotator for AutomationTokenRotator {
                 places: blockers,
             });
         }
-        Ok(Verified::new()
+        let mut consumer_checks = self
+            .consumers
+            .verify(CredentialView::new(new.expose_secret()))
+            .await?;
+        // Last: nothing above uses the old token, and the revocation follows.
+        consumer_checks.extend(self.watch_for_use(updated).await?);
+        let verified = Verified::new()
             .check(format!(
                 "the new token authenticates as {}",
                 self.old.email()
@@ -622,12 +734,17 @@ impl Rotator for AutomationTokenRotator {
             .check(format!(
                 "all {} rewritten rules hold the new token",
                 updated.targets.len()
-            )))
+            ));
+        Ok(consumer_checks
+            .into_iter()
+            .fold(verified, |verified, check| verified.check(check)))
     }
 
     /// Revokes the old token (when [`AutomationTokenRotator::revoke_with`] was given) and
     /// concludes it revoked only from evidence (see [`OldToken`]).
     async fn finish(&self, new: &ApiToken, updated: &Updated) -> Result<Finished> {
+        // Verify passed: the caller's client moves to the new token before the old one goes.
+        self.follow_rotation(new);
         let Some(revocation) = &self.revocation else {
             return Ok(Finished::nothing());
         };
@@ -640,6 +757,9 @@ impl Rotator for AutomationTokenRotator {
         revocation.revoke(&id, &old, &new).await
     }
 }
+
+/// The fact under which the update step journals each consumer that holds the new token.
+const CONSUMER: &str = "consumer";
 
 /// The fact under which the update step journals the id of the token to revoke.
 const OLD_TOKEN_ID: &str = "old_token_id";

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::reader::{Inspection, RuleSummaryRef};
 use super::{AutomationTokenRotator, Phase, Progress, Visited, for_each_rule, no_writes};
@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::secret::ApiToken;
 
 /// The plan of a dry run: what an update would rewrite, redacted. Serializable.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Plan {
     /// Rules visited.
@@ -31,7 +31,7 @@ pub struct Plan {
 }
 
 /// One rule of a [`Plan`].
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct PlannedRule {
     /// The rule's uuid.
@@ -43,13 +43,15 @@ pub struct PlannedRule {
 }
 
 /// What a rollback did.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Rollback {
     /// Rules restored to their original.
     pub restored: Vec<String>,
     /// Rules left alone because they changed after this rotation wrote them.
     pub modified_since: Vec<String>,
+    /// Consumers put back to what they held before (see [`crate::consumer::Consumer::restore`]).
+    pub consumers_restored: Vec<String>,
 }
 
 impl AutomationTokenRotator {
@@ -132,6 +134,7 @@ impl AutomationTokenRotator {
     /// since it was written. Refused once the old token no longer authenticates. Originals are
     /// kept in memory by this rotator instance, or in the directory given to
     /// [`keep_originals_in`](Self::keep_originals_in), where another process can roll back.
+    /// Consumers that can ([`crate::consumer::Consumer::restore`]) get back what they held.
     pub async fn rollback(&self) -> Result<Rollback> {
         // Restored rules would hold the old token again: useless, and harmful, once it is revoked.
         if let Err(e) = self.jira(&self.old)?.myself().await {
@@ -160,6 +163,7 @@ impl AutomationTokenRotator {
             self.originals.forget(&uuid).await?;
             rollback.restored.push(uuid);
         }
+        rollback.consumers_restored = self.consumers.restore().await?;
         Ok(rollback)
     }
 }

@@ -133,6 +133,9 @@ pub struct JournalEntry {
     pub lease_until: Option<String>,
     /// Why the rotation was abandoned ([`Step::Abandoned`]).
     pub abandoned_reason: Option<String>,
+    /// Why the last run stopped, when a step failed (the error, which never holds a secret;
+    /// a failing consumer names itself here). Cleared when a step completes.
+    pub last_error: Option<String>,
     pub(crate) credential: Option<SecretString>,
 }
 
@@ -149,6 +152,7 @@ impl fmt::Debug for JournalEntry {
             .field("holder", &self.holder)
             .field("lease_until", &self.lease_until)
             .field("abandoned_reason", &self.abandoned_reason)
+            .field("last_error", &self.last_error)
             .field(
                 "credential",
                 &self.credential.as_ref().map(|_| crate::secret::REDACTED),
@@ -190,6 +194,7 @@ impl JournalEntry {
             holder: None,
             lease_until: None,
             abandoned_reason: None,
+            last_error: None,
             credential: Some(SecretString::from(credential.journal_value().to_owned())),
         }
     }
@@ -221,6 +226,7 @@ impl JournalEntry {
             holder: None,
             lease_until: None,
             abandoned_reason: None,
+            last_error: None,
             credential: None,
         }
     }

@@ -55,6 +55,8 @@ struct Record {
     lease_until: Option<String>,
     #[serde(default)]
     abandoned_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_error: Option<String>,
     credential: Option<String>,
     updated: Option<Updated>,
     verified: Option<Verified>,
@@ -114,6 +116,7 @@ impl Journal for FileJournal {
             holder: r.holder,
             lease_until: r.lease_until,
             abandoned_reason: r.abandoned_reason,
+            last_error: r.last_error,
             credential: r.credential.map(SecretString::from),
         }))
     }
@@ -228,6 +231,7 @@ impl FileJournal {
             holder: entry.holder.clone(),
             lease_until: entry.lease_until.clone(),
             abandoned_reason: entry.abandoned_reason.clone(),
+            last_error: entry.last_error.clone(),
             credential: entry
                 .credential
                 .as_ref()

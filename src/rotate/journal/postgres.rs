@@ -100,6 +100,9 @@ struct Outcomes {
     updated: Option<Updated>,
     verified: Option<Verified>,
     finished: Option<Finished>,
+    /// Kept with the outcomes (no schema change): why the last run stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_error: Option<String>,
 }
 
 const COLUMNS: &str = "rotation_id, kind, target, step, fingerprint, old_fingerprint, credential, \
@@ -404,6 +407,7 @@ impl PostgresJournal {
             updated: outcomes.updated,
             verified: outcomes.verified,
             finished: outcomes.finished,
+            last_error: outcomes.last_error,
             created_at: rfc3339(created_at),
             updated_at: rfc3339(updated_at),
             version: version as u64,
@@ -460,6 +464,7 @@ impl Params {
             updated: entry.updated.clone(),
             verified: entry.verified.clone(),
             finished: entry.finished.clone(),
+            last_error: entry.last_error.clone(),
         };
         Ok(Self {
             step: entry.step.to_string(),

@@ -1,0 +1,222 @@
+//! `CommandConsumer`: a program that takes the credential on stdin.
+
+use std::ffi::OsString;
+use std::process::Stdio;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use zeroize::Zeroizing;
+
+use super::{Consumer, CredentialView};
+use crate::error::{Error, Result};
+
+/// How much of a command's stderr an error shows (its end), after redaction.
+const STDERR_SHOWN: usize = 1024;
+/// How much of a command's output is read at most; the rest is discarded.
+const OUTPUT_CAP: usize = 64 << 10;
+
+/// A program that receives the credential on **stdin only**: never in its arguments (which
+/// every user of the machine can read in `/proc`), never in its environment. Any vault or CI
+/// tool that reads a secret from stdin becomes a consumer:
+/// `vault kv put secret/jira token=-`, `gh secret set JIRA_TOKEN`,
+/// `aws secretsmanager put-secret-value --secret-id jira --secret-string file:///dev/stdin`.
+///
+/// The command runs with the process's environment and working directory, stdin holding the
+/// credential and nothing else (no trailing newline unless [`newline`](Self::newline)), within
+/// a timeout (default 60 s; killed after it). Exit status 0 is success; anything else fails
+/// with [`Error::Consumer`] showing the status and the end of stderr, with the credential
+/// redacted from it. Without a [`verify_with`](Self::verify_with) command it cannot be
+/// observed: [`holds`](Consumer::holds) answers `None`, and a resumed rotation runs it again
+/// (the tools above are idempotent).
+///
+/// ```
+/// use std::time::Duration;
+/// use atlassian_rotation::consumer::{CommandConsumer, Consumer};
+///
+/// let vault = CommandConsumer::new("vault")
+///     .args(["kv", "put", "secret/jira", "token=-"])
+///     .verify_with("sh", ["-c", r#"[ "$(vault kv get -field=token secret/jira)" = "$(cat)" ]"#])
+///     .timeout(Duration::from_secs(30));
+/// assert_eq!(vault.name(), "command vault kv put secret/jira token=-");
+/// ```
+#[derive(Debug, Clone)]
+pub struct CommandConsumer {
+    program: OsString,
+    args: Vec<OsString>,
+    verify: Option<(OsString, Vec<OsString>)>,
+    timeout: Duration,
+    newline: bool,
+}
+
+impl CommandConsumer {
+    /// Runs `program` (found on `PATH` like a shell would).
+    pub fn new(program: impl Into<OsString>) -> Self {
+        Self {
+            program: program.into(),
+            args: Vec::new(),
+            verify: None,
+            timeout: Duration::from_secs(60),
+            newline: false,
+        }
+    }
+
+    /// The program's arguments (never the credential: it arrives on stdin).
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        self.args = args.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// A second command that reads the credential on stdin and exits 0 when the store holds it,
+    /// 1 when it does not (any other status is an error): the consumer becomes observable.
+    pub fn verify_with<I, S>(mut self, program: impl Into<OsString>, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        self.verify = Some((program.into(), args.into_iter().map(Into::into).collect()));
+        self
+    }
+
+    /// How long one run may take before it is killed (default 60 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Ends stdin with a newline after the credential (for tools that read a line).
+    pub fn newline(mut self, newline: bool) -> Self {
+        self.newline = newline;
+        self
+    }
+
+    /// Runs `program args` with the credential on stdin; returns its exit code.
+    async fn run(
+        &self,
+        action: &'static str,
+        program: &OsString,
+        args: &[OsString],
+        credential: CredentialView<'_>,
+    ) -> Result<i32> {
+        let mut child = tokio::process::Command::new(program)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| Error::consumer(self.name(), action, format!("cannot start: {e}")))?;
+        let mut input = Zeroizing::new(credential.expose_secret().as_bytes().to_vec());
+        if self.newline {
+            input.push(b'\n');
+        }
+        let mut stdin = child.stdin.take();
+        let mut stderr = child.stderr.take();
+        let exchange = async {
+            if let Some(stdin) = stdin.as_mut() {
+                // A program that exits without reading stdin closes the pipe: not an error in
+                // itself, its exit status decides.
+                let _ = stdin.write_all(&input).await;
+                let _ = stdin.shutdown().await;
+            }
+            drop(stdin);
+            let mut output = Vec::new();
+            if let Some(stderr) = stderr.as_mut() {
+                let _ = stderr
+                    .take(OUTPUT_CAP as u64)
+                    .read_to_end(&mut output)
+                    .await;
+            }
+            let status = child.wait().await;
+            (status, output)
+        };
+        let (status, output) = match tokio::time::timeout(self.timeout, exchange).await {
+            Ok(done) => done,
+            Err(_) => {
+                // `kill_on_drop` ends the child when the future above is dropped.
+                return Err(Error::consumer(
+                    self.name(),
+                    action,
+                    format!("did not finish within {:?} and was killed", self.timeout),
+                ));
+            }
+        };
+        let status = status
+            .map_err(|e| Error::consumer(self.name(), action, format!("cannot wait: {e}")))?;
+        match status.code() {
+            Some(code) if code == 0 || (action == "verify" && code == 1) => Ok(code),
+            _ => Err(Error::consumer(
+                self.name(),
+                action,
+                format!(
+                    "{status}{}",
+                    stderr_tail(&output, credential.expose_secret())
+                ),
+            )),
+        }
+    }
+}
+
+/// `: <the end of stderr>` with `secret` redacted, or nothing when stderr was empty.
+fn stderr_tail(output: &[u8], secret: &str) -> String {
+    let text = String::from_utf8_lossy(output);
+    let text = text.replace(secret, crate::secret::REDACTED);
+    let text = text.trim();
+    if text.is_empty() {
+        return String::new();
+    }
+    let start = text
+        .char_indices()
+        .map(|(i, _)| i)
+        .find(|&i| text.len() - i <= STDERR_SHOWN)
+        .unwrap_or(text.len());
+    format!(": {}", text[start..].replace(['\n', '\r'], " "))
+}
+
+#[async_trait]
+impl Consumer for CommandConsumer {
+    /// `command <program> <args...>` (the arguments never hold the credential).
+    fn name(&self) -> String {
+        let mut name = format!("command {}", self.program.to_string_lossy());
+        for arg in &self.args {
+            name.push(' ');
+            name.push_str(&arg.to_string_lossy());
+        }
+        name
+    }
+
+    async fn install(&self, credential: CredentialView<'_>) -> Result<()> {
+        self.run("install", &self.program, &self.args, credential)
+            .await
+            .map(drop)
+    }
+
+    async fn holds(&self, credential: CredentialView<'_>) -> Result<Option<bool>> {
+        match &self.verify {
+            Some((program, args)) => {
+                let code = self.run("verify", program, args, credential).await?;
+                Ok(Some(code == 0))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stderr_is_shown_redacted_and_trimmed_to_its_end() {
+        let out = format!("{}error: bad token s3cr3t\n", "x".repeat(5000));
+        let tail = stderr_tail(out.as_bytes(), "s3cr3t");
+        assert!(!tail.contains("s3cr3t"));
+        assert!(tail.ends_with("error: bad token [redacted]"));
+        assert!(tail.len() <= STDERR_SHOWN + 2);
+        assert_eq!(stderr_tail(b"  \n", "s"), "");
+    }
+}

@@ -1,0 +1,203 @@
+//! `FileConsumer`: a credential in a file, as the whole file, one dotenv line or one JSON string.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use zeroize::Zeroizing;
+
+use super::edit::{self, Place};
+use super::{Consumer, CredentialView};
+use crate::error::{Error, Result};
+use crate::rotate::write_atomically;
+
+/// A credential kept in a file: the whole file, the value of one `KEY=` line of a dotenv file,
+/// or the string at one JSON pointer of a JSON file.
+///
+/// Every write is atomic (a 0600 temporary file beside the target, fsync, rename, fsync of the
+/// directory): a reader sees the old file or the new one, never half of either. The file ends
+/// up with mode 0600 whatever mode it had. Every byte but the credential's stays as it was
+/// (comments, order, other keys, number spellings). A symbolic link is followed: the file it
+/// points to is replaced, the link stays. The first install of this consumer keeps the file's
+/// previous bytes in memory (zeroized on drop) for [`restore`](Consumer::restore).
+///
+/// ```
+/// use atlassian_rotation::consumer::{Consumer, CredentialView, FileConsumer};
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("app.json");
+/// std::fs::write(&path, r#"{"jira": {"url": "https://example.atlassian.net", "token": "old"}}"#).unwrap();
+/// let consumer = FileConsumer::json_pointer(&path, "/jira/token");
+/// consumer.install(CredentialView::new("ATATT-new")).await.unwrap();
+/// assert_eq!(
+///     std::fs::read_to_string(&path).unwrap(),
+///     r#"{"jira": {"url": "https://example.atlassian.net", "token": "ATATT-new"}}"#
+/// );
+/// assert_eq!(consumer.holds(CredentialView::new("ATATT-new")).await.unwrap(), Some(true));
+/// # });
+/// ```
+pub struct FileConsumer {
+    path: PathBuf,
+    place: Place,
+    /// The file's bytes before this consumer's first install (`None` inside: no file).
+    previous: Mutex<Option<Option<Zeroizing<Vec<u8>>>>>,
+}
+
+impl std::fmt::Debug for FileConsumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileConsumer")
+            .field("path", &self.path)
+            .field("place", &self.place)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FileConsumer {
+    fn new(path: impl Into<PathBuf>, place: Place) -> Self {
+        Self {
+            path: path.into(),
+            place,
+            previous: Mutex::new(None),
+        }
+    }
+
+    /// The whole file is the credential (created if missing; a trailing newline is kept).
+    ///
+    /// ```
+    /// use atlassian_rotation::consumer::{Consumer, FileConsumer};
+    /// assert_eq!(FileConsumer::whole("/run/secrets/jira").name(), "file /run/secrets/jira");
+    /// ```
+    pub fn whole(path: impl Into<PathBuf>) -> Self {
+        Self::new(path, Place::Whole)
+    }
+
+    /// The value of `key` in a dotenv file (`KEY=value`, `export KEY=value`; a quoted value
+    /// stays quoted; every line with the key is updated; a missing key is appended; a missing
+    /// file is created).
+    ///
+    /// ```
+    /// use atlassian_rotation::consumer::{Consumer, FileConsumer};
+    /// assert_eq!(FileConsumer::dotenv("/srv/app/.env", "JIRA_TOKEN").name(), "file /srv/app/.env (JIRA_TOKEN)");
+    /// ```
+    pub fn dotenv(path: impl Into<PathBuf>, key: impl Into<String>) -> Self {
+        Self::new(path, Place::Dotenv(key.into()))
+    }
+
+    /// The string at `pointer` (RFC 6901, e.g. `/jira/token`) in a JSON file. The value must
+    /// exist and be a string or `null`: nothing is created in someone else's structure.
+    ///
+    /// ```
+    /// use atlassian_rotation::consumer::{Consumer, FileConsumer};
+    /// assert_eq!(FileConsumer::json_pointer("app.json", "/jira/token").name(), "file app.json (/jira/token)");
+    /// ```
+    pub fn json_pointer(path: impl Into<PathBuf>, pointer: impl Into<String>) -> Self {
+        Self::new(path, Place::JsonPointer(pointer.into()))
+    }
+
+    /// The file written: the path given, or the file a symbolic link there points to.
+    fn target(&self) -> PathBuf {
+        std::fs::canonicalize(&self.path).unwrap_or_else(|_| self.path.clone())
+    }
+
+    fn error(&self, action: &'static str, reason: impl std::fmt::Display) -> Error {
+        Error::consumer(self.name(), action, reason.to_string())
+    }
+
+    async fn read(&self, path: &Path) -> Result<Option<Zeroizing<Vec<u8>>>> {
+        match tokio::fs::read(path).await {
+            Ok(bytes) => Ok(Some(Zeroizing::new(bytes))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.error("read", e)),
+        }
+    }
+
+    async fn write(&self, path: PathBuf, bytes: Zeroizing<Vec<u8>>) -> Result<()> {
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        tokio::task::spawn_blocking(move || write_atomically(&dir, &path, &bytes))
+            .await
+            .map_err(|e| self.error("write", e))?
+            .map_err(|e| self.error("write", e))
+    }
+}
+
+#[async_trait]
+impl Consumer for FileConsumer {
+    fn name(&self) -> String {
+        match &self.place {
+            Place::Whole => format!("file {}", self.path.display()),
+            Place::Dotenv(key) | Place::JsonPointer(key) => {
+                format!("file {} ({key})", self.path.display())
+            }
+        }
+    }
+
+    async fn install(&self, credential: CredentialView<'_>) -> Result<()> {
+        let path = self.target();
+        let before = self.read(&path).await?;
+        let after = Zeroizing::new(
+            edit::write(
+                &self.place,
+                before.as_deref().map(Vec::as_slice),
+                credential.expose_secret(),
+            )
+            .map_err(|e| self.error("edit", e))?,
+        );
+        {
+            let mut previous = self.previous.lock().unwrap_or_else(|p| p.into_inner());
+            if previous.is_none() {
+                *previous = Some(before.clone());
+            }
+        }
+        if before.as_deref() == Some(&*after) && private(&path) {
+            return Ok(());
+        }
+        self.write(path, after).await
+    }
+
+    async fn holds(&self, credential: CredentialView<'_>) -> Result<Option<bool>> {
+        let Some(bytes) = self.read(&self.target()).await? else {
+            return Ok(Some(false));
+        };
+        let value = edit::read(&self.place, &bytes).map_err(|e| self.error("read", e))?;
+        let value = value.map(Zeroizing::new);
+        Ok(Some(
+            value.as_deref().map(String::as_str) == Some(credential.expose_secret()),
+        ))
+    }
+
+    /// Writes back the bytes the file held before this consumer's first install (atomically,
+    /// 0600). A file that did not exist then is left in place (an empty credential would serve
+    /// no one): returns `false`.
+    async fn restore(&self) -> Result<bool> {
+        let previous = self
+            .previous
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        match previous {
+            Some(Some(bytes)) => {
+                self.write(self.target(), bytes).await?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+}
+
+/// Whether `path` is already readable by its owner only (always true off Unix).
+fn private(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o077 == 0)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        true
+    }
+}
