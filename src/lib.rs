@@ -15,6 +15,8 @@ pub mod testing;
 pub mod transport;
 
 pub use admin::AdminClient;
+pub use automation::AutomationClient;
 pub use error::{Error, Result};
 pub use instance::InstanceClient;
+pub use jira::JiraClient;
 pub use transport::{ClientOptions, Paginated, RetryPolicy};

@@ -4,6 +4,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures::TryStreamExt as _;
 
 use super::Finished;
 use crate::AdminClient;
@@ -71,7 +72,11 @@ impl Revocation {
     /// several: the old token predates the new one, so the newest is most likely the new token
     /// (an id or label copied from the wrong line would revoke it).
     pub(crate) async fn resolve(&self) -> Result<String> {
-        let tokens = self.admin.user_api_tokens(&self.account_id).await?;
+        let tokens = self
+            .admin
+            .user_api_tokens(&self.account_id)
+            .try_collect::<Vec<_>>()
+            .await?;
         let candidates: Vec<_> = tokens
             .iter()
             .filter(|t| match &self.token {
@@ -139,7 +144,12 @@ impl Revocation {
     /// account and must be in it, so an empty list proves nothing), `None` when the list
     /// cannot be read or proves nothing.
     async fn listed(&self, id: &str) -> (Option<bool>, String) {
-        match self.admin.user_api_tokens(&self.account_id).await {
+        match self
+            .admin
+            .user_api_tokens(&self.account_id)
+            .try_collect::<Vec<_>>()
+            .await
+        {
             Ok(tokens) if tokens.iter().any(|t| t.id == id) => (
                 Some(true),
                 "it is still in the account's token list".to_owned(),
@@ -167,12 +177,24 @@ impl Revocation {
                 .find(|t| t.id == id)
                 .map(|t| t.last_access.as_ref().map(|a| a.as_str().to_owned()))
         };
-        let before = last_access(&self.admin.user_api_tokens(&self.account_id).await?);
+        let before = last_access(
+            &self
+                .admin
+                .user_api_tokens(&self.account_id)
+                .try_collect::<Vec<_>>()
+                .await?,
+        );
         let Some(before) = before else {
             return Ok(()); // Gone already: the DELETE and the evidence decide.
         };
         new.myself().await?;
-        let after = last_access(&self.admin.user_api_tokens(&self.account_id).await?);
+        let after = last_access(
+            &self
+                .admin
+                .user_api_tokens(&self.account_id)
+                .try_collect::<Vec<_>>()
+                .await?,
+        );
         match after {
             Some(after) if after.is_some() && after != before => Err(Error::rotation(
                 "finish",

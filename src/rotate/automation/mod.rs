@@ -39,13 +39,13 @@ use reader::{CallerIdentity, Reader, RuleSummaryRef, Write, is_disabled, is_matc
 ///   now gets 401.
 ///
 /// ```no_run
-/// use atlassian_rotation::automation::{AutomationBase, AutomationClient, Product};
+/// use atlassian_rotation::automation::{AutomationClient, Product};
 /// use atlassian_rotation::rotate::{self, AutomationTokenRotator, FileJournal, RotateOptions};
 /// use atlassian_rotation::secret::{ApiCredentials, ApiToken};
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let caller = ApiCredentials::new("admin@example.com", ApiToken::new(std::env::var("ATLASSIAN_API_TOKEN")?));
-/// let automation = AutomationClient::new(AutomationBase::api(Product::Jira, "cloud-id")?, &caller)?;
+/// let automation = AutomationClient::builder(caller).cloud(Product::Jira, "cloud-id").build()?;
 /// let old = ApiCredentials::new("svc@example.com", ApiToken::new(std::env::var("ROTATE_OLD_TOKEN")?));
 /// let new = ApiToken::new(std::env::var("ROTATE_NEW_TOKEN")?);
 /// let rotator = AutomationTokenRotator::new(automation, "https://example.atlassian.net", old, new)?;
@@ -122,7 +122,7 @@ impl AutomationTokenRotator {
     ) -> Result<Self> {
         let site = site.into();
         // Fails early on a bad site URL or email.
-        JiraClient::new(&site, &old)?;
+        JiraClient::builder(old.clone()).base_url(&site).build()?;
         Ok(Self {
             automation,
             site,
@@ -215,7 +215,10 @@ impl AutomationTokenRotator {
     }
 
     fn jira(&self, credentials: &ApiCredentials) -> Result<JiraClient> {
-        JiraClient::with_options(&self.site, credentials, self.site_options.clone())
+        JiraClient::builder(credentials.clone())
+            .base_url(&self.site)
+            .options(self.site_options.clone())
+            .build()
     }
 
     fn new_credentials(&self, token: &ApiToken) -> ApiCredentials {
