@@ -22,7 +22,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use atlassian_rotation::AdminClient;
-use atlassian_rotation::automation::AutomationClient;
 use atlassian_rotation::rotate::{
     self, Audit, AutomationTokenRotator, FileJournal, OldToken, RotateOptions,
 };
@@ -55,8 +54,8 @@ pub struct Args {
     #[arg(long)]
     json: bool,
     /// Admin API base URL, for revocation.
-    #[arg(long, value_name = "URL")]
-    admin_base: Option<String>,
+    #[arg(long, value_name = "URL", default_value = atlassian_rotation::admin::DEFAULT_BASE_URL)]
+    admin_base: String,
     /// The account id of the token's owner: revoke the old token once the rules are verified.
     #[arg(long, value_name = "ID")]
     account_id: Option<String>,
@@ -142,8 +141,7 @@ async fn rotate_token(
         .as_deref()
         .ok_or_else(|| usage("--site is required: the tokens' identity is checked there"))?;
     let caller = args.automation.caller(&env.api_token)?;
-    let automation =
-        AutomationClient::with_options(args.automation.base()?, &caller, args.net.options())?;
+    let automation = args.automation.client(&args.net, &env.api_token)?;
     let owner = args.token_email.as_deref().unwrap_or(caller.email());
     let old = ApiCredentials::new(owner, required(&env.old_token, "ROTATE_OLD_TOKEN")?);
     let new = required(&env.new_token, "ROTATE_NEW_TOKEN")?;
@@ -160,10 +158,10 @@ async fn rotate_token(
                 ));
             }
         };
-        let admin = AdminClient::with_options(
-            required(&env.admin_key, "ATLASSIAN_ADMIN_API_KEY")?,
-            args.net.options_for(args.admin_base.as_deref()),
-        )?;
+        let admin = AdminClient::builder(required(&env.admin_key, "ATLASSIAN_ADMIN_API_KEY")?)
+            .base_url(&args.admin_base)
+            .options(args.net.options())
+            .build()?;
         rotator = rotator
             .revoke_with(admin, account_id, token)
             .accept_unreadable(args.accept_unreadable);

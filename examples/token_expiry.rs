@@ -38,9 +38,9 @@ pub struct Args {
     /// The Cloud organization id.
     #[arg(long, value_name = "ID")]
     org: String,
-    /// Admin API base URL (default `https://api.atlassian.com`).
-    #[arg(long, value_name = "URL")]
-    admin_base: Option<String>,
+    /// Admin API base URL.
+    #[arg(long, value_name = "URL", default_value = atlassian_rotation::admin::DEFAULT_BASE_URL)]
+    admin_base: String,
     /// The window: tokens expired or expiring within this many days.
     #[arg(long, value_name = "N", default_value_t = 30)]
     days: u64,
@@ -105,10 +105,10 @@ async fn list(
     out: &mut impl Write,
     err: &mut impl Write,
 ) -> Result<(), BoxError> {
-    let admin = AdminClient::with_options(
-        required(&env.admin_key, "ATLASSIAN_ADMIN_API_KEY")?,
-        args.net.options_for(args.admin_base.as_deref()),
-    )?;
+    let admin = AdminClient::builder(required(&env.admin_key, "ATLASSIAN_ADMIN_API_KEY")?)
+        .base_url(&args.admin_base)
+        .options(args.net.options())
+        .build()?;
     // Fail on bad automation flags before any request.
     let automation = args.automation.client(&args.net, &env.api_token)?;
     let mut radar = ExpiryRadar::new(&admin, &args.org, &automation)

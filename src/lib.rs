@@ -20,6 +20,8 @@ pub use admin::AdminClient;
 /// The attribute that implementing [`rotate::Rotator`] and [`rotate::Journal`] needs,
 /// re-exported so that you do not add the `async-trait` crate yourself.
 pub use async_trait::async_trait;
+pub use automation::AutomationClient;
 pub use error::{Error, Result};
 pub use instance::InstanceClient;
+pub use jira::JiraClient;
 pub use transport::{ClientOptions, Paginated, RetryPolicy};

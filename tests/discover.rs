@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
-use atlassian_rotation::automation::{AutomationBase, AutomationClient, Finding, FindingStatus};
+use atlassian_rotation::automation::{AutomationClient, Finding, FindingStatus};
 use atlassian_rotation::discover::{ExpiryRadar, Findings, ResolveIdentities, UsageScan};
 use atlassian_rotation::rotate::Progress;
 use atlassian_rotation::secret::{ApiCredentials, ApiToken};
@@ -59,16 +59,19 @@ fn quick() -> ClientOptions {
 }
 
 fn automation(fake: &FakeAtlassian, caller: &ApiCredentials) -> AutomationClient {
-    let base = AutomationBase::url(&fake.automation_base(CLOUD)).unwrap();
-    AutomationClient::with_options(base, caller, quick()).unwrap()
+    AutomationClient::builder(caller.clone())
+        .base_url(fake.automation_base(CLOUD))
+        .options(quick())
+        .build()
+        .unwrap()
 }
 
 fn admin_client(fake: &FakeAtlassian, scenario: &ExpiringUsage) -> AdminClient {
-    AdminClient::with_options(
-        scenario.org.admin_key.clone(),
-        quick().base_url(fake.admin_base()),
-    )
-    .unwrap()
+    AdminClient::builder(scenario.org.admin_key.clone())
+        .base_url(fake.admin_base())
+        .options(quick())
+        .build()
+        .unwrap()
 }
 
 fn rules_of(findings: &[Finding], status: FindingStatus) -> BTreeSet<String> {

@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
-use atlassian_rotation::automation::{AutomationBase, AutomationClient, Scanner};
+use atlassian_rotation::AdminClient;
+use atlassian_rotation::automation::{AutomationClient, Scanner};
 use atlassian_rotation::discover::{ExpiryRadar, Progress, ResolveIdentities, UsageScan};
 use atlassian_rotation::testing::{FakeAtlassian, Fault, Route, RuleSeed};
-use atlassian_rotation::{AdminClient, ClientOptions};
 use futures::TryStreamExt as _;
 
 type Result = std::result::Result<(), Box<dyn std::error::Error>>;
@@ -29,7 +29,7 @@ async fn job_1_which_rules_use_this_token() -> Result {
     let (base, caller) = (fake.automation_base(CLOUD), scenario.caller.clone());
 
     // job 1 begins
-    let client = AutomationClient::new(AutomationBase::url(&base)?, &caller)?;
+    let client = AutomationClient::builder(caller).base_url(&base).build()?;
     let scan = UsageScan::new(&client, Scanner::for_token(&token));
     let progress = |p: Progress| eprintln!("{} rules read", p.scanned);
     let mut findings = scan.on_progress(progress).stream();
@@ -66,8 +66,8 @@ async fn job_2_tokens_expiring_soon_with_the_rules_that_use_them() -> Result {
     let gateway = fake.jira_gateway_base(CLOUD);
 
     // job 2 begins
-    let admin = AdminClient::with_options(key, ClientOptions::new().base_url(admin_base))?;
-    let automation = AutomationClient::new(AutomationBase::url(&base)?, &caller)?;
+    let admin = AdminClient::builder(key).base_url(admin_base).build()?;
+    let automation = AutomationClient::builder(caller).base_url(&base).build()?;
     let report = ExpiryRadar::new(&admin, &org_id, &automation)
         .within(Duration::from_secs(30 * 86_400))
         .resolve_identities(ResolveIdentities::base_url(gateway))

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use atlassian_rotation::automation::{AutomationBase, AutomationClient, Product};
+use atlassian_rotation::automation::{AutomationClient, Product};
 use atlassian_rotation::rotate::RotationReport;
 use atlassian_rotation::secret::{ApiCredentials, ApiToken};
 use atlassian_rotation::{ClientOptions, RetryPolicy};
@@ -80,7 +80,7 @@ pub struct NetArgs {
 }
 
 impl NetArgs {
-    /// Client options from the flags (without a base URL).
+    /// Client options from the flags.
     pub fn options(&self) -> ClientOptions {
         let backoff = Duration::from_millis(self.backoff_ms);
         ClientOptions::new()
@@ -92,14 +92,6 @@ impl NetArgs {
                     .backoff(backoff, Duration::from_secs(10).max(backoff))
                     .deadline(Duration::from_secs(self.retry_deadline)),
             )
-    }
-
-    /// Client options for `base_url`.
-    pub fn options_for(&self, base_url: Option<&str>) -> ClientOptions {
-        match base_url {
-            Some(url) => self.options().base_url(url),
-            None => self.options(),
-        }
     }
 }
 
@@ -126,22 +118,6 @@ pub struct AutomationArgs {
 }
 
 impl AutomationArgs {
-    /// The Automation API base: `--automation-base`, else derived from `--site` and `--cloud-id`
-    /// (an `https` site, or `http` on loopback; use `--automation-base` for anything else).
-    pub fn base(&self) -> Result<AutomationBase, BoxError> {
-        if let Some(url) = &self.automation_base {
-            return Ok(AutomationBase::url(url)?);
-        }
-        match (&self.site, &self.cloud_id) {
-            (Some(site), Some(cloud_id)) => {
-                Ok(AutomationBase::site(site, Product::Jira, cloud_id)?)
-            }
-            _ => Err(usage(
-                "give --automation-base URL, or --site URL with --cloud-id ID",
-            )),
-        }
-    }
-
     /// The caller's credentials: `--email` and the token from `ATLASSIAN_API_TOKEN`.
     pub fn caller(&self, api_token: &Option<ApiToken>) -> Result<ApiCredentials, BoxError> {
         let email = self
@@ -154,19 +130,24 @@ impl AutomationArgs {
         ))
     }
 
-    /// An Automation API client for the caller.
+    /// An Automation API client for the caller, at `--automation-base`, else through the
+    /// gateway of `--site` for `--cloud-id`.
     pub fn client(
         &self,
         net: &NetArgs,
         api_token: &Option<ApiToken>,
     ) -> Result<AutomationClient, BoxError> {
-        let base = self.base()?;
-        let caller = self.caller(api_token)?;
-        Ok(AutomationClient::with_options(
-            base,
-            &caller,
-            net.options(),
-        )?)
+        let builder = AutomationClient::builder(self.caller(api_token)?).options(net.options());
+        let builder = match (&self.automation_base, &self.site, &self.cloud_id) {
+            (Some(url), _, _) => builder.base_url(url),
+            (None, Some(site), Some(cloud_id)) => builder.site(site, Product::Jira, cloud_id),
+            _ => {
+                return Err(usage(
+                    "give --automation-base URL, or --site URL with --cloud-id ID",
+                ));
+            }
+        };
+        Ok(builder.build()?)
     }
 }
 

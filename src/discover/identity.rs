@@ -9,7 +9,7 @@ use url::Url;
 use crate::error::{Error, Result};
 use crate::jira::{Account, JiraClient};
 use crate::secret::{ApiToken, bearer_header};
-use crate::transport::{Auth, ClientOptions, check_id};
+use crate::transport::{Auth, ClientOptions, check_id, parse_base_url};
 
 /// The default number of identity requests in flight: a handful, since each distinct
 /// credential is asked once.
@@ -136,7 +136,7 @@ impl ResolveIdentities {
     ) -> Result<Vec<(ApiToken, Resolution)>> {
         let gateway = self.gateway()?;
         // Fails early on a URL that cannot be a base, whatever the credentials.
-        crate::jira::site_url(&gateway, self.options.allow_plain_http)?;
+        parse_base_url(&gateway, self.options.allow_plain_http)?;
         let answers = futures::stream::iter(credentials)
             .map(|credential| {
                 let gateway = gateway.as_str();
@@ -161,11 +161,14 @@ impl ResolveIdentities {
                 );
             }
         };
-        let client =
-            match JiraClient::with_auth(gateway, Auth::Header(header), self.options.clone()) {
-                Ok(client) => client,
-                Err(e) => return Resolution::Failed(e.to_string()),
-            };
+        let client = match JiraClient::with_auth(
+            Some(gateway),
+            Auth::Header(header),
+            self.options.clone(),
+        ) {
+            Ok(client) => client,
+            Err(e) => return Resolution::Failed(e.to_string()),
+        };
         match client.myself().await {
             Ok(account) => Resolution::Account(account),
             Err(e) if e.is_auth_failure() => Resolution::Refused(e.status().unwrap_or(401)),

@@ -8,14 +8,14 @@
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> atlassian_rotation::Result<()> {
-//! use atlassian_rotation::automation::{AutomationBase, AutomationClient, Scanner};
+//! use atlassian_rotation::automation::{AutomationClient, Scanner};
 //! use atlassian_rotation::discover::UsageScan;
 //! use atlassian_rotation::testing::FakeAtlassian;
 //! use futures::TryStreamExt as _;
 //!
 //! let fake = FakeAtlassian::start().await;
 //! let scenario = fake.seed_expiring_usage("cloud-1", 1, time::Duration::days(9));
-//! let client = AutomationClient::new(AutomationBase::url(&fake.automation_base("cloud-1"))?, &scenario.caller)?;
+//! let client = AutomationClient::builder(scenario.caller.clone()).base_url(&fake.automation_base("cloud-1")).build()?;
 //!
 //! // Inventory: every credential in every rule, as rules are read.
 //! let mut findings = UsageScan::new(&client, Scanner::inventory()).stream();

@@ -52,15 +52,15 @@ const DEFAULT_WINDOW: Duration = Duration::from_secs(30 * 86_400);
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> atlassian_rotation::Result<()> {
 /// use std::time::Duration;
-/// use atlassian_rotation::{AdminClient, ClientOptions};
-/// use atlassian_rotation::automation::{AutomationBase, AutomationClient};
+/// use atlassian_rotation::AdminClient;
+/// use atlassian_rotation::automation::AutomationClient;
 /// use atlassian_rotation::discover::{ExpiryRadar, ResolveIdentities};
 /// use atlassian_rotation::testing::FakeAtlassian;
 ///
 /// let fake = FakeAtlassian::start().await;
 /// let scenario = fake.seed_expiring_usage("cloud-1", 3, time::Duration::days(9));
-/// let admin = AdminClient::with_options(scenario.org.admin_key.clone(), ClientOptions::new().base_url(fake.admin_base()))?;
-/// let automation = AutomationClient::new(AutomationBase::url(&fake.automation_base("cloud-1"))?, &scenario.caller)?;
+/// let admin = AdminClient::builder(scenario.org.admin_key.clone()).base_url(fake.admin_base()).build()?;
+/// let automation = AutomationClient::builder(scenario.caller.clone()).base_url(&fake.automation_base("cloud-1")).build()?;
 ///
 /// let report = ExpiryRadar::new(&admin, &scenario.org.id, &automation)
 ///     .within(Duration::from_secs(30 * 86_400))
@@ -104,13 +104,13 @@ impl ExpiryRadar {
     ///
     /// ```
     /// use atlassian_rotation::AdminClient;
-    /// use atlassian_rotation::automation::{AutomationBase, AutomationClient};
+    /// use atlassian_rotation::automation::AutomationClient;
     /// use atlassian_rotation::discover::ExpiryRadar;
     /// use atlassian_rotation::secret::{AdminApiKey, ApiCredentials, ApiToken};
     ///
-    /// let admin = AdminClient::new(AdminApiKey::new("admin-key"))?;
+    /// let admin = AdminClient::builder(AdminApiKey::new("admin-key")).build()?;
     /// let caller = ApiCredentials::new("admin@example.com", ApiToken::new("ATATT-caller"));
-    /// let automation = AutomationClient::new(AutomationBase::url("https://example.test/automation")?, &caller)?;
+    /// let automation = AutomationClient::builder(caller.clone()).base_url("https://example.test/automation").build()?;
     /// let radar = ExpiryRadar::new(&admin, "org-1", &automation);
     /// assert!(!format!("{radar:?}").contains("ATATT") && !format!("{radar:?}").contains("admin-key"));
     /// # Ok::<(), atlassian_rotation::Error>(())

@@ -48,7 +48,7 @@ use crate::rotate::{DEFAULT_CONCURRENCY, Phase, Progress, ProgressFn};
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> atlassian_rotation::Result<()> {
-/// use atlassian_rotation::automation::{AutomationBase, AutomationClient, Scanner};
+/// use atlassian_rotation::automation::{AutomationClient, Scanner};
 /// use atlassian_rotation::discover::UsageScan;
 /// use atlassian_rotation::secret::ApiCredentials;
 /// use atlassian_rotation::testing::{FakeAtlassian, RuleSeed};
@@ -62,7 +62,7 @@ use crate::rotate::{DEFAULT_CONCURRENCY, Phase, Progress, ProgressFn};
 /// fake.seed_rules("cloud-1", RuleSeed::new(20).with_token(&admin.email, token.clone()));
 ///
 /// let caller = ApiCredentials::new(&admin.email, caller_token);
-/// let client = AutomationClient::new(AutomationBase::url(&fake.automation_base("cloud-1"))?, &caller)?;
+/// let client = AutomationClient::builder(caller.clone()).base_url(&fake.automation_base("cloud-1")).build()?;
 /// let mut findings = UsageScan::new(&client, Scanner::for_token(&token)).concurrency(4).stream();
 /// while let Some(finding) = findings.try_next().await? {
 ///     println!("{finding}");
@@ -96,12 +96,12 @@ impl UsageScan {
     /// A scan of the rules `client` can see, with `scanner`.
     ///
     /// ```
-    /// use atlassian_rotation::automation::{AutomationBase, AutomationClient, Scanner};
+    /// use atlassian_rotation::automation::{AutomationClient, Scanner};
     /// use atlassian_rotation::discover::UsageScan;
     /// use atlassian_rotation::secret::{ApiCredentials, ApiToken};
     ///
     /// let caller = ApiCredentials::new("admin@example.com", ApiToken::new("ATATT-caller"));
-    /// let client = AutomationClient::new(AutomationBase::url("https://example.test/automation")?, &caller)?;
+    /// let client = AutomationClient::builder(caller.clone()).base_url("https://example.test/automation").build()?;
     /// let scan = UsageScan::new(&client, Scanner::inventory());
     /// assert!(!format!("{scan:?}").contains("ATATT"));
     /// # Ok::<(), atlassian_rotation::Error>(())
@@ -121,11 +121,11 @@ impl UsageScan {
     /// lowers it while the API rate-limits.
     ///
     /// ```
-    /// # use atlassian_rotation::automation::{AutomationBase, AutomationClient, Scanner};
+    /// # use atlassian_rotation::automation::{AutomationClient, Scanner};
     /// # use atlassian_rotation::discover::UsageScan;
     /// # use atlassian_rotation::secret::{ApiCredentials, ApiToken};
     /// # let caller = ApiCredentials::new("a@example.com", ApiToken::new("t"));
-    /// # let client = AutomationClient::new(AutomationBase::url("https://example.test/a")?, &caller)?;
+    /// # let client = AutomationClient::builder(caller.clone()).base_url("https://example.test/a").build()?;
     /// let scan = UsageScan::new(&client, Scanner::inventory()).concurrency(32);
     /// # let _ = scan;
     /// # Ok::<(), atlassian_rotation::Error>(())
@@ -140,11 +140,11 @@ impl UsageScan {
     /// read). It runs as the stream is polled, on the task polling it.
     ///
     /// ```
-    /// # use atlassian_rotation::automation::{AutomationBase, AutomationClient, Scanner};
+    /// # use atlassian_rotation::automation::{AutomationClient, Scanner};
     /// # use atlassian_rotation::discover::UsageScan;
     /// # use atlassian_rotation::secret::{ApiCredentials, ApiToken};
     /// # let caller = ApiCredentials::new("a@example.com", ApiToken::new("t"));
-    /// # let client = AutomationClient::new(AutomationBase::url("https://example.test/a")?, &caller)?;
+    /// # let client = AutomationClient::builder(caller.clone()).base_url("https://example.test/a").build()?;
     /// let scan = UsageScan::new(&client, Scanner::inventory())
     ///     .on_progress(|p| eprintln!("{} rules read, {} in flight", p.scanned, p.concurrency));
     /// # let _ = scan;
@@ -162,11 +162,11 @@ impl UsageScan {
     /// the token. Default: off.
     ///
     /// ```
-    /// # use atlassian_rotation::automation::{AutomationBase, AutomationClient, Scanner};
+    /// # use atlassian_rotation::automation::{AutomationClient, Scanner};
     /// # use atlassian_rotation::discover::UsageScan;
     /// # use atlassian_rotation::secret::{ApiCredentials, ApiToken};
     /// # let caller = ApiCredentials::new("a@example.com", ApiToken::new("t"));
-    /// # let client = AutomationClient::new(AutomationBase::url("https://example.test/a")?, &caller)?;
+    /// # let client = AutomationClient::builder(caller.clone()).base_url("https://example.test/a").build()?;
     /// let scan = UsageScan::new(&client, Scanner::inventory()).redact_sensitive_fields(true);
     /// # let _ = scan;
     /// # Ok::<(), atlassian_rotation::Error>(())
@@ -492,9 +492,8 @@ impl ScanSummary {
             ..Self::default()
         };
         // Findings of one rule are adjacent, as every scan returns them.
-        let same_rule = |a: &Finding, b: &Finding| {
-            a.rule_index == b.rule_index && a.rule_uuid == b.rule_uuid
-        };
+        let same_rule =
+            |a: &Finding, b: &Finding| a.rule_index == b.rule_index && a.rule_uuid == b.rule_uuid;
         for group in findings.chunk_by(same_rule) {
             summary.count(group.iter().collect());
         }

@@ -232,7 +232,7 @@ where
         stopped: None,
         acc: init,
     };
-    let mut summaries = client.rule_summaries(100)?;
+    let mut summaries = client.rule_summaries(100);
     let mut listed = false;
     let mut queued: VecDeque<RuleSummary> = VecDeque::with_capacity(READ_AHEAD);
     let mut reading = JoinSet::new();

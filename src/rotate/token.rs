@@ -4,6 +4,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures::TryStreamExt as _;
 
 use super::Finished;
 use crate::AdminClient;
@@ -11,7 +12,6 @@ use crate::admin::{OrgTokenQuery, Timestamp};
 use crate::error::{Error, Result};
 use crate::jira::JiraClient;
 use crate::secret::ApiToken;
-use futures::TryStreamExt as _;
 
 /// Where the new token comes from. Atlassian has no API that mints user API tokens, so a person
 /// or another system creates it and this hands it over.
@@ -68,13 +68,21 @@ pub(crate) struct Revocation {
 }
 
 impl Revocation {
+    /// Every API token of the account, read now.
+    async fn tokens(&self) -> Result<Vec<crate::admin::UserApiToken>> {
+        self.admin
+            .user_api_tokens(&self.account_id)
+            .try_collect()
+            .await
+    }
+
     /// The id of the old token: the one token of the account that `token` names. Run before
     /// anything changes (the new token may carry the same label, and once the old one is
     /// revoked a label may match only the new one). Refuses a token that is the newest of
     /// several: the old token predates the new one, so the newest is most likely the new token
     /// (an id or label copied from the wrong line would revoke it).
     pub(crate) async fn resolve(&self) -> Result<String> {
-        let tokens = self.admin.user_api_tokens(&self.account_id).await?;
+        let tokens = self.tokens().await?;
         let candidates: Vec<_> = tokens
             .iter()
             .filter(|t| match &self.token {
@@ -158,7 +166,7 @@ impl Revocation {
     /// account and must be in it, so an empty list proves nothing), `None` when the list
     /// cannot be read or proves nothing.
     async fn listed(&self, id: &str) -> (Option<bool>, String) {
-        match self.admin.user_api_tokens(&self.account_id).await {
+        match self.tokens().await {
             Ok(tokens) if tokens.iter().any(|t| t.id == id) => (
                 Some(true),
                 "it is still in the account's token list".to_owned(),
@@ -186,12 +194,12 @@ impl Revocation {
                 .find(|t| t.id == id)
                 .map(|t| t.last_access.as_ref().map(|a| a.as_str().to_owned()))
         };
-        let before = last_access(&self.admin.user_api_tokens(&self.account_id).await?);
+        let before = last_access(&self.tokens().await?);
         let Some(before) = before else {
             return Ok(()); // Gone already: the DELETE and the evidence decide.
         };
         new.myself().await?;
-        let after = last_access(&self.admin.user_api_tokens(&self.account_id).await?);
+        let after = last_access(&self.tokens().await?);
         match after {
             Some(after) if after.is_some() && after != before => Err(Error::rotation(
                 "finish",

@@ -13,7 +13,10 @@ use super::*;
 const GRACE: StdDuration = StdDuration::from_secs(15 * 60);
 
 fn old_jira(w: &World) -> JiraClient {
-    JiraClient::with_options(&w.fake.site_base(), &w.old, ClientOptions::new()).unwrap()
+    JiraClient::builder(w.old.clone())
+        .base_url(w.fake.site_base())
+        .build()
+        .unwrap()
 }
 
 /// A script nobody listed, which uses the old token whenever `running` is set: modelled as a
@@ -79,12 +82,10 @@ async fn the_rotations_own_requests_never_count_as_a_use() {
     let w = world(10).await;
     let org = w.org_id.clone();
     // The caller rotates the very token its Automation client uses.
-    let mine = AutomationClient::with_options(
-        AutomationBase::url(&w.fake.automation_base(CLOUD)).unwrap(),
-        &w.old,
-        ClientOptions::new(),
-    )
-    .unwrap();
+    let mine = AutomationClient::builder(w.old.clone())
+        .base_url(w.fake.automation_base(CLOUD))
+        .build()
+        .unwrap();
     let rotator =
         AutomationTokenRotator::new(mine, w.fake.site_base(), w.old.clone(), w.new.clone())
             .unwrap()

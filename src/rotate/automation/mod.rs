@@ -47,13 +47,13 @@ use reader::{CallerIdentity, Reader, RuleSummaryRef, Write, is_disabled, is_matc
 /// is never touched. Clones of the rotator share its settings and its kept originals.
 ///
 /// ```no_run
-/// use atlassian_rotation::automation::{AutomationBase, AutomationClient, Product};
+/// use atlassian_rotation::automation::{AutomationClient, Product};
 /// use atlassian_rotation::rotate::{self, AutomationTokenRotator, FileJournal, RotateOptions};
 /// use atlassian_rotation::secret::{ApiCredentials, ApiToken};
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let caller = ApiCredentials::new("admin@example.com", ApiToken::new(std::env::var("ATLASSIAN_API_TOKEN")?));
-/// let automation = AutomationClient::new(AutomationBase::api(Product::Jira, "cloud-id")?, &caller)?;
+/// let automation = AutomationClient::builder(caller).cloud(Product::Jira, "cloud-id").build()?;
 /// let old = ApiCredentials::new("svc@example.com", ApiToken::new(std::env::var("ROTATE_OLD_TOKEN")?));
 /// let new = ApiToken::new(std::env::var("ROTATE_NEW_TOKEN")?);
 /// let rotator = AutomationTokenRotator::new(automation, "https://example.atlassian.net", old, new)?;
@@ -134,7 +134,7 @@ impl AutomationTokenRotator {
     ) -> Result<Self> {
         let site = site.into();
         // Fails early on a bad site URL or email.
-        JiraClient::new(&site, &old)?;
+        JiraClient::builder(old.clone()).base_url(&site).build()?;
         Ok(Self {
             automation,
             site,
@@ -223,11 +223,11 @@ impl AutomationTokenRotator {
     /// changed.
     ///
     /// ```
-    /// # use atlassian_rotation::automation::{AutomationBase, AutomationClient};
+    /// # use atlassian_rotation::AutomationClient;
     /// # use atlassian_rotation::rotate::AutomationTokenRotator;
     /// # use atlassian_rotation::secret::{ApiCredentials, ApiToken};
     /// # let creds = ApiCredentials::new("svc@example.com", ApiToken::new("old"));
-    /// # let automation = AutomationClient::new(AutomationBase::url("https://example.com/a")?, &creds)?;
+    /// # let automation = AutomationClient::builder(creds.clone()).base_url("https://example.com/a").build()?;
     /// let rotator = AutomationTokenRotator::new(automation, "https://example.atlassian.net", creds, ApiToken::new("new"))?
     ///     .keep_originals_in("/var/lib/rotation/originals")
     ///     .concurrency(8);
@@ -247,12 +247,12 @@ impl AutomationTokenRotator {
     /// left. [`rollback`](Self::rollback) restores what they held before.
     ///
     /// ```
-    /// # use atlassian_rotation::automation::{AutomationBase, AutomationClient};
+    /// # use atlassian_rotation::AutomationClient;
     /// # use atlassian_rotation::rotate::AutomationTokenRotator;
     /// # use atlassian_rotation::secret::{ApiCredentials, ApiToken};
     /// use atlassian_rotation::consumer::{CommandConsumer, FileConsumer};
     /// # let creds = ApiCredentials::new("svc@example.com", ApiToken::new("old"));
-    /// # let automation = AutomationClient::new(AutomationBase::url("https://example.com/a")?, &creds)?;
+    /// # let automation = AutomationClient::builder(creds.clone()).base_url("https://example.com/a").build()?;
     /// let rotator = AutomationTokenRotator::new(automation, "https://example.atlassian.net", creds, ApiToken::new("new"))?
     ///     .consumer(FileConsumer::dotenv("/srv/app/.env", "JIRA_TOKEN"))
     ///     .consumer(CommandConsumer::new("gh").args(["secret", "set", "JIRA_TOKEN"]));
@@ -271,7 +271,10 @@ impl AutomationTokenRotator {
     }
 
     fn jira(&self, credentials: &ApiCredentials) -> Result<JiraClient> {
-        JiraClient::with_options(&self.site, credentials, self.site_options.clone())
+        JiraClient::builder(credentials.clone())
+            .base_url(&self.site)
+            .options(self.site_options.clone())
+            .build()
     }
 
     fn new_credentials(&self, token: &ApiToken) -> ApiCredentials {

@@ -51,6 +51,7 @@ pub struct Rollback {
     /// Rules left alone because they changed after this rotation wrote them.
     pub modified_since: Vec<String>,
     /// Consumers put back to what they held before (see [`crate::consumer::Consumer::restore`]).
+    #[serde(default)]
     pub consumers_restored: Vec<String>,
 }
 

@@ -39,7 +39,7 @@ impl CallerIdentity {
                 let auth = self.auth.clone().ok_or_else(|| {
                     Error::rotation("update", "the Automation client has no credentials")
                 })?;
-                let jira = JiraClient::with_auth(&self.site, auth, self.options.clone())?;
+                let jira = JiraClient::with_auth(Some(&self.site), auth, self.options.clone())?;
                 Ok::<_, Error>(jira.myself().await?.account_id)
             })
             .await?;

@@ -40,12 +40,12 @@ impl AutomationTokenRotator {
     /// ```
     /// # use std::time::Duration;
     /// # use atlassian_rotation::AdminClient;
-    /// # use atlassian_rotation::automation::{AutomationBase, AutomationClient};
+    /// # use atlassian_rotation::AutomationClient;
     /// # use atlassian_rotation::rotate::{AutomationTokenRotator, OldToken};
     /// # use atlassian_rotation::secret::{AdminApiKey, ApiCredentials, ApiToken};
     /// # let creds = ApiCredentials::new("svc@example.com", ApiToken::new("old"));
-    /// # let automation = AutomationClient::new(AutomationBase::url("https://example.com/a")?, &creds)?;
-    /// # let admin = AdminClient::new(AdminApiKey::new("key"))?;
+    /// # let automation = AutomationClient::builder(creds.clone()).base_url("https://example.com/a").build()?;
+    /// # let admin = AdminClient::builder(AdminApiKey::new("key")).build()?;
     /// let rotator = AutomationTokenRotator::new(automation, "https://example.atlassian.net", creds, ApiToken::new("new"))?
     ///     .revoke_with(admin, "account-id", OldToken::Label("automation".into()))
     ///     .watch_old_token("org-id", Duration::from_secs(15 * 60));
