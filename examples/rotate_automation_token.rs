@@ -22,6 +22,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use atlassian_rotation::AdminClient;
+use atlassian_rotation::consumer::ConsumerSpec;
 use atlassian_rotation::rotate::{
     self, Audit, AutomationTokenRotator, FileJournal, OldToken, RotateOptions,
 };
@@ -75,6 +76,10 @@ pub struct Args {
     /// `token_usage` lists them as `cannot_tell`.
     #[arg(long, requires = "account_id")]
     accept_unreadable: bool,
+    /// Another place the token lives, to update too (repeatable): `file:PATH`,
+    /// `dotenv:PATH#KEY`, `json:PATH#POINTER` or `command:PROGRAM ARGS` (the token on stdin).
+    #[arg(long = "consumer", value_name = "SPEC")]
+    consumers: Vec<ConsumerSpec>,
     #[command(flatten)]
     automation: AutomationArgs,
     #[command(flatten)]
@@ -103,7 +108,7 @@ impl Env {
             old_token: common::secret_env("ROTATE_OLD_TOKEN").map(ApiToken::new),
             new_token: common::secret_env("ROTATE_NEW_TOKEN").map(ApiToken::new),
             admin_key: common::secret_env("ATLASSIAN_ADMIN_API_KEY").map(AdminApiKey::new),
-            default_journal: common::default_journal(),
+            default_journal: FileJournal::default_dir(),
         }
     }
 }
@@ -148,6 +153,9 @@ async fn rotate_token(
     let mut rotator = AutomationTokenRotator::new(automation, site, old.clone(), new.clone())?
         .site_options(args.net.options())
         .concurrency(args.automation.concurrency);
+    for consumer in &args.consumers {
+        rotator = rotator.consumer(consumer.clone());
+    }
     if let Some(account_id) = &args.account_id {
         let token = match (&args.old_token_id, &args.old_token_label) {
             (Some(id), _) => OldToken::Id(id.clone()),

@@ -95,7 +95,7 @@ impl Env {
         Self {
             admin_key: common::secret_env("ATLASSIAN_ADMIN_API_KEY").map(AdminApiKey::new),
             dc_token: common::secret_env("DC_PERSONAL_ACCESS_TOKEN").map(PersonalAccessToken::new),
-            default_journal: common::default_journal(),
+            default_journal: FileJournal::default_dir(),
         }
     }
 }

@@ -5,7 +5,6 @@
 #![allow(dead_code)]
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use atlassian_rotation::automation::{AutomationClient, Product};
@@ -165,24 +164,7 @@ pub fn json_pretty(out: &mut impl Write, value: &impl Serialize) -> Result<(), B
     Ok(())
 }
 
-/// The journal directory used when none is given: `$XDG_STATE_HOME/atlassian-rotation`, else
-/// `$HOME/.local/state/atlassian-rotation`, else `.atlassian-rotation` in the current directory.
-pub fn default_journal() -> PathBuf {
-    let state = std::env::var_os("XDG_STATE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .filter(|v| !v.is_empty())
-                .map(|home| PathBuf::from(home).join(".local/state"))
-        });
-    match state {
-        Some(dir) => dir.join("atlassian-rotation"),
-        None => PathBuf::from(".atlassian-rotation"),
-    }
-}
-
-/// Prints a rotation report: as JSON, or as a short summary (it never holds a secret).
+/// Prints a rotation report: as JSON, or as the library's summary (it never holds a secret).
 pub fn print_report(
     json: bool,
     report: &RotationReport,
@@ -191,35 +173,6 @@ pub fn print_report(
     if json {
         return json_pretty(out, report);
     }
-    let state = match report.completed {
-        Some(step) if report.succeeded() => format!("complete ({step})"),
-        Some(step) => format!("stopped after {step}"),
-        None => "stopped before any step completed".to_owned(),
-    };
-    writeln!(
-        out,
-        "rotation {}: {state}; new token {}",
-        report.rotation_id,
-        report
-            .credential_fingerprint
-            .as_deref()
-            .unwrap_or("not minted")
-    )?;
-    if let Some(step) = report.resumed_from {
-        writeln!(out, "  resumed after {step}")?;
-    }
-    if let Some(u) = &report.updated {
-        writeln!(
-            out,
-            "  rules: {} found, {} rewritten, {} skipped (masked or secret references), {} conflicted",
-            u.found, u.rewritten, u.skipped, u.conflicted
-        )?;
-    }
-    for check in report.verified.iter().flat_map(|v| &v.checks) {
-        writeln!(out, "  verified: {check}")?;
-    }
-    for retired in report.finished.iter().flat_map(|f| &f.retired) {
-        writeln!(out, "  retired: {retired}")?;
-    }
+    writeln!(out, "{report}")?;
     Ok(())
 }
