@@ -15,7 +15,7 @@
 //!
 //! let fake = FakeAtlassian::start().await;
 //! let scenario = fake.seed_expiring_usage("cloud-1", 1, time::Duration::days(9));
-//! let client = AutomationClient::builder(scenario.caller.clone()).base_url(&fake.automation_base("cloud-1")).build()?;
+//! let client = AutomationClient::builder(scenario.caller.clone()).base_url(fake.automation_base("cloud-1")).build()?;
 //!
 //! // Inventory: every credential in every rule, as rules are read.
 //! let mut findings = UsageScan::new(&client, Scanner::inventory()).stream();

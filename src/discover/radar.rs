@@ -60,7 +60,7 @@ const DEFAULT_WINDOW: Duration = Duration::from_secs(30 * 86_400);
 /// let fake = FakeAtlassian::start().await;
 /// let scenario = fake.seed_expiring_usage("cloud-1", 3, time::Duration::days(9));
 /// let admin = AdminClient::builder(scenario.org.admin_key.clone()).base_url(fake.admin_base()).build()?;
-/// let automation = AutomationClient::builder(scenario.caller.clone()).base_url(&fake.automation_base("cloud-1")).build()?;
+/// let automation = AutomationClient::builder(scenario.caller.clone()).base_url(fake.automation_base("cloud-1")).build()?;
 ///
 /// let report = ExpiryRadar::new(&admin, &scenario.org.id, &automation)
 ///     .within(Duration::from_secs(30 * 86_400))
@@ -110,7 +110,7 @@ impl ExpiryRadar {
     ///
     /// let admin = AdminClient::builder(AdminApiKey::new("admin-key")).build()?;
     /// let caller = ApiCredentials::new("admin@example.com", ApiToken::new("ATATT-caller"));
-    /// let automation = AutomationClient::builder(caller.clone()).base_url("https://example.test/automation").build()?;
+    /// let automation = AutomationClient::builder(caller).base_url("https://example.test/automation").build()?;
     /// let radar = ExpiryRadar::new(&admin, "org-1", &automation);
     /// assert!(!format!("{radar:?}").contains("ATATT") && !format!("{radar:?}").contains("admin-key"));
     /// # Ok::<(), atlassian_rotation::Error>(())

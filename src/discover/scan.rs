@@ -62,7 +62,7 @@ use crate::rotate::{DEFAULT_CONCURRENCY, Phase, Progress, ProgressFn};
 /// fake.seed_rules("cloud-1", RuleSeed::new(20).with_token(&admin.email, token.clone()));
 ///
 /// let caller = ApiCredentials::new(&admin.email, caller_token);
-/// let client = AutomationClient::builder(caller.clone()).base_url(&fake.automation_base("cloud-1")).build()?;
+/// let client = AutomationClient::builder(caller).base_url(fake.automation_base("cloud-1")).build()?;
 /// let mut findings = UsageScan::new(&client, Scanner::for_token(&token)).concurrency(4).stream();
 /// while let Some(finding) = findings.try_next().await? {
 ///     println!("{finding}");
@@ -101,7 +101,7 @@ impl UsageScan {
     /// use atlassian_rotation::secret::{ApiCredentials, ApiToken};
     ///
     /// let caller = ApiCredentials::new("admin@example.com", ApiToken::new("ATATT-caller"));
-    /// let client = AutomationClient::builder(caller.clone()).base_url("https://example.test/automation").build()?;
+    /// let client = AutomationClient::builder(caller).base_url("https://example.test/automation").build()?;
     /// let scan = UsageScan::new(&client, Scanner::inventory());
     /// assert!(!format!("{scan:?}").contains("ATATT"));
     /// # Ok::<(), atlassian_rotation::Error>(())
@@ -125,7 +125,7 @@ impl UsageScan {
     /// # use atlassian_rotation::discover::UsageScan;
     /// # use atlassian_rotation::secret::{ApiCredentials, ApiToken};
     /// # let caller = ApiCredentials::new("a@example.com", ApiToken::new("t"));
-    /// # let client = AutomationClient::builder(caller.clone()).base_url("https://example.test/a").build()?;
+    /// # let client = AutomationClient::builder(caller).base_url("https://example.test/a").build()?;
     /// let scan = UsageScan::new(&client, Scanner::inventory()).concurrency(32);
     /// # let _ = scan;
     /// # Ok::<(), atlassian_rotation::Error>(())
@@ -144,7 +144,7 @@ impl UsageScan {
     /// # use atlassian_rotation::discover::UsageScan;
     /// # use atlassian_rotation::secret::{ApiCredentials, ApiToken};
     /// # let caller = ApiCredentials::new("a@example.com", ApiToken::new("t"));
-    /// # let client = AutomationClient::builder(caller.clone()).base_url("https://example.test/a").build()?;
+    /// # let client = AutomationClient::builder(caller).base_url("https://example.test/a").build()?;
     /// let scan = UsageScan::new(&client, Scanner::inventory())
     ///     .on_progress(|p| eprintln!("{} rules read, {} in flight", p.scanned, p.concurrency));
     /// # let _ = scan;
@@ -166,7 +166,7 @@ impl UsageScan {
     /// # use atlassian_rotation::discover::UsageScan;
     /// # use atlassian_rotation::secret::{ApiCredentials, ApiToken};
     /// # let caller = ApiCredentials::new("a@example.com", ApiToken::new("t"));
-    /// # let client = AutomationClient::builder(caller.clone()).base_url("https://example.test/a").build()?;
+    /// # let client = AutomationClient::builder(caller).base_url("https://example.test/a").build()?;
     /// let scan = UsageScan::new(&client, Scanner::inventory()).redact_sensitive_fields(true);
     /// # let _ = scan;
     /// # Ok::<(), atlassian_rotation::Error>(())
