@@ -29,7 +29,10 @@ fn main() {
     let world = World::seed(&served.fake, 0);
     let runtime = tokio::runtime::Runtime::new().expect("a runtime for the client");
 
-    let ours = JiraClient::new(&world.base, &world.caller).expect("a Jira client");
+    let ours = JiraClient::builder(world.caller.clone())
+        .base_url(&world.base)
+        .build()
+        .expect("a Jira client");
     let bare = reqwest::Client::builder()
         .no_proxy()
         .build()

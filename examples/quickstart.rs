@@ -13,15 +13,15 @@ use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use atlassian_rotation::automation::{AutomationBase, AutomationClient};
+use atlassian_rotation::AutomationClient;
 use atlassian_rotation::instance::InstanceAuth;
 use atlassian_rotation::rotate::{
     self, Audit, AutomationTokenRotator, FileJournal, OldToken, Probe, RotateOptions,
     RotationError, RotationReport, TunnelKeyRotator,
 };
-use atlassian_rotation::secret::{AdminApiKey, ApiCredentials};
+use atlassian_rotation::secret::ApiCredentials;
 use atlassian_rotation::testing::{FakeAtlassian, RuleSeed, TunnelStatus};
-use atlassian_rotation::{AdminClient, ClientOptions, InstanceClient};
+use atlassian_rotation::{AdminClient, InstanceClient};
 use clap::Parser;
 use time::{Duration, OffsetDateTime};
 
@@ -87,14 +87,12 @@ async fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
     let holding = fake.rules_holding(&old).len();
 
     // 1. The tunnel key.
-    let admin = AdminClient::with_options(
-        AdminApiKey::new(org.admin_key.expose_secret()),
-        ClientOptions::new().base_url(fake.admin_base()),
-    )?;
-    let instance = InstanceClient::new(
-        &tunnel.instance_base,
-        InstanceAuth::PersonalAccessToken(tunnel.pat.clone()),
-    )?;
+    let admin = AdminClient::builder(org.admin_key.clone())
+        .base_url(fake.admin_base())
+        .build()?;
+    let instance = InstanceClient::builder(InstanceAuth::PersonalAccessToken(tunnel.pat.clone()))
+        .base_url(&tunnel.instance_base)
+        .build()?;
     let tunnel_rotator = TunnelKeyRotator::new(admin.clone(), instance, &org.id, &tunnel.hostname)
         .expect_organisation(&org.name)
         .probe(Probe::url(format!("{}/probe", tunnel.instance_base)));
@@ -114,10 +112,9 @@ async fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
         soon + Duration::days(365),
     );
     let caller = ApiCredentials::new(&admin_user.email, admin_token);
-    let automation = AutomationClient::new(
-        AutomationBase::url(&fake.automation_base(CLOUD_ID))?,
-        &caller,
-    )?;
+    let automation = AutomationClient::builder(caller)
+        .base_url(fake.automation_base(CLOUD_ID))
+        .build()?;
     let show_progress = std::io::stderr().is_terminal() && !args.json;
     let token_rotator =
         AutomationTokenRotator::new(automation, fake.site_base(), old.clone(), new_token.clone())?

@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use atlassian_rotation::AdminClient;
-use atlassian_rotation::automation::AutomationClient;
+use atlassian_rotation::consumer::ConsumerSpec;
 use atlassian_rotation::rotate::{
     self, Audit, AutomationTokenRotator, FileJournal, OldToken, RotateOptions,
 };
@@ -55,8 +55,8 @@ pub struct Args {
     #[arg(long)]
     json: bool,
     /// Admin API base URL, for revocation.
-    #[arg(long, value_name = "URL")]
-    admin_base: Option<String>,
+    #[arg(long, value_name = "URL", default_value = atlassian_rotation::admin::DEFAULT_BASE_URL)]
+    admin_base: String,
     /// The account id of the token's owner: revoke the old token once the rules are verified.
     #[arg(long, value_name = "ID")]
     account_id: Option<String>,
@@ -76,6 +76,10 @@ pub struct Args {
     /// `token_usage` lists them as `cannot_tell`.
     #[arg(long, requires = "account_id")]
     accept_unreadable: bool,
+    /// Another place the token lives, to update too (repeatable): `file:PATH`,
+    /// `dotenv:PATH#KEY`, `json:PATH#POINTER` or `command:PROGRAM ARGS` (the token on stdin).
+    #[arg(long = "consumer", value_name = "SPEC")]
+    consumers: Vec<ConsumerSpec>,
     #[command(flatten)]
     automation: AutomationArgs,
     #[command(flatten)]
@@ -104,7 +108,7 @@ impl Env {
             old_token: common::secret_env("ROTATE_OLD_TOKEN").map(ApiToken::new),
             new_token: common::secret_env("ROTATE_NEW_TOKEN").map(ApiToken::new),
             admin_key: common::secret_env("ATLASSIAN_ADMIN_API_KEY").map(AdminApiKey::new),
-            default_journal: common::default_journal(),
+            default_journal: FileJournal::default_dir(),
         }
     }
 }
@@ -142,14 +146,16 @@ async fn rotate_token(
         .as_deref()
         .ok_or_else(|| usage("--site is required: the tokens' identity is checked there"))?;
     let caller = args.automation.caller(&env.api_token)?;
-    let automation =
-        AutomationClient::with_options(args.automation.base()?, &caller, args.net.options())?;
+    let automation = args.automation.client(&args.net, &env.api_token)?;
     let owner = args.token_email.as_deref().unwrap_or(caller.email());
     let old = ApiCredentials::new(owner, required(&env.old_token, "ROTATE_OLD_TOKEN")?);
     let new = required(&env.new_token, "ROTATE_NEW_TOKEN")?;
     let mut rotator = AutomationTokenRotator::new(automation, site, old.clone(), new.clone())?
         .site_options(args.net.options())
         .concurrency(args.automation.concurrency);
+    for consumer in &args.consumers {
+        rotator = rotator.consumer(consumer.clone());
+    }
     if let Some(account_id) = &args.account_id {
         let token = match (&args.old_token_id, &args.old_token_label) {
             (Some(id), _) => OldToken::Id(id.clone()),
@@ -160,10 +166,10 @@ async fn rotate_token(
                 ));
             }
         };
-        let admin = AdminClient::with_options(
-            required(&env.admin_key, "ATLASSIAN_ADMIN_API_KEY")?,
-            args.net.options_for(args.admin_base.as_deref()),
-        )?;
+        let admin = AdminClient::builder(required(&env.admin_key, "ATLASSIAN_ADMIN_API_KEY")?)
+            .base_url(&args.admin_base)
+            .options(args.net.options())
+            .build()?;
         rotator = rotator
             .revoke_with(admin, account_id, token)
             .accept_unreadable(args.accept_unreadable);

@@ -48,9 +48,9 @@ pub struct Args {
     /// The Data Center instance's base URL.
     #[arg(long, value_name = "URL")]
     instance: String,
-    /// Admin API base URL (default `https://api.atlassian.com`).
-    #[arg(long, value_name = "URL")]
-    admin_base: Option<String>,
+    /// Admin API base URL.
+    #[arg(long, value_name = "URL", default_value = atlassian_rotation::admin::DEFAULT_BASE_URL)]
+    admin_base: String,
     /// Journal directory: the new key is kept there (mode 0600) until the rotation completes.
     /// Default: `$XDG_STATE_HOME/atlassian-rotation` or `~/.local/state/atlassian-rotation`.
     #[arg(long, value_name = "DIR")]
@@ -95,7 +95,7 @@ impl Env {
         Self {
             admin_key: common::secret_env("ATLASSIAN_ADMIN_API_KEY").map(AdminApiKey::new),
             dc_token: common::secret_env("DC_PERSONAL_ACCESS_TOKEN").map(PersonalAccessToken::new),
-            default_journal: common::default_journal(),
+            default_journal: FileJournal::default_dir(),
         }
     }
 }
@@ -121,14 +121,15 @@ pub async fn run(args: Args, env: Env, out: &mut impl Write, err: &mut impl Writ
 }
 
 async fn rotate_key(args: &Args, env: &Env, out: &mut impl Write) -> Result<(), BoxError> {
-    let admin = AdminClient::with_options(
-        required(&env.admin_key, "ATLASSIAN_ADMIN_API_KEY")?,
-        args.net.options_for(args.admin_base.as_deref()),
-    )?;
-    let instance = InstanceClient::with_options(
-        InstanceAuth::PersonalAccessToken(required(&env.dc_token, "DC_PERSONAL_ACCESS_TOKEN")?),
-        args.net.options_for(Some(&args.instance)),
-    )?;
+    let admin = AdminClient::builder(required(&env.admin_key, "ATLASSIAN_ADMIN_API_KEY")?)
+        .base_url(&args.admin_base)
+        .options(args.net.options())
+        .build()?;
+    let pat = required(&env.dc_token, "DC_PERSONAL_ACCESS_TOKEN")?;
+    let instance = InstanceClient::builder(InstanceAuth::PersonalAccessToken(pat))
+        .base_url(&args.instance)
+        .options(args.net.options())
+        .build()?;
     let mut rotator = TunnelKeyRotator::new(admin, instance, &args.org, &args.hostname);
     if let Some(name) = &args.expect_org {
         rotator = rotator.expect_organisation(name);

@@ -4,28 +4,29 @@
 //! export ATLASSIAN_ADMIN_API_KEY=...   # an Admin API key of the org
 //! export ATLASSIAN_API_TOKEN=...       # the caller's token, to read the rules
 //! cargo run --example token_expiry -- --org $ORG_ID --days 30 \
-//!     --site https://example.atlassian.net --cloud-id $CLOUD_ID --email admin@example.com --human
+//!     --site https://example.atlassian.net --cloud-id $CLOUD_ID --email admin@example.com \
+//!     --resolve-identities --human
 //! ```
 //!
-//! Lists the org's tokens that expired or expire within `--days`, each with the rules whose web
-//! requests authenticate as the token's user (`Basic` credentials of that email): one JSON object
-//! per token, or a table with `--human`. The rules are scanned once, in inventory mode.
+//! Lists the org's tokens that expired or expire within `--days`, soonest first, each with the
+//! rules whose web requests authenticate as the token's owner, in every credential form: a
+//! `Basic` value names its account; with `--resolve-identities`, every other distinct
+//! credential (`Bearer`, an API-key header, a URL) is asked once who it is, as a Bearer token on
+//! the API gateway (`/ex/jira/{cloudId}/rest/api/3/myself`; never with a guessed email). Uses
+//! the radar could not attribute are listed as unresolved. Prints the report as JSON, or as a
+//! table with `--human`. The radar is [`atlassian_rotation::discover::ExpiryRadar`].
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use atlassian_rotation::AdminClient;
-use atlassian_rotation::admin::{OrgApiToken, OrgTokenQuery};
-use atlassian_rotation::automation::Scanner;
+use atlassian_rotation::discover::{ExpiryRadar, ResolveIdentities};
 use atlassian_rotation::secret::{AdminApiKey, ApiToken};
 use clap::Parser;
 use common::{AutomationArgs, BoxError, NetArgs, required};
-use futures::TryStreamExt as _;
-use serde::Serialize;
 
 /// List API tokens expiring soon, with the automation rules that use their accounts.
 ///
@@ -37,13 +38,21 @@ pub struct Args {
     /// The Cloud organization id.
     #[arg(long, value_name = "ID")]
     org: String,
-    /// Admin API base URL (default `https://api.atlassian.com`).
-    #[arg(long, value_name = "URL")]
-    admin_base: Option<String>,
+    /// Admin API base URL.
+    #[arg(long, value_name = "URL", default_value = atlassian_rotation::admin::DEFAULT_BASE_URL)]
+    admin_base: String,
     /// The window: tokens expired or expiring within this many days.
     #[arg(long, value_name = "N", default_value_t = 30)]
     days: u64,
-    /// Print a table instead of JSON lines.
+    /// Ask Jira's `/myself` who each credential without an email belongs to (as a Bearer token
+    /// on the API gateway of `--cloud-id`, or of `--jira-gateway`).
+    #[arg(long)]
+    resolve_identities: bool,
+    /// The Jira API gateway for `--resolve-identities` (default
+    /// `https://api.atlassian.com/ex/jira/{cloud-id}`).
+    #[arg(long, value_name = "URL")]
+    jira_gateway: Option<String>,
+    /// Print a table instead of JSON.
     #[arg(long)]
     human: bool,
     #[command(flatten)]
@@ -84,26 +93,6 @@ async fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
-/// One rule that authenticates as a token's user.
-#[derive(Debug, Clone, Serialize)]
-struct RuleUse {
-    rule_uuid: Option<String>,
-    rule_name: Option<String>,
-    pointer: String,
-}
-
-/// One expiring token and the rules that use its account.
-#[derive(Debug, Serialize)]
-struct Expiring {
-    token_id: String,
-    label: Option<String>,
-    status: Option<String>,
-    user_email: Option<String>,
-    user_name: Option<String>,
-    expires_at: Option<String>,
-    rules: Vec<RuleUse>,
-}
-
 /// Lists, prints on `out` (errors as one line on `err`); returns the exit code.
 pub async fn run(args: Args, env: Env, out: &mut impl Write, err: &mut impl Write) -> u8 {
     let result = list(&args, &env, out, err).await;
@@ -116,106 +105,46 @@ async fn list(
     out: &mut impl Write,
     err: &mut impl Write,
 ) -> Result<(), BoxError> {
-    let admin = AdminClient::with_options(
-        required(&env.admin_key, "ATLASSIAN_ADMIN_API_KEY")?,
-        args.net.options_for(args.admin_base.as_deref()),
-    )?;
+    let admin = AdminClient::builder(required(&env.admin_key, "ATLASSIAN_ADMIN_API_KEY")?)
+        .base_url(&args.admin_base)
+        .options(args.net.options())
+        .build()?;
     // Fail on bad automation flags before any request.
     let automation = args.automation.client(&args.net, &env.api_token)?;
-    let window = Duration::from_secs(args.days.saturating_mul(86_400));
-    let now = time::OffsetDateTime::now_utc();
-    let mut tokens: Vec<OrgApiToken> = admin
-        .org_api_tokens(&args.org, OrgTokenQuery::new())
-        .try_filter(|t| std::future::ready(t.expires_within(window, now)))
-        .try_collect()
-        .await?;
-    tokens.sort_by_key(|t| t.expires_at.as_ref().and_then(|at| at.parse()));
-
-    let mut by_email: BTreeMap<String, Vec<RuleUse>> = BTreeMap::new();
-    let mut rules_scanned = 0;
-    if !tokens.is_empty() {
-        let scan = common::scan_live(
-            &automation,
-            &Scanner::inventory(),
-            args.automation.concurrency,
-        )
-        .await?;
-        rules_scanned = scan.rules;
-        for finding in scan.findings {
-            if let Some(email) = &finding.account_email {
-                by_email
-                    .entry(email.to_lowercase())
-                    .or_default()
-                    .push(RuleUse {
-                        rule_uuid: finding.rule_uuid.clone(),
-                        rule_name: finding.rule_name.clone(),
-                        pointer: finding.pointer.clone(),
-                    });
+    let mut radar = ExpiryRadar::new(&admin, &args.org, &automation)
+        .within(Duration::from_secs(args.days.saturating_mul(86_400)))
+        .concurrency(args.automation.concurrency);
+    if args.resolve_identities {
+        let gateway = match (&args.jira_gateway, &args.automation.cloud_id) {
+            (Some(url), _) => ResolveIdentities::base_url(url),
+            (None, Some(cloud_id)) => ResolveIdentities::cloud(cloud_id),
+            (None, None) => {
+                return Err(common::usage(
+                    "--resolve-identities needs --cloud-id ID or --jira-gateway URL",
+                ));
             }
-        }
+        };
+        radar = radar.resolve_identities(gateway.options(args.net.options()));
     }
-    let expiring: Vec<Expiring> = tokens
-        .into_iter()
-        .map(|t| {
-            let (user_email, user_name) = t.user.map_or((None, None), |u| (u.email, u.name));
-            let rules = user_email
-                .as_ref()
-                .and_then(|e| by_email.get(&e.to_lowercase()))
-                .cloned()
-                .unwrap_or_default();
-            Expiring {
-                token_id: t.id,
-                label: t.label,
-                status: t.status.map(|s| s.as_str().to_owned()),
-                user_email,
-                user_name,
-                expires_at: t.expires_at.map(|at| at.as_str().to_owned()),
-                rules,
-            }
-        })
-        .collect();
+    let report = radar.run().await?;
     if args.human {
-        print_table(&expiring, out)?;
+        writeln!(out, "{report}")?;
     } else {
-        for token in &expiring {
-            common::json_line(out, token)?;
-        }
+        common::json_pretty(out, &report)?;
     }
-    writeln!(
-        err,
-        "token_expiry: {} tokens expire within {} days; {rules_scanned} rules scanned",
-        expiring.len(),
-        args.days
-    )?;
-    Ok(())
-}
-
-fn print_table(expiring: &[Expiring], out: &mut impl Write) -> Result<(), BoxError> {
-    let dash = || "-".to_owned();
-    writeln!(
-        out,
-        "{:<26} {:<36} {:<24} {:<32} RULES",
-        "EXPIRES", "TOKEN", "LABEL", "USER"
-    )?;
-    for t in expiring {
-        writeln!(
-            out,
-            "{:<26} {:<36} {:<24} {:<32} {}",
-            t.expires_at.clone().unwrap_or_else(dash),
-            t.token_id,
-            t.label.clone().unwrap_or_else(dash),
-            t.user_email.clone().unwrap_or_else(dash),
-            t.rules.len()
-        )?;
-        for rule in &t.rules {
-            writeln!(
-                out,
-                "    {} {:?} {}",
-                rule.rule_uuid.as_deref().unwrap_or("-"),
-                rule.rule_name.as_deref().unwrap_or(""),
-                rule.pointer
-            )?;
-        }
+    match report.expiring.len() {
+        0 => writeln!(
+            err,
+            "token_expiry: nothing expires within {} days",
+            args.days
+        )?,
+        n => writeln!(
+            err,
+            "token_expiry: {n} tokens expire within {} days; {} uses unresolved; {}",
+            args.days,
+            report.unresolved.len(),
+            report.scan
+        )?,
     }
     Ok(())
 }

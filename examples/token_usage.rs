@@ -4,14 +4,18 @@
 //! # An exported rules file, looking for one token:
 //! ATLASSIAN_FIND_TOKEN=... cargo run --example token_usage -- --export automation-rules.json
 //!
-//! # Live, every credential-bearing header of every rule (inventory):
-//! ATLASSIAN_API_TOKEN=... cargo run --example token_usage -- \
+//! # Live, one token (no owner email needed):
+//! ATLASSIAN_API_TOKEN=... ATLASSIAN_FIND_TOKEN=... cargo run --example token_usage -- \
 //!     --site https://example.atlassian.net --cloud-id $CLOUD_ID --email admin@example.com
+//!
+//! # Live, every credential of every rule (inventory): the same without ATLASSIAN_FIND_TOKEN.
 //! ```
 //!
 //! Prints one JSON object per finding (`rule_uuid`, `rule_name`, `pointer`, `form`, `status`:
-//! `match`, `cannot_tell` or `credential`, ...) and a count on stderr. Exits 0 when the scan
-//! completed, whatever it found. Secrets come only from the environment and are never printed.
+//! `match`, `cannot_tell` or `credential`, ...) as rules are read, and the scan's summary on
+//! stderr (rules that could not be read included). Exits 0 when the scan completed, whatever it
+//! found. Secrets come only from the environment and are never printed. The live scan is
+//! [`atlassian_rotation::discover::UsageScan`].
 
 mod common;
 
@@ -19,10 +23,12 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use atlassian_rotation::automation::{Finding, FindingStatus, Scanner};
+use atlassian_rotation::automation::Scanner;
+use atlassian_rotation::discover::{ScanSummary, UsageScan};
 use atlassian_rotation::secret::ApiToken;
 use clap::Parser;
 use common::{AutomationArgs, BoxError, NetArgs};
+use futures::TryStreamExt as _;
 
 /// Find where an Atlassian API token is used in Jira Automation rules.
 ///
@@ -34,10 +40,6 @@ pub struct Args {
     /// Scan an exported rules file (`{"cloud": .., "rules": [...]}`) instead of the live API.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["automation_base", "site"])]
     export: Option<PathBuf>,
-    /// The email of the token's account, to also find `base64(email:token)` outside `Basic`
-    /// headers.
-    #[arg(long, value_name = "EMAIL")]
-    token_email: Option<String>,
     #[command(flatten)]
     automation: AutomationArgs,
     #[command(flatten)]
@@ -89,60 +91,33 @@ async fn scan(
     err: &mut impl Write,
 ) -> Result<(), BoxError> {
     let scanner = match &env.find_token {
-        Some(token) => match &args.token_email {
-            Some(email) => Scanner::for_token(token).with_email(email),
-            None => Scanner::for_token(token),
-        },
+        Some(token) => Scanner::for_token(token),
         None => Scanner::inventory(),
     };
-    let (rules, findings) = match &args.export {
+    let summary = match &args.export {
         Some(path) => {
             let bytes = std::fs::read(path)
                 .map_err(|e| common::usage(format!("cannot read {}: {e}", path.display())))?;
             let export: serde_json::Value = serde_json::from_slice(&bytes)
                 .map_err(|e| common::usage(format!("{} is not JSON: {e}", path.display())))?;
             let findings = scanner.scan_export(&export)?;
-            let rules = export
-                .get("rules")
-                .unwrap_or(&export)
-                .as_array()
-                .map_or(1, Vec::len);
-            (rules, findings)
+            for finding in &findings {
+                common::json_line(out, finding)?;
+            }
+            let rules = export.get("rules").unwrap_or(&export).as_array();
+            ScanSummary::from_findings(rules.map_or(1, Vec::len), &findings)
         }
         None => {
             let client = args.automation.client(&args.net, &env.api_token)?;
-            let scan = common::scan_live(&client, &scanner, args.automation.concurrency).await?;
-            (scan.rules, scan.findings)
+            let mut findings = UsageScan::new(&client, scanner)
+                .concurrency(args.automation.concurrency)
+                .stream();
+            while let Some(finding) = findings.try_next().await? {
+                common::json_line(out, &finding)?;
+            }
+            findings.summary().clone()
         }
     };
-    for finding in &findings {
-        common::json_line(out, finding)?;
-    }
-    writeln!(err, "token_usage: {}", summary(rules, &findings))?;
+    writeln!(err, "token_usage: {summary}")?;
     Ok(())
-}
-
-/// `12 rules scanned: 3 match, 1 cannot_tell`.
-fn summary(rules: usize, findings: &[Finding]) -> String {
-    let count = |status| findings.iter().filter(|f| f.status == status).count();
-    let statuses = [
-        FindingStatus::Match,
-        FindingStatus::CannotTell,
-        FindingStatus::Credential,
-    ];
-    let parts: Vec<String> = statuses
-        .into_iter()
-        .map(|s| (s, count(s)))
-        .filter(|&(_, n)| n > 0)
-        .map(|(s, n)| format!("{n} {s}"))
-        .collect();
-    let rules = match rules {
-        1 => "1 rule".to_owned(),
-        n => format!("{n} rules"),
-    };
-    if parts.is_empty() {
-        format!("{rules} scanned: nothing found")
-    } else {
-        format!("{rules} scanned: {}", parts.join(", "))
-    }
 }

@@ -10,6 +10,7 @@
 //! | [`Error::Api`] | the server answered with a non-success status | only for a 5xx on a write |
 //! | [`Error::Decode`] | the server answered 2xx with a body that does not decode | yes, for writes |
 //! | [`Error::BodyTooLarge`] | the response was bigger than the configured cap | yes, for writes |
+//! | [`Error::Other`], [`Error::Io`] | code outside the crate failed (a custom rotator's) | the caller knows |
 //!
 //! ```
 //! use atlassian_rotation::Error;
@@ -29,7 +30,9 @@
 use std::fmt;
 use std::time::Duration;
 
-use serde::Deserialize;
+mod body;
+
+pub use body::{AutomationErrorItem, ErrorBody};
 
 /// A `Result` whose error is the crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -72,146 +75,6 @@ impl fmt::Display for RequestInfo {
             write!(f, " (after {} attempts)", self.attempts)?;
         }
         Ok(())
-    }
-}
-
-/// One entry of the Automation API's error body `{"errors": [...]}`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[non_exhaustive]
-pub struct AutomationErrorItem {
-    /// Error id, when given.
-    #[serde(default)]
-    pub id: Option<String>,
-    /// HTTP status as a string, when given (the API's spec sends a number, some responses a
-    /// string; both are kept as text).
-    #[serde(default, deserialize_with = "string_or_number")]
-    pub status: Option<String>,
-    /// Machine-readable code.
-    #[serde(default)]
-    pub code: Option<String>,
-    /// Human-readable title.
-    #[serde(default)]
-    pub title: Option<String>,
-    /// Human-readable detail.
-    #[serde(default)]
-    pub detail: Option<String>,
-    /// The request field the error is about.
-    #[serde(default)]
-    pub field: Option<String>,
-}
-
-fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(match Option::<serde_json::Value>::deserialize(d)? {
-        Some(serde_json::Value::String(s)) => Some(s),
-        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
-        _ => None,
-    })
-}
-
-/// The body of an error response, parsed when it has a known Atlassian shape.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ErrorBody {
-    /// No body.
-    Empty,
-    /// The Automation API's `{"errors": [...]}`.
-    Automation(Vec<AutomationErrorItem>),
-    /// The user-management API's `{"key": ..., "context": ...}` and similar `{code, message}`
-    /// bodies: the key or code, and the message when there is one.
-    Keyed {
-        /// `key` or `code`.
-        key: String,
-        /// `message`, `context` or `errorMessage`, when present.
-        message: Option<String>,
-    },
-    /// Anything else: the text, cut to [`ErrorBody::TEXT_CAP`] bytes.
-    Text(String),
-}
-
-impl ErrorBody {
-    /// How much of an unrecognised error body is kept.
-    pub const TEXT_CAP: usize = 4096;
-
-    /// Parses an error body.
-    ///
-    /// ```
-    /// use atlassian_rotation::error::ErrorBody;
-    ///
-    /// let body = ErrorBody::parse(br#"{"errors":[{"code":"BAD","title":"Bad rule"}]}"#);
-    /// assert!(matches!(body, ErrorBody::Automation(ref items) if items[0].title.as_deref() == Some("Bad rule")));
-    /// assert_eq!(ErrorBody::parse(b""), ErrorBody::Empty);
-    /// ```
-    pub fn parse(bytes: &[u8]) -> Self {
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Self::Empty;
-        }
-        #[derive(Deserialize)]
-        struct Errors {
-            errors: Vec<AutomationErrorItem>,
-        }
-        #[derive(Deserialize)]
-        struct Keyed {
-            #[serde(alias = "code")]
-            key: serde_json::Value,
-            #[serde(default, alias = "context", alias = "errorMessage")]
-            message: Option<serde_json::Value>,
-        }
-        if let Ok(Errors { errors }) = serde_json::from_slice(bytes) {
-            return Self::Automation(errors);
-        }
-        if let Ok(Keyed { key, message }) = serde_json::from_slice::<Keyed>(bytes) {
-            let key = match key {
-                serde_json::Value::String(s) => s,
-                other => other.to_string(),
-            };
-            let message = message.map(|m| match m {
-                serde_json::Value::String(s) => s,
-                other => other.to_string(),
-            });
-            return Self::Keyed { key, message };
-        }
-        let text = String::from_utf8_lossy(bytes);
-        let mut end = text.len().min(Self::TEXT_CAP);
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        Self::Text(text[..end].to_owned())
-    }
-
-    /// A one-line summary for error messages.
-    pub fn summary(&self) -> String {
-        match self {
-            Self::Empty => "empty body".to_owned(),
-            Self::Automation(items) => items
-                .iter()
-                .map(|i| {
-                    let mut s = i.code.clone().unwrap_or_default();
-                    for part in [&i.title, &i.detail].into_iter().flatten() {
-                        if !s.is_empty() {
-                            s.push_str(": ");
-                        }
-                        s.push_str(part);
-                    }
-                    if let Some(field) = &i.field {
-                        s.push_str(&format!(" (field {field})"));
-                    }
-                    s
-                })
-                .collect::<Vec<_>>()
-                .join("; "),
-            Self::Keyed { key, message } => match message {
-                Some(m) => format!("{key}: {m}"),
-                None => key.clone(),
-            },
-            Self::Text(text) => {
-                let line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-                if line.chars().count() > 200 {
-                    format!("{}…", line.chars().take(200).collect::<String>())
-                } else {
-                    line
-                }
-            }
-        }
     }
 }
 
@@ -340,6 +203,25 @@ pub enum Error {
         reason: String,
     },
 
+    /// The old credential was used after the update step finished: some place the rotation
+    /// does not know still uses it (the watch of
+    /// [`AutomationTokenRotator::watch_old_token`](crate::rotate::AutomationTokenRotator::watch_old_token)).
+    /// Nothing was revoked; the rotation stays resumable.
+    #[error(
+        "the old credential {credential} was last used at {last_used}, after the update \
+         finished (last use then: {baseline}): something the rotation does not know still uses \
+         it, so nothing was revoked. Update that place, then run the rotation again (it updates \
+         again and watches anew)"
+    )]
+    StillInUse {
+        /// Which credential (its id, never its value).
+        credential: String,
+        /// When it was last used, as the API reports it.
+        last_used: String,
+        /// Its last use as read when the update finished (`never` if it had none).
+        baseline: String,
+    },
+
     /// The journal could not be read or written.
     #[error("journal {action} failed: {source}")]
     Journal {
@@ -449,6 +331,40 @@ pub enum Error {
         places: Vec<crate::automation::Finding>,
     },
 
+    /// Code outside this crate failed: a custom [`Rotator`](crate::rotate::Rotator)'s own error,
+    /// a vault's, a consumer's. Made by [`Error::other`] and [`Error::failed`].
+    ///
+    /// The message shows `what` (the caller's words) and the source's type name, but never the
+    /// source's own text: a foreign error's message may hold anything (a URL with a token in
+    /// its query, a response body, a config line), and this message goes into rotation reports
+    /// and the crate's logs. Read the source, which you own, with
+    /// [`std::error::Error::source`] and `downcast_ref`. `Debug` shows the source's own
+    /// `Debug`: keep your error type's `Debug` free of secrets, as this crate's are.
+    #[error(
+        "{what} failed ({source_type}; its message is withheld, as it may hold a secret: read it \
+         from the error's source)"
+    )]
+    Other {
+        /// What failed, in the caller's words (`code outside this crate` when not given).
+        what: String,
+        /// The source's Rust type name (code, never data).
+        source_type: &'static str,
+        /// The cause, as the caller gave it.
+        #[source]
+        source: BoxError,
+    },
+
+    /// A file or stream operation failed (made from [`std::io::Error`] by `?`). The message is
+    /// the operating system's (`No such file or directory (os error 2)`) or, for an I/O error
+    /// that wraps another error, only its kind: the wrapped error's text is not shown, as it
+    /// may hold anything. The source is the I/O error itself.
+    #[error("I/O failed: {}", io_text(source))]
+    Io {
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+
     /// A handed-over new credential cannot replace the old one: it does not work, it is not
     /// where it must be listed, it lost a permission the old one had, or it expires too soon.
     /// Decided in the regenerate step, before anything changed (mint a fitting one and run
@@ -464,6 +380,31 @@ pub enum Error {
         /// Why it was refused.
         problem: ReplacementProblem,
     },
+}
+
+impl From<std::io::Error> for Error {
+    /// Any I/O failure, with `?`.
+    ///
+    /// ```
+    /// fn read(path: &std::path::Path) -> atlassian_rotation::Result<String> {
+    ///     Ok(std::fs::read_to_string(path)?)
+    /// }
+    /// let err = read(std::path::Path::new("/nonexistent/config.toml")).unwrap_err();
+    /// assert!(err.to_string().starts_with("I/O failed: "), "{err}");
+    /// ```
+    fn from(source: std::io::Error) -> Self {
+        Self::Io { source }
+    }
+}
+
+/// What an I/O error's message may show: the OS's text, or only the kind of an error that
+/// wraps another (whose text is foreign).
+fn io_text(err: &std::io::Error) -> String {
+    if err.get_ref().is_some() {
+        err.kind().to_string()
+    } else {
+        err.to_string()
+    }
 }
 
 /// Why a handed-over credential cannot replace the old one, in [`Error::ReplacementRefused`].
@@ -616,10 +557,68 @@ impl Error {
         }
     }
 
-    pub(crate) fn rotation(step: &'static str, reason: impl Into<String>) -> Self {
+    /// A rotation step failed for a reason you state (not an HTTP error, and no underlying
+    /// error to keep): a custom [`Rotator`](crate::rotate::Rotator)'s `verify` that observed
+    /// the old credential still in use, say. `reason` is shown as is: never put a secret in it.
+    ///
+    /// ```
+    /// use atlassian_rotation::Error;
+    ///
+    /// let err = Error::rotation("verify", "the service still answers 401 with the new token");
+    /// assert_eq!(err.to_string(), "verify: the service still answers 401 with the new token");
+    /// ```
+    pub fn rotation(step: &'static str, reason: impl Into<String>) -> Self {
         Self::Rotation {
             step,
             reason: reason.into(),
+        }
+    }
+
+    /// An error from code outside this crate, kept whole as the source ([`Error::Other`]).
+    /// Its message names the source's type, never its text (which may hold a secret); use
+    /// [`Error::failed`] to say what failed in words.
+    ///
+    /// Implement `From<YourError> for atlassian_rotation::Error` with it once, and `?` converts
+    /// your errors in a custom [`Rotator`](crate::rotate::Rotator).
+    ///
+    /// ```
+    /// use std::error::Error as _;
+    /// use atlassian_rotation::Error;
+    ///
+    /// #[derive(Debug)]
+    /// struct VaultDown { url: String }
+    /// impl std::fmt::Display for VaultDown {
+    ///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    ///         write!(f, "vault unreachable at {}", self.url)
+    ///     }
+    /// }
+    /// impl std::error::Error for VaultDown {}
+    ///
+    /// let err = Error::other(VaultDown { url: "https://vault/?token=s3cr3t".into() });
+    /// assert!(!err.to_string().contains("s3cr3t"));
+    /// assert!(err.to_string().contains("VaultDown"), "{err}");
+    /// let source = err.source().unwrap().downcast_ref::<VaultDown>().unwrap();
+    /// assert_eq!(source.url, "https://vault/?token=s3cr3t");
+    /// ```
+    pub fn other<E: Into<BoxError>>(source: E) -> Self {
+        Self::failed("code outside this crate", source)
+    }
+
+    /// Like [`Error::other`], saying what failed in words (`what` is shown: never put a secret
+    /// in it).
+    ///
+    /// ```
+    /// use atlassian_rotation::Error;
+    ///
+    /// let io = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+    /// let err = Error::failed("writing the service config", io);
+    /// assert!(err.to_string().starts_with("writing the service config failed ("), "{err}");
+    /// ```
+    pub fn failed<E: Into<BoxError>>(what: impl Into<String>, source: E) -> Self {
+        Self::Other {
+            what: what.into(),
+            source_type: std::any::type_name::<E>(),
+            source: source.into(),
         }
     }
 

@@ -133,17 +133,17 @@ pub struct DcUser {
     pub active: Option<bool>,
 }
 
-/// A client for one Data Center instance. Cheap to clone.
+/// A client for one Data Center instance, built with [`InstanceClient::builder`]. Cheap to
+/// clone; clones share the connection pool and the credentials.
 ///
 /// ```
 /// use atlassian_rotation::InstanceClient;
 /// use atlassian_rotation::instance::InstanceAuth;
 /// use atlassian_rotation::secret::PersonalAccessToken;
 ///
-/// let jira = InstanceClient::new(
-///     "https://jira.example.com/jira",
-///     InstanceAuth::PersonalAccessToken(PersonalAccessToken::new("NjQ2-pat")),
-/// )?;
+/// let jira = InstanceClient::builder(InstanceAuth::PersonalAccessToken(PersonalAccessToken::new("NjQ2-pat")))
+///     .base_url("https://jira.example.com/jira")
+///     .build()?;
 /// assert!(!format!("{jira:?}").contains("NjQ2"));
 /// # Ok::<(), atlassian_rotation::Error>(())
 /// ```
@@ -155,66 +155,149 @@ pub struct InstanceClient {
     options: ClientOptions,
 }
 
+/// Builds an [`InstanceClient`]: the credentials, the instance's base URL (required: there is
+/// no default instance) and optionally [`ClientOptions`]. Nothing is checked until
+/// [`build`](Self::build). `Debug` never shows the credentials.
+///
+/// ```
+/// use atlassian_rotation::{ClientOptions, InstanceClient, RetryPolicy};
+/// use atlassian_rotation::instance::InstanceAuth;
+/// use atlassian_rotation::secret::Password;
+///
+/// let builder = InstanceClient::builder(InstanceAuth::basic("jira-admin", Password::new("hunter2")))
+///     .base_url("https://jira.example.com")
+///     .options(ClientOptions::new().retry_policy(RetryPolicy::none()));
+/// assert!(!format!("{builder:?}").contains("hunter2"));
+/// let jira = builder.build()?;
+/// # let _ = jira;
+/// # Ok::<(), atlassian_rotation::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct InstanceClientBuilder {
+    auth: InstanceAuth,
+    base_url: Option<String>,
+    options: ClientOptions,
+}
+
+impl InstanceClientBuilder {
+    /// The instance's base URL, including any context path (`https://jira.example.com/jira`).
+    /// A URL, or a bare host (then `https`); it must be `https`, or `http` on a loopback host,
+    /// unless [`ClientOptions::allow_plain_http`]. Checked by [`build`](Self::build).
+    ///
+    /// ```
+    /// # use atlassian_rotation::InstanceClient;
+    /// # use atlassian_rotation::instance::InstanceAuth;
+    /// # use atlassian_rotation::secret::PersonalAccessToken;
+    /// let jira = InstanceClient::builder(InstanceAuth::PersonalAccessToken(PersonalAccessToken::new("pat")))
+    ///     .base_url("jira.example.com/jira")
+    ///     .build()?;
+    /// assert_eq!(jira.base_url().as_str(), "https://jira.example.com/jira");
+    /// # Ok::<(), atlassian_rotation::Error>(())
+    /// ```
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// Connection and safety settings: timeouts, retries, response cap, plain http opt-in. A
+    /// [`TunnelKeyRotator`](crate::rotate::TunnelKeyRotator)'s URL probe follows them too,
+    /// unless given its own.
+    ///
+    /// ```
+    /// # use atlassian_rotation::{ClientOptions, InstanceClient};
+    /// # use atlassian_rotation::instance::InstanceAuth;
+    /// # use atlassian_rotation::secret::PersonalAccessToken;
+    /// let jira = InstanceClient::builder(InstanceAuth::PersonalAccessToken(PersonalAccessToken::new("pat")))
+    ///     .base_url("http://jira.internal.example.com")
+    ///     .options(ClientOptions::new().allow_plain_http(true))
+    ///     .build()?;
+    /// # let _ = jira;
+    /// # Ok::<(), atlassian_rotation::Error>(())
+    /// ```
+    pub fn options(mut self, options: ClientOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// The client. Fails with [`Error::InvalidInput`] naming the `base URL` when none was given
+    /// or it is refused, or when the credentials cannot travel in a header (never echoing
+    /// them).
+    ///
+    /// ```
+    /// use atlassian_rotation::{Error, InstanceClient};
+    /// use atlassian_rotation::instance::InstanceAuth;
+    /// use atlassian_rotation::secret::PersonalAccessToken;
+    ///
+    /// let builder = InstanceClient::builder(InstanceAuth::PersonalAccessToken(PersonalAccessToken::new("pat")));
+    /// let err = builder.clone().build().unwrap_err();
+    /// assert!(matches!(err, Error::InvalidInput { what: "base URL", .. }));
+    /// assert!(builder.base_url("https://jira.example.com").build().is_ok());
+    /// ```
+    pub fn build(self) -> Result<InstanceClient> {
+        let Some(base) = self.base_url.as_deref() else {
+            return Err(Error::invalid_input(
+                "base URL",
+                "an InstanceClient needs the Data Center instance's URL: set it with InstanceClientBuilder::base_url",
+            ));
+        };
+        let header = self.auth.header()?;
+        let transport = Transport::new(base, self.options.clone(), Some(Auth::Header(header)))?;
+        Ok(InstanceClient {
+            transport,
+            options: self.options,
+        })
+    }
+}
+
 #[derive(Serialize)]
 struct InstallBody<'a> {
     token: &'a str,
 }
 
 impl InstanceClient {
-    /// A client for the instance at `base_url` (including any context path, such as `/jira`),
-    /// with default [`ClientOptions`]. The URL must be `https` (or `http` on loopback).
-    pub fn new(base_url: &str, auth: InstanceAuth) -> Result<Self> {
-        Self::with_options(auth, ClientOptions::new().base_url(base_url))
-    }
-
-    /// A client with explicit options, which must carry the instance's base URL.
-    ///
-    /// ```
-    /// use atlassian_rotation::{ClientOptions, InstanceClient};
-    /// use atlassian_rotation::instance::InstanceAuth;
-    /// use atlassian_rotation::secret::Password;
-    ///
-    /// let auth = InstanceAuth::basic("jira-admin", Password::new("pw"));
-    /// assert!(InstanceClient::with_options(auth.clone(), ClientOptions::new()).is_err());
-    /// let jira = InstanceClient::with_options(
-    ///     auth,
-    ///     ClientOptions::new().base_url("https://jira.example.com"),
-    /// )?;
-    /// # let _ = jira;
-    /// # Ok::<(), atlassian_rotation::Error>(())
-    /// ```
-    pub fn with_options(auth: InstanceAuth, options: ClientOptions) -> Result<Self> {
-        let Some(base) = options.base_url.clone() else {
-            return Err(Error::invalid_input(
-                "base URL",
-                "an InstanceClient needs the Data Center instance's URL: set ClientOptions::base_url",
-            ));
-        };
-        let header = auth.header()?;
-        let transport = Transport::new(&base, options.clone(), Some(Auth::Header(header)))?;
-        Ok(Self { transport, options })
-    }
-
-    /// The options this client was built with (its base URL included).
-    pub(crate) fn options(&self) -> &ClientOptions {
-        &self.options
-    }
-
-    /// Replaces the credentials for every later request, on this client and all its clones.
+    /// Starts building a client that authenticates with `auth`; set the instance with
+    /// [`base_url`](InstanceClientBuilder::base_url).
     ///
     /// ```
     /// use atlassian_rotation::InstanceClient;
     /// use atlassian_rotation::instance::InstanceAuth;
     /// use atlassian_rotation::secret::PersonalAccessToken;
     ///
-    /// let jira = InstanceClient::new(
-    ///     "https://jira.example.com",
-    ///     InstanceAuth::PersonalAccessToken(PersonalAccessToken::new("old-pat")),
-    /// )?;
-    /// jira.set_auth(InstanceAuth::PersonalAccessToken(PersonalAccessToken::new("new-pat")))?;
+    /// let jira = InstanceClient::builder(InstanceAuth::PersonalAccessToken(PersonalAccessToken::new("pat")))
+    ///     .base_url("https://jira.example.com")
+    ///     .build()?;
+    /// # let _ = jira;
     /// # Ok::<(), atlassian_rotation::Error>(())
     /// ```
-    pub fn set_auth(&self, auth: InstanceAuth) -> Result<()> {
+    pub fn builder(auth: InstanceAuth) -> InstanceClientBuilder {
+        InstanceClientBuilder {
+            auth,
+            base_url: None,
+            options: ClientOptions::new(),
+        }
+    }
+
+    /// The options this client was built with.
+    pub(crate) fn options(&self) -> &ClientOptions {
+        &self.options
+    }
+
+    /// Replaces the credentials for every later request, on this client and all its clones.
+    /// Fails, changing nothing, when they cannot travel in a header.
+    ///
+    /// ```
+    /// use atlassian_rotation::InstanceClient;
+    /// use atlassian_rotation::instance::InstanceAuth;
+    /// use atlassian_rotation::secret::PersonalAccessToken;
+    ///
+    /// let jira = InstanceClient::builder(InstanceAuth::PersonalAccessToken(PersonalAccessToken::new("old-pat")))
+    ///     .base_url("https://jira.example.com")
+    ///     .build()?;
+    /// jira.set_credentials(InstanceAuth::PersonalAccessToken(PersonalAccessToken::new("new-pat")))?;
+    /// # Ok::<(), atlassian_rotation::Error>(())
+    /// ```
+    pub fn set_credentials(&self, auth: InstanceAuth) -> Result<()> {
         self.transport.set_auth(Auth::Header(auth.header()?));
         Ok(())
     }
@@ -226,10 +309,9 @@ impl InstanceClient {
     /// use atlassian_rotation::instance::InstanceAuth;
     /// use atlassian_rotation::secret::PersonalAccessToken;
     ///
-    /// let jira = InstanceClient::new(
-    ///     "https://jira.example.com/jira",
-    ///     InstanceAuth::PersonalAccessToken(PersonalAccessToken::new("pat")),
-    /// )?;
+    /// let jira = InstanceClient::builder(InstanceAuth::PersonalAccessToken(PersonalAccessToken::new("pat")))
+    ///     .base_url("https://jira.example.com/jira")
+    ///     .build()?;
     /// assert_eq!(jira.base_url().as_str(), "https://jira.example.com/jira");
     /// # Ok::<(), atlassian_rotation::Error>(())
     /// ```

@@ -10,19 +10,21 @@
 //!
 //! let old = ApiCredentials::new("ops@example.com", ApiToken::new("ATATT-old"));
 //! let new = ApiCredentials::new("ops@example.com", ApiToken::new("ATATT-new"));
-//! let before = JiraClient::new("example.atlassian.net", &old)?.myself().await?;
-//! let after = JiraClient::new("example.atlassian.net", &new)?.myself().await?;
+//! let jira = JiraClient::builder(old).base_url("example.atlassian.net").build()?;
+//! let before = jira.myself().await?;
+//! jira.set_credentials(new)?;
+//! let after = jira.myself().await?;
 //! assert_eq!(before.account_id, after.account_id);
 //! # Ok(()) }
 //! ```
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use url::Url;
 
 use crate::error::{Error, Result};
 use crate::secret::ApiCredentials;
-use crate::transport::{Auth, Call, ClientOptions, Path, Transport, parse_base_url};
+use crate::transport::{Auth, Call, ClientOptions, Path, Transport};
 
 /// The account a credential authenticates as: the Jira `User` of `GET /rest/api/3/myself`.
 ///
@@ -35,7 +37,7 @@ use crate::transport::{Auth, Call, ClientOptions, Path, Transport, parse_base_ur
 /// assert_eq!(account.account_id, "5b10a2844c20165700ede21g");
 /// assert_eq!(account.email_address, None);
 /// ```
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct Account {
@@ -64,63 +66,144 @@ pub struct Account {
     pub extra: Map<String, Value>,
 }
 
-/// A client for a Jira Cloud site, authenticated with basic `email:api_token`.
+/// A client for a Jira Cloud site, authenticated with basic `email:api_token`, built with
+/// [`JiraClient::builder`].
 ///
-/// Cheap to clone; `Debug` never shows the credentials.
+/// Cheap to clone (clones share the connection pool and the credentials); `Debug` never shows
+/// the credentials.
 ///
 /// ```
 /// use atlassian_rotation::jira::JiraClient;
 /// use atlassian_rotation::secret::{ApiCredentials, ApiToken};
 ///
 /// let creds = ApiCredentials::new("ops@example.com", ApiToken::new("ATATT-secret"));
-/// let client = JiraClient::new("https://example.atlassian.net", &creds).unwrap();
-/// assert_eq!(client.site_url().as_str(), "https://example.atlassian.net/");
+/// let client = JiraClient::builder(creds).base_url("https://example.atlassian.net").build()?;
+/// assert_eq!(client.base_url().as_str(), "https://example.atlassian.net/");
 /// assert!(!format!("{client:?}").contains("ATATT"));
+/// # Ok::<(), atlassian_rotation::Error>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct JiraClient {
     transport: Transport,
 }
 
-impl JiraClient {
-    /// A client for `site` (`example.atlassian.net` or `https://example.atlassian.net`).
+/// Builds a [`JiraClient`]: the credentials, the site's base URL (required) and optionally
+/// [`ClientOptions`]. Nothing is checked until [`build`](Self::build). `Debug` never shows the
+/// credentials.
+///
+/// ```
+/// use atlassian_rotation::{ClientOptions, RetryPolicy};
+/// use atlassian_rotation::jira::JiraClient;
+/// use atlassian_rotation::secret::{ApiCredentials, ApiToken};
+///
+/// let builder = JiraClient::builder(ApiCredentials::new("ops@example.com", ApiToken::new("ATATT-secret")))
+///     .base_url("example.atlassian.net")
+///     .options(ClientOptions::new().retry_policy(RetryPolicy::none()));
+/// assert!(!format!("{builder:?}").contains("ATATT"));
+/// let client = builder.build()?;
+/// # let _ = client;
+/// # Ok::<(), atlassian_rotation::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct JiraClientBuilder {
+    credentials: ApiCredentials,
+    base_url: Option<String>,
+    options: ClientOptions,
+}
+
+impl JiraClientBuilder {
+    /// The site: a URL (`https://example.atlassian.net`, or a proxy or fake) or a bare host
+    /// (`example.atlassian.net`, then `https`). It must be `https`, or `http` on a loopback
+    /// host, unless [`ClientOptions::allow_plain_http`]. Checked by [`build`](Self::build).
     ///
     /// ```
     /// # use atlassian_rotation::jira::JiraClient;
     /// # use atlassian_rotation::secret::{ApiCredentials, ApiToken};
     /// let creds = ApiCredentials::new("ops@example.com", ApiToken::new("t"));
-    /// assert!(JiraClient::new("example.atlassian.net", &creds).is_ok());
-    /// assert!(JiraClient::new("http://example.atlassian.net", &creds).is_err());
+    /// let client = JiraClient::builder(creds.clone()).base_url("example.atlassian.net").build()?;
+    /// assert_eq!(client.base_url().host_str(), Some("example.atlassian.net"));
+    /// assert!(JiraClient::builder(creds).base_url("http://example.atlassian.net").build().is_err());
+    /// # Ok::<(), atlassian_rotation::Error>(())
     /// ```
-    pub fn new(site: &str, credentials: &ApiCredentials) -> Result<Self> {
-        Self::with_options(site, credentials, ClientOptions::new())
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
     }
 
-    /// A client with connection options. `site` is the base URL; `options.base_url` is ignored.
+    /// Connection and safety settings: timeouts, retries, response cap, plain http opt-in.
     ///
     /// ```
     /// # use atlassian_rotation::jira::JiraClient;
     /// # use atlassian_rotation::secret::{ApiCredentials, ApiToken};
     /// use atlassian_rotation::ClientOptions;
-    /// let creds = ApiCredentials::new("ops@example.com", ApiToken::new("t"));
-    /// let client = JiraClient::with_options("http://127.0.0.1:9", &creds, ClientOptions::new()).unwrap();
+    /// let client = JiraClient::builder(ApiCredentials::new("ops@example.com", ApiToken::new("t")))
+    ///     .base_url("http://jira-proxy.internal")
+    ///     .options(ClientOptions::new().allow_plain_http(true))
+    ///     .build()?;
     /// # let _ = client;
+    /// # Ok::<(), atlassian_rotation::Error>(())
     /// ```
-    pub fn with_options(
-        site: &str,
-        credentials: &ApiCredentials,
-        options: ClientOptions,
-    ) -> Result<Self> {
-        let auth = Auth::Header(credentials.basic_header()?);
-        Self::with_auth(site, auth, options)
+    pub fn options(mut self, options: ClientOptions) -> Self {
+        self.options = options;
+        self
     }
 
-    /// A client for `site` that authenticates as another client does.
-    pub(crate) fn with_auth(site: &str, auth: Auth, mut options: ClientOptions) -> Result<Self> {
-        let base = site_url(site, options.allow_plain_http)?;
-        options.base_url = Some(base.into());
+    /// The client. Fails with [`Error::InvalidInput`] naming the `base URL` when none was given
+    /// or it is refused, or when the credentials cannot travel in a header (never echoing
+    /// them).
+    ///
+    /// ```
+    /// use atlassian_rotation::Error;
+    /// use atlassian_rotation::jira::JiraClient;
+    /// use atlassian_rotation::secret::{ApiCredentials, ApiToken};
+    ///
+    /// let builder = JiraClient::builder(ApiCredentials::new("ops@example.com", ApiToken::new("t")));
+    /// let err = builder.clone().build().unwrap_err();
+    /// assert!(matches!(err, Error::InvalidInput { what: "base URL", .. }));
+    /// assert!(builder.base_url("example.atlassian.net").build().is_ok());
+    /// ```
+    pub fn build(self) -> Result<JiraClient> {
+        let auth = Auth::Header(self.credentials.basic_header()?);
+        JiraClient::with_auth(self.base_url.as_deref(), auth, self.options)
+    }
+}
+
+impl JiraClient {
+    /// Starts building a client that authenticates with `credentials`; set the site with
+    /// [`base_url`](JiraClientBuilder::base_url).
+    ///
+    /// ```
+    /// use atlassian_rotation::jira::JiraClient;
+    /// use atlassian_rotation::secret::{ApiCredentials, ApiToken};
+    ///
+    /// let creds = ApiCredentials::new("ops@example.com", ApiToken::new("t"));
+    /// let client = JiraClient::builder(creds).base_url("example.atlassian.net").build()?;
+    /// # let _ = client;
+    /// # Ok::<(), atlassian_rotation::Error>(())
+    /// ```
+    pub fn builder(credentials: ApiCredentials) -> JiraClientBuilder {
+        JiraClientBuilder {
+            credentials,
+            base_url: None,
+            options: ClientOptions::new(),
+        }
+    }
+
+    /// A client for the site at `base_url` that authenticates as another client does.
+    pub(crate) fn with_auth(
+        base_url: Option<&str>,
+        auth: Auth,
+        options: ClientOptions,
+    ) -> Result<Self> {
+        let Some(base) = base_url else {
+            return Err(Error::invalid_input(
+                "base URL",
+                "a JiraClient needs the site's URL (https://example.atlassian.net): set it with JiraClientBuilder::base_url",
+            ));
+        };
         Ok(Self {
-            transport: Transport::new("", options, Some(auth))?,
+            transport: Transport::new(base, options, Some(auth))?,
         })
     }
 
@@ -130,23 +213,28 @@ impl JiraClient {
     /// # use atlassian_rotation::jira::JiraClient;
     /// # use atlassian_rotation::secret::{ApiCredentials, ApiToken};
     /// let creds = ApiCredentials::new("ops@example.com", ApiToken::new("t"));
-    /// let client = JiraClient::new("example.atlassian.net", &creds).unwrap();
-    /// assert_eq!(client.site_url().host_str(), Some("example.atlassian.net"));
+    /// let client = JiraClient::builder(creds).base_url("example.atlassian.net").build()?;
+    /// assert_eq!(client.base_url().host_str(), Some("example.atlassian.net"));
+    /// # Ok::<(), atlassian_rotation::Error>(())
     /// ```
-    pub fn site_url(&self) -> &Url {
+    pub fn base_url(&self) -> &Url {
         self.transport.base_url()
     }
 
     /// Uses other credentials from the next request on (for example the new token of a
-    /// rotation). Clones of this client share the change.
+    /// rotation). Clones of this client share the change. Fails, changing nothing, when they
+    /// cannot travel in a header.
     ///
     /// ```
     /// # use atlassian_rotation::jira::JiraClient;
     /// # use atlassian_rotation::secret::{ApiCredentials, ApiToken};
-    /// let client = JiraClient::new("example.atlassian.net", &ApiCredentials::new("a@example.com", ApiToken::new("old"))).unwrap();
-    /// client.set_credentials(&ApiCredentials::new("a@example.com", ApiToken::new("new"))).unwrap();
+    /// let client = JiraClient::builder(ApiCredentials::new("a@example.com", ApiToken::new("old")))
+    ///     .base_url("example.atlassian.net")
+    ///     .build()?;
+    /// client.set_credentials(ApiCredentials::new("a@example.com", ApiToken::new("new")))?;
+    /// # Ok::<(), atlassian_rotation::Error>(())
     /// ```
-    pub fn set_credentials(&self, credentials: &ApiCredentials) -> Result<()> {
+    pub fn set_credentials(&self, credentials: ApiCredentials) -> Result<()> {
         self.transport
             .set_auth(Auth::Header(credentials.basic_header()?));
         Ok(())
@@ -165,43 +253,5 @@ impl JiraClient {
         self.transport
             .json(Call::get(Path::new("rest/api/3/myself")))
             .await
-    }
-}
-
-/// Turns a site given as a host (`example.atlassian.net`) or a URL into a checked base URL: https,
-/// or http on loopback (or anywhere when `allow_plain_http`).
-pub(crate) fn site_url(site: &str, allow_plain_http: bool) -> Result<Url> {
-    let site = site.trim();
-    if site.is_empty() {
-        return Err(Error::invalid_input("site URL", "is empty"));
-    }
-    let full = if site.contains("://") {
-        site.to_owned()
-    } else {
-        format!("https://{site}")
-    };
-    let url = parse_base_url(&full, allow_plain_http)?;
-    Ok(url)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sites_are_given_as_hosts_or_urls() {
-        assert_eq!(
-            site_url("example.atlassian.net", false).unwrap().as_str(),
-            "https://example.atlassian.net/"
-        );
-        assert_eq!(
-            site_url(" https://example.atlassian.net/ ", false)
-                .unwrap()
-                .as_str(),
-            "https://example.atlassian.net/"
-        );
-        assert!(site_url("", false).is_err());
-        assert!(site_url("http://example.atlassian.net", false).is_err());
-        assert!(site_url("example.atlassian.net/?x=1", false).is_err());
     }
 }

@@ -31,6 +31,14 @@ pub const REDACTED: &str = "[redacted]";
 macro_rules! secret_newtype {
     ($(#[$meta:meta])* $name:ident, $what:literal) => {
         $(#[$meta])*
+        ///
+        /// It does not implement `Serialize`, so it cannot end up in a report or a JSON log by
+        /// accident:
+        ///
+        /// ```compile_fail,E0277
+        /// fn serializable<T: serde::Serialize>() {}
+        #[doc = concat!("serializable::<atlassian_rotation::secret::", stringify!($name), ">();")]
+        /// ```
         #[derive(Clone)]
         pub struct $name(SecretString);
 
@@ -40,7 +48,12 @@ macro_rules! secret_newtype {
                 Self(SecretString::from(value.into()))
             }
 
-            #[doc = concat!("The clear-text ", $what, ". Keep the borrow short and never log it.")]
+            #[doc = concat!("Returns ", $what, " in clear text, borrowed from this value.")]
+            ///
+            /// What happens to it next is the caller's duty: never log, print, serialize or
+            /// format it into an error, a URL or a panic message; pass it only to where it is
+            /// used (a request header, a vault), and keep the borrow short. A copy you make
+            /// (`to_owned`) is not zeroized on drop, as this value is.
             pub fn expose_secret(&self) -> &str {
                 self.0.expose_secret()
             }
@@ -152,6 +165,13 @@ secret_newtype!(
 ///     format!("{creds:?}"),
 ///     r#"ApiCredentials { email: "ops@example.com", token: [redacted] }"#
 /// );
+/// ```
+///
+/// It holds a token, so it does not implement `Serialize`:
+///
+/// ```compile_fail,E0277
+/// fn serializable<T: serde::Serialize>() {}
+/// serializable::<atlassian_rotation::secret::ApiCredentials>();
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct ApiCredentials {

@@ -1,9 +1,7 @@
 //! `AutomationClient` against wiremock on loopback: exact request shapes,
 //! pagination in every link form, errors, and a GET -> PUT round trip of a whole rule.
 
-use atlassian_rotation::automation::{
-    AutomationBase, AutomationClient, Product, RuleState, SearchRequest,
-};
+use atlassian_rotation::automation::{AutomationClient, Product, RuleState, SearchRequest};
 use atlassian_rotation::error::ErrorBody;
 use atlassian_rotation::secret::{ApiCredentials, ApiToken};
 use atlassian_rotation::transport::USER_AGENT;
@@ -20,13 +18,11 @@ const CLOUD: &str = "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d";
 const PREFIX: &str = "/automation/public/jira/a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d";
 
 fn client(server: &MockServer) -> AutomationClient {
-    let base = AutomationBase::url(&format!("{}{PREFIX}", server.uri())).unwrap();
-    AutomationClient::with_options(
-        base,
-        &creds(),
-        ClientOptions::new().retry_policy(RetryPolicy::none()),
-    )
-    .unwrap()
+    AutomationClient::builder(creds())
+        .base_url(format!("{}{PREFIX}", server.uri()))
+        .options(ClientOptions::new().retry_policy(RetryPolicy::none()))
+        .build()
+        .unwrap()
 }
 
 /// Matches a request with the headers every call carries.
@@ -93,7 +89,6 @@ async fn three_pages(server: &MockServer, link: impl Fn(&str) -> String) {
 async fn all_uuids(client: &AutomationClient) -> Vec<String> {
     client
         .rule_summaries(2)
-        .unwrap()
         .map_ok(|s| s.uuid)
         .try_collect()
         .await
@@ -164,7 +159,7 @@ async fn a_repeated_cursor_stops_the_stream_with_an_error() {
     catch_all(&server).await;
 
     // The page that repeats a cursor ends the stream with the error, in place of its items.
-    let results: Vec<_> = client(&server).rule_summaries(2).unwrap().collect().await;
+    let results: Vec<_> = client(&server).rule_summaries(2).collect().await;
     assert_eq!(results.len(), 2, "{results:?}");
     assert_eq!(results[0].as_ref().unwrap().uuid, "r-1");
     assert!(
@@ -180,7 +175,11 @@ async fn page_limits_outside_1_to_100_are_refused_before_any_request() {
     catch_all(&server).await;
     let client = client(&server);
     for limit in [0, 101, 1000] {
-        let err = client.rule_summaries(limit).err().expect("refused");
+        // The listing's one item is the refusal.
+        let items: Vec<_> = client.rule_summaries(limit).collect().await;
+        let [Err(err)] = <[_; 1]>::try_from(items).expect("one item") else {
+            panic!("refused");
+        };
         assert!(
             matches!(
                 err,
@@ -277,7 +276,6 @@ async fn the_specs_example_summary_page_decodes() {
     catch_all(&server).await;
     let all: Vec<_> = client(&server)
         .rule_summaries(100)
-        .unwrap()
         .try_collect()
         .await
         .unwrap();
@@ -546,7 +544,7 @@ async fn decode_errors_name_the_json_path() {
     catch_all(&server).await;
     let client = client(&server);
 
-    let results: Vec<_> = client.rule_summaries(50).unwrap().collect().await;
+    let results: Vec<_> = client.rule_summaries(50).collect().await;
     let err = results
         .into_iter()
         .find_map(Result::err)
@@ -598,14 +596,14 @@ async fn credentials_can_be_swapped_while_running() {
         .await
         .unwrap();
     client
-        .set_credentials(&ApiCredentials::new(EMAIL, ApiToken::new(new_token)))
+        .set_credentials(ApiCredentials::new(EMAIL, ApiToken::new(new_token)))
         .unwrap();
     clone
         .set_rule_state("r2", RuleState::Enabled)
         .await
         .unwrap();
 
-    let bad = client.set_credentials(&ApiCredentials::new(
+    let bad = client.set_credentials(ApiCredentials::new(
         "a:b@example.com",
         ApiToken::new(new_token),
     ));
@@ -628,12 +626,18 @@ async fn site_base_joins_the_gateway_path_and_escapes_the_cloud_id() {
         .mount(&server)
         .await;
     catch_all(&server).await;
-    let base = AutomationBase::site(&server.uri(), Product::Confluence, "cloud/id").unwrap();
-    let client = AutomationClient::new(base, &creds()).unwrap();
+    let client = AutomationClient::builder(creds())
+        .site(server.uri(), Product::Confluence, "cloud/id")
+        .build()
+        .unwrap();
     assert_eq!(client.get_rule("r1").await.unwrap().rule.uuid(), Some("r1"));
     assert!(!format!("{client:?}").contains(TOKEN));
+    let cloud = AutomationClient::builder(creds())
+        .cloud(Product::Jira, CLOUD)
+        .build()
+        .unwrap();
     assert_eq!(
-        AutomationBase::api(Product::Jira, CLOUD).unwrap().as_str(),
+        cloud.base_url().as_str(),
         format!("https://api.atlassian.com{PREFIX}")
     );
 }

@@ -7,11 +7,11 @@
 
 mod support;
 
-use atlassian_rotation::automation::{AutomationBase, AutomationClient, RuleState, SearchRequest};
+use atlassian_rotation::automation::{AutomationClient, RuleState, SearchRequest};
 use atlassian_rotation::error::ErrorBody;
 use atlassian_rotation::jira::JiraClient;
 use atlassian_rotation::secret::{AdminApiKey, ApiCredentials, ApiToken};
-use atlassian_rotation::{AdminClient, ClientOptions, Error};
+use atlassian_rotation::{AdminClient, Error};
 use futures::TryStreamExt as _;
 use serde_json::{Map, Value, json};
 use wiremock::matchers::{method, path};
@@ -176,18 +176,16 @@ async fn automation_calls_match_the_automation_spec() {
     let spec = Spec::load("automation-rest-api.swagger.v3.json");
     let server = MockServer::start().await;
     let prefix = "/automation/public/jira/cloud-1";
-    let client = AutomationClient::new(
-        AutomationBase::url(&format!("{}{prefix}", server.uri())).unwrap(),
-        &creds(),
-    )
-    .unwrap();
+    let client = AutomationClient::builder(creds())
+        .base_url(format!("{}{prefix}", server.uri()))
+        .build()
+        .unwrap();
     let summary_path = format!("{prefix}/rest/v1/rule/summary");
     let mut page = spec.response("/rest/v1/rule/summary", "get", "200");
     page["links"]["next"] = Value::Null; // one page: the example's cursor would loop
     serve(&server, "GET", &summary_path, 200, page).await;
     let summaries: Vec<_> = client
         .rule_summaries(50)
-        .unwrap()
         .try_collect()
         .await
         .expect("the spec's summary page decodes");
@@ -257,11 +255,10 @@ async fn admin_calls_match_the_user_management_and_organization_specs() {
     let users = Spec::load("admin-user-management.swagger.v3.cnspec.json");
     let orgs = Spec::load("admin-organization.swagger.v3.cnspec.json");
     let server = MockServer::start().await;
-    let admin = AdminClient::with_options(
-        AdminApiKey::new("admin-key"),
-        ClientOptions::new().base_url(server.uri()),
-    )
-    .unwrap();
+    let admin = AdminClient::builder(AdminApiKey::new("admin-key"))
+        .base_url(server.uri())
+        .build()
+        .unwrap();
 
     let tokens = users.response("/users/{account_id}/manage/api-tokens", "get", "200");
     serve(
@@ -274,6 +271,7 @@ async fn admin_calls_match_the_user_management_and_organization_specs() {
     .await;
     let listed = admin
         .user_api_tokens("acc-1")
+        .try_collect::<Vec<_>>()
         .await
         .expect("the spec's token list decodes");
     assert!(!listed.is_empty());
@@ -302,7 +300,9 @@ async fn the_jira_identity_check_matches_the_platform_spec() {
     let server = MockServer::start().await;
     let me = spec.response("/rest/api/3/myself", "get", "200");
     serve(&server, "GET", "/rest/api/3/myself", 200, me.clone()).await;
-    let account = JiraClient::new(&server.uri(), &creds())
+    let account = JiraClient::builder(creds())
+        .base_url(server.uri())
+        .build()
         .unwrap()
         .myself()
         .await

@@ -22,7 +22,7 @@ mod support;
 use std::time::Duration;
 
 use atlassian_rotation::admin::{AdminKeyQuery, OrgTokenQuery, RevokeAll};
-use atlassian_rotation::automation::{AutomationBase, AutomationClient, RuleDocument, RuleState};
+use atlassian_rotation::automation::{AutomationClient, RuleDocument, RuleState};
 use atlassian_rotation::instance::InstanceAuth;
 use atlassian_rotation::jira::JiraClient;
 use atlassian_rotation::secret::{AdminApiKey, ApiCredentials};
@@ -30,7 +30,7 @@ use atlassian_rotation::testing::{
     FakeAtlassian, FakeOrg, FakeServiceAccount, FakeTunnel, FakeUser, Fault, Route,
 };
 use atlassian_rotation::{AdminClient, ClientOptions, Error, InstanceClient, RetryPolicy};
-use futures::StreamExt as _;
+use futures::{StreamExt as _, TryStreamExt as _};
 use time::OffsetDateTime;
 
 const CLOUD: &str = "cloud-faults";
@@ -261,23 +261,26 @@ async fn world() -> World {
     )[0]
     .clone();
     let creds = ApiCredentials::new(&user.email, token);
-    let admin = AdminClient::with_options(
-        AdminApiKey::new(org.admin_key.expose_secret()),
-        options().base_url(fake.admin_base()),
-    )
-    .unwrap();
-    let instance = InstanceClient::with_options(
-        InstanceAuth::PersonalAccessToken(tunnel.pat.clone()),
-        options().base_url(&tunnel.instance_base),
-    )
-    .unwrap();
-    let jira = JiraClient::with_options(&fake.site_base(), &creds, options()).unwrap();
-    let automation = AutomationClient::with_options(
-        AutomationBase::url(&fake.automation_base(CLOUD)).unwrap(),
-        &creds,
-        options(),
-    )
-    .unwrap();
+    let admin = AdminClient::builder(AdminApiKey::new(org.admin_key.expose_secret()))
+        .base_url(fake.admin_base())
+        .options(options())
+        .build()
+        .unwrap();
+    let instance = InstanceClient::builder(InstanceAuth::PersonalAccessToken(tunnel.pat.clone()))
+        .base_url(&tunnel.instance_base)
+        .options(options())
+        .build()
+        .unwrap();
+    let jira = JiraClient::builder(creds.clone())
+        .base_url(fake.site_base())
+        .options(options())
+        .build()
+        .unwrap();
+    let automation = AutomationClient::builder(creds.clone())
+        .base_url(fake.automation_base(CLOUD))
+        .options(options())
+        .build()
+        .unwrap();
     let rule_doc = automation.get_rule(&rule).await.unwrap();
     fake.clear_requests();
     World {
@@ -306,7 +309,12 @@ async fn call(w: &World, route: Route) -> Result<(), Error> {
             .await
             .map(drop),
         Route::AdminOrg => w.admin.check_key(&w.org.id).await.map(drop),
-        Route::UserTokens => w.admin.user_api_tokens(&w.user.account_id).await.map(drop),
+        Route::UserTokens => w
+            .admin
+            .user_api_tokens(&w.user.account_id)
+            .try_collect::<Vec<_>>()
+            .await
+            .map(drop),
         Route::RevokeUserToken => {
             w.admin
                 .revoke_user_api_token(&w.user.account_id, &w.spare_token_id)
@@ -349,7 +357,7 @@ async fn call(w: &World, route: Route) -> Result<(), Error> {
             .map(drop),
         Route::DcMyself => w.instance.myself().await.map(drop),
         Route::JiraMyself => w.jira.myself().await.map(drop),
-        Route::RuleSummaries => first_item(w.automation.rule_summaries(50)?).await,
+        Route::RuleSummaries => first_item(w.automation.rule_summaries(50)).await,
         Route::RuleGet => w.automation.get_rule(&w.rule).await.map(drop),
         Route::RulePut => w.automation.update_rule(&w.rule, &w.rule_doc).await,
         Route::RuleState => {

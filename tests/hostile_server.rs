@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use atlassian_rotation::automation::{AutomationBase, AutomationClient};
+use atlassian_rotation::automation::AutomationClient;
 use atlassian_rotation::error::PaginationLimit;
 use atlassian_rotation::secret::{ApiCredentials, ApiToken};
 use atlassian_rotation::testing::{FakeAtlassian, Fault, Route};
@@ -22,8 +22,11 @@ const PREFIX: &str = "/automation/public/jira/cloud-1";
 const SUMMARY: &str = "/automation/public/jira/cloud-1/rest/v1/rule/summary";
 
 fn automation(server: &MockServer, options: ClientOptions) -> AutomationClient {
-    let base = AutomationBase::url(&format!("{}{PREFIX}", server.uri())).unwrap();
-    AutomationClient::with_options(base, &creds(), options).unwrap()
+    AutomationClient::builder(creds())
+        .base_url(format!("{}{PREFIX}", server.uri()))
+        .options(options)
+        .build()
+        .unwrap()
 }
 
 /// A request that must not hang: a regression that waits on a hostile header fails here.
@@ -95,13 +98,11 @@ async fn an_overflowing_hint_is_waited_capped_when_the_deadline_allows() {
             .header("Retry-After", "99999999999999999999"),
     );
     let policy = RetryPolicy::default().deadline(Duration::from_secs(3 * 86_400));
-    let admin = AdminClient::with_options(
-        org.admin_key.clone(),
-        ClientOptions::new()
-            .base_url(fake.admin_base())
-            .retry_policy(policy),
-    )
-    .unwrap();
+    let admin = AdminClient::builder(org.admin_key.clone())
+        .base_url(fake.admin_base())
+        .options(ClientOptions::new().retry_policy(policy))
+        .build()
+        .unwrap();
     let started = tokio::time::Instant::now();
     admin.check_key(&org.id).await.unwrap();
     let waited = started.elapsed();
@@ -160,7 +161,6 @@ async fn list(
     let got = bounded(
         client
             .rule_summaries(100)
-            .unwrap()
             .map(|r| r.map(|s| s.uuid))
             .collect::<Vec<_>>(),
     )
@@ -255,7 +255,7 @@ async fn a_next_link_differing_only_in_query_order_is_a_repeated_cursor() {
         .mount(&server)
         .await;
     let client = automation(&server, ClientOptions::new());
-    let got: Vec<_> = bounded(client.rule_summaries(100).unwrap().collect()).await;
+    let got: Vec<_> = bounded(client.rule_summaries(100).collect()).await;
     assert_eq!(
         served.load(Ordering::SeqCst),
         2,
@@ -281,7 +281,7 @@ async fn a_next_link_to_the_page_itself_is_a_repeated_cursor() {
         .mount(&server)
         .await;
     let client = automation(&server, ClientOptions::new());
-    let got: Vec<_> = bounded(client.rule_summaries(100).unwrap().collect()).await;
+    let got: Vec<_> = bounded(client.rule_summaries(100).collect()).await;
     assert!(
         matches!(got.last(), Some(Err(Error::RepeatedCursor { .. }))),
         "{got:?}"
@@ -353,9 +353,11 @@ async fn the_callers_token_quoted_across_the_cap_never_shows() {
             .respond_with(ResponseTemplate::new(403).set_body_string(straddling(quoted)))
             .mount(&server)
             .await;
-        let base = AutomationBase::url(&format!("{}{PREFIX}", server.uri())).unwrap();
         let caller = ApiCredentials::new("a@example.com", ApiToken::new(token.clone()));
-        let client = AutomationClient::with_options(base, &caller, ClientOptions::new()).unwrap();
+        let client = AutomationClient::builder(caller)
+            .base_url(format!("{}{PREFIX}", server.uri()))
+            .build()
+            .unwrap();
         let err = client.get_rule("r1").await.unwrap_err();
         for shown in [err.to_string(), format!("{err:?}")] {
             assert_eq!(

@@ -20,13 +20,11 @@ const INSTALL: &str = "/jira/rest/secure-tunneling/latest/tunnel/token";
 
 /// A client on `{server}/jira` (a context path, as many Data Center instances have).
 fn client(server: &MockServer, auth: InstanceAuth, retry: RetryPolicy) -> InstanceClient {
-    InstanceClient::with_options(
-        auth,
-        ClientOptions::new()
-            .base_url(format!("{}/jira", server.uri()))
-            .retry_policy(retry),
-    )
-    .unwrap()
+    InstanceClient::builder(auth)
+        .base_url(format!("{}/jira", server.uri()))
+        .options(ClientOptions::new().retry_policy(retry))
+        .build()
+        .unwrap()
 }
 
 fn pat() -> InstanceAuth {
@@ -320,7 +318,7 @@ async fn a_redirect_from_the_instance_is_not_followed() {
 }
 
 #[tokio::test]
-async fn set_auth_swaps_credentials_for_later_requests() {
+async fn set_credentials_swaps_credentials_for_later_requests_on_every_clone() {
     let server = server().await;
     call("GET", "/jira/rest/api/2/myself", "Bearer new-pat")
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"name": "svc"})))
@@ -328,17 +326,17 @@ async fn set_auth_swaps_credentials_for_later_requests() {
         .mount(&server)
         .await;
     let jira = client(&server, pat(), RetryPolicy::none());
+    let clone = jira.clone();
 
-    jira.set_auth(InstanceAuth::PersonalAccessToken(PersonalAccessToken::new(
-        "new-pat",
-    )))
-    .unwrap();
-    assert_eq!(jira.myself().await.unwrap().name.as_deref(), Some("svc"));
+    let new = PersonalAccessToken::new("new-pat");
+    jira.set_credentials(InstanceAuth::PersonalAccessToken(new))
+        .unwrap();
+    assert_eq!(clone.myself().await.unwrap().name.as_deref(), Some("svc"));
 }
 
 #[test]
 fn construction_requires_a_safe_base_url_and_usable_credentials() {
-    let err = InstanceClient::with_options(pat(), ClientOptions::new()).unwrap_err();
+    let err = InstanceClient::builder(pat()).build().unwrap_err();
     assert!(
         matches!(
             err,
@@ -349,14 +347,30 @@ fn construction_requires_a_safe_base_url_and_usable_credentials() {
         ),
         "{err:?}"
     );
-    assert!(InstanceClient::new("http://jira.example.com", pat()).is_err());
-    assert!(InstanceClient::new("http://127.0.0.1:8080/jira", pat()).is_ok());
+    assert!(
+        InstanceClient::builder(pat())
+            .base_url("http://jira.example.com")
+            .build()
+            .is_err()
+    );
+    assert!(
+        InstanceClient::builder(pat())
+            .base_url("http://127.0.0.1:8080/jira")
+            .build()
+            .is_ok()
+    );
 
     let bad_pat = InstanceAuth::PersonalAccessToken(PersonalAccessToken::new("pat with space"));
-    let err = InstanceClient::new("https://jira.example.com", bad_pat).unwrap_err();
+    let err = InstanceClient::builder(bad_pat)
+        .base_url("https://jira.example.com")
+        .build()
+        .unwrap_err();
     assert!(!format!("{err} {err:?}").contains("pat with space"));
     let bad_user = InstanceAuth::basic("a:b", Password::new("secret-pw"));
-    let err = InstanceClient::new("https://jira.example.com", bad_user).unwrap_err();
+    let err = InstanceClient::builder(bad_user)
+        .base_url("https://jira.example.com")
+        .build()
+        .unwrap_err();
     assert!(
         matches!(
             err,
@@ -382,6 +396,9 @@ fn auth_and_client_debug_never_show_secrets() {
         shown.contains("jira-admin") && shown.contains("[redacted]"),
         "{shown}"
     );
-    let jira = InstanceClient::new("https://jira.example.com", basic).unwrap();
+    let jira = InstanceClient::builder(basic)
+        .base_url("https://jira.example.com")
+        .build()
+        .unwrap();
     assert!(!format!("{jira:?}").contains("hunter2-pw"));
 }

@@ -11,13 +11,12 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 mod support;
 use support::{BASIC, EMAIL, TOKEN, base64_of, catch_all, creds};
 
-fn jira(server: &MockServer, creds: &ApiCredentials) -> JiraClient {
-    JiraClient::with_options(
-        &server.uri(),
-        creds,
-        ClientOptions::new().retry_policy(RetryPolicy::none()),
-    )
-    .unwrap()
+fn jira(server: &MockServer, creds: ApiCredentials) -> JiraClient {
+    JiraClient::builder(creds)
+        .base_url(server.uri())
+        .options(ClientOptions::new().retry_policy(RetryPolicy::none()))
+        .build()
+        .unwrap()
 }
 
 #[tokio::test]
@@ -40,7 +39,7 @@ async fn myself_returns_the_account_of_the_credentials() {
         .mount(&server)
         .await;
     catch_all(&server).await;
-    let me = jira(&server, &creds()).myself().await.unwrap();
+    let me = jira(&server, creds()).myself().await.unwrap();
     assert_eq!(me.account_id, "5b10a2844c20165700ede21g");
     assert_eq!(me.account_type.as_deref(), Some("atlassian"));
     assert_eq!(me.active, Some(true));
@@ -77,14 +76,14 @@ async fn a_revoked_token_gets_401_and_a_hidden_email_is_none() {
         .await;
     catch_all(&server).await;
 
-    let client = jira(&server, &revoked);
+    let client = jira(&server, revoked);
     let err = client.myself().await.unwrap_err();
     assert_eq!(err.status(), Some(401));
     assert!(err.is_auth_failure());
     assert_eq!(err.trace_id(), Some("abc401"));
     assert!(!format!("{err} {err:?}").contains("ATATT-revoked"));
 
-    client.set_credentials(&creds()).unwrap();
+    client.set_credentials(creds()).unwrap();
     let me = client.myself().await.unwrap();
     assert_eq!(me.account_id, "712020:hidden");
     assert_eq!(me.email_address, None);

@@ -160,16 +160,16 @@ async fn a_minted_tunnel_key_whose_journal_write_conflicts_is_returned() {
     let org = fake.add_org("Acme");
     let tunnel = fake.add_tunnel(&org.id, "jira-dc");
     let options = ClientOptions::new().retry_policy(RetryPolicy::none());
-    let admin = AdminClient::with_options(
-        AdminApiKey::new(org.admin_key.expose_secret()),
-        options.clone().base_url(fake.admin_base()),
-    )
-    .unwrap();
-    let instance = InstanceClient::with_options(
-        InstanceAuth::PersonalAccessToken(tunnel.pat.clone()),
-        options.base_url(&tunnel.instance_base),
-    )
-    .unwrap();
+    let admin = AdminClient::builder(AdminApiKey::new(org.admin_key.expose_secret()))
+        .base_url(fake.admin_base())
+        .options(options.clone())
+        .build()
+        .unwrap();
+    let instance = InstanceClient::builder(InstanceAuth::PersonalAccessToken(tunnel.pat.clone()))
+        .base_url(&tunnel.instance_base)
+        .options(options)
+        .build()
+        .unwrap();
     let rotator = TunnelKeyRotator::new(admin, instance, &org.id, &tunnel.hostname);
     let journal = ConflictOnRegenerated(MemoryJournal::new());
     let err = rotate::rotate(&rotator, &journal, RotateOptions::new("r3-tunnel"))

@@ -2,9 +2,7 @@
 //! they were written, through the typed model, the rewriter, and a GET/PUT against the fake.
 
 use atlassian_rotation::automation::rewrite::rewrite_rule;
-use atlassian_rotation::automation::{
-    AutomationBase, AutomationClient, ExportFile, Rule, RuleDocument,
-};
+use atlassian_rotation::automation::{AutomationClient, ExportFile, Rule, RuleDocument};
 use atlassian_rotation::secret::{ApiCredentials, ApiToken};
 use atlassian_rotation::testing::FakeAtlassian;
 use atlassian_rotation::{ClientOptions, RetryPolicy};
@@ -121,12 +119,11 @@ async fn a_rule_read_and_written_back_through_the_fake_keeps_its_numbers() {
     let user = fake.add_user("ops@example.com", "Ops Bot");
     let later = OffsetDateTime::now_utc() + Duration::days(30);
     let (_, token) = fake.mint_api_token(&user.account_id, "automation", later);
-    let client = AutomationClient::with_options(
-        AutomationBase::url(&fake.automation_base("cloud-n")).unwrap(),
-        &ApiCredentials::new(&user.email, token),
-        ClientOptions::new().retry_policy(RetryPolicy::none()),
-    )
-    .unwrap();
+    let client = AutomationClient::builder(ApiCredentials::new(&user.email, token))
+        .base_url(fake.automation_base("cloud-n"))
+        .options(ClientOptions::new().retry_policy(RetryPolicy::none()))
+        .build()
+        .unwrap();
     let text = rule_text();
     let uuid = fake.add_rule("cloud-n", serde_json::from_str(&text).unwrap());
 

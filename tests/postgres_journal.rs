@@ -112,16 +112,17 @@ async fn two_replicas_racing_one_new_tunnel_rotation_mint_once() {
     let tunnel = fake.add_tunnel(&org.id, "jira-dc");
     let replica = || {
         let options = ClientOptions::new().retry_policy(RetryPolicy::none());
-        let admin = AdminClient::with_options(
-            AdminApiKey::new(org.admin_key.expose_secret()),
-            options.clone().base_url(fake.admin_base()),
-        )
-        .unwrap();
-        let instance = InstanceClient::with_options(
-            InstanceAuth::PersonalAccessToken(tunnel.pat.clone()),
-            options.base_url(&tunnel.instance_base),
-        )
-        .unwrap();
+        let admin = AdminClient::builder(AdminApiKey::new(org.admin_key.expose_secret()))
+            .base_url(fake.admin_base())
+            .options(options.clone())
+            .build()
+            .unwrap();
+        let instance =
+            InstanceClient::builder(InstanceAuth::PersonalAccessToken(tunnel.pat.clone()))
+                .base_url(&tunnel.instance_base)
+                .options(options)
+                .build()
+                .unwrap();
         TunnelKeyRotator::new(admin, instance, &org.id, &tunnel.hostname)
     };
     let (first, second) = (replica(), replica());

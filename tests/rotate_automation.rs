@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use atlassian_rotation::automation::{AutomationBase, AutomationClient};
+use atlassian_rotation::automation::AutomationClient;
 use atlassian_rotation::rotate::{
     self, AutomationTokenRotator, Journal, JournalEntry, MemoryJournal, OldToken, RotateOptions,
     Rotator, Step,
@@ -27,6 +27,7 @@ struct World {
     new: ApiToken,
     caller: ApiCredentials,
     admin: AdminClient,
+    org_id: String,
 }
 
 async fn world(rules: usize) -> World {
@@ -44,12 +45,12 @@ async fn world(rules: usize) -> World {
             .with_token(&svc.email, old_token.clone())
             .fraction_with_token(0.3),
     );
-    let admin = AdminClient::with_options(
-        AdminApiKey::new(org.admin_key.expose_secret()),
-        ClientOptions::new().base_url(fake.admin_base()),
-    )
-    .unwrap();
+    let admin = AdminClient::builder(AdminApiKey::new(org.admin_key.expose_secret()))
+        .base_url(fake.admin_base())
+        .build()
+        .unwrap();
     World {
+        org_id: org.id.clone(),
         old: ApiCredentials::new(&svc.email, old_token),
         caller: ApiCredentials::new(&boss.email, caller_token),
         fake,
@@ -63,12 +64,11 @@ async fn world(rules: usize) -> World {
 
 impl World {
     fn client(&self, retry: RetryPolicy) -> AutomationClient {
-        AutomationClient::with_options(
-            AutomationBase::url(&self.fake.automation_base(CLOUD)).unwrap(),
-            &self.caller,
-            ClientOptions::new().retry_policy(retry),
-        )
-        .unwrap()
+        AutomationClient::builder(self.caller.clone())
+            .base_url(self.fake.automation_base(CLOUD))
+            .options(ClientOptions::new().retry_policy(retry))
+            .build()
+            .unwrap()
     }
 
     /// A rotator without revocation.
@@ -358,10 +358,12 @@ async fn a_rule_changed_between_read_and_write_is_a_conflict_not_an_overwrite() 
         .mount(&server)
         .await;
 
-    let client = AutomationClient::new(
-        AutomationBase::url(&format!("{}/automation/public/jira/c", server.uri())).unwrap(),
-        &ApiCredentials::new("admin@example.com", ApiToken::new("ATATT-caller")),
-    )
+    let client = AutomationClient::builder(ApiCredentials::new(
+        "admin@example.com",
+        ApiToken::new("ATATT-caller"),
+    ))
+    .base_url(format!("{}/automation/public/jira/c", server.uri()))
+    .build()
     .unwrap();
     let rotator =
         AutomationTokenRotator::new(client, server.uri(), old.clone(), new.clone()).unwrap();
@@ -1014,3 +1016,6 @@ mod own_token;
 
 #[path = "rotate_automation/consumers.rs"]
 mod consumers;
+
+#[path = "rotate_automation/watch.rs"]
+mod watch;

@@ -37,16 +37,10 @@ async fn mount_regenerate(server: &MockServer, times: u64) {
 }
 
 fn clients(server: &MockServer) -> (AdminClient, InstanceClient) {
-    let options = ClientOptions::new()
-        .base_url(server.uri())
-        .retry_policy(RetryPolicy::none());
-    let admin = AdminClient::with_options(AdminApiKey::new("admin-key"), options.clone()).unwrap();
-    let instance = InstanceClient::with_options(
-        InstanceAuth::PersonalAccessToken(PersonalAccessToken::new("dc-pat")),
-        options,
+    clients_with(
+        server,
+        ClientOptions::new().retry_policy(RetryPolicy::none()),
     )
-    .unwrap();
-    (admin, instance)
 }
 
 /// The instance accepts any key, answering for `org`.
@@ -227,15 +221,10 @@ async fn a_regenerate_whose_outcome_is_unknown_is_not_retried_and_says_so() {
         .expect(1)
         .mount(&server)
         .await;
-    let options = ClientOptions::new()
-        .base_url(server.uri())
-        .timeout(Duration::from_millis(100));
-    let admin = AdminClient::with_options(AdminApiKey::new("admin-key"), options.clone()).unwrap();
-    let instance = InstanceClient::with_options(
-        InstanceAuth::PersonalAccessToken(PersonalAccessToken::new("dc-pat")),
-        options,
-    )
-    .unwrap();
+    let (admin, instance) = clients_with(
+        &server,
+        ClientOptions::new().timeout(Duration::from_millis(100)),
+    );
     let rotator = TunnelKeyRotator::new(admin, instance, "org-1", "5b1c7e2a-host");
     let journal = MemoryJournal::new();
     let err = rotate::rotate(&rotator, &journal, RotateOptions::new("t5"))
@@ -318,13 +307,17 @@ async fn regenerate_requests(server: &MockServer) -> usize {
 
 /// Admin and instance clients on `server`, built from `options`.
 fn clients_with(server: &MockServer, options: ClientOptions) -> (AdminClient, InstanceClient) {
-    let options = options.base_url(server.uri());
-    let admin = AdminClient::with_options(AdminApiKey::new("admin-key"), options.clone()).unwrap();
-    let instance = InstanceClient::with_options(
-        InstanceAuth::PersonalAccessToken(PersonalAccessToken::new("dc-pat")),
-        options,
-    )
-    .unwrap();
+    let admin = AdminClient::builder(AdminApiKey::new("admin-key"))
+        .base_url(server.uri())
+        .options(options.clone())
+        .build()
+        .unwrap();
+    let pat = PersonalAccessToken::new("dc-pat");
+    let instance = InstanceClient::builder(InstanceAuth::PersonalAccessToken(pat))
+        .base_url(server.uri())
+        .options(options)
+        .build()
+        .unwrap();
     (admin, instance)
 }
 

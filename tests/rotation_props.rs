@@ -5,13 +5,13 @@
 //! forms, and every rule is exactly what it was with the old token replaced by the new one in
 //! the same form: no other byte changed.
 
-use atlassian_rotation::automation::{AutomationBase, AutomationClient, Scanner};
+use atlassian_rotation::AdminClient;
+use atlassian_rotation::automation::{AutomationClient, Scanner};
 use atlassian_rotation::rotate::{
     self, AutomationTokenRotator, MemoryJournal, OldToken, RotateOptions,
 };
 use atlassian_rotation::secret::{AdminApiKey, ApiCredentials, ApiToken};
 use atlassian_rotation::testing::FakeAtlassian;
-use atlassian_rotation::{AdminClient, ClientOptions};
 use base64::Engine as _;
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -262,16 +262,14 @@ fn rotate_case(rules: Vec<Vec<Component>>) -> Result<(), TestCaseError> {
             expected.push((uuid, want));
         }
         let old_credentials = ApiCredentials::new(&svc.email, old.clone());
-        let client = AutomationClient::new(
-            AutomationBase::url(&fake.automation_base(CLOUD)).unwrap(),
-            &old_credentials,
-        )
-        .unwrap();
-        let admin = AdminClient::with_options(
-            AdminApiKey::new(org.admin_key.expose_secret()),
-            ClientOptions::new().base_url(fake.admin_base()),
-        )
-        .unwrap();
+        let client = AutomationClient::builder(old_credentials.clone())
+            .base_url(fake.automation_base(CLOUD))
+            .build()
+            .unwrap();
+        let admin = AdminClient::builder(AdminApiKey::new(org.admin_key.expose_secret()))
+            .base_url(fake.admin_base())
+            .build()
+            .unwrap();
         let rotator = AutomationTokenRotator::new(client, fake.site_base(), old_credentials, new)
             .unwrap()
             .revoke_with(admin, &svc.account_id, OldToken::Id(old_id));

@@ -210,6 +210,8 @@ fn inventory_lists_who_each_rule_authenticates_as() {
                 Some("AUTHORIZATION"),
                 ops
             ),
+            // A credential-named query parameter (`api_token=`) in the URL.
+            row(format!("{ELSE_WEBHOOK}/url"), Url, Credential, None, None),
             row(
                 format!("{ELSE_WEBHOOK}/headers/0/value"),
                 Bearer,
@@ -224,6 +226,7 @@ fn inventory_lists_who_each_rule_authenticates_as() {
                 Some("X-Api-Key"),
                 None
             ),
+            row(format!("{DECOY_WEBHOOK}/url"), Url, Credential, None, None),
             row(
                 format!("{DECOY_WEBHOOK}/headers/0/value"),
                 Basic,
@@ -367,6 +370,8 @@ fn an_export_reports_each_rule_by_index_uuid_and_name() {
     assert_eq!(
         who,
         [
+            // The first rule's URL carries the token in a query parameter.
+            (Some(1), None, FindingStatus::Credential, None),
             (
                 Some(2),
                 Some("authorization"),

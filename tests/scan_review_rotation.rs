@@ -1,14 +1,14 @@
 //! End to end against the fake (the second review's findings): a rotation never revokes the old
 //! token while a rule holds it as line-wrapped base64, and never writes back a redaction marker.
 
+use atlassian_rotation::AdminClient;
+use atlassian_rotation::automation::AutomationClient;
 use atlassian_rotation::automation::scan::Scanner;
-use atlassian_rotation::automation::{AutomationBase, AutomationClient};
 use atlassian_rotation::rotate::{
     self, AutomationTokenRotator, MemoryJournal, OldToken, RotateOptions,
 };
 use atlassian_rotation::secret::{AdminApiKey, ApiCredentials, ApiToken};
 use atlassian_rotation::testing::FakeAtlassian;
-use atlassian_rotation::{AdminClient, ClientOptions};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
@@ -35,16 +35,14 @@ async fn world(rules: impl FnOnce(&str, &str) -> Vec<Value>) -> (World, Vec<Stri
         .map(|r| fake.add_rule(CLOUD, r))
         .collect();
     let creds = ApiCredentials::new(&svc.email, old.clone());
-    let client = AutomationClient::new(
-        AutomationBase::url(&fake.automation_base(CLOUD)).unwrap(),
-        &creds,
-    )
-    .unwrap();
-    let admin = AdminClient::with_options(
-        AdminApiKey::new(org.admin_key.expose_secret()),
-        ClientOptions::new().base_url(fake.admin_base()),
-    )
-    .unwrap();
+    let client = AutomationClient::builder(creds.clone())
+        .base_url(fake.automation_base(CLOUD))
+        .build()
+        .unwrap();
+    let admin = AdminClient::builder(AdminApiKey::new(org.admin_key.expose_secret()))
+        .base_url(fake.admin_base())
+        .build()
+        .unwrap();
     let rotator = AutomationTokenRotator::new(client, fake.site_base(), creds, new.clone())
         .unwrap()
         .revoke_with(admin, &svc.account_id, OldToken::Id(old_id));

@@ -5,9 +5,7 @@
 mod support;
 
 use atlassian_rotation::automation::rewrite::plan_rule;
-use atlassian_rotation::automation::{
-    AutomationBase, AutomationClient, Rule, RuleDocument, Scanner,
-};
+use atlassian_rotation::automation::{AutomationClient, Product, Rule, RuleDocument, Scanner};
 use atlassian_rotation::instance::InstanceAuth;
 use atlassian_rotation::jira::JiraClient;
 use atlassian_rotation::rotate::{self, MemoryJournal, RotateOptions};
@@ -15,7 +13,7 @@ use atlassian_rotation::secret::{
     AdminApiKey, ApiCredentials, ApiToken, Password, PersonalAccessToken,
 };
 use atlassian_rotation::{AdminClient, ClientOptions, Error, InstanceClient, RetryPolicy};
-use futures::StreamExt as _;
+use futures::{StreamExt as _, TryStreamExt as _};
 use serde_json::json;
 use support::{ROTATION_CLOUD, RotationWorld, base64_of, catch_all, creds, rotation_world};
 use wiremock::matchers::{any, method, path};
@@ -150,15 +148,20 @@ async fn debug_and_display_of_every_secret_holder_are_redacted() {
     // Clients and rotators.
     let admin = w.admin(ClientOptions::new());
     show("AdminClient", &admin, None);
-    let instance = InstanceClient::new(&w.tunnel.instance_base, pat_auth).unwrap();
+    let instance = InstanceClient::builder(pat_auth)
+        .base_url(&w.tunnel.instance_base)
+        .build()
+        .unwrap();
     show("InstanceClient", &instance, None);
-    let jira = JiraClient::new(&w.fake.site_base(), &w.old).unwrap();
+    let jira = JiraClient::builder(w.old.clone())
+        .base_url(w.fake.site_base())
+        .build()
+        .unwrap();
     show("JiraClient", &jira, None);
-    let automation = AutomationClient::new(
-        AutomationBase::url(&w.fake.automation_base(ROTATION_CLOUD)).unwrap(),
-        &w.caller,
-    )
-    .unwrap();
+    let automation = AutomationClient::builder(w.caller.clone())
+        .base_url(w.fake.automation_base(ROTATION_CLOUD))
+        .build()
+        .unwrap();
     show("AutomationClient", &automation, None);
     let tunnel_rotator = w.tunnel_rotator(ClientOptions::new());
     show("TunnelKeyRotator", &tunnel_rotator, None);
@@ -238,10 +241,8 @@ async fn server() -> MockServer {
     server
 }
 
-fn options_for(server: &MockServer) -> ClientOptions {
-    ClientOptions::new()
-        .base_url(server.uri())
-        .retry_policy(RetryPolicy::none())
+fn options() -> ClientOptions {
+    ClientOptions::new().retry_policy(RetryPolicy::none())
 }
 
 /// A client of each kind, each pointed at `server`.
@@ -253,22 +254,28 @@ struct Clients {
 }
 
 fn clients(server: &MockServer) -> Clients {
-    let opts = options_for(server);
+    let pat = InstanceAuth::PersonalAccessToken(PersonalAccessToken::new("pat-SECRET"));
     Clients {
-        admin: AdminClient::with_options(AdminApiKey::new("admin-key-SECRET"), opts.clone())
+        admin: AdminClient::builder(AdminApiKey::new("admin-key-SECRET"))
+            .base_url(server.uri())
+            .options(options())
+            .build()
             .unwrap(),
-        instance: InstanceClient::with_options(
-            InstanceAuth::PersonalAccessToken(PersonalAccessToken::new("pat-SECRET")),
-            opts.clone(),
-        )
-        .unwrap(),
-        jira: JiraClient::with_options(&server.uri(), &creds(), opts.clone()).unwrap(),
-        automation: AutomationClient::with_options(
-            AutomationBase::url(&format!("{}/automation/public/jira/c-1", server.uri())).unwrap(),
-            &creds(),
-            opts,
-        )
-        .unwrap(),
+        instance: InstanceClient::builder(pat)
+            .base_url(server.uri())
+            .options(options())
+            .build()
+            .unwrap(),
+        jira: JiraClient::builder(creds())
+            .base_url(server.uri())
+            .options(options())
+            .build()
+            .unwrap(),
+        automation: AutomationClient::builder(creds())
+            .base_url(format!("{}/automation/public/jira/c-1", server.uri()))
+            .options(options())
+            .build()
+            .unwrap(),
     }
 }
 
@@ -310,38 +317,34 @@ fn plain_http_to_a_remote_host_is_refused_unless_allowed() {
     let remote = "http://jira.example.com";
     let refused = |r: Result<(), Error>| matches!(r, Err(Error::InvalidInput { .. }));
     let admin = |allow| {
-        AdminClient::with_options(
-            AdminApiKey::new("k"),
-            ClientOptions::new()
-                .base_url(remote)
-                .allow_plain_http(allow),
-        )
-        .map(drop)
+        AdminClient::builder(AdminApiKey::new("k"))
+            .base_url(remote)
+            .options(ClientOptions::new().allow_plain_http(allow))
+            .build()
+            .map(drop)
     };
     let instance = |allow| {
-        InstanceClient::with_options(
-            InstanceAuth::PersonalAccessToken(PersonalAccessToken::new("p")),
-            ClientOptions::new()
-                .base_url(remote)
-                .allow_plain_http(allow),
-        )
+        InstanceClient::builder(InstanceAuth::PersonalAccessToken(PersonalAccessToken::new(
+            "p",
+        )))
+        .base_url(remote)
+        .options(ClientOptions::new().allow_plain_http(allow))
+        .build()
         .map(drop)
     };
     let jira = |allow| {
-        JiraClient::with_options(
-            remote,
-            &creds(),
-            ClientOptions::new().allow_plain_http(allow),
-        )
-        .map(drop)
+        JiraClient::builder(creds())
+            .base_url(remote)
+            .options(ClientOptions::new().allow_plain_http(allow))
+            .build()
+            .map(drop)
     };
     let automation = |allow| {
-        AutomationClient::with_options(
-            AutomationBase::url(&format!("{remote}/automation/public/jira/c-1"))?,
-            &creds(),
-            ClientOptions::new().allow_plain_http(allow),
-        )
-        .map(drop)
+        AutomationClient::builder(creds())
+            .base_url(format!("{remote}/automation/public/jira/c-1"))
+            .options(ClientOptions::new().allow_plain_http(allow))
+            .build()
+            .map(drop)
     };
     for (who, build) in [
         ("admin", &admin as &dyn Fn(bool) -> Result<(), Error>),
@@ -353,13 +356,19 @@ fn plain_http_to_a_remote_host_is_refused_unless_allowed() {
         assert!(build(true).is_ok(), "{who} refused allowed plain http");
     }
     assert!(
-        InstanceClient::new(
-            remote,
-            InstanceAuth::PersonalAccessToken(PersonalAccessToken::new("p"))
-        )
+        InstanceClient::builder(InstanceAuth::PersonalAccessToken(PersonalAccessToken::new(
+            "p"
+        )))
+        .base_url(remote)
+        .build()
         .is_err()
     );
-    assert!(JiraClient::new(remote, &creds()).is_err());
+    assert!(
+        JiraClient::builder(creds())
+            .base_url(remote)
+            .build()
+            .is_err()
+    );
 }
 
 #[path = "security/input.rs"]

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use atlassian_rotation::automation::{AutomationBase, AutomationClient};
+use atlassian_rotation::AutomationClient;
 use atlassian_rotation::rotate::AutomationTokenRotator;
 use atlassian_rotation::secret::{ApiCredentials, ApiToken};
 use atlassian_rotation::testing::{FakeAtlassian, RuleSeed};
@@ -112,8 +112,10 @@ impl World {
 
     /// A client of the Automation API, authenticated as the admin.
     pub fn automation(&self) -> AutomationClient {
-        let base = AutomationBase::url(&self.automation_base()).expect("the fake's base URL");
-        AutomationClient::new(base, &self.caller).expect("an automation client")
+        AutomationClient::builder(self.caller.clone())
+            .base_url(self.automation_base())
+            .build()
+            .expect("an automation client")
     }
 
     /// The rotator under measurement: replaces the old token with the new one in every rule,

@@ -1,20 +1,16 @@
 //! What the command-line examples share: connection flags, the Automation API flags, reading
-//! secrets from the environment, the live rule scan, and printing an error as one line.
+//! secrets from the environment, and printing an error as one line.
 //!
 //! Each example declares `mod common;`; not every example uses every item.
 #![allow(dead_code)]
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::time::Duration;
 
-use atlassian_rotation::automation::{
-    AutomationBase, AutomationClient, Finding, Product, RuleSummary, Scanner,
-};
+use atlassian_rotation::automation::{AutomationClient, Product};
 use atlassian_rotation::rotate::RotationReport;
 use atlassian_rotation::secret::{ApiCredentials, ApiToken};
 use atlassian_rotation::{ClientOptions, RetryPolicy};
-use futures::{StreamExt as _, TryStreamExt as _};
 use serde::Serialize;
 
 /// The error type of the examples: the crate's errors, I/O errors and usage errors alike.
@@ -83,7 +79,7 @@ pub struct NetArgs {
 }
 
 impl NetArgs {
-    /// Client options from the flags (without a base URL).
+    /// Client options from the flags.
     pub fn options(&self) -> ClientOptions {
         let backoff = Duration::from_millis(self.backoff_ms);
         ClientOptions::new()
@@ -95,14 +91,6 @@ impl NetArgs {
                     .backoff(backoff, Duration::from_secs(10).max(backoff))
                     .deadline(Duration::from_secs(self.retry_deadline)),
             )
-    }
-
-    /// Client options for `base_url`.
-    pub fn options_for(&self, base_url: Option<&str>) -> ClientOptions {
-        match base_url {
-            Some(url) => self.options().base_url(url),
-            None => self.options(),
-        }
     }
 }
 
@@ -129,22 +117,6 @@ pub struct AutomationArgs {
 }
 
 impl AutomationArgs {
-    /// The Automation API base: `--automation-base`, else derived from `--site` and `--cloud-id`
-    /// (an `https` site, or `http` on loopback; use `--automation-base` for anything else).
-    pub fn base(&self) -> Result<AutomationBase, BoxError> {
-        if let Some(url) = &self.automation_base {
-            return Ok(AutomationBase::url(url)?);
-        }
-        match (&self.site, &self.cloud_id) {
-            (Some(site), Some(cloud_id)) => {
-                Ok(AutomationBase::site(site, Product::Jira, cloud_id)?)
-            }
-            _ => Err(usage(
-                "give --automation-base URL, or --site URL with --cloud-id ID",
-            )),
-        }
-    }
-
     /// The caller's credentials: `--email` and the token from `ATLASSIAN_API_TOKEN`.
     pub fn caller(&self, api_token: &Option<ApiToken>) -> Result<ApiCredentials, BoxError> {
         let email = self
@@ -157,54 +129,25 @@ impl AutomationArgs {
         ))
     }
 
-    /// An Automation API client for the caller.
+    /// An Automation API client for the caller, at `--automation-base`, else through the
+    /// gateway of `--site` for `--cloud-id`.
     pub fn client(
         &self,
         net: &NetArgs,
         api_token: &Option<ApiToken>,
     ) -> Result<AutomationClient, BoxError> {
-        let base = self.base()?;
-        let caller = self.caller(api_token)?;
-        Ok(AutomationClient::with_options(
-            base,
-            &caller,
-            net.options(),
-        )?)
+        let builder = AutomationClient::builder(self.caller(api_token)?).options(net.options());
+        let builder = match (&self.automation_base, &self.site, &self.cloud_id) {
+            (Some(url), _, _) => builder.base_url(url),
+            (None, Some(site), Some(cloud_id)) => builder.site(site, Product::Jira, cloud_id),
+            _ => {
+                return Err(usage(
+                    "give --automation-base URL, or --site URL with --cloud-id ID",
+                ));
+            }
+        };
+        Ok(builder.build()?)
     }
-}
-
-/// What a live scan saw.
-pub struct LiveScan {
-    /// Rules read.
-    pub rules: usize,
-    /// Findings, in rule listing order.
-    pub findings: Vec<Finding>,
-}
-
-/// Streams every rule summary, reads each rule (at most `concurrency` in flight, results kept
-/// in listing order) and scans it. Stops at the first error.
-pub async fn scan_live(
-    client: &AutomationClient,
-    scanner: &Scanner,
-    concurrency: usize,
-) -> Result<LiveScan, BoxError> {
-    let mut rules = client
-        .rule_summaries(100)?
-        .map_ok(|summary: RuleSummary| async move {
-            let document = client.get_rule(&summary.uuid).await?;
-            Ok::<_, atlassian_rotation::Error>(scanner.scan_rule(&document.rule.to_value()?))
-        })
-        .try_buffered(concurrency.max(1))
-        .boxed();
-    let mut scan = LiveScan {
-        rules: 0,
-        findings: Vec::new(),
-    };
-    while let Some(findings) = rules.try_next().await? {
-        scan.rules += 1;
-        scan.findings.extend(findings);
-    }
-    Ok(scan)
 }
 
 /// Writes `value` as one line of JSON.
@@ -221,24 +164,7 @@ pub fn json_pretty(out: &mut impl Write, value: &impl Serialize) -> Result<(), B
     Ok(())
 }
 
-/// The journal directory used when none is given: `$XDG_STATE_HOME/atlassian-rotation`, else
-/// `$HOME/.local/state/atlassian-rotation`, else `.atlassian-rotation` in the current directory.
-pub fn default_journal() -> PathBuf {
-    let state = std::env::var_os("XDG_STATE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .filter(|v| !v.is_empty())
-                .map(|home| PathBuf::from(home).join(".local/state"))
-        });
-    match state {
-        Some(dir) => dir.join("atlassian-rotation"),
-        None => PathBuf::from(".atlassian-rotation"),
-    }
-}
-
-/// Prints a rotation report: as JSON, or as a short summary (it never holds a secret).
+/// Prints a rotation report: as JSON, or as the library's summary (it never holds a secret).
 pub fn print_report(
     json: bool,
     report: &RotationReport,
@@ -247,35 +173,6 @@ pub fn print_report(
     if json {
         return json_pretty(out, report);
     }
-    let state = match report.completed {
-        Some(step) if report.succeeded() => format!("complete ({step})"),
-        Some(step) => format!("stopped after {step}"),
-        None => "stopped before any step completed".to_owned(),
-    };
-    writeln!(
-        out,
-        "rotation {}: {state}; new token {}",
-        report.rotation_id,
-        report
-            .credential_fingerprint
-            .as_deref()
-            .unwrap_or("not minted")
-    )?;
-    if let Some(step) = report.resumed_from {
-        writeln!(out, "  resumed after {step}")?;
-    }
-    if let Some(u) = &report.updated {
-        writeln!(
-            out,
-            "  rules: {} found, {} rewritten, {} skipped (masked or secret references), {} conflicted",
-            u.found, u.rewritten, u.skipped, u.conflicted
-        )?;
-    }
-    for check in report.verified.iter().flat_map(|v| &v.checks) {
-        writeln!(out, "  verified: {check}")?;
-    }
-    for retired in report.finished.iter().flat_map(|f| &f.retired) {
-        writeln!(out, "  retired: {retired}")?;
-    }
+    writeln!(out, "{report}")?;
     Ok(())
 }

@@ -3,7 +3,6 @@
 mod model;
 mod query;
 
-use futures::StreamExt as _;
 use serde::Deserialize;
 
 use super::page::ListPage;
@@ -68,12 +67,7 @@ impl AdminClient {
     /// ```
     pub fn admin_api_keys(&self, org_id: &str, query: AdminKeyQuery) -> Paginated<AdminApiKeyInfo> {
         let first = keys_path(org_id, "").and_then(|path| Ok(get_with(path, query.to_pairs()?)));
-        match first {
-            Ok(call) => {
-                paginate::<ListPage<AdminApiKeyInfo>>(self.transport.clone(), call, "cursor")
-            }
-            Err(err) => futures::stream::once(async move { Err(err) }).boxed(),
-        }
+        paginate::<ListPage<AdminApiKeyInfo>>(self.transport.clone(), first, "cursor")
     }
 
     /// Counts an organization's Admin API keys matching the query's filters:

@@ -10,18 +10,18 @@ mod page;
 mod query;
 mod service_accounts;
 
-use futures::StreamExt as _;
+use url::Url;
 
 use crate::error::Result;
 use crate::secret::{AdminApiKey, bearer_header};
 use crate::transport::{
-    Auth, Call, ClientOptions, Idempotency, Paginated, Path, Transport, paginate,
+    Auth, Call, ClientOptions, Idempotency, Paginated, Path, Transport, paginate, unpaged,
 };
 
 pub use keys::{AdminApiKeyInfo, AdminKeyQuery, DateFilter, KeyActor, KeySort};
 pub use models::{
-    OrgApiToken, OrgTokenStatus, OrgTokenUser, Organization, Timestamp, Tunnel, TunnelStatus,
-    UserApiToken,
+    OrgApiToken, OrgTokenStatus, OrgTokenUser, Organization, Timestamp, Tunnel, TunnelInfo,
+    TunnelStatus, UserApiToken,
 };
 pub use query::OrgTokenQuery;
 pub use service_accounts::{RevokeAll, ServiceAccount, ServiceAccountToken};
@@ -34,19 +34,96 @@ pub use service_accounts::{RevokeAll, ServiceAccount, ServiceAccountToken};
 pub const DEFAULT_BASE_URL: &str = "https://api.atlassian.com";
 
 /// A client for the organization Admin APIs, authenticated with an Admin API key
-/// (`Authorization: Bearer`). Cheap to clone; clones share the connection pool and the key.
+/// (`Authorization: Bearer`). Built with [`AdminClient::builder`]. Cheap to clone; clones share
+/// the connection pool and the key.
 ///
 /// ```
 /// use atlassian_rotation::AdminClient;
 /// use atlassian_rotation::secret::AdminApiKey;
 ///
-/// let admin = AdminClient::new(AdminApiKey::new("admin-key"))?;
+/// let admin = AdminClient::builder(AdminApiKey::new("admin-key")).build()?;
+/// assert_eq!(admin.base_url().as_str(), "https://api.atlassian.com/");
 /// assert!(!format!("{admin:?}").contains("admin-key"));
 /// # Ok::<(), atlassian_rotation::Error>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct AdminClient {
     transport: Transport,
+}
+
+/// Builds an [`AdminClient`]: the Admin API key, and optionally a base URL (default
+/// [`DEFAULT_BASE_URL`]) and [`ClientOptions`]. Nothing is checked until [`build`](Self::build).
+/// `Debug` never shows the key.
+///
+/// ```
+/// use atlassian_rotation::{AdminClient, ClientOptions, RetryPolicy};
+/// use atlassian_rotation::secret::AdminApiKey;
+///
+/// let builder = AdminClient::builder(AdminApiKey::new("admin-key"))
+///     .base_url("http://127.0.0.1:8080")
+///     .options(ClientOptions::new().retry_policy(RetryPolicy::none()));
+/// assert!(!format!("{builder:?}").contains("admin-key"));
+/// let admin = builder.build()?;
+/// assert_eq!(admin.base_url().as_str(), "http://127.0.0.1:8080/");
+/// # Ok::<(), atlassian_rotation::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct AdminClientBuilder {
+    key: AdminApiKey,
+    base_url: Option<String>,
+    options: ClientOptions,
+}
+
+impl AdminClientBuilder {
+    /// Sends requests below `url` instead of `https://api.atlassian.com`: a proxy, or a fake on
+    /// loopback. A URL, or a bare host (then `https`); it must be `https`, or `http` on a
+    /// loopback host, unless [`ClientOptions::allow_plain_http`]. Checked by
+    /// [`build`](Self::build).
+    ///
+    /// ```
+    /// # use atlassian_rotation::AdminClient;
+    /// # use atlassian_rotation::secret::AdminApiKey;
+    /// let admin = AdminClient::builder(AdminApiKey::new("k")).base_url("admin-proxy.example.com").build()?;
+    /// assert_eq!(admin.base_url().as_str(), "https://admin-proxy.example.com/");
+    /// # Ok::<(), atlassian_rotation::Error>(())
+    /// ```
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// Connection and safety settings: timeouts, retries, response cap, plain http opt-in.
+    ///
+    /// ```
+    /// # use atlassian_rotation::{AdminClient, ClientOptions};
+    /// # use atlassian_rotation::secret::AdminApiKey;
+    /// let admin = AdminClient::builder(AdminApiKey::new("k"))
+    ///     .options(ClientOptions::new().timeout(std::time::Duration::from_secs(5)))
+    ///     .build()?;
+    /// # let _ = admin;
+    /// # Ok::<(), atlassian_rotation::Error>(())
+    /// ```
+    pub fn options(mut self, options: ClientOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// The client. Fails with [`Error::InvalidInput`](crate::Error::InvalidInput) when the base
+    /// URL is refused or the key cannot travel in a header (never echoing it).
+    ///
+    /// ```
+    /// # use atlassian_rotation::AdminClient;
+    /// # use atlassian_rotation::secret::AdminApiKey;
+    /// assert!(AdminClient::builder(AdminApiKey::new("k")).build().is_ok());
+    /// assert!(AdminClient::builder(AdminApiKey::new("k\n")).build().is_err());
+    /// assert!(AdminClient::builder(AdminApiKey::new("k")).base_url("http://admin.example.com").build().is_err());
+    /// ```
+    pub fn build(self) -> Result<AdminClient> {
+        let base = self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL);
+        let transport = Transport::new(base, self.options, Some(auth(&self.key)?))?;
+        Ok(AdminClient { transport })
+    }
 }
 
 fn auth(key: &AdminApiKey) -> Result<Auth> {
@@ -66,42 +143,49 @@ fn gone_on_retry_is_done(outcome: Result<()>) -> Result<()> {
 }
 
 impl AdminClient {
-    /// A client on `https://api.atlassian.com` with default [`ClientOptions`].
-    ///
-    /// Fails with [`Error::InvalidInput`](crate::Error::InvalidInput) when the key cannot travel in a header.
-    pub fn new(key: AdminApiKey) -> Result<Self> {
-        Self::with_options(key, ClientOptions::new())
-    }
-
-    /// A client with explicit options (a base URL for a proxy or a fake, timeouts, retries).
+    /// Starts building a client that authenticates with `key`.
     ///
     /// ```
-    /// use atlassian_rotation::{AdminClient, ClientOptions, RetryPolicy};
+    /// use atlassian_rotation::AdminClient;
     /// use atlassian_rotation::secret::AdminApiKey;
     ///
-    /// let admin = AdminClient::with_options(
-    ///     AdminApiKey::new("admin-key"),
-    ///     ClientOptions::new().base_url("http://127.0.0.1:8080").retry_policy(RetryPolicy::none()),
-    /// )?;
+    /// let admin = AdminClient::builder(AdminApiKey::new("admin-key")).build()?;
     /// # let _ = admin;
     /// # Ok::<(), atlassian_rotation::Error>(())
     /// ```
-    pub fn with_options(key: AdminApiKey, options: ClientOptions) -> Result<Self> {
-        let transport = Transport::new(DEFAULT_BASE_URL, options, Some(auth(&key)?))?;
-        Ok(Self { transport })
+    pub fn builder(key: AdminApiKey) -> AdminClientBuilder {
+        AdminClientBuilder {
+            key,
+            base_url: None,
+            options: ClientOptions::new(),
+        }
     }
 
-    /// Replaces the Admin API key for every later request, on this client and all its clones
-    /// (for example after the key itself was rotated).
+    /// The base URL requests go below.
     ///
     /// ```
     /// # use atlassian_rotation::AdminClient;
     /// # use atlassian_rotation::secret::AdminApiKey;
-    /// let admin = AdminClient::new(AdminApiKey::new("old-key"))?;
-    /// admin.set_api_key(AdminApiKey::new("new-key"))?;
+    /// let admin = AdminClient::builder(AdminApiKey::new("k")).base_url("http://127.0.0.1:9").build()?;
+    /// assert_eq!(admin.base_url().port(), Some(9));
     /// # Ok::<(), atlassian_rotation::Error>(())
     /// ```
-    pub fn set_api_key(&self, key: AdminApiKey) -> Result<()> {
+    pub fn base_url(&self) -> &Url {
+        self.transport.base_url()
+    }
+
+    /// Replaces the Admin API key for every later request, on this client and all its clones
+    /// (for example after the key itself was rotated). Fails, changing nothing, when the key
+    /// cannot travel in a header.
+    ///
+    /// ```
+    /// # use atlassian_rotation::AdminClient;
+    /// # use atlassian_rotation::secret::AdminApiKey;
+    /// let admin = AdminClient::builder(AdminApiKey::new("old-key")).build()?;
+    /// admin.set_credentials(AdminApiKey::new("new-key"))?;
+    /// # Ok::<(), atlassian_rotation::Error>(())
+    /// ```
+    pub fn set_credentials(&self, key: AdminApiKey) -> Result<()> {
         self.transport.set_auth(auth(&key)?);
         Ok(())
     }
@@ -156,21 +240,26 @@ impl AdminClient {
         Ok(wire.into())
     }
 
-    /// Lists a managed user's API tokens: `GET /users/{account_id}/manage/api-tokens`.
+    /// Streams a managed user's API tokens: `GET /users/{account_id}/manage/api-tokens`.
+    ///
+    /// The endpoint answers every token at once; the listing yields them like any other
+    /// [`Paginated`] listing. An invalid account id is its first item, before any request.
     ///
     /// ```no_run
+    /// use futures::TryStreamExt as _;
+    ///
     /// # async fn run(admin: atlassian_rotation::AdminClient) -> atlassian_rotation::Result<()> {
-    /// for token in admin.user_api_tokens("557058:f5a2d3b1-0000").await? {
+    /// let mut tokens = admin.user_api_tokens("557058:f5a2d3b1-0000");
+    /// while let Some(token) = tokens.try_next().await? {
     ///     println!("{} expires {:?}", token.id, token.expiry);
     /// }
     /// # Ok(()) }
     /// ```
-    pub async fn user_api_tokens(&self, account_id: &str) -> Result<Vec<UserApiToken>> {
-        let path = Path::new("users")
-            .param("account id", account_id)?
-            .lit("manage/api-tokens");
-        let tokens: Option<Vec<UserApiToken>> = self.transport.json(Call::get(path)).await?;
-        Ok(tokens.unwrap_or_default())
+    pub fn user_api_tokens(&self, account_id: &str) -> Paginated<UserApiToken> {
+        let call = Path::new("users")
+            .param("account id", account_id)
+            .map(|path| Call::get(path.lit("manage/api-tokens")));
+        unpaged(self.transport.clone(), call)
     }
 
     /// Revokes one API token of a managed user:
@@ -222,11 +311,6 @@ impl AdminClient {
                     .into_iter()
                     .fold(Call::get(path), |call, (k, v)| call.query(&k, v)))
             });
-        match first {
-            Ok(call) => {
-                paginate::<page::ListPage<OrgApiToken>>(self.transport.clone(), call, "cursor")
-            }
-            Err(err) => futures::stream::once(async move { Err(err) }).boxed(),
-        }
+        paginate::<page::ListPage<OrgApiToken>>(self.transport.clone(), first, "cursor")
     }
 }

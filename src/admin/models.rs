@@ -5,73 +5,12 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::secret::TunnelKey;
 
-/// A timestamp as Atlassian sent it, kept verbatim so a format change never breaks decoding.
-///
-/// The Admin APIs document UTC ISO 8601 strings such as `2025-03-19T00:00:00.000Z`;
-/// [`Timestamp::parse`] reads RFC 3339 and returns `None` for anything else, and
-/// [`Timestamp::as_str`] always gives back the original text.
-///
-/// ```
-/// use atlassian_rotation::admin::Timestamp;
-/// use time::macros::datetime;
-///
-/// let at = Timestamp::new("2025-03-19T00:00:00.000Z");
-/// assert_eq!(at.parse(), Some(datetime!(2025-03-19 00:00:00 UTC)));
-/// assert_eq!(Timestamp::new("19/03/2025").parse(), None);
-/// assert_eq!(Timestamp::new("19/03/2025").as_str(), "19/03/2025");
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize, Serialize)]
-#[serde(transparent)]
-pub struct Timestamp(String);
+mod timestamp;
 
-impl Timestamp {
-    /// Wraps a timestamp string.
-    pub fn new(raw: impl Into<String>) -> Self {
-        Self(raw.into())
-    }
-
-    /// The text as received.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The instant, when the text is RFC 3339; `None` otherwise.
-    pub fn parse(&self) -> Option<OffsetDateTime> {
-        OffsetDateTime::parse(self.0.trim(), &Rfc3339).ok()
-    }
-
-    /// Whether this instant is at or before `now + window`, i.e. it has passed or will pass
-    /// within `window`. `None` when the text does not parse, so callers decide what an
-    /// unreadable date means.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use atlassian_rotation::admin::Timestamp;
-    /// use time::macros::datetime;
-    ///
-    /// let now = datetime!(2025-03-01 00:00:00 UTC);
-    /// let at = Timestamp::new("2025-03-19T00:00:00Z");
-    /// assert_eq!(at.is_within(Duration::from_secs(30 * 86_400), now), Some(true));
-    /// assert_eq!(at.is_within(Duration::from_secs(86_400), now), Some(false));
-    /// ```
-    pub fn is_within(&self, window: Duration, now: OffsetDateTime) -> Option<bool> {
-        let at = self.parse()?;
-        Some(match time::Duration::try_from(window) {
-            Ok(window) => now.checked_add(window).is_none_or(|limit| at <= limit),
-            Err(_) => true,
-        })
-    }
-}
-
-impl fmt::Display for Timestamp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+pub use timestamp::Timestamp;
 
 /// An enum over Atlassian's SCREAMING_CASE status strings that keeps values it does not know.
 macro_rules! open_enum {
@@ -175,6 +114,14 @@ open_enum!(
 /// assert!(!format!("{tunnel:?} {tunnel}").contains("s3cr3t"));
 /// assert_eq!(tunnel.key.expose_secret(), "s3cr3t");
 /// ```
+///
+/// It holds the key, so it does not implement `Serialize`: store, log or pass on
+/// [`Tunnel::info`] instead.
+///
+/// ```compile_fail,E0277
+/// fn serializable<T: serde::Serialize>() {}
+/// serializable::<atlassian_rotation::admin::Tunnel>();
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Tunnel {
@@ -231,6 +178,56 @@ impl Tunnel {
         self.upstream_dns_url = Some(url.into());
         self
     }
+
+    /// The tunnel without its key: what a service can store, log or pass on.
+    ///
+    /// ```
+    /// use atlassian_rotation::admin::{Tunnel, TunnelStatus};
+    /// use atlassian_rotation::secret::TunnelKey;
+    ///
+    /// let tunnel = Tunnel::new("id-1", "farm", TunnelKey::new("s3cr3t"), TunnelStatus::Connected);
+    /// let json = serde_json::to_string(&tunnel.info()).unwrap();
+    /// assert_eq!(json, r#"{"id":"id-1","name":"farm","status":"CONNECTED","onPremiseUrl":null,"upstreamDnsUrl":null}"#);
+    /// ```
+    pub fn info(&self) -> TunnelInfo {
+        TunnelInfo {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            status: self.status.clone(),
+            on_premise_url: self.on_premise_url.clone(),
+            upstream_dns_url: self.upstream_dns_url.clone(),
+        }
+    }
+}
+
+/// An application tunnel without its key ([`Tunnel::info`]), in the Admin API's field names.
+/// Serializable: it holds no secret.
+///
+/// ```
+/// use atlassian_rotation::admin::{TunnelInfo, TunnelStatus};
+///
+/// let info: TunnelInfo = serde_json::from_str(
+///     r#"{"id":"id-1","name":"farm","status":"DISCONNECTED","onPremiseUrl":"https://jira.internal"}"#,
+/// ).unwrap();
+/// assert_eq!(info.status, TunnelStatus::Disconnected);
+/// assert_eq!(info.upstream_dns_url, None);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct TunnelInfo {
+    /// The tunnel id.
+    pub id: String,
+    /// The tunnel's display name.
+    pub name: String,
+    /// The connection state.
+    pub status: TunnelStatus,
+    /// The Data Center base URL the tunnel serves.
+    #[serde(default)]
+    pub on_premise_url: Option<String>,
+    /// The tunnel's upstream DNS URL.
+    #[serde(default)]
+    pub upstream_dns_url: Option<String>,
 }
 
 impl fmt::Display for Tunnel {
@@ -293,13 +290,21 @@ impl From<TunnelWire> for Tunnel {
 ///
 /// let org = Organization::new("0a1b2c", Some("Example Corp".into()));
 /// assert_eq!(org.name.as_deref(), Some("Example Corp"));
+/// let json = serde_json::to_string(&org).unwrap();
+/// assert_eq!(json, r#"{"id":"0a1b2c","name":"Example Corp"}"#);
+/// assert_eq!(serde_json::from_str::<Organization>(&json).unwrap(), org);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// It serializes flat (`{"id", "name"}`), as the other models do, not in the API's
+/// `{"data": {"id", "attributes": {"name"}}}` envelope, which only the client reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct Organization {
     /// The organization id.
     pub id: String,
     /// The organization name (`attributes.name`).
+    #[serde(default)]
     pub name: Option<String>,
 }
 
@@ -493,19 +498,6 @@ impl super::page::Keyed for OrgApiToken {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use time::macros::datetime;
-
-    #[test]
-    fn timestamps_keep_unparseable_text_and_compare_windows() {
-        let now = datetime!(2025-03-01 00:00:00 UTC);
-        let past = Timestamp::new("2024-01-01T00:00:00+01:00");
-        assert_eq!(past.is_within(Duration::ZERO, now), Some(true));
-        assert_eq!(Timestamp::new("soon").is_within(Duration::ZERO, now), None);
-        assert_eq!(
-            Timestamp::new("2099-01-01T00:00:00Z").is_within(Duration::MAX, now),
-            Some(true)
-        );
-    }
 
     #[test]
     fn open_enums_round_trip_known_and_unknown_values() {

@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use futures::StreamExt as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
@@ -160,10 +159,7 @@ fn listing<T>(admin: &AdminClient, first: Result<Call>) -> Paginated<T>
 where
     T: Keyed + serde::de::DeserializeOwned + Send + 'static,
 {
-    match first {
-        Ok(call) => paginate::<ListPage<T>>(admin.transport.clone(), call, "cursor"),
-        Err(err) => futures::stream::once(async move { Err(err) }).boxed(),
-    }
+    paginate::<ListPage<T>>(admin.transport.clone(), first, "cursor")
 }
 
 impl AdminClient {

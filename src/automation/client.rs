@@ -1,10 +1,9 @@
 //! `AutomationClient`: the Automation REST API (`/rest/v1/rule/...`).
 
-use std::fmt;
-
 use serde::Serialize;
 use url::Url;
 
+use super::builder::AutomationClientBuilder;
 use super::model::{RuleDocument, RuleState};
 use super::summary::{RuleSummary, SearchRequest, SummaryPage, SummaryResponse};
 use serde_json::Value;
@@ -12,8 +11,8 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 use crate::secret::ApiCredentials;
 use crate::transport::{
-    Auth, Call, ClientOptions, Idempotency, Page, Paginated, Path, Transport, check_id,
-    credential_like_runs, next_page_url, paginate,
+    Auth, Call, Idempotency, Page, Paginated, Path, Transport, credential_like_runs, next_page_url,
+    paginate,
 };
 
 /// The product whose rules the API manages.
@@ -46,115 +45,25 @@ impl Product {
     }
 }
 
-/// Where the Automation API of one site lives.
-///
-/// ```
-/// use atlassian_rotation::automation::{AutomationBase, Product};
-///
-/// let api = AutomationBase::api(Product::Jira, "4e119cf2-4b83-4195-abdf-d7a2f9bd043d").unwrap();
-/// assert_eq!(api.as_str(), "https://api.atlassian.com/automation/public/jira/4e119cf2-4b83-4195-abdf-d7a2f9bd043d");
-///
-/// let site = AutomationBase::site("example.atlassian.net", Product::Confluence, "c1d").unwrap();
-/// assert_eq!(site.as_str(), "https://example.atlassian.net/gateway/api/automation/public/confluence/c1d");
-///
-/// assert!(AutomationBase::api(Product::Jira, "..").is_err());
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AutomationBase(String);
-
-impl AutomationBase {
-    /// The public gateway: `https://api.atlassian.com/automation/public/{product}/{cloudId}`.
-    /// The cloud id is escaped as one path segment; an empty one, `.` or `..` is refused.
-    ///
-    /// ```
-    /// use atlassian_rotation::automation::{AutomationBase, Product};
-    /// let base = AutomationBase::api(Product::Jira, "a b")?;
-    /// assert_eq!(base.as_str(), "https://api.atlassian.com/automation/public/jira/a%20b");
-    /// # Ok::<(), atlassian_rotation::Error>(())
-    /// ```
-    pub fn api(product: Product, cloud_id: &str) -> Result<Self> {
-        let root = Url::parse("https://api.atlassian.com/").expect("a constant, valid URL");
-        Self::below(root, &["automation", "public"], product, cloud_id)
-    }
-
-    /// The site gateway: `https://{site}/gateway/api/automation/public/{product}/{cloudId}`.
-    /// `site` is a host (`example.atlassian.net`) or an `https` URL (`http` on loopback).
-    ///
-    /// ```
-    /// use atlassian_rotation::automation::{AutomationBase, Product};
-    /// let base = AutomationBase::site("https://example.atlassian.net", Product::Jira, "c1")?;
-    /// assert_eq!(base.as_str(), "https://example.atlassian.net/gateway/api/automation/public/jira/c1");
-    /// assert!(AutomationBase::site("http://example.atlassian.net", Product::Jira, "c1").is_err());
-    /// # Ok::<(), atlassian_rotation::Error>(())
-    /// ```
-    pub fn site(site: &str, product: Product, cloud_id: &str) -> Result<Self> {
-        let root = crate::jira::site_url(site, false)?;
-        Self::below(
-            root,
-            &["gateway", "api", "automation", "public"],
-            product,
-            cloud_id,
-        )
-    }
-
-    /// Any full base URL, for a proxy or a fake: requests go to `{url}/rest/v1/...`.
-    ///
-    /// ```
-    /// use atlassian_rotation::automation::AutomationBase;
-    /// assert!(AutomationBase::url("http://127.0.0.1:8080/automation").is_ok());
-    /// assert!(AutomationBase::url("not a url").is_err());
-    /// ```
-    pub fn url(full: &str) -> Result<Self> {
-        let url =
-            Url::parse(full.trim()).map_err(|e| Error::invalid_input("base URL", e.to_string()))?;
-        Ok(Self(url.as_str().trim_end_matches('/').to_owned()))
-    }
-
-    fn below(mut root: Url, fixed: &[&str], product: Product, cloud_id: &str) -> Result<Self> {
-        check_id("cloud id", cloud_id)?;
-        root.path_segments_mut()
-            .map_err(|()| Error::invalid_input("site URL", "cannot have a path"))?
-            .pop_if_empty()
-            .extend(fixed)
-            .push(product.as_str())
-            .push(cloud_id);
-        Ok(Self(root.into()))
-    }
-
-    /// The base URL.
-    ///
-    /// ```
-    /// use atlassian_rotation::automation::AutomationBase;
-    /// assert_eq!(AutomationBase::url("https://proxy.example.com/a/")?.as_str(), "https://proxy.example.com/a");
-    /// # Ok::<(), atlassian_rotation::Error>(())
-    /// ```
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for AutomationBase {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
 /// A client for the Automation REST API of one site, authenticated with basic
 /// `email:api_token` (a classic, unscoped token of a site admin).
 ///
 /// Cheap to clone (clones share the connection pool and the credentials); `Debug` never shows
 /// the credentials.
 ///
+/// Built with [`AutomationClient::builder`].
+///
 /// ```no_run
 /// # async fn run() -> atlassian_rotation::Result<()> {
-/// use atlassian_rotation::automation::{AutomationBase, AutomationClient, Product};
+/// use atlassian_rotation::automation::{AutomationClient, Product};
 /// use atlassian_rotation::secret::{ApiCredentials, ApiToken};
 /// use futures::TryStreamExt as _;
 ///
-/// let base = AutomationBase::api(Product::Jira, "4e119cf2-4b83-4195-abdf-d7a2f9bd043d")?;
 /// let creds = ApiCredentials::new("admin@example.com", ApiToken::new("ATATT-secret"));
-/// let client = AutomationClient::new(base, &creds)?;
-/// let summaries: Vec<_> = client.rule_summaries(100)?.try_collect().await?;
+/// let client = AutomationClient::builder(creds)
+///     .cloud(Product::Jira, "4e119cf2-4b83-4195-abdf-d7a2f9bd043d")
+///     .build()?;
+/// let summaries: Vec<_> = client.rule_summaries(100).try_collect().await?;
 /// for summary in &summaries {
 ///     let doc = client.get_rule(&summary.uuid).await?;
 ///     println!("{:?} has {} components", doc.rule.name(), doc.rule.walk_components().count());
@@ -167,6 +76,28 @@ pub struct AutomationClient {
 }
 
 impl AutomationClient {
+    /// Starts building a client that authenticates with `credentials`; say where the
+    /// Automation API is with [`cloud`](AutomationClientBuilder::cloud),
+    /// [`site`](AutomationClientBuilder::site) or [`base_url`](AutomationClientBuilder::base_url).
+    ///
+    /// ```
+    /// use atlassian_rotation::automation::{AutomationClient, Product};
+    /// use atlassian_rotation::secret::{ApiCredentials, ApiToken};
+    ///
+    /// let creds = ApiCredentials::new("admin@example.com", ApiToken::new("ATATT-secret"));
+    /// let client = AutomationClient::builder(creds).cloud(Product::Jira, "c1").build()?;
+    /// assert!(!format!("{client:?}").contains("ATATT"));
+    /// # Ok::<(), atlassian_rotation::Error>(())
+    /// ```
+    pub fn builder(credentials: ApiCredentials) -> AutomationClientBuilder {
+        AutomationClientBuilder::new(credentials)
+    }
+
+    /// A client on `transport`, for the builder.
+    pub(super) fn from_transport(transport: Transport) -> Self {
+        Self { transport }
+    }
+
     /// The credentials this client sends, to ask who it acts as.
     pub(crate) fn auth(&self) -> Option<crate::transport::Auth> {
         self.transport.auth()
@@ -177,54 +108,13 @@ impl AutomationClient {
         &self.transport
     }
 
-    /// A client for `base` with the default [`ClientOptions`].
-    ///
-    /// ```
-    /// use atlassian_rotation::automation::{AutomationBase, AutomationClient, Product};
-    /// use atlassian_rotation::secret::{ApiCredentials, ApiToken};
-    ///
-    /// let creds = ApiCredentials::new("admin@example.com", ApiToken::new("ATATT-secret"));
-    /// let client = AutomationClient::new(AutomationBase::api(Product::Jira, "c1")?, &creds)?;
-    /// assert!(!format!("{client:?}").contains("ATATT"));
-    /// # Ok::<(), atlassian_rotation::Error>(())
-    /// ```
-    pub fn new(base: AutomationBase, credentials: &ApiCredentials) -> Result<Self> {
-        Self::with_options(base, credentials, ClientOptions::new())
-    }
-
-    /// A client with connection options. `base` wins over `options.base_url`.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use atlassian_rotation::ClientOptions;
-    /// use atlassian_rotation::automation::{AutomationBase, AutomationClient};
-    /// use atlassian_rotation::secret::{ApiCredentials, ApiToken};
-    ///
-    /// let creds = ApiCredentials::new("admin@example.com", ApiToken::new("t"));
-    /// let base = AutomationBase::url("http://127.0.0.1:9/automation/public/jira/c1")?;
-    /// let client = AutomationClient::with_options(base, &creds, ClientOptions::new().timeout(Duration::from_secs(5)))?;
-    /// # let _ = client;
-    /// # Ok::<(), atlassian_rotation::Error>(())
-    /// ```
-    pub fn with_options(
-        base: AutomationBase,
-        credentials: &ApiCredentials,
-        mut options: ClientOptions,
-    ) -> Result<Self> {
-        options.base_url = Some(base.0);
-        let auth = Auth::Header(credentials.basic_header()?);
-        Ok(Self {
-            transport: Transport::new("", options, Some(auth))?,
-        })
-    }
-
     /// The base URL requests go below.
     ///
     /// ```
-    /// # use atlassian_rotation::automation::{AutomationBase, AutomationClient, Product};
+    /// # use atlassian_rotation::automation::{AutomationClient, Product};
     /// # use atlassian_rotation::secret::{ApiCredentials, ApiToken};
     /// let creds = ApiCredentials::new("a@example.com", ApiToken::new("t"));
-    /// let client = AutomationClient::new(AutomationBase::api(Product::Jira, "c1")?, &creds)?;
+    /// let client = AutomationClient::builder(creds).cloud(Product::Jira, "c1").build()?;
     /// assert_eq!(client.base_url().path(), "/automation/public/jira/c1");
     /// # Ok::<(), atlassian_rotation::Error>(())
     /// ```
@@ -237,10 +127,10 @@ impl AutomationClient {
     /// to back off its concurrency.
     ///
     /// ```
-    /// # use atlassian_rotation::automation::{AutomationBase, AutomationClient};
+    /// # use atlassian_rotation::automation::AutomationClient;
     /// # use atlassian_rotation::secret::{ApiCredentials, ApiToken};
     /// # let creds = ApiCredentials::new("a@example.com", ApiToken::new("t"));
-    /// let client = AutomationClient::new(AutomationBase::url("https://example.com/a")?, &creds)?;
+    /// let client = AutomationClient::builder(creds).base_url("https://example.com/a").build()?;
     /// assert_eq!(client.rate_limit_hits(), 0);
     /// # Ok::<(), atlassian_rotation::Error>(())
     /// ```
@@ -249,47 +139,43 @@ impl AutomationClient {
     }
 
     /// Uses other credentials from the next request on: after a rotation revokes the token this
-    /// client was built with. Clones of this client share the change.
+    /// client was built with. Clones of this client share the change. Fails, changing nothing,
+    /// when they cannot travel in a header.
     ///
     /// ```
-    /// # use atlassian_rotation::automation::{AutomationBase, AutomationClient, Product};
+    /// # use atlassian_rotation::automation::{AutomationClient, Product};
     /// # use atlassian_rotation::secret::{ApiCredentials, ApiToken};
-    /// let client = AutomationClient::new(
-    ///     AutomationBase::api(Product::Jira, "c1")?,
-    ///     &ApiCredentials::new("a@example.com", ApiToken::new("old")),
-    /// )?;
-    /// client.set_credentials(&ApiCredentials::new("a@example.com", ApiToken::new("new")))?;
+    /// let client = AutomationClient::builder(ApiCredentials::new("a@example.com", ApiToken::new("old")))
+    ///     .cloud(Product::Jira, "c1")
+    ///     .build()?;
+    /// client.set_credentials(ApiCredentials::new("a@example.com", ApiToken::new("new")))?;
     /// # Ok::<(), atlassian_rotation::Error>(())
     /// ```
-    pub fn set_credentials(&self, credentials: &ApiCredentials) -> Result<()> {
+    pub fn set_credentials(&self, credentials: ApiCredentials) -> Result<()> {
         self.transport
             .set_auth(Auth::Header(credentials.basic_header()?));
         Ok(())
     }
 
     /// `GET /rest/v1/rule/summary?limit=`: every rule's summary, following `links.next` page
-    /// by page (in any of its forms). `limit` is the page size, 1 to 100; anything else is
-    /// refused before a request is sent.
+    /// by page (in any of its forms). `limit` is the page size, 1 to 100; anything else is the
+    /// listing's first item, an [`Error::InvalidInput`], before any request.
     ///
     /// Cursors expire after about an hour: consume the stream without long pauses.
     ///
     /// ```no_run
     /// # async fn run(client: atlassian_rotation::automation::AutomationClient) -> atlassian_rotation::Result<()> {
     /// use futures::TryStreamExt as _;
-    /// let mut summaries = client.rule_summaries(100)?;
+    /// let mut summaries = client.rule_summaries(100);
     /// while let Some(summary) = summaries.try_next().await? {
     ///     println!("{} {:?}", summary.uuid, summary.name);
     /// }
     /// # Ok(()) }
     /// ```
-    pub fn rule_summaries(&self, limit: u32) -> Result<Paginated<RuleSummary>> {
-        check_limit(limit)?;
-        let call = Call::get(Path::new("rest/v1/rule/summary")).query("limit", limit);
-        Ok(paginate::<SummaryResponse>(
-            self.transport.clone(),
-            call,
-            "cursor",
-        ))
+    pub fn rule_summaries(&self, limit: u32) -> Paginated<RuleSummary> {
+        let call = check_limit(limit)
+            .map(|()| Call::get(Path::new("rest/v1/rule/summary")).query("limit", limit));
+        paginate::<SummaryResponse>(self.transport.clone(), call, "cursor")
     }
 
     /// `POST /rest/v1/rule/summary`: one page of the summaries matching `request`.
@@ -387,9 +273,19 @@ impl AutomationClient {
     /// # Ok(()) }
     /// ```
     pub async fn get_rule_json(&self, rule_uuid: &str) -> Result<Value> {
+        self.read_rule_json(rule_uuid, false).await
+    }
+
+    /// [`get_rule_json`](Self::get_rule_json), optionally asking the API to redact secure
+    /// values (`?redactSensitiveFields=true`): for read-only inventories that need not see them.
+    pub(crate) async fn read_rule_json(&self, rule_uuid: &str, redact: bool) -> Result<Value> {
         let path = rule_path(rule_uuid)?;
         let template = path.template().to_owned();
-        let document: Value = self.transport.json(Call::get(path)).await?;
+        let mut call = Call::get(path);
+        if redact {
+            call = call.query("redactSensitiveFields", true);
+        }
+        let document: Value = self.transport.json(call).await?;
         if !document.get("rule").is_some_and(Value::is_object) {
             return Err(Error::Decode {
                 request: Box::new(crate::error::RequestInfo::read("GET", &template)),

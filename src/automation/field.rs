@@ -219,24 +219,65 @@ pub(crate) fn write_ordered<S: Serializer>(
     }
 }
 
-/// Implements `Serialize` and `Deserialize` for a struct derived with `#[serde(remote = "Self")]`
-/// and holding a `key_order: KeyOrder` field and a flattened `extra` map, so it keeps its key
-/// order. `$known` lists the JSON names of its typed fields (a test checks the list).
-macro_rules! ordered_serde {
-    ($ty:ident, $known:expr) => {
-        impl serde::Serialize for $ty {
+/// Declares a model struct of the rule JSON that keeps its key order, and implements its
+/// `Serialize` and `Deserialize`: the struct's derived serde code goes through
+/// [`write_ordered`] and [`read_ordered`]. `$known` lists the JSON names of its typed fields (a
+/// test checks the list); the struct holds a flattened `extra` map and a `key_order: KeyOrder`.
+///
+/// Each field's doc comments come before its `#[serde(...)]` attributes. The docs go on the
+/// public struct, the serde attributes on a private twin in module `$repr` that serde's
+/// `remote` derive reads: on the public struct, that derive would add public inherent
+/// `serialize` and `deserialize` functions, shown in rustdoc as if they were its API.
+///
+/// Without the serde traits in scope, a model has no such function:
+///
+/// ```compile_fail,E0599
+/// let _ = atlassian_rotation::automation::Rule::deserialize(serde_json::json!({}));
+/// ```
+macro_rules! lossless_model {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident via $repr:ident {
+            $(
+                $(#[doc = $doc:literal])*
+                $(#[serde($($serde:tt)*)])*
+                $vis:vis $field:ident : $ty:ty,
+            )*
+        }
+        known: $known:expr
+    ) => {
+        $(#[$meta])*
+        pub struct $name {
+            $($(#[doc = $doc])* $vis $field: $ty,)*
+        }
+
+        mod $repr {
+            use super::*;
+
+            type Target = super::$name;
+
+            /// The serde derive of the public struct of the same fields.
+            #[derive(serde::Serialize, serde::Deserialize)]
+            #[serde(remote = "Target", rename_all = "camelCase")]
+            #[allow(dead_code)]
+            pub(super) struct Repr {
+                $($(#[serde($($serde)*)])* $field: $ty,)*
+            }
+        }
+
+        impl serde::Serialize for $name {
             fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 $crate::automation::field::write_ordered(serializer, &self.key_order, |s| {
-                    $ty::serialize(self, s)
+                    $repr::Repr::serialize(self, s)
                 })
             }
         }
 
-        impl<'de> serde::Deserialize<'de> for $ty {
+        impl<'de> serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
                 let (mut value, order, extra) =
                     $crate::automation::field::read_ordered(deserializer, &$known, |d| {
-                        $ty::deserialize(d)
+                        $repr::Repr::deserialize(d)
                     })?;
                 value.key_order = order;
                 value.extra = extra;
@@ -245,7 +286,7 @@ macro_rules! ordered_serde {
         }
     };
 }
-pub(crate) use ordered_serde;
+pub(crate) use lossless_model;
 
 #[cfg(test)]
 mod tests {

@@ -31,6 +31,7 @@
 //! assert_eq!(again, serde_json::from_str::<serde_json::Value>(body).unwrap());
 //! ```
 
+mod builder;
 mod client;
 mod field;
 mod model;
@@ -39,7 +40,8 @@ pub mod scan;
 mod summary;
 mod walk;
 
-pub use client::{AutomationBase, AutomationClient, Product};
+pub use builder::AutomationClientBuilder;
+pub use client::{AutomationClient, Product};
 pub use field::Field;
 pub use model::{Component, ComponentKind, ExportFile, Rule, RuleDocument, RuleState};
 pub use rewrite::{Rewrite, plan_rule, rewrite_rule};

@@ -14,7 +14,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::field::{Field, KeyOrder, located, ordered_serde};
+use super::field::{Field, KeyOrder, located, lossless_model};
 use crate::error::{Error, Result};
 
 /// The kind of a rule component (`component` in the JSON). Values this crate does not know are
@@ -129,71 +129,68 @@ string_enum!(RuleState {
     Disabled = "DISABLED",
 });
 
-/// One component of a rule: the trigger, a condition, an action, a branch or an IF/ELSE block,
-/// with its nested `children` and `conditions`.
-///
-/// `value` is the component's configuration, kept as opaque JSON: for a web request
-/// (`type: "jira.issue.outgoing.webhook"`) it holds the URL and headers.
-///
-/// ```
-/// use atlassian_rotation::automation::{Component, ComponentKind};
-/// use serde_json::json;
-///
-/// let text = r#"{"id":"7","component":"ACTION","type":"codebarrel.action.log","value":"hi","futureField":{"a":1}}"#;
-/// let component: Component = serde_json::from_str(text).unwrap();
-/// assert_eq!(component.kind(), Some(&ComponentKind::Action));
-/// assert_eq!(component.component_type(), Some("codebarrel.action.log"));
-/// assert_eq!(component.extra["futureField"], json!({"a": 1}));
-/// assert_eq!(serde_json::to_string(&component).unwrap(), text);
-///
-/// let built = Component::new(ComponentKind::Action, "codebarrel.action.log", json!("hello"));
-/// assert_eq!(serde_json::to_value(&built).unwrap()["type"], "codebarrel.action.log");
-/// ```
-#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(remote = "Self", rename_all = "camelCase")]
-#[non_exhaustive]
-pub struct Component {
-    /// The component id (a UUID on current Cloud sites, a number as a string on older ones and on
-    /// Data Center). Leave it absent for a new component.
-    #[serde(default, skip_serializing_if = "Field::is_absent")]
-    pub id: Field<String>,
-    /// `TRIGGER`, `ACTION`, `CONDITION`, `CONDITION_BLOCK`, `BRANCH`, ...
-    #[serde(default, skip_serializing_if = "Field::is_absent")]
-    pub component: Field<ComponentKind>,
-    /// `schemaVersion`: the version of the component's `value` shape.
-    #[serde(default, skip_serializing_if = "Field::is_absent")]
-    pub schema_version: Field<i64>,
-    /// `type`: what the component does, e.g. `jira.issue.outgoing.webhook`.
-    #[serde(rename = "type", default, skip_serializing_if = "Field::is_absent")]
-    pub component_type: Field<String>,
-    /// The component's configuration, opaque.
-    #[serde(default, skip_serializing_if = "Field::is_absent")]
-    pub value: Field<Value>,
-    /// Components nested inside this one (the actions of a branch or of an IF/ELSE block).
-    #[serde(default, skip_serializing_if = "Field::is_absent")]
-    pub children: Field<Vec<Component>>,
-    /// Conditions attached to this component (the conditions of an IF block or of the trigger).
-    #[serde(default, skip_serializing_if = "Field::is_absent")]
-    pub conditions: Field<Vec<Component>>,
-    /// `parentId`: the component this one is a child of.
-    #[serde(default, skip_serializing_if = "Field::is_absent")]
-    pub parent_id: Field<String>,
-    /// `conditionParentId`: the component this one is a condition of.
-    #[serde(default, skip_serializing_if = "Field::is_absent")]
-    pub condition_parent_id: Field<String>,
-    /// `connectionId`: the connection the component uses.
-    #[serde(default, skip_serializing_if = "Field::is_absent")]
-    pub connection_id: Field<String>,
-    /// Every field this crate does not know, unchanged.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-    #[serde(skip)]
-    key_order: KeyOrder,
-}
-
-ordered_serde!(
-    Component,
-    [
+lossless_model! {
+    /// One component of a rule: the trigger, a condition, an action, a branch or an IF/ELSE block,
+    /// with its nested `children` and `conditions`.
+    ///
+    /// `value` is the component's configuration, kept as opaque JSON: for a web request
+    /// (`type: "jira.issue.outgoing.webhook"`) it holds the URL and headers.
+    ///
+    /// ```
+    /// use atlassian_rotation::automation::{Component, ComponentKind};
+    /// use serde_json::json;
+    ///
+    /// let text = r#"{"id":"7","component":"ACTION","type":"codebarrel.action.log","value":"hi","futureField":{"a":1}}"#;
+    /// let component: Component = serde_json::from_str(text).unwrap();
+    /// assert_eq!(component.kind(), Some(&ComponentKind::Action));
+    /// assert_eq!(component.component_type(), Some("codebarrel.action.log"));
+    /// assert_eq!(component.extra["futureField"], json!({"a": 1}));
+    /// assert_eq!(serde_json::to_string(&component).unwrap(), text);
+    ///
+    /// let built = Component::new(ComponentKind::Action, "codebarrel.action.log", json!("hello"));
+    /// assert_eq!(serde_json::to_value(&built).unwrap()["type"], "codebarrel.action.log");
+    /// ```
+    #[derive(Clone, Default, PartialEq)]
+    #[non_exhaustive]
+    pub struct Component via component_serde {
+        /// The component id (a UUID on current Cloud sites, a number as a string on older ones and on
+        /// Data Center). Leave it absent for a new component.
+        #[serde(default, skip_serializing_if = "Field::is_absent")]
+        pub id: Field<String>,
+        /// `TRIGGER`, `ACTION`, `CONDITION`, `CONDITION_BLOCK`, `BRANCH`, ...
+        #[serde(default, skip_serializing_if = "Field::is_absent")]
+        pub component: Field<ComponentKind>,
+        /// `schemaVersion`: the version of the component's `value` shape.
+        #[serde(default, skip_serializing_if = "Field::is_absent")]
+        pub schema_version: Field<i64>,
+        /// `type`: what the component does, e.g. `jira.issue.outgoing.webhook`.
+        #[serde(rename = "type", default, skip_serializing_if = "Field::is_absent")]
+        pub component_type: Field<String>,
+        /// The component's configuration, opaque.
+        #[serde(default, skip_serializing_if = "Field::is_absent")]
+        pub value: Field<Value>,
+        /// Components nested inside this one (the actions of a branch or of an IF/ELSE block).
+        #[serde(default, skip_serializing_if = "Field::is_absent")]
+        pub children: Field<Vec<Component>>,
+        /// Conditions attached to this component (the conditions of an IF block or of the trigger).
+        #[serde(default, skip_serializing_if = "Field::is_absent")]
+        pub conditions: Field<Vec<Component>>,
+        /// `parentId`: the component this one is a child of.
+        #[serde(default, skip_serializing_if = "Field::is_absent")]
+        pub parent_id: Field<String>,
+        /// `conditionParentId`: the component this one is a condition of.
+        #[serde(default, skip_serializing_if = "Field::is_absent")]
+        pub condition_parent_id: Field<String>,
+        /// `connectionId`: the connection the component uses.
+        #[serde(default, skip_serializing_if = "Field::is_absent")]
+        pub connection_id: Field<String>,
+        /// Every field this crate does not know, unchanged.
+        #[serde(flatten)]
+        pub extra: Map<String, Value>,
+        #[serde(skip)]
+        key_order: KeyOrder,
+    }
+    known: [
         "id",
         "component",
         "schemaVersion",
@@ -205,7 +202,7 @@ ordered_serde!(
         "conditionParentId",
         "connectionId"
     ]
-);
+}
 
 impl Component {
     /// A new component with its kind, type and value; every other field absent.
@@ -287,45 +284,45 @@ impl fmt::Debug for Component {
     }
 }
 
-/// One automation rule: its name, state, trigger and components, and every other field as read.
-///
-/// ```
-/// use atlassian_rotation::automation::{Rule, RuleState};
-///
-/// let text = r#"{"uuid":"0193aa","name":"Notify","state":"ENABLED","description":null,"components":[]}"#;
-/// let rule: Rule = serde_json::from_str(text).unwrap();
-/// assert_eq!(rule.name(), Some("Notify"));
-/// assert_eq!(rule.state.get(), Some(&RuleState::Enabled));
-/// assert!(rule.extra["description"].is_null());
-/// assert_eq!(serde_json::to_string(&rule).unwrap(), text);
-/// ```
-#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(remote = "Self", rename_all = "camelCase")]
-#[non_exhaustive]
-pub struct Rule {
-    /// The rule's UUID (absent in exported files, which carry `id` and `idUuid` instead).
-    #[serde(default, skip_serializing_if = "Field::is_absent")]
-    pub uuid: Field<String>,
-    /// The rule's name.
-    #[serde(default, skip_serializing_if = "Field::is_absent")]
-    pub name: Field<String>,
-    /// `ENABLED` or `DISABLED`.
-    #[serde(default, skip_serializing_if = "Field::is_absent")]
-    pub state: Field<RuleState>,
-    /// The trigger component.
-    #[serde(default, skip_serializing_if = "Field::is_absent")]
-    pub trigger: Field<Component>,
-    /// The top-level components, in order.
-    #[serde(default, skip_serializing_if = "Field::is_absent")]
-    pub components: Field<Vec<Component>>,
-    /// Every field this crate does not know, unchanged.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-    #[serde(skip)]
-    key_order: KeyOrder,
+lossless_model! {
+    /// One automation rule: its name, state, trigger and components, and every other field as read.
+    ///
+    /// ```
+    /// use atlassian_rotation::automation::{Rule, RuleState};
+    ///
+    /// let text = r#"{"uuid":"0193aa","name":"Notify","state":"ENABLED","description":null,"components":[]}"#;
+    /// let rule: Rule = serde_json::from_str(text).unwrap();
+    /// assert_eq!(rule.name(), Some("Notify"));
+    /// assert_eq!(rule.state.get(), Some(&RuleState::Enabled));
+    /// assert!(rule.extra["description"].is_null());
+    /// assert_eq!(serde_json::to_string(&rule).unwrap(), text);
+    /// ```
+    #[derive(Clone, Default, PartialEq)]
+    #[non_exhaustive]
+    pub struct Rule via rule_serde {
+        /// The rule's UUID (absent in exported files, which carry `id` and `idUuid` instead).
+        #[serde(default, skip_serializing_if = "Field::is_absent")]
+        pub uuid: Field<String>,
+        /// The rule's name.
+        #[serde(default, skip_serializing_if = "Field::is_absent")]
+        pub name: Field<String>,
+        /// `ENABLED` or `DISABLED`.
+        #[serde(default, skip_serializing_if = "Field::is_absent")]
+        pub state: Field<RuleState>,
+        /// The trigger component.
+        #[serde(default, skip_serializing_if = "Field::is_absent")]
+        pub trigger: Field<Component>,
+        /// The top-level components, in order.
+        #[serde(default, skip_serializing_if = "Field::is_absent")]
+        pub components: Field<Vec<Component>>,
+        /// Every field this crate does not know, unchanged.
+        #[serde(flatten)]
+        pub extra: Map<String, Value>,
+        #[serde(skip)]
+        key_order: KeyOrder,
+    }
+    known: ["uuid", "name", "state", "trigger", "components"]
 }
-
-ordered_serde!(Rule, ["uuid", "name", "state", "trigger", "components"]);
 
 impl Rule {
     /// A new rule with a name and no components.
@@ -411,34 +408,34 @@ impl fmt::Debug for Rule {
     }
 }
 
-/// What `GET /rest/v1/rule/{ruleUuid}` returns and `PUT /rest/v1/rule/{ruleUuid}` takes back:
-/// the rule and its connections.
-///
-/// ```
-/// use atlassian_rotation::automation::{Rule, RuleDocument};
-///
-/// let doc: RuleDocument = serde_json::from_str(r#"{"rule":{"name":"r"},"connections":[]}"#).unwrap();
-/// assert_eq!(doc.rule.name(), Some("r"));
-/// let new = RuleDocument::new(Rule::new("s"));
-/// assert_eq!(serde_json::to_string(&new).unwrap(), r#"{"rule":{"name":"s"}}"#);
-/// ```
-#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(remote = "Self", rename_all = "camelCase")]
-#[non_exhaustive]
-pub struct RuleDocument {
-    /// The rule.
-    pub rule: Rule,
-    /// The rule's connections (`ConnectionReadDTO`s on read), opaque.
-    #[serde(default, skip_serializing_if = "Field::is_absent")]
-    pub connections: Field<Value>,
-    /// Every other field, unchanged.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-    #[serde(skip)]
-    key_order: KeyOrder,
+lossless_model! {
+    /// What `GET /rest/v1/rule/{ruleUuid}` returns and `PUT /rest/v1/rule/{ruleUuid}` takes back:
+    /// the rule and its connections.
+    ///
+    /// ```
+    /// use atlassian_rotation::automation::{Rule, RuleDocument};
+    ///
+    /// let doc: RuleDocument = serde_json::from_str(r#"{"rule":{"name":"r"},"connections":[]}"#).unwrap();
+    /// assert_eq!(doc.rule.name(), Some("r"));
+    /// let new = RuleDocument::new(Rule::new("s"));
+    /// assert_eq!(serde_json::to_string(&new).unwrap(), r#"{"rule":{"name":"s"}}"#);
+    /// ```
+    #[derive(Clone, Default, PartialEq)]
+    #[non_exhaustive]
+    pub struct RuleDocument via rule_document_serde {
+        /// The rule.
+        pub rule: Rule,
+        /// The rule's connections (`ConnectionReadDTO`s on read), opaque.
+        #[serde(default, skip_serializing_if = "Field::is_absent")]
+        pub connections: Field<Value>,
+        /// Every other field, unchanged.
+        #[serde(flatten)]
+        pub extra: Map<String, Value>,
+        #[serde(skip)]
+        key_order: KeyOrder,
+    }
+    known: ["rule", "connections"]
 }
-
-ordered_serde!(RuleDocument, ["rule", "connections"]);
 
 impl RuleDocument {
     /// A document holding `rule` and no connections.
@@ -465,35 +462,35 @@ impl fmt::Debug for RuleDocument {
     }
 }
 
-/// A file written by Jira's "Export rules": `{"cloud": true, "rules": [...]}` (Cloud and the 2018
-/// Connect format), in either key order.
-///
-/// ```
-/// use atlassian_rotation::automation::ExportFile;
-///
-/// let text = br#"{"rules":[{"id":42,"name":"r","components":[]}],"cloud":true}"#;
-/// let export = ExportFile::from_slice(text).unwrap();
-/// assert_eq!(export.cloud.get(), Some(&true));
-/// assert_eq!(export.rules[0].extra["id"], 42);
-/// assert_eq!(export.to_vec().unwrap(), text.to_vec());
-/// ```
-#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(remote = "Self", rename_all = "camelCase")]
-#[non_exhaustive]
-pub struct ExportFile {
-    /// `true` for a Cloud export.
-    #[serde(default, skip_serializing_if = "Field::is_absent")]
-    pub cloud: Field<bool>,
-    /// The exported rules.
-    pub rules: Vec<Rule>,
-    /// Every other field, unchanged.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-    #[serde(skip)]
-    key_order: KeyOrder,
+lossless_model! {
+    /// A file written by Jira's "Export rules": `{"cloud": true, "rules": [...]}` (Cloud and the 2018
+    /// Connect format), in either key order.
+    ///
+    /// ```
+    /// use atlassian_rotation::automation::ExportFile;
+    ///
+    /// let text = br#"{"rules":[{"id":42,"name":"r","components":[]}],"cloud":true}"#;
+    /// let export = ExportFile::from_slice(text).unwrap();
+    /// assert_eq!(export.cloud.get(), Some(&true));
+    /// assert_eq!(export.rules[0].extra["id"], 42);
+    /// assert_eq!(export.to_vec().unwrap(), text.to_vec());
+    /// ```
+    #[derive(Clone, Default, PartialEq)]
+    #[non_exhaustive]
+    pub struct ExportFile via export_file_serde {
+        /// `true` for a Cloud export.
+        #[serde(default, skip_serializing_if = "Field::is_absent")]
+        pub cloud: Field<bool>,
+        /// The exported rules.
+        pub rules: Vec<Rule>,
+        /// Every other field, unchanged.
+        #[serde(flatten)]
+        pub extra: Map<String, Value>,
+        #[serde(skip)]
+        key_order: KeyOrder,
+    }
+    known: ["cloud", "rules"]
 }
-
-ordered_serde!(ExportFile, ["cloud", "rules"]);
 
 impl ExportFile {
     /// A Cloud export file (`"cloud": true`) of `rules`.
@@ -586,7 +583,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    /// Each type's list of typed fields (given to `ordered_serde!`) names exactly the keys its
+    /// Each type's list of typed fields (given to `lossless_model!`) names exactly the keys its
     /// derived serializer writes: a key missing from the list would read into `extra` and leave
     /// the typed field absent.
     #[test]

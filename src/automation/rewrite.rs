@@ -34,7 +34,7 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use zeroize::Zeroizing;
 
@@ -62,7 +62,7 @@ use crate::secret::{self, ApiToken};
 /// assert!(!plan[0].to_string().contains("old-token-1"));
 /// # Ok::<(), atlassian_rotation::Error>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Rewrite {
     /// RFC 6901 pointer from the rule's root to the string.

@@ -1,7 +1,7 @@
 //! Consumers: the places a credential lives besides the Atlassian APIs — a file, a vault or CI
 //! secret store reached through its command-line tool, the caller's own code.
 //!
-//! A [`Consumer`] installs a credential idempotently, verifies by observation that it holds it,
+//! A [`Consumer`] installs a credential idempotently, observes whether it holds it (verify),
 //! and optionally restores what it held before. Rotators take any number of consumers
 //! ([`AutomationTokenRotator::consumer`](crate::rotate::AutomationTokenRotator::consumer)): the
 //! update step installs the new credential in every one, verify observes every one, and the
@@ -17,6 +17,9 @@
 //!   tool (`vault kv put secret/jira token=-`, `gh secret set JIRA_TOKEN`).
 //! - [`FnConsumer`]: the caller's own closure.
 //!
+//! [`ConsumerSpec`] reads any built-in from one line of text (`dotenv:/srv/app/.env#JIRA_TOKEN`),
+//! for command lines and configuration files.
+//!
 //! ```
 //! use atlassian_rotation::consumer::{Consumer, CredentialView, FileConsumer};
 //!
@@ -27,7 +30,7 @@
 //!
 //! let consumer = FileConsumer::dotenv(&env, "JIRA_TOKEN");
 //! consumer.install(CredentialView::new("ATATT-new")).await.unwrap();
-//! assert!(consumer.verify(CredentialView::new("ATATT-new")).await.is_ok());
+//! assert_eq!(consumer.holds(CredentialView::new("ATATT-new")).await.unwrap(), Some(true));
 //! assert_eq!(
 //!     std::fs::read_to_string(&env).unwrap(),
 //!     "JIRA_URL=https://example.atlassian.net\nJIRA_TOKEN=ATATT-new\n"
@@ -40,6 +43,7 @@ mod edit;
 mod file;
 mod func;
 mod set;
+mod spec;
 
 use std::fmt;
 
@@ -51,6 +55,7 @@ pub use command::CommandConsumer;
 pub use file::FileConsumer;
 pub use func::FnConsumer;
 pub(crate) use set::Consumers;
+pub use spec::ConsumerSpec;
 
 /// A credential handed to a consumer: its value on request, a fingerprint for logs. `Debug`
 /// never shows the value.
@@ -139,5 +144,25 @@ pub trait Consumer: Send + Sync {
     /// can; returns whether it did. The default restores nothing.
     async fn restore(&self) -> Result<bool> {
         Ok(false)
+    }
+}
+
+/// A shared consumer is a consumer.
+#[async_trait]
+impl<T: Consumer + ?Sized> Consumer for std::sync::Arc<T> {
+    fn name(&self) -> String {
+        (**self).name()
+    }
+
+    async fn install(&self, credential: CredentialView<'_>) -> Result<()> {
+        (**self).install(credential).await
+    }
+
+    async fn holds(&self, credential: CredentialView<'_>) -> Result<Option<bool>> {
+        (**self).holds(credential).await
+    }
+
+    async fn restore(&self) -> Result<bool> {
+        (**self).restore().await
     }
 }

@@ -71,7 +71,7 @@ impl fmt::Display for KeyRef {
 /// ```
 /// use atlassian_rotation::rotate::{self, AdminKeyRotator, KeyRef, MemoryJournal, RotateOptions};
 /// use atlassian_rotation::testing::FakeAtlassian;
-/// use atlassian_rotation::{AdminClient, ClientOptions};
+/// use atlassian_rotation::AdminClient;
 /// use time::{Duration, OffsetDateTime};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
@@ -82,10 +82,7 @@ impl fmt::Display for KeyRef {
 /// let in_a_year = OffsetDateTime::now_utc() + Duration::days(365);
 /// let new = fake.mint_admin_key(&org.id, "automation-2027", &[], in_a_year);
 ///
-/// let admin = AdminClient::with_options(
-///     org.admin_key.clone(),
-///     ClientOptions::new().base_url(fake.admin_base()),
-/// )?;
+/// let admin = AdminClient::builder(org.admin_key.clone()).base_url(fake.admin_base()).build()?;
 /// let rotator = AdminKeyRotator::new(
 ///     admin.clone(),
 ///     &org.id,
@@ -176,7 +173,7 @@ impl AdminKeyRotator {
     /// ```
     /// # use atlassian_rotation::rotate::{AdminKeyRotator, KeyRef};
     /// # use atlassian_rotation::{AdminClient, secret::AdminApiKey};
-    /// # let admin = AdminClient::new(AdminApiKey::new("old"))?;
+    /// # let admin = AdminClient::builder(AdminApiKey::new("old")).build()?;
     /// // The person who minted the new key named it "automation-2027".
     /// let rotator = AdminKeyRotator::new(admin, "org-id", AdminApiKey::new("old"), KeyRef::Id("0e3c".into()), AdminApiKey::new("new"))
     ///     .new_key(KeyRef::Label("automation-2027".into()));
@@ -195,7 +192,7 @@ impl AdminKeyRotator {
     /// ```
     /// # use atlassian_rotation::rotate::{AdminKeyRotator, KeyRef};
     /// # use atlassian_rotation::{AdminClient, secret::AdminApiKey};
-    /// # let admin = AdminClient::new(AdminApiKey::new("old"))?;
+    /// # let admin = AdminClient::builder(AdminApiKey::new("old")).build()?;
     /// let rotator = AdminKeyRotator::new(admin, "org-id", AdminApiKey::new("old"), KeyRef::Label("ci".into()), AdminApiKey::new("new"))
     ///     .min_validity(std::time::Duration::from_secs(90 * 86_400));
     /// # let _ = rotator;
@@ -214,8 +211,8 @@ impl AdminKeyRotator {
     /// # use atlassian_rotation::rotate::{AdminKeyRotator, KeyRef};
     /// # use atlassian_rotation::{AdminClient, secret::AdminApiKey};
     /// let old = AdminApiKey::new("old");
-    /// let service_client = AdminClient::new(old.clone())?;
-    /// # let admin = AdminClient::new(old.clone())?;
+    /// let service_client = AdminClient::builder(old.clone()).build()?;
+    /// # let admin = AdminClient::builder(old.clone()).build()?;
     /// let rotator = AdminKeyRotator::new(admin, "org-id", old, KeyRef::Label("ci".into()), AdminApiKey::new("new"))
     ///     .switch_client(service_client.clone());
     /// # let _ = rotator;
@@ -236,7 +233,7 @@ impl AdminKeyRotator {
     /// # use atlassian_rotation::rotate::{AdminKeyRotator, KeyRef};
     /// # use atlassian_rotation::{AdminClient, secret::AdminApiKey};
     /// use atlassian_rotation::consumer::{CommandConsumer, FileConsumer};
-    /// # let admin = AdminClient::new(AdminApiKey::new("old"))?;
+    /// # let admin = AdminClient::builder(AdminApiKey::new("old")).build()?;
     /// let rotator = AdminKeyRotator::new(admin, "org-id", AdminApiKey::new("old"), KeyRef::Label("ci".into()), AdminApiKey::new("new"))
     ///     .consumer(FileConsumer::dotenv("/srv/app/.env", "ATLASSIAN_ADMIN_KEY"))
     ///     .consumer(CommandConsumer::new("gh").args(["secret", "set", "ATLASSIAN_ADMIN_KEY"]));
@@ -253,7 +250,7 @@ impl AdminKeyRotator {
     fn switch_clients(&self, new: &AdminApiKey, all: bool) -> Result<()> {
         for client in &self.clients {
             if all {
-                client.set_api_key(new.clone())?;
+                client.set_credentials(new.clone())?;
             } else {
                 client.follow_key(&self.old, new)?;
             }

@@ -1,5 +1,6 @@
 //! Visiting every automation rule with bounded, rate-limit-aware concurrency: the one bulk path
-//! that the token rotation's update, verify, plan and rollback share.
+//! that the token rotation's update, verify and plan share with the read-only scans of
+//! [`discover`](crate::discover).
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -7,7 +8,7 @@ use std::sync::Arc;
 
 use futures::StreamExt as _;
 use futures::stream::FuturesUnordered;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::task::JoinSet;
 use tracing::Instrument as _;
 use tracing::instrument::WithSubscriber as _;
@@ -15,23 +16,107 @@ use tracing::instrument::WithSubscriber as _;
 use crate::automation::{AutomationClient, RuleSummary};
 use crate::error::{Error, Result};
 
-/// Where a bulk pass is, reported after each rule.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+/// Which bulk pass a [`Progress`] reports on.
+///
+/// Serialized in snake_case (`"update"`); [`Display`](std::fmt::Display) writes the same word.
+///
+/// ```
+/// use atlassian_rotation::rotate::Phase;
+///
+/// assert_eq!(Phase::Update.to_string(), "update");
+/// assert_eq!(serde_json::to_value(Phase::Scan).unwrap(), "scan");
+/// assert_eq!(serde_json::from_value::<Phase>("verify".into()).unwrap(), Phase::Verify);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Phase {
+    /// A rotation's dry run ([`AutomationTokenRotator::plan`](super::AutomationTokenRotator::plan)).
+    Plan,
+    /// A rotation's update step: rules read and rewritten.
+    Update,
+    /// A rotation's verify step: every rule read again.
+    Verify,
+    /// A rotation's rollback: rewritten rules restored.
+    Rollback,
+    /// A read-only scan ([`discover::UsageScan`](crate::discover::UsageScan)).
+    Scan,
+}
+
+impl Phase {
+    /// The snake_case name, as serialized.
+    ///
+    /// ```
+    /// use atlassian_rotation::rotate::Phase;
+    /// assert_eq!(Phase::Rollback.as_str(), "rollback");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Plan => "plan",
+            Self::Update => "update",
+            Self::Verify => "verify",
+            Self::Rollback => "rollback",
+            Self::Scan => "scan",
+        }
+    }
+}
+
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `pad`, so that `{:<7}` lines progress up.
+        f.pad(self.as_str())
+    }
+}
+
+/// Where a bulk pass is, reported after each rule. Holds no secret; serializable, so a service
+/// can pass it on as it comes.
+///
+/// ```
+/// use atlassian_rotation::rotate::{Phase, Progress};
+///
+/// let progress = Progress::new(Phase::Scan);
+/// assert_eq!(progress.scanned, 0);
+/// let json = serde_json::to_value(progress).unwrap();
+/// assert_eq!(json["phase"], "scan");
+/// assert_eq!(serde_json::from_value::<Progress>(json).unwrap(), progress);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Progress {
-    /// The phase: `update`, `verify` or `plan`.
-    pub phase: &'static str,
+    /// The pass.
+    pub phase: Phase,
     /// Rules visited so far.
     pub scanned: usize,
-    /// Rules that use the token (old or new) so far.
+    /// Rules that use the token (old or new) so far; in an inventory scan, rules that carry a
+    /// credential.
     pub matched: usize,
-    /// Rules written so far.
+    /// Rules written so far (always 0 for a read-only pass).
     pub written: usize,
-    /// Rules that failed or conflicted so far.
+    /// Rules that failed or conflicted so far (a scan: rules that could not be read).
     pub problems: usize,
     /// How many rule requests may be in flight now: lowered on rate limits, raised again as
     /// requests succeed, never above the configured concurrency.
     pub concurrency: usize,
+}
+
+impl Progress {
+    /// The progress of a `phase` that has visited nothing yet (for tests of a progress
+    /// callback).
+    ///
+    /// ```
+    /// use atlassian_rotation::rotate::{Phase, Progress};
+    /// assert_eq!(Progress::new(Phase::Update).phase, Phase::Update);
+    /// ```
+    pub fn new(phase: Phase) -> Self {
+        Self {
+            phase,
+            scanned: 0,
+            matched: 0,
+            written: 0,
+            problems: 0,
+            concurrency: 0,
+        }
+    }
 }
 
 /// A progress callback.
@@ -147,7 +232,7 @@ where
         stopped: None,
         acc: init,
     };
-    let mut summaries = client.rule_summaries(100)?;
+    let mut summaries = client.rule_summaries(100);
     let mut listed = false;
     let mut queued: VecDeque<RuleSummary> = VecDeque::with_capacity(READ_AHEAD);
     let mut reading = JoinSet::new();

@@ -6,7 +6,7 @@ use super::journal::{
     JournalCredential, JournalEntry, Step, check_rotation_id, now_rfc3339, rfc3339,
 };
 use super::options::RotateOptions;
-use super::report::{RotationError, RotationReport, StepReport, StepStatus};
+use super::report::{RotationError, RotationReport, STEP_NAMES, StepReport, StepStatus};
 use super::{Journal, Rotator};
 use crate::error::Error;
 
@@ -183,27 +183,13 @@ where
         clock,
     } = options;
     let kind = rotator.kind();
-    let now = now_rfc3339();
     let mut run = Run {
         journal,
         holder,
         lease_ttl,
         clock,
         last: None,
-        report: RotationReport {
-            rotation_id: rotation_id.clone(),
-            kind: kind.to_owned(),
-            credential_fingerprint: None,
-            resumed_from: None,
-            completed: None,
-            steps: Vec::new(),
-            updated: None,
-            verified: None,
-            finished: None,
-            audit,
-            started_at: now.clone(),
-            ended_at: now,
-        },
+        report: RotationReport::new(rotation_id.clone(), kind, audit),
     };
     let result = drive(rotator, &mut run, &rotation_id, remint_after_unknown).await;
     run.release().await;
@@ -333,7 +319,7 @@ where
                 entry.step = Step::Updated;
                 entry.verified = None;
             }
-            for step in ["regenerate", "update", "verify", "finish"]
+            for step in STEP_NAMES
                 .into_iter()
                 .zip([
                     Step::Regenerated,

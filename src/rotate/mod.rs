@@ -14,7 +14,7 @@
 //! with the journaled credential: it never regenerates twice.
 //!
 //! ```
-//! use async_trait::async_trait;
+//! use atlassian_rotation::async_trait;
 //! use atlassian_rotation::rotate::{self, MemoryJournal, RotateOptions, Rotator, Updated, Verified};
 //! use atlassian_rotation::secret::ApiToken;
 //!
@@ -44,7 +44,7 @@
 
 mod admin_key;
 mod automation;
-mod bulk;
+pub(crate) mod bulk;
 mod driver;
 mod evidence;
 mod journal;
@@ -55,14 +55,16 @@ mod resume;
 mod token;
 mod tunnel;
 
-use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 
 pub use admin_key::{AdminKeyRotator, KeyRef};
+/// The attribute that implementing [`Rotator`] and [`Journal`] needs, re-exported so that you
+/// do not add the `async-trait` crate yourself: `#[atlassian_rotation::async_trait]`.
+pub use async_trait::async_trait;
 pub use automation::{AutomationTokenRotator, DEFAULT_CONCURRENCY, Plan, PlannedRule, Rollback};
-pub use bulk::{Progress, ProgressFn};
+pub use bulk::{Phase, Progress, ProgressFn};
 pub use driver::rotate;
 pub(crate) use journal::write_atomically;
 #[cfg(feature = "postgres")]
@@ -81,6 +83,90 @@ pub use tunnel::{Probe, TunnelKeyRotator};
 /// One credential rotation, as three (plus one optional) steps.
 ///
 /// Implement it to compose your own flow; [`rotate`] drives any implementation with a journal.
+/// Return your own failures with `?`: an [`std::io::Error`] converts by itself
+/// ([`Error::Io`](crate::Error::Io)), your error types through one `From` impl built on
+/// [`Error::other`](crate::Error::other), which keeps them whole as the source, and a failure
+/// you observe is [`Error::rotation`](crate::Error::rotation). Nothing to `map_err`, and
+/// nothing to add to your `Cargo.toml`: [`async_trait`](macro@async_trait) is re-exported here.
+///
+/// A rotator for a token that a person mints and drops into a file, installed in a service's
+/// config file and checked by the service's own health check:
+///
+/// ```
+/// use std::path::PathBuf;
+/// use atlassian_rotation::{Error, Result, async_trait};
+/// use atlassian_rotation::rotate::{self, MemoryJournal, RotateOptions, Rotator, Updated, Verified};
+/// use atlassian_rotation::secret::ApiToken;
+///
+/// /// The service's own error type.
+/// #[derive(Debug)]
+/// struct HealthError(String);
+/// impl std::fmt::Display for HealthError {
+///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+///         write!(f, "health check failed: {}", self.0)
+///     }
+/// }
+/// impl std::error::Error for HealthError {}
+///
+/// // Once, and `?` converts it everywhere; the source is kept whole.
+/// impl From<HealthError> for Error {
+///     fn from(e: HealthError) -> Self {
+///         Error::other(e)
+///     }
+/// }
+///
+/// /// The service's own check of its config (a stand-in for a real health endpoint).
+/// fn health_check(config: &str) -> std::result::Result<(), HealthError> {
+///     match config.strip_prefix("token=") {
+///         Some(token) if !token.trim().is_empty() => Ok(()),
+///         _ => Err(HealthError("no token in the config".into())),
+///     }
+/// }
+///
+/// struct ConfigFileRotator {
+///     incoming: PathBuf,
+///     config: PathBuf,
+/// }
+///
+/// #[async_trait]
+/// impl Rotator for ConfigFileRotator {
+///     type Credential = ApiToken;
+///     fn kind(&self) -> &'static str { "config-file-token" }
+///     fn regenerate_mints(&self) -> bool { false } // handed over, not minted
+///     async fn regenerate(&self) -> Result<ApiToken> {
+///         let token = tokio::fs::read_to_string(&self.incoming).await?; // io::Error -> Error
+///         Ok(ApiToken::new(token.trim()))
+///     }
+///     async fn update(&self, token: &ApiToken) -> Result<Updated> {
+///         tokio::fs::write(&self.config, format!("token={}\n", token.expose_secret())).await?;
+///         Ok(Updated::new(1, 1).target(self.config.display().to_string()))
+///     }
+///     async fn verify(&self, token: &ApiToken, _: &Updated) -> Result<Verified> {
+///         let config = tokio::fs::read_to_string(&self.config).await?;
+///         health_check(&config)?; // HealthError -> Error
+///         if !config.contains(token.expose_secret()) {
+///             return Err(Error::rotation("verify", "the config does not hold the new token"));
+///         }
+///         Ok(Verified::new().check("the service's health check passed"))
+///     }
+/// }
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let dir = std::env::temp_dir().join(format!("rotator-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// std::fs::write(dir.join("incoming"), "ATATT-handed-over\n").unwrap();
+/// let rotator = ConfigFileRotator { incoming: dir.join("incoming"), config: dir.join("svc.conf") };
+/// let report = rotate::rotate(&rotator, &MemoryJournal::new(), RotateOptions::new("svc-1")).await.unwrap();
+/// assert!(report.succeeded());
+/// assert_eq!(std::fs::read_to_string(dir.join("svc.conf")).unwrap(), "token=ATATT-handed-over\n");
+///
+/// // A failure keeps its source: here the I/O error of a config file that cannot be written.
+/// let broken = ConfigFileRotator { incoming: dir.join("incoming"), config: dir.join("missing/svc.conf") };
+/// let err = rotate::rotate(&broken, &MemoryJournal::new(), RotateOptions::new("svc-2")).await.unwrap_err();
+/// assert!(matches!(&err.error, Error::Io { source } if source.kind() == std::io::ErrorKind::NotFound));
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// # });
+/// ```
 #[async_trait]
 pub trait Rotator: Send + Sync {
     /// The credential this rotator mints and installs.

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Who rotated, why, from where and under which policy: copied into the report for the audit
 /// trail.
@@ -16,7 +16,7 @@ use serde::Serialize;
 ///     .policy_id("SEC-ROT-90D");
 /// assert_eq!(audit.policy_id.as_deref(), Some("SEC-ROT-90D"));
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Audit {
     /// Why the rotation runs.

@@ -12,7 +12,7 @@ use crate::error::Error;
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> atlassian_rotation::Result<()> {
-/// # use async_trait::async_trait;
+/// # use atlassian_rotation::async_trait;
 /// # use atlassian_rotation::rotate::{Rotator, Updated, Verified};
 /// # use atlassian_rotation::secret::ApiToken;
 /// # struct Demo;
@@ -58,7 +58,7 @@ where
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> atlassian_rotation::Result<()> {
-/// # use async_trait::async_trait;
+/// # use atlassian_rotation::async_trait;
 /// # use atlassian_rotation::rotate::{Rotator, Updated, Verified};
 /// # use atlassian_rotation::secret::ApiToken;
 /// # struct Demo;

@@ -3,10 +3,12 @@
 use std::future::Future;
 
 use async_trait::async_trait;
+use futures::TryStreamExt as _;
 
 use super::Finished;
 use super::evidence::{Listed, Subject, prove_revoked};
 use crate::AdminClient;
+use crate::admin::{OrgTokenQuery, Timestamp};
 use crate::error::{Error, Result};
 use crate::jira::JiraClient;
 use crate::secret::{AdminApiKey, ApiToken};
@@ -81,13 +83,21 @@ pub(crate) struct Revocation {
 }
 
 impl Revocation {
+    /// Every API token of the account, read now.
+    async fn tokens(&self) -> Result<Vec<crate::admin::UserApiToken>> {
+        self.admin
+            .user_api_tokens(&self.account_id)
+            .try_collect()
+            .await
+    }
+
     /// The id of the old token: the one token of the account that `token` names. Run before
     /// anything changes (the new token may carry the same label, and once the old one is
     /// revoked a label may match only the new one). Refuses a token that is the newest of
     /// several: the old token predates the new one, so the newest is most likely the new token
     /// (an id or label copied from the wrong line would revoke it).
     pub(crate) async fn resolve(&self) -> Result<String> {
-        let tokens = self.admin.user_api_tokens(&self.account_id).await?;
+        let tokens = self.tokens().await?;
         let candidates: Vec<_> = tokens
             .iter()
             .filter(|t| match &self.token {
@@ -150,11 +160,27 @@ impl Revocation {
         }
     }
 
+    /// When the org's token list says token `id` was last used (`None` inside: never), or
+    /// `None` when the list does not hold it.
+    pub(crate) async fn last_active(
+        &self,
+        org_id: &str,
+        id: &str,
+    ) -> Result<Option<Option<Timestamp>>> {
+        let mut tokens = self.admin.org_api_tokens(org_id, OrgTokenQuery::new());
+        while let Some(token) = tokens.try_next().await? {
+            if token.id == id {
+                return Ok(Some(token.last_active_at));
+            }
+        }
+        Ok(None)
+    }
+
     /// What the account's token list, read now, says about token `id`: gone only from a list
     /// that holds other tokens (the new token belongs to the same account and must be in it,
     /// so an empty list proves nothing).
     async fn listed(&self, id: &str) -> Listed {
-        match self.admin.user_api_tokens(&self.account_id).await {
+        match self.tokens().await {
             Ok(tokens) if tokens.iter().any(|t| t.id == id) => Listed::Live,
             Ok(tokens) if tokens.is_empty() => {
                 Listed::Unknown("the account's token list came back empty".to_owned())
@@ -176,12 +202,12 @@ impl Revocation {
                 .find(|t| t.id == id)
                 .map(|t| t.last_access.as_ref().map(|a| a.as_str().to_owned()))
         };
-        let before = last_access(&self.admin.user_api_tokens(&self.account_id).await?);
+        let before = last_access(&self.tokens().await?);
         let Some(before) = before else {
             return Ok(()); // Gone already: the DELETE and the evidence decide.
         };
         new.myself().await?;
-        let after = last_access(&self.admin.user_api_tokens(&self.account_id).await?);
+        let after = last_access(&self.tokens().await?);
         match after {
             Some(after) if after.is_some() && after != before => Err(Error::rotation(
                 "finish",

@@ -91,11 +91,11 @@ impl fmt::Debug for Probe {
 /// use atlassian_rotation::secret::{AdminApiKey, PersonalAccessToken};
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-/// let admin = AdminClient::new(AdminApiKey::new(std::env::var("ATLASSIAN_ADMIN_API_KEY")?))?;
-/// let instance = InstanceClient::new(
-///     "https://jira.internal.example.com",
-///     InstanceAuth::PersonalAccessToken(PersonalAccessToken::new(std::env::var("DC_PAT")?)),
-/// )?;
+/// let admin = AdminClient::builder(AdminApiKey::new(std::env::var("ATLASSIAN_ADMIN_API_KEY")?)).build()?;
+/// let pat = PersonalAccessToken::new(std::env::var("DC_PAT")?);
+/// let instance = InstanceClient::builder(InstanceAuth::PersonalAccessToken(pat))
+///     .base_url("https://jira.internal.example.com")
+///     .build()?;
 /// let rotator = TunnelKeyRotator::new(admin, instance, "org-id", "tunnel-hostname-uuid")
 ///     .expect_organisation("Acme")
 ///     .probe(Probe::url("https://acme.atlassian.net/some/tunneled/path"));
@@ -161,7 +161,7 @@ impl TunnelKeyRotator {
     }
 
     /// Connection options for a [`Probe::Url`]'s requests: plain http opt-in, timeouts, retry
-    /// policy, response cap. Their base URL is ignored: the probe's own origin takes its place.
+    /// policy, response cap. Requests go to the probe URL's own origin.
     ///
     /// Without this, the probe uses the options the [`InstanceClient`] was built with, so a
     /// caller's opt-in to plain http, timeouts and retries hold for the probe as for every other
@@ -175,11 +175,10 @@ impl TunnelKeyRotator {
     /// use atlassian_rotation::instance::InstanceAuth;
     /// use atlassian_rotation::secret::{AdminApiKey, PersonalAccessToken};
     ///
-    /// let admin = AdminClient::new(AdminApiKey::new("admin-key"))?;
-    /// let instance = InstanceClient::new(
-    ///     "https://jira.internal.example.com",
-    ///     InstanceAuth::PersonalAccessToken(PersonalAccessToken::new("pat")),
-    /// )?;
+    /// let admin = AdminClient::builder(AdminApiKey::new("admin-key")).build()?;
+    /// let instance = InstanceClient::builder(InstanceAuth::PersonalAccessToken(PersonalAccessToken::new("pat")))
+    ///     .base_url("https://jira.internal.example.com")
+    ///     .build()?;
     /// let rotator = TunnelKeyRotator::new(admin, instance, "org-id", "tunnel-hostname-uuid")
     ///     .probe(Probe::url("http://jira.internal.example.com/status"))
     ///     .probe_options(
@@ -214,9 +213,8 @@ impl TunnelKeyRotator {
         let options = self
             .probe_options
             .clone()
-            .unwrap_or_else(|| self.instance.options().clone())
-            .base_url(base.as_str());
-        let transport = Transport::new("", options, None).map_err(|e| match e {
+            .unwrap_or_else(|| self.instance.options().clone());
+        let transport = Transport::new(base.as_str(), options, None).map_err(|e| match e {
             Error::InvalidInput { reason, .. } => refused(reason),
             other => other,
         })?;

@@ -220,6 +220,7 @@ pub(crate) fn org_tokens(state: &mut State, base: &str, req: &Incoming, org: &st
                 "expiresAt": iso(t.expires_at),
                 "lastActiveAt": t.last_access.map(iso),
                 "user": {"id": u.account_id, "orgId": org, "name": u.display_name, "email": u.email},
+                "scopes": t.scopes,
             })
         })
         .collect();
@@ -333,10 +334,15 @@ pub(crate) fn probe(state: &State, hostname: &str) -> Reply {
     }
 }
 
-pub(crate) fn jira_myself(state: &mut State, base: &str, req: &Incoming) -> Reply {
-    let user = req
-        .basic()
-        .and_then(|(email, token)| state.authenticate_basic(&email, &token));
+/// `/rest/api/3/myself`. On the site, only Basic `email:token` of a classic token. On the API
+/// gateway, a scoped token as Bearer (no email) or Basic, and a classic token as Basic; a
+/// classic token sent as Bearer is refused, as Atlassian refuses it.
+pub(crate) fn jira_myself(state: &mut State, base: &str, req: &Incoming, gateway: bool) -> Reply {
+    let user = match (req.basic(), req.bearer()) {
+        (Some((email, token)), _) => state.authenticate(Some(&email), &token, gateway),
+        (None, Some(token)) if gateway => state.authenticate(None, token, true),
+        _ => None,
+    };
     let Some(user) = user else {
         return jira_error(401, "Client must be authenticated to access this resource.");
     };

@@ -263,7 +263,7 @@ pub(crate) fn service_account_tokens(
                 "createdAt": iso(t.created_at),
                 "expiresAt": iso(t.expires_at),
                 "lastActiveAt": t.last_access.map(iso),
-                "scopes": state.token_scopes.get(&t.id).cloned().unwrap_or_default(),
+                "scopes": t.scopes,
             })
         })
         .collect();

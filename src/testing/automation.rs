@@ -231,6 +231,17 @@ pub(crate) fn get(state: &mut State, req: &Incoming, cloud: &str, uuid: &str) ->
         rule: &'a Value,
         connections: &'a Value,
     }
+    if req.param("redactSensitiveFields") == Some("true") {
+        let mut redacted = rule.rule.clone();
+        redact_secure(&mut redacted);
+        return Reply::json(
+            200,
+            &Document {
+                rule: &redacted,
+                connections: &rule.connections,
+            },
+        );
+    }
     Reply::json(
         200,
         &Document {
@@ -238,6 +249,23 @@ pub(crate) fn get(state: &mut State, req: &Incoming, cloud: &str, uuid: &str) ->
             connections: &rule.connections,
         },
     )
+}
+
+/// `?redactSensitiveFields=true`: every secure header value (`headerSecure: true`) and secure
+/// URL (`urlSecure: true`) becomes `***`.
+fn redact_secure(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (flag, field) in [("headerSecure", "value"), ("urlSecure", "url")] {
+                if map.get(flag) == Some(&Value::Bool(true)) && map.contains_key(field) {
+                    map.insert(field.to_owned(), json!("***"));
+                }
+            }
+            map.values_mut().for_each(redact_secure);
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact_secure),
+        _ => {}
+    }
 }
 
 pub(crate) fn put(state: &mut State, req: &Incoming, cloud: &str, uuid: &str) -> Reply {

@@ -47,7 +47,8 @@ pub enum Route {
     DcMyself,
     /// `GET /dc/{hostname}/probe`.
     TunnelProbe,
-    /// `GET /rest/api/3/myself`.
+    /// `GET /rest/api/3/myself`, on the site or on the API gateway
+    /// (`/ex/jira/{cloudId}/rest/api/3/myself`).
     JiraMyself,
     /// `GET .../rest/v1/rule/summary`.
     RuleSummaries,
@@ -70,6 +71,86 @@ impl Route {
     }
 }
 
+/// A signal that holds requests until a test opens it: to observe a client while a request of
+/// its is in flight, with no timing involved. Clones share the gate.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use atlassian_rotation::testing::{FakeAtlassian, Fault, Gate, Route};
+///
+/// let fake = FakeAtlassian::start().await;
+/// let gate = Gate::new();
+/// fake.fault(Route::JiraMyself, Fault::wait_for(&gate));
+/// let url = format!("{}/rest/api/3/myself", fake.site_base());
+/// let request = tokio::spawn(reqwest::get(url));
+/// gate.until_waiting(1).await; // the request arrived and is held
+/// assert!(!request.is_finished());
+/// gate.open();
+/// assert_eq!(request.await.unwrap().unwrap().status(), 401);
+/// # }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Gate {
+    inner: std::sync::Arc<GateInner>,
+}
+
+#[derive(Debug, Default)]
+struct GateInner {
+    open: tokio::sync::watch::Sender<bool>,
+    waiting: std::sync::atomic::AtomicUsize,
+    arrived: tokio::sync::Notify,
+}
+
+impl Gate {
+    /// A closed gate.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Opens the gate: every request held goes on, and none is held again.
+    pub fn open(&self) {
+        self.inner.open.send_replace(true);
+    }
+
+    /// How many requests are held now.
+    pub fn waiting(&self) -> usize {
+        self.inner.waiting.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Waits until at least `n` requests are held.
+    pub async fn until_waiting(&self, n: usize) {
+        loop {
+            let arrived = self.inner.arrived.notified();
+            if self.waiting() >= n {
+                return;
+            }
+            arrived.await;
+        }
+    }
+
+    /// Holds the calling request until the gate opens.
+    pub(crate) async fn hold(&self) {
+        let mut open = self.inner.open.subscribe();
+        if *open.borrow() {
+            return;
+        }
+        /// Counts a held request until it goes on, or its client gives up on it.
+        struct Held<'a>(&'a std::sync::atomic::AtomicUsize);
+        impl Drop for Held<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        self.inner
+            .waiting
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let _held = Held(&self.inner.waiting);
+        self.inner.arrived.notify_waiters();
+        let _ = open.wait_for(|open| *open).await;
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) enum FaultKind {
     Status {
@@ -79,6 +160,7 @@ pub(crate) enum FaultKind {
         headers: Vec<(String, String)>,
     },
     Latency(Duration),
+    Hold(Gate),
     DropConnection,
     MalformedJson,
     Html {
@@ -176,6 +258,11 @@ impl Fault {
         Self::new(FaultKind::Latency(delay), false)
     }
 
+    /// Holds the request until `gate` opens, then handles it normally.
+    pub fn wait_for(gate: &Gate) -> Self {
+        Self::new(FaultKind::Hold(gate.clone()), false)
+    }
+
     /// Closes the connection without sending a response.
     pub fn drop_connection() -> Self {
         Self::new(FaultKind::DropConnection, false)
@@ -214,6 +301,8 @@ impl Fault {
 pub(crate) enum Effect {
     /// Wait, then handle normally.
     Delay(Duration),
+    /// Wait for a gate to open, then handle normally.
+    Hold(Gate),
     /// Close the connection.
     Drop,
     /// Send this response.
@@ -224,6 +313,7 @@ impl FaultKind {
     pub(crate) fn effect(&self) -> Effect {
         match self {
             FaultKind::Latency(delay) => Effect::Delay(*delay),
+            FaultKind::Hold(gate) => Effect::Hold(gate.clone()),
             FaultKind::DropConnection => Effect::Drop,
             FaultKind::Status {
                 status,

@@ -92,6 +92,7 @@ mod fault;
 mod log;
 mod routes;
 mod rules;
+mod scenario;
 mod seed;
 mod seed_keys;
 mod server;
@@ -103,9 +104,10 @@ use std::sync::Arc;
 
 use tokio::task::JoinHandle;
 
-pub use fault::{Fault, Route};
+pub use fault::{Fault, Gate, Route};
 pub use log::RequestRecord;
 pub use rules::RuleSeed;
+pub use scenario::{ExpiringToken, ExpiringUsage};
 pub use seed::{FakeOrg, FakeTunnel, FakeUser, RuleStats, TunnelStatus};
 pub use seed_keys::{FakeAdminKey, FakeServiceAccount};
 pub use state::LinkStyle;
@@ -192,6 +194,14 @@ impl FakeAtlassian {
     /// The Jira Cloud site's base URL (the same root, standing for `https://{site}.atlassian.net`).
     pub fn site_base(&self) -> String {
         self.shared.base.clone()
+    }
+
+    /// Jira's base URL on the API gateway for `cloud_id`, standing for
+    /// `https://api.atlassian.com/ex/jira/{cloudId}`: `/rest/api/3/myself` there accepts scoped
+    /// tokens as `Authorization: Bearer` (see
+    /// [`mint_scoped_api_token`](Self::mint_scoped_api_token)).
+    pub fn jira_gateway_base(&self, cloud_id: &str) -> String {
+        format!("{}/ex/jira/{cloud_id}", self.shared.base)
     }
 
     /// The Automation API's base URL for Jira on `cloud_id`, as on `api.atlassian.com`:

@@ -56,7 +56,10 @@ pub(crate) enum Endpoint {
     Probe {
         hostname: String,
     },
-    JiraMyself,
+    /// `gateway`: on the API gateway (`/ex/jira/{cloudId}/...`) rather than the site.
+    JiraMyself {
+        gateway: bool,
+    },
     /// `prefix` is the path up to and including the cloud id, for full-URL links.
     RuleSummaries {
         cloud: String,
@@ -97,7 +100,7 @@ impl Endpoint {
             Self::Install { .. } => Route::InstallTunnelKey,
             Self::DcMyself { .. } => Route::DcMyself,
             Self::Probe { .. } => Route::TunnelProbe,
-            Self::JiraMyself => Route::JiraMyself,
+            Self::JiraMyself { .. } => Route::JiraMyself,
             Self::RuleSummaries { .. } => Route::RuleSummaries,
             Self::RuleSearch { .. } => Route::RuleSearch,
             Self::RuleGet { .. } => Route::RuleGet,
@@ -146,7 +149,12 @@ pub(crate) fn classify(req: &Incoming) -> Option<Endpoint> {
             Endpoint::DcMyself { hostname: s(host) }
         }
         ["dc", host, "probe"] if m == Method::GET => Endpoint::Probe { hostname: s(host) },
-        ["rest", "api", "3", "myself"] if m == Method::GET => Endpoint::JiraMyself,
+        ["rest", "api", "3", "myself"] if m == Method::GET => {
+            Endpoint::JiraMyself { gateway: false }
+        }
+        ["ex", "jira", _cloud, "rest", "api", "3", "myself"] if m == Method::GET => {
+            Endpoint::JiraMyself { gateway: true }
+        }
         ["automation", "public", product, cloud, rest @ ..] => {
             let prefix = format!("/automation/public/{product}/{cloud}");
             automation_endpoint(m, product, cloud, prefix, rest)?
@@ -272,7 +280,7 @@ pub(crate) fn dispatch(
         Endpoint::Install { hostname } => admin::install(state, base, req, &hostname),
         Endpoint::DcMyself { hostname } => admin::dc_myself(state, req, &hostname),
         Endpoint::Probe { hostname } => admin::probe(state, &hostname),
-        Endpoint::JiraMyself => admin::jira_myself(state, base, req),
+        Endpoint::JiraMyself { gateway } => admin::jira_myself(state, base, req, gateway),
         Endpoint::RuleSummaries { cloud, prefix } => {
             automation::summaries(state, base, req, &cloud, &prefix)
         }

@@ -35,6 +35,7 @@ pub struct RuleSeed {
     pub(crate) credentials: Option<ApiCredentials>,
     pub(crate) fraction_with_token: f64,
     pub(crate) seed: u64,
+    pub(crate) basic: bool,
 }
 
 impl RuleSeed {
@@ -45,6 +46,7 @@ impl RuleSeed {
             credentials: None,
             fraction_with_token: 0.5,
             seed: 0x5eed,
+            basic: true,
         }
     }
 
@@ -57,6 +59,25 @@ impl RuleSeed {
     /// Which share of the rules carries the credential (0.0 to 1.0; default 0.5).
     pub fn fraction_with_token(mut self, fraction: f64) -> Self {
         self.fraction_with_token = fraction.clamp(0.0, 1.0);
+        self
+    }
+
+    /// Writes the credential only in forms that carry no email (`Bearer`, an API-key header, a
+    /// URL query parameter, in turn), as a scoped or service-account token is used; by default
+    /// the four forms take turns, `Basic` first.
+    ///
+    /// ```
+    /// use atlassian_rotation::secret::ApiToken;
+    /// use atlassian_rotation::testing::RuleSeed;
+    ///
+    /// let seed = RuleSeed::new(3)
+    ///     .with_token("svc@example.com", ApiToken::new("ATATT3xFfGF0-scoped"))
+    ///     .fraction_with_token(1.0)
+    ///     .without_basic();
+    /// # let _ = seed;
+    /// ```
+    pub fn without_basic(mut self) -> Self {
+        self.basic = false;
         self
     }
 
@@ -411,12 +432,13 @@ pub(crate) fn generate(cloud_id: &str, author: &str, seed: &RuleSeed) -> Vec<(St
         None => 0,
     };
     let placements = [Placement::TopLevel, Placement::IfElse, Placement::Branch];
-    let carriers = [
+    let all = [
         Carrier::Basic,
         Carrier::Bearer,
         Carrier::ApiKeyHeader,
         Carrier::UrlQuery,
     ];
+    let carriers = if seed.basic { &all[..] } else { &all[1..] };
     let others = [
         Other::MaskedSecureHeader,
         Other::DataCenterSecretRef,
@@ -432,7 +454,7 @@ pub(crate) fn generate(cloud_id: &str, author: &str, seed: &RuleSeed) -> Vec<(St
             let carries = (i + 1) * carrying / n > i * carrying / n;
             let components = match (&seed.credentials, carries) {
                 (Some(creds), true) => {
-                    let (carrier, placement) = (carriers[c % 4], placements[c % 3]);
+                    let (carrier, placement) = (carriers[c % carriers.len()], placements[c % 3]);
                     c += 1;
                     builder.place(placement, |b, parent| {
                         b.carrier_action(carrier, creds, parent)

@@ -257,6 +257,60 @@ impl FakeAtlassian {
         label: impl Into<String>,
         expires_at: OffsetDateTime,
     ) -> (String, ApiToken) {
+        self.mint(account_id, label.into(), expires_at, Vec::new())
+    }
+
+    /// Mints a scoped API token for the user (as a person does with "Create API token with
+    /// scopes", and as every service-account token is): it authenticates only on the API
+    /// gateway ([`jira_gateway_base`](Self::jira_gateway_base)), as `Authorization: Bearer` or
+    /// Basic `email:token`; the site and the Automation API refuse it. It is listed in the org's
+    /// token list with its scopes. Shaped like a classic token: a prefix tells them apart on no
+    /// real site either.
+    ///
+    /// # Panics
+    ///
+    /// When the user was not added to this fake.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use atlassian_rotation::testing::FakeAtlassian;
+    /// use time::{Duration, OffsetDateTime};
+    ///
+    /// let fake = FakeAtlassian::start().await;
+    /// let user = fake.add_user("svc@example.com", "Service");
+    /// let expiry = OffsetDateTime::now_utc() + Duration::days(30);
+    /// let (_, token) = fake.mint_scoped_api_token(&user.account_id, "hooks", expiry, &["read:jira-user"]);
+    /// let myself = format!("{}/rest/api/3/myself", fake.jira_gateway_base("cloud-1"));
+    /// let http = reqwest::Client::new();
+    /// let answer = http.get(&myself).bearer_auth(token.expose_secret()).send().await.unwrap();
+    /// assert_eq!(answer.status(), 200);
+    /// let on_site = format!("{}/rest/api/3/myself", fake.site_base());
+    /// let refused = http.get(&on_site).basic_auth(&user.email, Some(token.expose_secret())).send().await.unwrap();
+    /// assert_eq!(refused.status(), 401);
+    /// # }
+    /// ```
+    pub fn mint_scoped_api_token(
+        &self,
+        account_id: &str,
+        label: impl Into<String>,
+        expires_at: OffsetDateTime,
+        scopes: &[&str],
+    ) -> (String, ApiToken) {
+        let mut scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
+        if scopes.is_empty() {
+            scopes.push("read:me".to_owned());
+        }
+        self.mint(account_id, label.into(), expires_at, scopes)
+    }
+
+    fn mint(
+        &self,
+        account_id: &str,
+        label: String,
+        expires_at: OffsetDateTime,
+        scopes: Vec<String>,
+    ) -> (String, ApiToken) {
         let mut state = self.shared.lock();
         assert!(
             state.user(account_id).is_some(),
@@ -277,12 +331,13 @@ impl FakeAtlassian {
         state.tokens.push(Token {
             id: id.clone(),
             account_id: account_id.to_owned(),
-            label: label.into(),
+            label,
             secret: secret.clone(),
             created_at,
             expires_at,
             last_access: None,
             revoked: false,
+            scopes,
         });
         (id, ApiToken::new(secret))
     }

@@ -36,7 +36,8 @@ pub struct FakeAdminKey {
 }
 
 /// A service account added with [`FakeAtlassian::add_service_account`]. It is an account like
-/// a user's: its tokens authenticate with Basic `email:token`, like a user's.
+/// a user's, whose tokens are scoped: they authenticate on the API gateway, as a user's scoped
+/// tokens do.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -187,8 +188,9 @@ impl FakeAtlassian {
     }
 
     /// Mints an API token for a service account, with `scopes` (service-account tokens are
-    /// always scoped). It authenticates like any API token, and its last activity moves when
-    /// it does. Returns the token's id and the token.
+    /// always scoped): it authenticates as a scoped token does
+    /// ([`mint_scoped_api_token`](Self::mint_scoped_api_token)), and its last activity moves
+    /// when it does. Returns the token's id and the token.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -221,11 +223,6 @@ impl FakeAtlassian {
              add_service_account first)",
             account.id
         );
-        let (id, token) = self.mint_api_token(&account.account_id, label, expires_at);
-        self.shared
-            .lock()
-            .token_scopes
-            .insert(id.clone(), scopes.iter().map(|s| (*s).to_owned()).collect());
-        (id, token)
+        self.mint_scoped_api_token(&account.account_id, label, expires_at, scopes)
     }
 }

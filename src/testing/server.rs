@@ -291,6 +291,11 @@ async fn answer(
             *arrival = Arrival::now();
             Ok(handle_now(endpoint).into_response())
         }
+        Effect::Hold(gate) => {
+            gate.hold().await;
+            *arrival = Arrival::now();
+            Ok(handle_now(endpoint).into_response())
+        }
         Effect::Drop => {
             if apply_first {
                 handle_now(endpoint);

@@ -68,6 +68,9 @@ pub(crate) struct Token {
     pub expires_at: OffsetDateTime,
     pub last_access: Option<OffsetDateTime>,
     pub revoked: bool,
+    /// A scoped token's scopes; empty for a classic token. A scoped token authenticates on the
+    /// API gateway only (Bearer, or Basic there), never on the site or the Automation API.
+    pub scopes: Vec<String>,
 }
 
 impl Token {
@@ -97,7 +100,8 @@ impl AdminKey {
 }
 
 /// A service account of an org. It is an account like a user's (a [`User`] with the same
-/// account id), so its API tokens live among the tokens and authenticate the same way.
+/// account id), so its API tokens (scoped ones) live among the tokens and authenticate the same
+/// way.
 pub(crate) struct ServiceAccount {
     pub id: String,
     pub account_id: String,
@@ -195,8 +199,6 @@ pub(crate) struct State {
     pub tokens: Vec<Token>,
     pub admin_keys: Vec<AdminKey>,
     pub service_accounts: Vec<ServiceAccount>,
-    /// The scopes of service-account tokens, by token id (service-account tokens are scoped).
-    pub token_scopes: HashMap<String, Vec<String>>,
     pub rules: Vec<StoredRule>,
     /// Where each rule uuid stands in `rules` (the first rule with it): lookups stay O(1) for
     /// fakes of tens of thousands of rules.
@@ -257,19 +259,51 @@ impl State {
         self.rules.push(rule);
     }
 
-    /// The live token whose `email:token` pair matches, marking it used.
+    /// The live classic token whose `email:token` pair matches, marking it used: how the site
+    /// and the Automation API authenticate (scoped tokens are refused there).
     pub fn authenticate_basic(&mut self, email: &str, secret: &str) -> Option<&User> {
-        let account_id = self
-            .users
-            .iter()
-            .find(|u| u.email == email)?
-            .account_id
-            .clone();
-        let token = self
-            .tokens
-            .iter_mut()
-            .find(|t| t.account_id == account_id && t.secret == secret && t.is_live())?;
-        token.last_access = Some(OffsetDateTime::now_utc());
+        self.authenticate(Some(email), secret, false)
+    }
+
+    /// The live token that `email:token` (with an email) or a Bearer credential (without)
+    /// names, marking it used; `scoped` admits scoped tokens, and a Bearer credential
+    /// authenticates only a scoped token, as on Atlassian's API gateway.
+    pub fn authenticate(
+        &mut self,
+        email: Option<&str>,
+        secret: &str,
+        scoped: bool,
+    ) -> Option<&User> {
+        let account_id = match email {
+            Some(email) => Some(
+                self.users
+                    .iter()
+                    .find(|u| u.email == email)?
+                    .account_id
+                    .clone(),
+            ),
+            None => None,
+        };
+        let token = self.tokens.iter_mut().find(|t| {
+            t.secret == secret
+                && t.is_live()
+                && account_id.as_ref().is_none_or(|id| *id == t.account_id)
+                && if t.scopes.is_empty() {
+                    email.is_some()
+                } else {
+                    scoped
+                }
+        })?;
+        // Strictly later than the last use, even within one millisecond (the listing's
+        // resolution): a test can tell every use apart.
+        let now = OffsetDateTime::now_utc();
+        token.last_access = Some(match token.last_access {
+            Some(last) if now <= last + time::Duration::milliseconds(1) => {
+                last + time::Duration::milliseconds(1)
+            }
+            _ => now,
+        });
+        let account_id = token.account_id.clone();
         self.user(&account_id)
     }
 

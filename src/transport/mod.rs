@@ -24,7 +24,7 @@ use crate::error::{ApiError, BoxError, Error, RequestInfo, Result};
 
 pub use options::ClientOptions;
 pub use page::Paginated;
-pub(crate) use page::{Page, next_page_url, paginate};
+pub(crate) use page::{Page, next_page_url, paginate, unpaged};
 pub(crate) use path::{Path, check_id};
 pub(crate) use redact::credential_like_runs;
 use redact::{auth_secrets, redact_quoted, redacted_error_body};
@@ -209,14 +209,10 @@ impl std::fmt::Debug for Transport {
 }
 
 impl Transport {
-    /// Builds a transport on `options.base_url`, or `default_base` when none was given.
-    pub(crate) fn new(
-        default_base: &str,
-        options: ClientOptions,
-        auth: Option<Auth>,
-    ) -> Result<Self> {
-        let raw = options.base_url.as_deref().unwrap_or(default_base);
-        let base = parse_base_url(raw, options.allow_plain_http)?;
+    /// Builds a transport on `base` (checked by [`parse_base_url`]), the one place a client's
+    /// builder and the tunnel probe turn a base URL and options into HTTP.
+    pub(crate) fn new(base: &str, options: ClientOptions, auth: Option<Auth>) -> Result<Self> {
+        let base = parse_base_url(base, options.allow_plain_http)?;
         let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(options.connect_timeout)
@@ -503,10 +499,19 @@ pub(crate) fn is_loopback(url: &Url) -> bool {
     }
 }
 
-/// Parses and checks a base URL: https, or http on loopback unless plain http is allowed; no
-/// credentials, query or fragment in it.
+/// Parses and checks a base URL: a URL, or a bare host (`example.atlassian.net`, then `https`);
+/// https, or http on loopback unless plain http is allowed; no credentials, query or fragment.
 pub(crate) fn parse_base_url(raw: &str, allow_plain_http: bool) -> Result<Url> {
-    let url = Url::parse(raw).map_err(|e| Error::invalid_input("base URL", e.to_string()))?;
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err(Error::invalid_input("base URL", "is empty"));
+    }
+    let url = if raw.contains("://") {
+        Url::parse(raw)
+    } else {
+        Url::parse(&format!("https://{raw}"))
+    }
+    .map_err(|e| Error::invalid_input("base URL", e.to_string()))?;
     match url.scheme() {
         "https" => {}
         "http" if allow_plain_http || is_loopback(&url) => {}
@@ -558,5 +563,25 @@ mod tests {
         assert!(parse_base_url("https://user:pw@jira.example.com", false).is_err());
         assert!(parse_base_url("https://jira.example.com/?a=b", false).is_err());
         assert!(parse_base_url("not a url", false).is_err());
+        assert!(parse_base_url(" ", false).is_err());
+    }
+
+    #[test]
+    fn a_bare_host_is_an_https_base_url() {
+        let url = |raw| parse_base_url(raw, false).map(String::from);
+        assert_eq!(
+            url("example.atlassian.net").unwrap(),
+            "https://example.atlassian.net/"
+        );
+        assert_eq!(
+            url(" https://example.atlassian.net/ ").unwrap(),
+            "https://example.atlassian.net/"
+        );
+        assert_eq!(
+            url("jira.example.com/jira").unwrap(),
+            "https://jira.example.com/jira"
+        );
+        assert!(url("http://example.atlassian.net").is_err());
+        assert!(url("example.atlassian.net/?x=1").is_err());
     }
 }

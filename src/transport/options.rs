@@ -4,22 +4,27 @@ use std::time::Duration;
 
 use super::RetryPolicy;
 
-/// Connection and safety settings shared by every client.
+/// Connection and safety settings shared by every client, handed to a client's builder with
+/// `.options(..)`. Where requests go is not among them: each builder owns its base URL.
 ///
 /// ```
 /// use std::time::Duration;
-/// use atlassian_rotation::ClientOptions;
+/// use atlassian_rotation::{AdminClient, ClientOptions};
+/// use atlassian_rotation::secret::AdminApiKey;
 ///
 /// let options = ClientOptions::new()
-///     .base_url("http://127.0.0.1:8080")
 ///     .timeout(Duration::from_secs(10))
 ///     .max_body_bytes(8 << 20);
-/// # let _ = options;
+/// let admin = AdminClient::builder(AdminApiKey::new("admin-key"))
+///     .base_url("http://127.0.0.1:8080")
+///     .options(options)
+///     .build()?;
+/// # let _ = admin;
+/// # Ok::<(), atlassian_rotation::Error>(())
 /// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ClientOptions {
-    pub(crate) base_url: Option<String>,
     pub(crate) allow_plain_http: bool,
     pub(crate) connect_timeout: Duration,
     pub(crate) timeout: Duration,
@@ -32,7 +37,6 @@ pub struct ClientOptions {
 impl Default for ClientOptions {
     fn default() -> Self {
         Self {
-            base_url: None,
             allow_plain_http: false,
             connect_timeout: Duration::from_secs(10),
             timeout: Duration::from_secs(30),
@@ -45,21 +49,25 @@ impl Default for ClientOptions {
 }
 
 impl ClientOptions {
-    /// The defaults: the client's own base URL, https only (loopback excepted), a 10 s connect
+    /// The defaults: https only (loopback excepted), a 10 s connect
     /// timeout, a 30 s timeout per attempt, a 32 MiB response cap, [`RetryPolicy::default`], and
     /// listings stopped after 10 consecutive pages without a new item or 100,000 pages.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Overrides the base URL (for a proxy, a Data Center instance, or a fake on loopback).
-    /// It must be `https`, or `http` on a loopback host, unless [`Self::allow_plain_http`].
-    pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = Some(url.into());
-        self
-    }
-
     /// Accepts a plain `http` base URL on a non-loopback host. Credentials then travel in clear.
+    ///
+    /// ```
+    /// use atlassian_rotation::{ClientOptions, InstanceClient};
+    /// use atlassian_rotation::instance::InstanceAuth;
+    /// use atlassian_rotation::secret::PersonalAccessToken;
+    ///
+    /// let pat = InstanceAuth::PersonalAccessToken(PersonalAccessToken::new("pat"));
+    /// let plain = InstanceClient::builder(pat).base_url("http://jira.internal.example.com");
+    /// assert!(plain.clone().build().is_err());
+    /// assert!(plain.options(ClientOptions::new().allow_plain_http(true)).build().is_ok());
+    /// ```
     pub fn allow_plain_http(mut self, allow: bool) -> Self {
         self.allow_plain_http = allow;
         self

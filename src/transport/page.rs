@@ -10,8 +10,23 @@ use url::Url;
 use super::{Call, Transport};
 use crate::error::{Error, PaginationLimit, RequestInfo, Result};
 
-/// A stream of items that follows pages lazily: the next page is fetched when the items of the
-/// previous one have been consumed. It ends after the last page, or with the first error.
+/// What every listing of every client returns: a stream of items that follows pages lazily (the
+/// next page is fetched when the items of the previous one have been consumed). It ends after
+/// the last page, or with the first error. A listing never fails before it is polled: input it
+/// refuses (a bad id, a page size out of range) is its first and only item, before any request.
+/// An endpoint that does not paginate yields its one page the same way.
+///
+/// ```no_run
+/// use futures::TryStreamExt as _;
+/// use atlassian_rotation::Paginated;
+/// use atlassian_rotation::admin::UserApiToken;
+///
+/// # async fn run(admin: atlassian_rotation::AdminClient) -> atlassian_rotation::Result<()> {
+/// let tokens: Paginated<UserApiToken> = admin.user_api_tokens("557058:f5a2d3b1-0000");
+/// let tokens: Vec<UserApiToken> = tokens.try_collect().await?;
+/// # let _ = tokens;
+/// # Ok(()) }
+/// ```
 pub type Paginated<T> = BoxStream<'static, Result<T>>;
 
 /// One decoded page: its items and the server's `next` link, if any.
@@ -24,6 +39,19 @@ pub(crate) trait Page: DeserializeOwned + Send + 'static {
     /// counts as new.
     fn item_key(_item: &Self::Item) -> Option<&str> {
         None
+    }
+}
+
+/// The answer of an endpoint that does not paginate: a JSON array (or `null`), one page with
+/// no `next` link.
+#[derive(serde::Deserialize)]
+#[serde(transparent, bound = "T: DeserializeOwned")]
+pub(crate) struct Unpaged<T>(Option<Vec<T>>);
+
+impl<T: DeserializeOwned + Send + 'static> Page for Unpaged<T> {
+    type Item = T;
+    fn into_parts(self) -> (Vec<T>, Option<String>) {
+        (self.0.unwrap_or_default(), None)
     }
 }
 
@@ -128,11 +156,16 @@ fn page_key(url: &Url) -> String {
 /// [`ClientOptions::max_empty_pages`](super::ClientOptions::max_empty_pages) consecutive pages
 /// without a new item, or [`ClientOptions::max_pages`](super::ClientOptions::max_pages) pages in
 /// all, end it with [`Error::PaginationLimit`] (after the items of the last page fetched).
+/// When `first` is an error (input refused before any request), it is the stream's one item.
 pub(crate) fn paginate<P: Page>(
     transport: Transport,
-    first: Call,
+    first: Result<Call>,
     cursor_param: &'static str,
 ) -> Paginated<P::Item> {
+    let first = match first {
+        Ok(call) => call,
+        Err(err) => return stream::once(async move { Err(err) }).boxed(),
+    };
     let template = first.template().to_owned();
     let state = State {
         transport,
@@ -186,6 +219,15 @@ pub(crate) fn paginate<P: Page>(
     .map_ok(|items| stream::iter(items.into_iter().map(Ok)))
     .try_flatten()
     .boxed()
+}
+
+/// Streams the items of an endpoint that answers one JSON array and does not paginate, as a
+/// listing like any other.
+pub(crate) fn unpaged<T: DeserializeOwned + Send + 'static>(
+    transport: Transport,
+    call: Result<Call>,
+) -> Paginated<T> {
+    paginate::<Unpaged<T>>(transport, call, "cursor")
 }
 
 #[cfg(test)]

@@ -15,6 +15,36 @@ use crate::error::Error;
 /// Waits follow capped exponential backoff with full jitter, or the server's `Retry-After` /
 /// `X-RateLimit-Reset` when it gives one; no retry starts after the overall deadline.
 ///
+/// # Defaults
+///
+/// [`RetryPolicy::default()`], which [`ClientOptions`](crate::ClientOptions) uses unless given
+/// another policy:
+///
+/// | setting | default | set with |
+/// |---|---|---|
+/// | attempts per request, the first included | 4 | [`max_attempts`](Self::max_attempts) |
+/// | first backoff (doubled per attempt, fully jittered) | 200 ms | [`backoff`](Self::backoff) |
+/// | cap on any one backoff | 10 s | [`backoff`](Self::backoff) |
+/// | no retry starts later than this after the first attempt | 60 s | [`deadline`](Self::deadline) |
+/// | longest wait a server's `Retry-After` is taken to ask for | 1 day | fixed: [`MAX_SERVER_WAIT`](Self::MAX_SERVER_WAIT) |
+///
+/// [`RetryPolicy::none()`] keeps these but makes one attempt only. The time limit of one
+/// attempt is [`ClientOptions::timeout`](crate::ClientOptions::timeout), not part of this policy.
+///
+/// ```
+/// use std::time::Duration;
+/// use atlassian_rotation::RetryPolicy;
+///
+/// // The table above, as the code sets it.
+/// assert_eq!(
+///     RetryPolicy::default(),
+///     RetryPolicy::none()
+///         .max_attempts(4)
+///         .backoff(Duration::from_millis(200), Duration::from_secs(10))
+///         .deadline(Duration::from_secs(60)),
+/// );
+/// ```
+///
 /// ```
 /// use std::time::Duration;
 /// use atlassian_rotation::RetryPolicy;
@@ -36,7 +66,8 @@ pub struct RetryPolicy {
 }
 
 impl Default for RetryPolicy {
-    /// 4 attempts, backoff from 200 ms capped at 10 s, and no retry after 60 s.
+    /// 4 attempts, backoff from 200 ms capped at 10 s, and no retry after 60 s (the table in
+    /// the [type's documentation](RetryPolicy#defaults)).
     fn default() -> Self {
         Self {
             max_attempts: 4,

@@ -4,6 +4,7 @@
 use atlassian_rotation::error::ErrorBody;
 use atlassian_rotation::secret::AdminApiKey;
 use atlassian_rotation::{AdminClient, ClientOptions, Error, RetryPolicy};
+use futures::TryStreamExt as _;
 use serde_json::json;
 use wiremock::matchers::{any, header};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -98,7 +99,13 @@ async fn user_management_error_bodies_are_parsed() {
         Error::Api(api) => (api.status, api.body),
         other => panic!("{other:?}"),
     };
-    let (status, parsed) = body(admin.user_api_tokens("u401").await.unwrap_err());
+    let (status, parsed) = body(
+        admin
+            .user_api_tokens("u401")
+            .try_collect::<Vec<_>>()
+            .await
+            .unwrap_err(),
+    );
     assert_eq!(status, 401);
     assert_eq!(
         parsed,
@@ -108,12 +115,20 @@ async fn user_management_error_bodies_are_parsed() {
         }
     );
 
-    let err = admin.user_api_tokens("u403").await.unwrap_err();
+    let err = admin
+        .user_api_tokens("u403")
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap_err();
     assert!(err.is_auth_failure());
     assert!(err.to_string().contains("forbidden.action"), "{err}");
     assert!(err.to_string().contains("notManaged"), "{err}");
 
-    let err = admin.user_api_tokens("u404").await.unwrap_err();
+    let err = admin
+        .user_api_tokens("u404")
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap_err();
     assert!(err.is_not_found());
     assert!(err.to_string().contains("accountNotFound"), "{err}");
 
@@ -196,14 +211,15 @@ async fn an_oversized_body_is_refused() {
         .respond_with(ResponseTemplate::new(200).set_body_json(org_body()))
         .mount(&server)
         .await;
-    let admin = AdminClient::with_options(
-        AdminApiKey::new(KEY),
-        ClientOptions::new()
-            .base_url(server.uri())
-            .max_body_bytes(64)
-            .retry_policy(RetryPolicy::none()),
-    )
-    .unwrap();
+    let admin = AdminClient::builder(AdminApiKey::new(KEY))
+        .base_url(server.uri())
+        .options(
+            ClientOptions::new()
+                .max_body_bytes(64)
+                .retry_policy(RetryPolicy::none()),
+        )
+        .build()
+        .unwrap();
 
     match admin.check_key("o").await.unwrap_err() {
         Error::BodyTooLarge { limit, .. } => assert_eq!(limit, 64),
@@ -236,7 +252,7 @@ async fn a_redirect_is_not_followed_and_the_key_never_reaches_the_other_server()
 }
 
 #[tokio::test]
-async fn set_api_key_swaps_the_bearer_for_later_requests_on_every_clone() {
+async fn set_credentials_swaps_the_bearer_for_later_requests_on_every_clone() {
     let server = server().await;
     Mock::given(wiremock::matchers::method("GET"))
         .and(wiremock::matchers::path("/admin/v1/orgs/o"))
@@ -248,11 +264,13 @@ async fn set_api_key_swaps_the_bearer_for_later_requests_on_every_clone() {
     let admin = client(&server);
     let clone = admin.clone();
 
-    admin.set_api_key(AdminApiKey::new("rotated-key")).unwrap();
+    admin
+        .set_credentials(AdminApiKey::new("rotated-key"))
+        .unwrap();
     clone.check_key("o").await.unwrap();
 
     let err = admin
-        .set_api_key(AdminApiKey::new("bad key\r\n"))
+        .set_credentials(AdminApiKey::new("bad key\r\n"))
         .unwrap_err();
     assert!(matches!(err, Error::InvalidInput { .. }));
     assert!(!err.to_string().contains("bad key"), "{err}");
@@ -260,15 +278,16 @@ async fn set_api_key_swaps_the_bearer_for_later_requests_on_every_clone() {
 
 #[test]
 fn a_key_that_cannot_be_a_header_is_refused_without_echo() {
-    let err = AdminClient::new(AdminApiKey::new("sec ret")).unwrap_err();
+    let err = AdminClient::builder(AdminApiKey::new("sec ret"))
+        .build()
+        .unwrap_err();
     assert!(matches!(err, Error::InvalidInput { .. }));
     assert!(!format!("{err} {err:?}").contains("sec ret"));
     assert!(
-        AdminClient::with_options(
-            AdminApiKey::new("k"),
-            ClientOptions::new().base_url("http://admin.example.com")
-        )
-        .is_err(),
+        AdminClient::builder(AdminApiKey::new("k"))
+            .base_url("http://admin.example.com")
+            .build()
+            .is_err(),
         "plain http off loopback is refused"
     );
 }

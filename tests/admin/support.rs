@@ -19,13 +19,11 @@ pub fn client(server: &MockServer) -> AdminClient {
 }
 
 pub fn client_with(server: &MockServer, retry: RetryPolicy) -> AdminClient {
-    AdminClient::with_options(
-        AdminApiKey::new(KEY),
-        ClientOptions::new()
-            .base_url(server.uri())
-            .retry_policy(retry),
-    )
-    .unwrap()
+    AdminClient::builder(AdminApiKey::new(KEY))
+        .base_url(server.uri())
+        .options(ClientOptions::new().retry_policy(retry))
+        .build()
+        .unwrap()
 }
 
 /// Retries with a 1 ms backoff: enough to prove a retry happens without waiting on the clock.

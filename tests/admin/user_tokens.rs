@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use atlassian_rotation::Error;
 use atlassian_rotation::admin::Timestamp;
+use futures::TryStreamExt as _;
 use serde_json::json;
 use time::macros::datetime;
 use wiremock::ResponseTemplate;
@@ -43,6 +44,7 @@ async fn lists_tokens_of_an_escaped_account_id_and_decodes_the_spec_shape() {
 
     let tokens = client(&server)
         .user_api_tokens("557058:aa/bb")
+        .try_collect::<Vec<_>>()
         .await
         .unwrap();
 
@@ -82,12 +84,20 @@ async fn go_atlassian_sample_null_and_unparseable_fields_and_an_empty_list_decod
         .await;
     let admin = client(&server);
 
-    let go = admin.user_api_tokens("a1").await.unwrap();
+    let go = admin
+        .user_api_tokens("a1")
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap();
     assert_eq!(go[0].id, "asp_Q9rT2mZkLw8xVb1N");
     assert_eq!(go[0].expiry, None);
     assert!(!go[0].expires_within(Duration::MAX, datetime!(2030-01-01 00:00 UTC)));
 
-    let sparse = admin.user_api_tokens("a2").await.unwrap();
+    let sparse = admin
+        .user_api_tokens("a2")
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap();
     assert_eq!(sparse[0].label, None);
     assert_eq!(
         sparse[0].expiry.as_ref().map(Timestamp::as_str),
@@ -95,7 +105,14 @@ async fn go_atlassian_sample_null_and_unparseable_fields_and_an_empty_list_decod
     );
     assert_eq!(sparse[0].expiry.as_ref().and_then(Timestamp::parse), None);
 
-    assert!(admin.user_api_tokens("a3").await.unwrap().is_empty());
+    assert!(
+        admin
+            .user_api_tokens("a3")
+            .try_collect::<Vec<_>>()
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -108,7 +125,12 @@ async fn a_token_without_id_is_a_decode_error_naming_the_element() {
         .mount(&server)
         .await;
 
-    match client(&server).user_api_tokens("a").await.unwrap_err() {
+    match client(&server)
+        .user_api_tokens("a")
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap_err()
+    {
         Error::Decode { path, message, .. } => {
             assert_eq!(path, "[1]");
             assert!(message.contains("`id`"), "{message}");
@@ -177,7 +199,11 @@ async fn bad_ids_are_refused_before_any_request() {
         assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
     }
     assert!(matches!(
-        admin.user_api_tokens(".").await.unwrap_err(),
+        admin
+            .user_api_tokens(".")
+            .try_collect::<Vec<_>>()
+            .await
+            .unwrap_err(),
         Error::InvalidInput { .. }
     ));
 }

@@ -65,6 +65,40 @@ async fn rotate_automation_token_replaces_every_use_and_revokes_the_old_token() 
 }
 
 #[tokio::test]
+async fn rotate_automation_token_updates_every_consumer_flag_too() {
+    let w = world(20).await;
+    let dir = tempfile::tempdir().unwrap();
+    let env_file = dir.path().join(".env");
+    let token_file = dir.path().join("token");
+    std::fs::write(
+        &env_file,
+        format!("A=1\nJIRA_TOKEN={}\n", w.old.expose_secret()),
+    )
+    .unwrap();
+    let dotenv = format!("dotenv:{}#JIRA_TOKEN", env_file.display());
+    let file = format!("file:{}", token_file.display());
+    let run = run_example!(
+        rotate_automation_token,
+        w.rotate_env(&dir.path().join("journal")),
+        w.rotate_args(&["--json", "--consumer", &dotenv, "--consumer", &file])
+    );
+    assert_eq!(run.code, 0, "{}", run.err);
+    let new = w.new.expose_secret();
+    assert_eq!(
+        std::fs::read_to_string(&env_file).unwrap(),
+        format!("A=1\nJIRA_TOKEN={new}\n")
+    );
+    assert_eq!(std::fs::read_to_string(&token_file).unwrap(), new);
+    let report: Value = serde_json::from_str(&run.out).unwrap();
+    let checks = report["verified"]["checks"].to_string();
+    assert!(
+        checks.contains(".env (JIRA_TOKEN) holds the new credential"),
+        "{checks}"
+    );
+    run.assert_clean(&w.secrets());
+}
+
+#[tokio::test]
 async fn rotate_automation_token_resumes_from_its_journal_after_a_failure() {
     let w = world(40).await;
     let holding = sorted(w.fake.rules_holding(&w.old_credentials()));

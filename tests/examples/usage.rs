@@ -119,9 +119,7 @@ async fn token_usage_finds_every_live_rule_holding_the_token() {
     let holding = sorted(w.fake.rules_holding(&w.old_credentials()));
     assert!(holding.len() >= 15);
 
-    let mut args = w.live();
-    args.extend(plain(&["--token-email", &w.svc.email]));
-    let run = run_example!(token_usage, w.usage_env(Some(&w.old)), args);
+    let run = run_example!(token_usage, w.usage_env(Some(&w.old)), w.live());
     assert_eq!(run.code, 0, "{}", run.err);
     let findings = run.json_lines();
     assert_eq!(uuids_of(&findings, "match"), holding);

@@ -159,13 +159,8 @@ async fn service_accounts_list_their_tokens_whose_activity_moves_and_revoke_all_
     assert_eq!(items[0]["scopes"], json!(["read:jira-work"]));
     assert!(items[0]["lastActiveAt"].is_null());
     // A forgotten consumer using the token shows in its last activity.
-    let myself = format!("{}/rest/api/3/myself", w.fake.site_base());
-    let used = send(
-        http()
-            .get(&myself)
-            .basic_auth(&account.email, Some(deploy.expose_secret())),
-    )
-    .await;
+    let myself = format!("{}/rest/api/3/myself", w.fake.jira_gateway_base("cloud-1"));
+    let used = send(http().get(&myself).bearer_auth(deploy.expose_secret())).await;
     assert_eq!(used.status, 200);
     let after = send(w.admin(http().get(format!("{tokens_url}?tokenLabel=deploy"))))
         .await

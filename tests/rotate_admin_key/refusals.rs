@@ -275,13 +275,11 @@ async fn an_answer_echoing_the_new_key_is_redacted_in_the_refusal() {
         .expect(1)
         .mount(&server)
         .await;
-    let admin = AdminClient::with_options(
-        old.clone(),
-        ClientOptions::new()
-            .base_url(server.uri())
-            .retry_policy(RetryPolicy::none()),
-    )
-    .unwrap();
+    let admin = AdminClient::builder(old.clone())
+        .base_url(server.uri())
+        .options(ClientOptions::new().retry_policy(RetryPolicy::none()))
+        .build()
+        .unwrap();
     let rotator =
         AdminKeyRotator::new(admin, "org-1", old, KeyRef::Id("k-old".into()), new.clone())
             .new_key(KeyRef::Id("k-new".into()));

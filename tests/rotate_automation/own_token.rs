@@ -8,7 +8,7 @@ use super::*;
 
 /// The rules this client can list, or the error it gets.
 async fn listed(client: &AutomationClient) -> Result<usize, Error> {
-    let summaries: Vec<_> = client.rule_summaries(100)?.try_collect().await?;
+    let summaries: Vec<_> = client.rule_summaries(100).try_collect().await?;
     Ok(summaries.len())
 }
 
@@ -23,12 +23,11 @@ fn rule_api_auth(w: &World) -> Vec<String> {
 }
 
 fn own_client(w: &World, email: &str) -> AutomationClient {
-    AutomationClient::with_options(
-        AutomationBase::url(&w.fake.automation_base(CLOUD)).unwrap(),
-        &ApiCredentials::new(email, w.old.token().clone()),
-        ClientOptions::new().retry_policy(RetryPolicy::none()),
-    )
-    .unwrap()
+    AutomationClient::builder(ApiCredentials::new(email, w.old.token().clone()))
+        .base_url(w.fake.automation_base(CLOUD))
+        .options(ClientOptions::new().retry_policy(RetryPolicy::none()))
+        .build()
+        .unwrap()
 }
 
 fn own_rotator(w: &World, client: AutomationClient) -> AutomationTokenRotator {

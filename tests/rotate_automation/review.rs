@@ -232,16 +232,14 @@ async fn tunnel_world() -> (FakeAtlassian, TunnelKeyRotator, String) {
     let fake = FakeAtlassian::start().await;
     let org = fake.add_org("Example Org");
     let tunnel = fake.add_tunnel(&org.id, "jira-dc-prod");
-    let admin = AdminClient::with_options(
-        AdminApiKey::new(org.admin_key.expose_secret()),
-        ClientOptions::new().base_url(fake.admin_base()),
-    )
-    .unwrap();
-    let instance = InstanceClient::new(
-        &tunnel.instance_base,
-        InstanceAuth::PersonalAccessToken(tunnel.pat.clone()),
-    )
-    .unwrap();
+    let admin = AdminClient::builder(AdminApiKey::new(org.admin_key.expose_secret()))
+        .base_url(fake.admin_base())
+        .build()
+        .unwrap();
+    let instance = InstanceClient::builder(InstanceAuth::PersonalAccessToken(tunnel.pat.clone()))
+        .base_url(&tunnel.instance_base)
+        .build()
+        .unwrap();
     let rotator = TunnelKeyRotator::new(admin, instance, &org.id, &tunnel.hostname)
         .expect_organisation(&org.name);
     (fake, rotator, tunnel.hostname)
@@ -314,7 +312,10 @@ async fn a_source_that_fails_on_resume_resumes_with_the_journaled_token() {
         Step::Regenerated
     );
     // The handover is gone (env var unset, one-time vault read...).
-    let gone = || async { Err::<ApiToken, _>(AutomationBase::url("not a url").unwrap_err()) };
+    let gone = || async {
+        let unusable = AdminClient::builder(AdminApiKey::new("not\na key")).build();
+        Err::<ApiToken, _>(unusable.unwrap_err())
+    };
     let resumed = AutomationTokenRotator::new(
         w.client(RetryPolicy::none()),
         w.fake.site_base(),
@@ -399,16 +400,14 @@ async fn a_rule_with_connections_the_caller_does_not_own_is_never_written() {
     let w = world(0).await;
     let old = w.old.token().expose_secret().to_owned();
     let client = w.client(RetryPolicy::none());
-    let caller_id = atlassian_rotation::jira::JiraClient::with_options(
-        &w.fake.site_base(),
-        &w.caller,
-        ClientOptions::new(),
-    )
-    .unwrap()
-    .myself()
-    .await
-    .unwrap()
-    .account_id;
+    let caller_id = atlassian_rotation::jira::JiraClient::builder(w.caller.clone())
+        .base_url(w.fake.site_base())
+        .build()
+        .unwrap()
+        .myself()
+        .await
+        .unwrap()
+        .account_id;
     let mut uuids = Vec::new();
     for (name, owner) in [
         ("foreign", json!("someone-else")),

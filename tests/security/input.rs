@@ -19,7 +19,14 @@ async fn calls_with_id(c: &Clients, id: &str) -> Vec<(&'static str, Result<(), E
             c.admin.regenerate_tunnel_key("org", id).await.map(drop),
         ),
         ("check_key", c.admin.check_key(id).await.map(drop)),
-        ("user tokens", c.admin.user_api_tokens(id).await.map(drop)),
+        (
+            "user tokens",
+            c.admin
+                .user_api_tokens(id)
+                .try_collect::<Vec<_>>()
+                .await
+                .map(drop),
+        ),
         (
             "revoke account",
             c.admin.revoke_user_api_token(id, "t").await,
@@ -111,32 +118,71 @@ fn header_breaking_characters_in_credentials_are_refused_without_echo() {
         let token = ApiCredentials::new("svc@example.com", ApiToken::new(bad));
         let email = ApiCredentials::new(format!("svc{bad}@example.com"), ApiToken::new("t0k"));
         for (what, c) in [("token", &token), ("email", &email)] {
-            errors.push((what, JiraClient::new(base, c).unwrap_err()));
-            let automation = AutomationBase::url(&format!("{base}/automation/public/jira/c"));
-            errors.push((
-                what,
-                AutomationClient::new(automation.unwrap(), c).unwrap_err(),
-            ));
+            let jira = JiraClient::builder(c.clone()).base_url(base);
+            errors.push((what, jira.build().unwrap_err()));
+            let automation = AutomationClient::builder(c.clone()).cloud(Product::Jira, "c");
+            errors.push((what, automation.build().unwrap_err()));
             errors.push((what, c.basic_header().unwrap_err()));
         }
         errors.push((
             "admin key",
-            AdminClient::new(AdminApiKey::new(bad)).unwrap_err(),
+            AdminClient::builder(AdminApiKey::new(bad))
+                .build()
+                .unwrap_err(),
         ));
         let pat = InstanceAuth::PersonalAccessToken(PersonalAccessToken::new(bad));
-        errors.push(("PAT", InstanceClient::new(base, pat).unwrap_err()));
+        errors.push((
+            "PAT",
+            InstanceClient::builder(pat)
+                .base_url(base)
+                .build()
+                .unwrap_err(),
+        ));
         // A DC password or username travels base64-encoded: spaces and non-ASCII are
         // legitimate there, control characters are not.
         if bad.chars().any(char::is_control) {
             let basic = InstanceAuth::basic("admin", Password::new(bad));
-            errors.push(("password", InstanceClient::new(base, basic).unwrap_err()));
+            errors.push((
+                "password",
+                InstanceClient::builder(basic)
+                    .base_url(base)
+                    .build()
+                    .unwrap_err(),
+            ));
             let basic = InstanceAuth::basic(bad, Password::new("pw"));
-            errors.push(("username", InstanceClient::new(base, basic).unwrap_err()));
+            errors.push((
+                "username",
+                InstanceClient::builder(basic)
+                    .base_url(base)
+                    .build()
+                    .unwrap_err(),
+            ));
         }
-        let admin = AdminClient::new(AdminApiKey::new("fine")).unwrap();
+        let admin = AdminClient::builder(AdminApiKey::new("fine"))
+            .build()
+            .unwrap();
         errors.push((
             "replacement admin key",
-            admin.set_api_key(AdminApiKey::new(bad)).unwrap_err(),
+            admin.set_credentials(AdminApiKey::new(bad)).unwrap_err(),
+        ));
+        let fine = ApiCredentials::new("svc@example.com", ApiToken::new("t0k"));
+        let jira = JiraClient::builder(fine.clone()).base_url(base);
+        let jira = jira.build().unwrap();
+        let automation = AutomationClient::builder(fine).cloud(Product::Jira, "c");
+        let automation = automation.build().unwrap();
+        for (what, c) in [("replacement token", &token), ("replacement email", &email)] {
+            errors.push((what, jira.set_credentials(c.clone()).unwrap_err()));
+            errors.push((what, automation.set_credentials(c.clone()).unwrap_err()));
+        }
+        let pat = |value: &str| InstanceAuth::PersonalAccessToken(PersonalAccessToken::new(value));
+        let instance = InstanceClient::builder(pat("fine")).base_url(base);
+        errors.push((
+            "replacement PAT",
+            instance
+                .build()
+                .unwrap()
+                .set_credentials(pat(bad))
+                .unwrap_err(),
         ));
         for (what, err) in errors {
             assert!(
@@ -166,12 +212,11 @@ async fn a_body_over_the_cap_is_body_too_large_and_not_kept() {
         .expect(1)
         .mount(&server)
         .await;
-    let jira = JiraClient::with_options(
-        &server.uri(),
-        &creds(),
-        options_for(&server).max_body_bytes(4096),
-    )
-    .unwrap();
+    let jira = JiraClient::builder(creds())
+        .base_url(server.uri())
+        .options(options().max_body_bytes(4096))
+        .build()
+        .unwrap();
     let err = jira.myself().await.unwrap_err();
     assert!(
         matches!(err, Error::BodyTooLarge { limit: 4096, .. }),
@@ -211,7 +256,7 @@ async fn a_next_link_to_another_origin_is_refused_and_never_requested() {
         .await;
     let c = clients(&server);
 
-    let mut rules = c.automation.rule_summaries(10).unwrap();
+    let mut rules = c.automation.rule_summaries(10);
     assert_eq!(rules.next().await.unwrap().unwrap().uuid, "r-1");
     let err = rules.next().await.unwrap().unwrap_err();
     assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
@@ -226,7 +271,7 @@ async fn a_next_link_to_another_origin_is_refused_and_never_requested() {
 /// request's own Authorization never survive into the error, its Debug or its Display.
 #[tokio::test]
 async fn credentials_quoted_back_in_error_bodies_are_redacted() {
-    use atlassian_rotation::automation::{AutomationBase, AutomationClient, Rule, RuleDocument};
+    use atlassian_rotation::automation::{AutomationClient, Rule, RuleDocument};
     use atlassian_rotation::jira::JiraClient;
     use atlassian_rotation::secret::{ApiCredentials, ApiToken};
     use wiremock::matchers::{method, path};
@@ -256,11 +301,10 @@ async fn credentials_quoted_back_in_error_bodies_are_redacted() {
         .mount(&server)
         .await;
 
-    let client = AutomationClient::new(
-        AutomationBase::url(&format!("{}/a", server.uri())).unwrap(),
-        &caller,
-    )
-    .unwrap();
+    let client = AutomationClient::builder(caller.clone())
+        .base_url(format!("{}/a", server.uri()))
+        .build()
+        .unwrap();
     let rule = Rule::from_value(
         serde_json::json!({"name": "r", "components": [{"value": {"headers": [
             {"name": "Authorization", "value": format!("Bearer {rule_token}")},
@@ -280,7 +324,9 @@ async fn credentials_quoted_back_in_error_bodies_are_redacted() {
     assert!(!shown.contains(rule_token), "{shown}");
     assert!(!shown.contains(&basic), "{shown}");
 
-    let err = JiraClient::new(&server.uri(), &caller)
+    let err = JiraClient::builder(caller.clone())
+        .base_url(server.uri())
+        .build()
         .unwrap()
         .myself()
         .await

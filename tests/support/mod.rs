@@ -180,11 +180,11 @@ impl RotationWorld {
         &self,
         options: atlassian_rotation::ClientOptions,
     ) -> atlassian_rotation::AdminClient {
-        atlassian_rotation::AdminClient::with_options(
-            atlassian_rotation::secret::AdminApiKey::new(self.org.admin_key.expose_secret()),
-            options.base_url(self.fake.admin_base()),
-        )
-        .unwrap()
+        atlassian_rotation::AdminClient::builder(self.org.admin_key.clone())
+            .base_url(self.fake.admin_base())
+            .options(options)
+            .build()
+            .unwrap()
     }
 
     /// Regenerate, install, check the organisation, probe through the tunnel.
@@ -194,10 +194,12 @@ impl RotationWorld {
     ) -> atlassian_rotation::rotate::TunnelKeyRotator {
         use atlassian_rotation::instance::InstanceAuth;
         use atlassian_rotation::rotate::{Probe, TunnelKeyRotator};
-        let instance = atlassian_rotation::InstanceClient::with_options(
+        let instance = atlassian_rotation::InstanceClient::builder(
             InstanceAuth::PersonalAccessToken(self.tunnel.pat.clone()),
-            options.clone().base_url(&self.tunnel.instance_base),
         )
+        .base_url(&self.tunnel.instance_base)
+        .options(options.clone())
+        .build()
         .unwrap();
         TunnelKeyRotator::new(
             self.admin(options),
@@ -219,14 +221,13 @@ impl RotationWorld {
         options: atlassian_rotation::ClientOptions,
         source: impl atlassian_rotation::rotate::TokenSource + 'static,
     ) -> atlassian_rotation::rotate::AutomationTokenRotator {
-        use atlassian_rotation::automation::{AutomationBase, AutomationClient};
+        use atlassian_rotation::AutomationClient;
         use atlassian_rotation::rotate::{AutomationTokenRotator, OldToken};
-        let automation = AutomationClient::with_options(
-            AutomationBase::url(&self.fake.automation_base(ROTATION_CLOUD)).unwrap(),
-            &self.caller,
-            options.clone(),
-        )
-        .unwrap();
+        let automation = AutomationClient::builder(self.caller.clone())
+            .base_url(self.fake.automation_base(ROTATION_CLOUD))
+            .options(options.clone())
+            .build()
+            .unwrap();
         AutomationTokenRotator::new(automation, self.fake.site_base(), self.old.clone(), source)
             .unwrap()
             .site_options(options.clone())
@@ -284,11 +285,11 @@ impl KeyWorld {
         key: &atlassian_rotation::secret::AdminApiKey,
         options: atlassian_rotation::ClientOptions,
     ) -> atlassian_rotation::AdminClient {
-        atlassian_rotation::AdminClient::with_options(
-            key.clone(),
-            options.base_url(self.fake.admin_base()),
-        )
-        .unwrap()
+        atlassian_rotation::AdminClient::builder(key.clone())
+            .base_url(self.fake.admin_base())
+            .options(options)
+            .build()
+            .unwrap()
     }
 
     /// Replaces the old key (named by id) with the one `source` gives (named by label), with

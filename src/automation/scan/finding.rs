@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How a credential is written where it was found.
 ///
@@ -12,7 +12,7 @@ use serde::Serialize;
 /// assert_eq!(CredentialForm::BareHeader.as_str(), "bare_header");
 /// assert_eq!(serde_json::to_value(CredentialForm::Basic).unwrap(), "basic");
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum CredentialForm {
@@ -79,7 +79,7 @@ impl fmt::Display for CredentialForm {
 ///
 /// assert_eq!(serde_json::to_value(FindingStatus::CannotTell).unwrap(), "cannot_tell");
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum FindingStatus {
@@ -136,7 +136,7 @@ impl fmt::Display for FindingStatus {
 /// assert_eq!(finding.header_name.as_deref(), Some("X-Api-Key"));
 /// assert!(!finding.to_string().contains("tok-123"));
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Finding {
     /// The rule's `uuid` (or its `id` in older exports, which have no uuid).
@@ -162,7 +162,8 @@ pub struct Finding {
     pub rewritable: bool,
     /// The header's name, for a header value.
     pub header_name: Option<String>,
-    /// The account email decoded from a `Basic` value.
+    /// The account email decoded from a `Basic` value, or the user name of a URL's
+    /// `user:secret@` userinfo.
     pub account_email: Option<String>,
 }
 

@@ -102,16 +102,76 @@ pub(crate) struct Pair {
 /// Decodes `base64(email:token)`, padded or not. `None` when it does not decode to UTF-8 text
 /// with a `:`.
 pub(crate) fn decode_pair(encoded: &str) -> Option<Pair> {
+    decode_credentials(encoded).map(|(email, _)| Pair { email })
+}
+
+/// Decodes `base64(email:token)`, padded or not, into the email and the token (zeroized on
+/// drop). `None` when it does not decode to UTF-8 text with a `:`.
+pub(crate) fn decode_credentials(encoded: &str) -> Option<(String, Zeroizing<String>)> {
     const INDIFFERENT: GeneralPurpose = GeneralPurpose::new(
         &base64::alphabet::STANDARD,
         GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
     );
     let bytes = Zeroizing::new(INDIFFERENT.decode(encoded).ok()?);
     let text = std::str::from_utf8(&bytes).ok()?;
-    let (email, _) = text.split_once(':')?;
-    Some(Pair {
-        email: email.to_owned(),
-    })
+    let (email, token) = text.split_once(':')?;
+    Some((email.to_owned(), Zeroizing::new(token.to_owned())))
+}
+
+/// A credential inside a URL: the password of `scheme://user:secret@host/...`, else the value
+/// of the first query parameter whose name looks like a credential ([`is_credential_name`]:
+/// `?token=`, `api_key=`, `access_token=`, ...).
+pub(crate) struct UrlCredential {
+    /// Where the secret is in the URL, as written (possibly percent-encoded).
+    pub(crate) secret: Range<usize>,
+    /// The user name before the secret, decoded, when the secret is a userinfo password.
+    pub(crate) user: Option<String>,
+}
+
+/// The credential a URL carries, if any (see [`UrlCredential`]). Works on the text as written,
+/// smart values (`{{issue.key}}`) and all, without requiring a parseable URL.
+pub(crate) fn url_credential(url: &str) -> Option<UrlCredential> {
+    let authority_at = url.find("://").map_or(0, |at| at + 3);
+    let rest = &url[authority_at..];
+    let authority_len = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    if let Some(at) = rest[..authority_len].rfind('@') {
+        if let Some(colon) = rest[..at].find(':') {
+            if colon + 1 < at {
+                let user = unescaped(&rest[..colon]);
+                return Some(UrlCredential {
+                    secret: authority_at + colon + 1..authority_at + at,
+                    user: Some(user.to_string()),
+                });
+            }
+        }
+    }
+    let query_at = url.find('?')? + 1;
+    let query_end = url[query_at..]
+        .find('#')
+        .map_or(url.len(), |i| query_at + i);
+    let mut at = query_at;
+    for pair in url[query_at..query_end].split('&') {
+        let start = at;
+        at += pair.len() + 1;
+        let Some((name, value)) = pair.split_once('=') else {
+            continue;
+        };
+        if !value.is_empty() && is_credential_name(&unescaped(name)) {
+            let value_at = start + name.len() + 1;
+            return Some(UrlCredential {
+                secret: value_at..value_at + value.len(),
+                user: None,
+            });
+        }
+    }
+    None
+}
+
+/// `text` with its percent-encoding and JSON escapes decoded (as the scanner reads a token), as
+/// UTF-8 (invalid sequences replaced); zeroized on drop.
+pub(crate) fn unescaped(text: &str) -> Zeroizing<String> {
+    let view = super::escape::View::new(text.as_bytes());
+    Zeroizing::new(String::from_utf8_lossy(view.bytes()).into_owned())
 }
 
 /// Whether a header name suggests a credential: it contains `auth`, `token`, `secret`,
@@ -158,6 +218,41 @@ mod tests {
         assert!(basic_credentials("Bearer xyz").is_none());
         assert!(decode_pair("!!!").is_none());
         assert!(decode_pair("bm9jb2xvbg").is_none(), "no colon");
+    }
+
+    #[test]
+    fn url_credentials_are_found_in_userinfo_and_credential_named_query_parameters() {
+        let secret = |url: &str| url_credential(url).map(|c| (url[c.secret].to_owned(), c.user));
+        assert_eq!(
+            secret("https://ops%40example.com:tok%3D1@hooks.example.com/x?a=b"),
+            Some(("tok%3D1".to_owned(), Some("ops@example.com".to_owned())))
+        );
+        assert_eq!(
+            secret("https://hooks.example.com/jira?source=automation&token=tok-1&x=2#frag"),
+            Some(("tok-1".to_owned(), None))
+        );
+        assert_eq!(
+            secret("https://h.example.com/?{{issue.key}}&Api_Key=k1"),
+            Some(("k1".to_owned(), None))
+        );
+        for none in [
+            "https://hooks.example.com/jira?source=automation",
+            "https://user@hooks.example.com/",
+            "https://hooks.example.com/?token=",
+            "https://hooks.example.com/a@b:c?x=1",
+            "not a url",
+        ] {
+            assert!(url_credential(none).is_none(), "{none}");
+        }
+        assert_eq!(&*unescaped("tok%3D1\\u0041"), "tok=1A");
+    }
+
+    #[test]
+    fn basic_values_decode_with_their_token() {
+        let encoded = crate::secret::basic_encode("ops@example.com", TOKEN);
+        let (email, token) = decode_credentials(&encoded).unwrap();
+        assert_eq!((email.as_str(), token.as_str()), ("ops@example.com", TOKEN));
+        assert!(decode_credentials("bm9jb2xvbg").is_none());
     }
 
     #[test]

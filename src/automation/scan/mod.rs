@@ -182,21 +182,27 @@ impl Scanner {
     /// A scanner that lists every header carrying a credential ([`FindingStatus::Credential`]):
     /// an `Authorization`-like name, a value starting with `Basic` or `Bearer`, or a name
     /// containing `auth`, `token`, `secret`, `password` or `api-key`, or ending with `key`, in
-    /// any case. `Basic` values
-    /// report their account email. Masked values and secret references are
+    /// any case; and every web request `url` carrying one ([`CredentialForm::Url`]): a
+    /// `user:secret@` userinfo, or a query parameter whose name looks like a credential by the
+    /// same rule (`?token=`, `api_key=`). `Basic` values report their account email, URL
+    /// userinfo its user name. Masked values and secret references are
     /// [`FindingStatus::CannotTell`].
     ///
     /// ```
     /// use atlassian_rotation::automation::scan::{CredentialForm, Scanner};
     ///
-    /// let rule = serde_json::json!({"components": [{"value": {"headers": [
-    ///     {"name": "Content-Type", "value": "application/json"},
-    ///     {"name": "authorization", "value": "Basic YUBleGFtcGxlLmNvbTp0b2s="}
-    /// ]}}]});
+    /// let rule = serde_json::json!({"components": [{"value": {
+    ///     "url": "https://hooks.example.com/in?source=jira&token=tok-1",
+    ///     "headers": [
+    ///         {"name": "Content-Type", "value": "application/json"},
+    ///         {"name": "authorization", "value": "Basic YUBleGFtcGxlLmNvbTp0b2s="}
+    ///     ]
+    /// }}]});
     /// let findings = Scanner::inventory().scan_rule(&rule);
-    /// assert_eq!(findings.len(), 1);
-    /// assert_eq!(findings[0].form, CredentialForm::Basic);
-    /// assert_eq!(findings[0].account_email.as_deref(), Some("a@example.com"));
+    /// assert_eq!(findings.len(), 2);
+    /// assert_eq!(findings[0].form, CredentialForm::Url);
+    /// assert_eq!(findings[1].form, CredentialForm::Basic);
+    /// assert_eq!(findings[1].account_email.as_deref(), Some("a@example.com"));
     /// ```
     pub fn inventory() -> Self {
         Self { needles: None }
@@ -267,6 +273,45 @@ impl Scanner {
             findings.extend(self.scan_one(rule, Some(index)));
         }
         Ok(findings)
+    }
+
+    /// Scans a rule document as [`AutomationClient::get_rule_json`](crate::automation::AutomationClient::get_rule_json)
+    /// returns it: the rule (pointers from `rule`, as [`scan_rule`](Self::scan_rule) gives
+    /// them) and its `connections` (pointers starting with `/connections`). Findings in the
+    /// connections carry the rule's uuid and name.
+    ///
+    /// ```
+    /// use atlassian_rotation::automation::scan::Scanner;
+    /// use atlassian_rotation::secret::ApiToken;
+    ///
+    /// let document = serde_json::json!({
+    ///     "rule": {"uuid": "r-1", "name": "Sync", "components": []},
+    ///     "connections": [{"id": "c-1", "config": {"apiKey": "tok-123"}}]
+    /// });
+    /// let findings = Scanner::for_token(&ApiToken::new("tok-123")).scan_document(&document);
+    /// assert_eq!(findings[0].pointer, "/connections/0/config/apiKey");
+    /// assert_eq!(findings[0].rule_uuid.as_deref(), Some("r-1"));
+    /// ```
+    pub fn scan_document(&self, document: &Value) -> Vec<Finding> {
+        let rule = &document["rule"];
+        let mut findings = self.scan_one(rule, None);
+        let connections = &document["connections"];
+        if connections.is_null() {
+            return findings;
+        }
+        let in_connections = self.scan_one(connections, None);
+        if in_connections.is_empty() {
+            return findings;
+        }
+        let (uuid, name) = rule_identity(rule);
+        let (uuid, name) = (uuid.map(|t| self.redact(&t)), name.map(|t| self.redact(&t)));
+        findings.extend(in_connections.into_iter().map(|mut f| {
+            f.pointer = format!("/connections{}", f.pointer);
+            f.rule_uuid.clone_from(&uuid);
+            f.rule_name.clone_from(&name);
+            f
+        }));
+        findings
     }
 
     /// The token's spellings (`None` in inventory mode), for the rewriter.

@@ -249,7 +249,12 @@ impl<'v> Walk<'_, 'v> {
     }
 
     fn string(&mut self, value: &str, ctx: Ctx) {
-        let Some(needles) = self.needles else { return };
+        let Some(needles) = self.needles else {
+            if matches!(ctx, Ctx::Url) {
+                self.url_inventory(value);
+            }
+            return;
+        };
         if !needles.could_hold(value.len()) {
             return;
         }
@@ -266,6 +271,15 @@ impl<'v> Walk<'_, 'v> {
         };
         let rewritable = on_boundaries(value, &spans);
         self.hit(form, FindingStatus::Match, rewritable, None, None);
+    }
+
+    /// Inventory mode: a web request URL that carries a credential (`user:secret@`, or a
+    /// credential-named query parameter); the user name of userinfo is its account.
+    fn url_inventory(&mut self, url: &str) {
+        if let Some(found) = forms::url_credential(url) {
+            let (form, status) = (CredentialForm::Url, FindingStatus::Credential);
+            self.hit(form, status, false, None, found.user);
+        }
     }
 
     /// An unreadable value at the current path.

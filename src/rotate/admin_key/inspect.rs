@@ -260,7 +260,7 @@ mod tests {
     }
 
     fn rotator() -> AdminKeyRotator {
-        let admin = AdminClient::new(AdminApiKey::new("a")).unwrap();
+        let admin = AdminClient::builder(AdminApiKey::new("a")).build().unwrap();
         let (old, new) = (AdminApiKey::new("old"), AdminApiKey::new("new"));
         AdminKeyRotator::new(admin, "org", old, KeyRef::Id("old".into()), new)
     }

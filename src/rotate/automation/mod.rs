@@ -2,6 +2,7 @@
 
 mod plan;
 mod reader;
+mod watch;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -9,7 +10,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::bulk::{Progress, ProgressFn, Visited, for_each_rule, no_writes};
+use super::bulk::{Phase, Progress, ProgressFn, Visited, for_each_rule, no_writes};
 use super::originals::Originals;
 use super::token::{OldToken, Revocation, TokenSource};
 use super::{Finished, Rotator, Updated, Verified};
@@ -46,13 +47,13 @@ use reader::{CallerIdentity, Reader, RuleSummaryRef, Write, is_disabled, is_matc
 /// is never touched. Clones of the rotator share its settings and its kept originals.
 ///
 /// ```no_run
-/// use atlassian_rotation::automation::{AutomationBase, AutomationClient, Product};
+/// use atlassian_rotation::automation::{AutomationClient, Product};
 /// use atlassian_rotation::rotate::{self, AutomationTokenRotator, FileJournal, RotateOptions};
 /// use atlassian_rotation::secret::{ApiCredentials, ApiToken};
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let caller = ApiCredentials::new("admin@example.com", ApiToken::new(std::env::var("ATLASSIAN_API_TOKEN")?));
-/// let automation = AutomationClient::new(AutomationBase::api(Product::Jira, "cloud-id")?, &caller)?;
+/// let automation = AutomationClient::builder(caller).cloud(Product::Jira, "cloud-id").build()?;
 /// let old = ApiCredentials::new("svc@example.com", ApiToken::new(std::env::var("ROTATE_OLD_TOKEN")?));
 /// let new = ApiToken::new(std::env::var("ROTATE_NEW_TOKEN")?);
 /// let rotator = AutomationTokenRotator::new(automation, "https://example.atlassian.net", old, new)?;
@@ -76,6 +77,7 @@ pub struct AutomationTokenRotator {
     originals: Arc<Originals>,
     progress: Option<ProgressFn>,
     consumers: Consumers,
+    watch: Option<watch::Watch>,
 }
 
 impl fmt::Debug for AutomationTokenRotator {
@@ -132,7 +134,7 @@ impl AutomationTokenRotator {
     ) -> Result<Self> {
         let site = site.into();
         // Fails early on a bad site URL or email.
-        JiraClient::new(&site, &old)?;
+        JiraClient::builder(old.clone()).base_url(&site).build()?;
         Ok(Self {
             automation,
             site,
@@ -146,6 +148,7 @@ impl AutomationTokenRotator {
             originals: Arc::new(Originals::memory()),
             progress: None,
             consumers: Consumers::default(),
+            watch: None,
         })
     }
 
@@ -220,11 +223,11 @@ impl AutomationTokenRotator {
     /// changed.
     ///
     /// ```
-    /// # use atlassian_rotation::automation::{AutomationBase, AutomationClient};
+    /// # use atlassian_rotation::AutomationClient;
     /// # use atlassian_rotation::rotate::AutomationTokenRotator;
     /// # use atlassian_rotation::secret::{ApiCredentials, ApiToken};
     /// # let creds = ApiCredentials::new("svc@example.com", ApiToken::new("old"));
-    /// # let automation = AutomationClient::new(AutomationBase::url("https://example.com/a")?, &creds)?;
+    /// # let automation = AutomationClient::builder(creds.clone()).base_url("https://example.com/a").build()?;
     /// let rotator = AutomationTokenRotator::new(automation, "https://example.atlassian.net", creds, ApiToken::new("new"))?
     ///     .keep_originals_in("/var/lib/rotation/originals")
     ///     .concurrency(8);
@@ -244,12 +247,12 @@ impl AutomationTokenRotator {
     /// left. [`rollback`](Self::rollback) restores what they held before.
     ///
     /// ```
-    /// # use atlassian_rotation::automation::{AutomationBase, AutomationClient};
+    /// # use atlassian_rotation::AutomationClient;
     /// # use atlassian_rotation::rotate::AutomationTokenRotator;
     /// # use atlassian_rotation::secret::{ApiCredentials, ApiToken};
     /// use atlassian_rotation::consumer::{CommandConsumer, FileConsumer};
     /// # let creds = ApiCredentials::new("svc@example.com", ApiToken::new("old"));
-    /// # let automation = AutomationClient::new(AutomationBase::url("https://example.com/a")?, &creds)?;
+    /// # let automation = AutomationClient::builder(creds.clone()).base_url("https://example.com/a").build()?;
     /// let rotator = AutomationTokenRotator::new(automation, "https://example.atlassian.net", creds, ApiToken::new("new"))?
     ///     .consumer(FileConsumer::dotenv("/srv/app/.env", "JIRA_TOKEN"))
     ///     .consumer(CommandConsumer::new("gh").args(["secret", "set", "JIRA_TOKEN"]));
@@ -268,7 +271,10 @@ impl AutomationTokenRotator {
     }
 
     fn jira(&self, credentials: &ApiCredentials) -> Result<JiraClient> {
-        JiraClient::with_options(&self.site, credentials, self.site_options.clone())
+        JiraClient::builder(credentials.clone())
+            .base_url(&self.site)
+            .options(self.site_options.clone())
+            .build()
     }
 
     fn new_credentials(&self, token: &ApiToken) -> ApiCredentials {
@@ -462,6 +468,7 @@ impl Rotator for AutomationTokenRotator {
             None => None,
         };
         self.originals.prepare().await?;
+        self.watch_prepare(new, old_token_id.as_deref()).await?;
         let reader = self.reader(new);
         let redactor = Arc::clone(&reader);
         let read = move |summary: RuleSummaryRef| {
@@ -469,10 +476,7 @@ impl Rotator for AutomationTokenRotator {
             async move { reader.update_rule(&summary.uuid).await }
         };
         let write = |write: Write| self.write_rule(write);
-        let mut progress = Progress {
-            phase: "update",
-            ..Progress::default()
-        };
+        let mut progress = Progress::new(Phase::Update);
         let tally = for_each_rule(
             &self.automation,
             self.concurrency,
@@ -564,7 +568,7 @@ impl Rotator for AutomationTokenRotator {
         if conflicted.is_empty() && unwritable.is_empty() && foreign.is_empty() && failed.is_empty()
         {
             return match consumers {
-                None => Ok(updated),
+                None => self.watch_baseline(updated).await,
                 Some(e) => Err(e),
             };
         }
@@ -626,10 +630,7 @@ impl Rotator for AutomationTokenRotator {
             let reader = Arc::clone(&reader);
             async move { reader.verify_rule(&summary.uuid).await.map(Visited::Done) }
         };
-        let mut progress = Progress {
-            phase: "verify",
-            ..Progress::default()
-        };
+        let mut progress = Progress::new(Phase::Verify);
         let revoking = self.revocation.is_some();
         let mut problems: Vec<String> = Vec::new();
         let mut blockers: Vec<Finding> = Vec::new();
@@ -721,10 +722,12 @@ impl Rotator for AutomationTokenRotator {
                 places: blockers,
             });
         }
-        let consumer_checks = self
+        let mut consumer_checks = self
             .consumers
             .verify(CredentialView::new(new.expose_secret()))
             .await?;
+        // Last: nothing above uses the old token, and the revocation follows.
+        consumer_checks.extend(self.watch_for_use(updated).await?);
         let verified = Verified::new()
             .check(format!(
                 "the new token authenticates as {}",

@@ -3,17 +3,17 @@
 
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::reader::{Inspection, RuleSummaryRef};
-use super::{AutomationTokenRotator, Progress, Visited, for_each_rule, no_writes};
+use super::{AutomationTokenRotator, Phase, Progress, Visited, for_each_rule, no_writes};
 use crate::automation::Finding;
 use crate::automation::rewrite::{Rewrite, check_replacement};
 use crate::error::{Error, Result};
 use crate::secret::ApiToken;
 
 /// The plan of a dry run: what an update would rewrite, redacted. Serializable.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Plan {
     /// Rules visited.
@@ -31,7 +31,7 @@ pub struct Plan {
 }
 
 /// One rule of a [`Plan`].
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct PlannedRule {
     /// The rule's uuid.
@@ -43,7 +43,7 @@ pub struct PlannedRule {
 }
 
 /// What a rollback did.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Rollback {
     /// Rules restored to their original.
@@ -51,6 +51,7 @@ pub struct Rollback {
     /// Rules left alone because they changed after this rotation wrote them.
     pub modified_since: Vec<String>,
     /// Consumers put back to what they held before (see [`crate::consumer::Consumer::restore`]).
+    #[serde(default)]
     pub consumers_restored: Vec<String>,
 }
 
@@ -66,10 +67,7 @@ impl AutomationTokenRotator {
             let reader = Arc::clone(&reader);
             async move { reader.inspect(&summary.uuid).await.map(Visited::Done) }
         };
-        let mut progress = Progress {
-            phase: "plan",
-            ..Progress::default()
-        };
+        let mut progress = Progress::new(Phase::Plan);
         let revoking = self.revocation.is_some();
         let plan = for_each_rule(
             &self.automation,

@@ -39,7 +39,7 @@ impl CallerIdentity {
                 let auth = self.auth.clone().ok_or_else(|| {
                     Error::rotation("update", "the Automation client has no credentials")
                 })?;
-                let jira = JiraClient::with_auth(&self.site, auth, self.options.clone())?;
+                let jira = JiraClient::with_auth(Some(&self.site), auth, self.options.clone())?;
                 Ok::<_, Error>(jira.myself().await?.account_id)
             })
             .await?;
@@ -102,28 +102,7 @@ impl Reader {
     /// the rotation never rewrites), with pointers from the document's `rule` or
     /// `connections`.
     pub(super) fn scan_old(&self, document: &serde_json::Value) -> Vec<Finding> {
-        let mut findings = self.old_scanner.scan_rule(&document["rule"]);
-        if document.get("connections").is_some_and(|c| !c.is_null()) {
-            let (uuid, name) = findings
-                .first()
-                .map(|f| (f.rule_uuid.clone(), f.rule_name.clone()))
-                .unwrap_or_else(|| {
-                    let text = |key: &str| document["rule"][key].as_str().map(str::to_owned);
-                    (text("uuid"), text("name"))
-                });
-            findings.extend(
-                self.old_scanner
-                    .scan_rule(&document["connections"])
-                    .into_iter()
-                    .map(|mut f| {
-                        f.pointer = format!("/connections{}", f.pointer);
-                        f.rule_uuid.clone_from(&uuid);
-                        f.rule_name.clone_from(&name);
-                        f
-                    }),
-            );
-        }
-        findings
+        self.old_scanner.scan_document(document)
     }
 
     /// Whether writing `document` back as the caller would disable the rule: Atlassian

@@ -73,6 +73,30 @@ impl FileJournal {
         Ok(Self { dir })
     }
 
+    /// Where a tool keeps its journal when the user names none, following the XDG base
+    /// directory rules: `$XDG_STATE_HOME/atlassian-rotation`, else
+    /// `$HOME/.local/state/atlassian-rotation`, else `.atlassian-rotation` in the current
+    /// directory. Nothing is created until [`FileJournal::new`].
+    ///
+    /// ```
+    /// use atlassian_rotation::rotate::FileJournal;
+    /// assert!(FileJournal::default_dir().ends_with("atlassian-rotation"));
+    /// ```
+    pub fn default_dir() -> PathBuf {
+        let state = std::env::var_os("XDG_STATE_HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("HOME")
+                    .filter(|v| !v.is_empty())
+                    .map(|home| PathBuf::from(home).join(".local/state"))
+            });
+        match state {
+            Some(dir) => dir.join("atlassian-rotation"),
+            None => PathBuf::from(".atlassian-rotation"),
+        }
+    }
+
     /// The file that holds `rotation_id`'s entry.
     pub fn path_of(&self, rotation_id: &str) -> Result<PathBuf> {
         check_rotation_id(rotation_id)?;

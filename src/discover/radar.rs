@@ -1,0 +1,442 @@
+//! "What expires, and where it is used": the org's credentials in an expiry window, joined
+//! with the rules that authenticate as their owners.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::time::Duration;
+
+use futures::TryStreamExt as _;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use zeroize::Zeroizing;
+
+use super::identity::{Resolution, ResolveIdentities};
+use super::report::{
+    Attribution, CredentialKind, ExpiringCredential, IdentityCounts, Owner, RadarReport, RuleUse,
+    Unresolved, UnresolvedUse,
+};
+use super::scan::{Found, UsageScan};
+use crate::AdminClient;
+use crate::admin::{OrgApiToken, OrgTokenQuery};
+use crate::automation::{AutomationClient, FindingStatus, Scanner};
+use crate::error::Result;
+use crate::rotate::{DEFAULT_CONCURRENCY, Progress, ProgressFn};
+use crate::secret::ApiToken;
+
+/// The default window: 30 days.
+const DEFAULT_WINDOW: Duration = Duration::from_secs(30 * 86_400);
+
+/// Which of the org's credentials expire soon, and which Automation rules use them.
+///
+/// [`run`](Self::run) lists the org's user API tokens
+/// ([`AdminClient::org_api_tokens`], with an optional [`OrgTokenQuery`] such as a status
+/// filter) that have expired or expire within the [window](Self::within), then, when any
+/// does, scans every rule once in inventory mode (through [`UsageScan`], the rotation's bulk
+/// engine) and attributes each credential found to an account:
+///
+/// - a `Basic` value names its account's email, and so does a URL's `user:secret@`;
+/// - the same secret found elsewhere (a `Bearer` header holding a token that a `Basic` value
+///   also holds) takes that account, without any request;
+/// - with [`resolve_identities`](Self::resolve_identities), every other distinct credential is
+///   presented once to Jira's `/myself` as a Bearer token (see [`ResolveIdentities`] for why
+///   only that way), and takes the account that answers.
+///
+/// Each expiring credential then lists the uses attributed to its owner (by account id or
+/// email), in every form. What could not be attributed (unreadable values, credentials whose
+/// account is unknown) is reported in [`RadarReport::unresolved`], never dropped. The rules
+/// are read unredacted: the values are needed to tell whose they are; none leaves the call
+/// (reports name credentials by fingerprint).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> atlassian_rotation::Result<()> {
+/// use std::time::Duration;
+/// use atlassian_rotation::AdminClient;
+/// use atlassian_rotation::automation::AutomationClient;
+/// use atlassian_rotation::discover::{ExpiryRadar, ResolveIdentities};
+/// use atlassian_rotation::testing::FakeAtlassian;
+///
+/// let fake = FakeAtlassian::start().await;
+/// let scenario = fake.seed_expiring_usage("cloud-1", 3, time::Duration::days(9));
+/// let admin = AdminClient::builder(scenario.org.admin_key.clone()).base_url(fake.admin_base()).build()?;
+/// let automation = AutomationClient::builder(scenario.caller.clone()).base_url(fake.automation_base("cloud-1")).build()?;
+///
+/// let report = ExpiryRadar::new(&admin, &scenario.org.id, &automation)
+///     .within(Duration::from_secs(30 * 86_400))
+///     .resolve_identities(ResolveIdentities::base_url(fake.jira_gateway_base("cloud-1")))
+///     .run()
+///     .await?;
+/// let uses: usize = report.expiring.iter().map(|c| c.uses.len()).sum();
+/// assert_eq!(uses, 12);
+/// assert!(report.is_complete());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct ExpiryRadar {
+    admin: AdminClient,
+    org_id: String,
+    automation: AutomationClient,
+    query: OrgTokenQuery,
+    window: Duration,
+    as_of: Option<OffsetDateTime>,
+    identities: Option<ResolveIdentities>,
+    concurrency: usize,
+    progress: Option<ProgressFn>,
+}
+
+impl fmt::Debug for ExpiryRadar {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExpiryRadar")
+            .field("org_id", &self.org_id)
+            .field("automation", &self.automation.base_url().as_str())
+            .field("query", &self.query)
+            .field("window", &self.window)
+            .field("identities", &self.identities)
+            .field("concurrency", &self.concurrency)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ExpiryRadar {
+    /// A radar over the org `org_id` (its tokens listed with `admin`) and the rules
+    /// `automation` can see. Default window: 30 days; no identity resolution.
+    ///
+    /// ```
+    /// use atlassian_rotation::AdminClient;
+    /// use atlassian_rotation::automation::AutomationClient;
+    /// use atlassian_rotation::discover::ExpiryRadar;
+    /// use atlassian_rotation::secret::{AdminApiKey, ApiCredentials, ApiToken};
+    ///
+    /// let admin = AdminClient::builder(AdminApiKey::new("admin-key")).build()?;
+    /// let caller = ApiCredentials::new("admin@example.com", ApiToken::new("ATATT-caller"));
+    /// let automation = AutomationClient::builder(caller).base_url("https://example.test/automation").build()?;
+    /// let radar = ExpiryRadar::new(&admin, "org-1", &automation);
+    /// assert!(!format!("{radar:?}").contains("ATATT") && !format!("{radar:?}").contains("admin-key"));
+    /// # Ok::<(), atlassian_rotation::Error>(())
+    /// ```
+    pub fn new(
+        admin: &AdminClient,
+        org_id: impl Into<String>,
+        automation: &AutomationClient,
+    ) -> Self {
+        Self {
+            admin: admin.clone(),
+            org_id: org_id.into(),
+            automation: automation.clone(),
+            query: OrgTokenQuery::new(),
+            window: DEFAULT_WINDOW,
+            as_of: None,
+            identities: None,
+            concurrency: DEFAULT_CONCURRENCY,
+            progress: None,
+        }
+    }
+
+    /// Lists credentials that expired, or expire within `window` of now (default 30 days).
+    ///
+    /// ```
+    /// # use atlassian_rotation::discover::ExpiryRadar;
+    /// # fn radar(radar: ExpiryRadar) -> ExpiryRadar {
+    /// radar.within(std::time::Duration::from_secs(7 * 86_400))
+    /// # }
+    /// ```
+    pub fn within(mut self, window: Duration) -> Self {
+        self.window = window;
+        self
+    }
+
+    /// Filters for the org's token list (a status, a search text), sent to the API.
+    ///
+    /// ```
+    /// # use atlassian_rotation::discover::ExpiryRadar;
+    /// use atlassian_rotation::admin::{OrgTokenQuery, OrgTokenStatus};
+    /// # fn radar(radar: ExpiryRadar) -> ExpiryRadar {
+    /// radar.query(OrgTokenQuery::new().status(OrgTokenStatus::Allowed))
+    /// # }
+    /// ```
+    pub fn query(mut self, query: OrgTokenQuery) -> Self {
+        self.query = query;
+        self
+    }
+
+    /// Measures the window from `now` instead of the system clock.
+    ///
+    /// ```
+    /// # use atlassian_rotation::discover::ExpiryRadar;
+    /// # fn radar(radar: ExpiryRadar) -> ExpiryRadar {
+    /// radar.as_of(time::macros::datetime!(2026-11-01 00:00 UTC))
+    /// # }
+    /// ```
+    pub fn as_of(mut self, now: OffsetDateTime) -> Self {
+        self.as_of = Some(now);
+        self
+    }
+
+    /// Asks Jira who each credential belongs to when the rule does not say (opt-in; see
+    /// [`ResolveIdentities`] for how, and what is never sent).
+    ///
+    /// ```
+    /// # use atlassian_rotation::discover::{ExpiryRadar, ResolveIdentities};
+    /// # fn radar(radar: ExpiryRadar) -> ExpiryRadar {
+    /// radar.resolve_identities(ResolveIdentities::cloud("4e119cf2-4b83-4195-abdf-d7a2f9bd043d"))
+    /// # }
+    /// ```
+    pub fn resolve_identities(mut self, resolve: ResolveIdentities) -> Self {
+        self.identities = Some(resolve);
+        self
+    }
+
+    /// How many rule requests the scan keeps in flight (see [`UsageScan::concurrency`]).
+    ///
+    /// ```
+    /// # use atlassian_rotation::discover::ExpiryRadar;
+    /// # fn radar(radar: ExpiryRadar) -> ExpiryRadar {
+    /// radar.concurrency(8)
+    /// # }
+    /// ```
+    pub fn concurrency(mut self, concurrency: usize) -> Self {
+        self.concurrency = concurrency.max(1);
+        self
+    }
+
+    /// Calls `progress` after each rule of the scan (see [`UsageScan::on_progress`]).
+    ///
+    /// ```
+    /// # use atlassian_rotation::discover::ExpiryRadar;
+    /// # fn radar(radar: ExpiryRadar) -> ExpiryRadar {
+    /// radar.on_progress(|p| eprintln!("{} rules read", p.scanned))
+    /// # }
+    /// ```
+    pub fn on_progress(mut self, progress: impl Fn(Progress) + Send + Sync + 'static) -> Self {
+        self.progress = Some(std::sync::Arc::new(progress));
+        self
+    }
+
+    /// Lists, scans, attributes and joins (see [`ExpiryRadar`]). Fails when the token list
+    /// or the scan fails (a rule that cannot be read is counted in the report's
+    /// [`scan`](RadarReport::scan) instead), or on a bad identity gateway URL; a credential
+    /// `/myself` does not answer for is reported as unresolved.
+    pub async fn run(&self) -> Result<RadarReport> {
+        let now = self.as_of.unwrap_or_else(OffsetDateTime::now_utc);
+        let tokens: Vec<OrgApiToken> = self
+            .admin
+            .org_api_tokens(&self.org_id, self.query.clone())
+            .try_filter(|t| std::future::ready(t.expires_within(self.window, now)))
+            .try_collect()
+            .await?;
+        let mut expiring: Vec<ExpiringCredential> =
+            tokens.into_iter().map(ExpiringCredential::from).collect();
+        expiring.sort_by_cached_key(|c| {
+            let at = c.expires_at.as_ref().and_then(|at| at.parse());
+            (at.is_none(), at, c.id.clone())
+        });
+        let mut report = RadarReport {
+            as_of: now.format(&Rfc3339).unwrap_or_default(),
+            window_secs: self.window.as_secs(),
+            expiring,
+            unresolved: Vec::new(),
+            scan: Default::default(),
+            identities: IdentityCounts::default(),
+            other_accounts: 0,
+        };
+        if report.expiring.is_empty() {
+            return Ok(report);
+        }
+        let mut scan =
+            UsageScan::new(&self.automation, Scanner::inventory()).concurrency(self.concurrency);
+        scan.progress.clone_from(&self.progress);
+        let mut stream = scan.stream_with_credentials();
+        let mut found = Vec::new();
+        while let Some(next) = std::future::poll_fn(|cx| stream.poll_found(cx)).await {
+            found.push(next?);
+        }
+        report.scan = stream.summary().clone();
+        let (uses, identities) = attribute(found, self.identities.as_ref()).await?;
+        report.identities = identities;
+        join(&mut report, uses);
+        Ok(report)
+    }
+}
+
+impl From<OrgApiToken> for ExpiringCredential {
+    fn from(token: OrgApiToken) -> Self {
+        Self {
+            kind: CredentialKind::UserApiToken,
+            id: token.id,
+            label: token.label,
+            status: token.status.map(|s| s.as_str().to_owned()),
+            expires_at: token.expires_at,
+            owner: token.user.map(|user| Owner {
+                account_id: user.id,
+                email: user.email,
+                name: user.name,
+            }),
+            uses: Vec::new(),
+        }
+    }
+}
+
+/// A secret as a map key; zeroized on drop, never printed.
+struct SecretKey(Zeroizing<String>);
+
+impl SecretKey {
+    fn of(secret: &ApiToken) -> Self {
+        Self(Zeroizing::new(secret.expose_secret().to_owned()))
+    }
+}
+
+impl PartialEq for SecretKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_str() == other.0.as_str()
+    }
+}
+
+impl Eq for SecretKey {}
+
+impl Hash for SecretKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.as_str().hash(state);
+    }
+}
+
+/// Whose a use is, as far as the radar can tell.
+enum Whose {
+    Known(Owner, Attribution),
+    Unknown(Unresolved),
+}
+
+/// Attributes every use: from the rule itself, from the same secret named elsewhere, then
+/// (when enabled) from `/myself`, asked once per distinct secret still unknown.
+async fn attribute(
+    found: Vec<Found>,
+    resolve: Option<&ResolveIdentities>,
+) -> Result<(Vec<(Found, Whose)>, IdentityCounts)> {
+    let mut named: HashMap<SecretKey, String> = HashMap::new();
+    for credential in found.iter().filter_map(|f| f.credential.as_ref()) {
+        if let Some(account) = &credential.account {
+            named
+                .entry(SecretKey::of(&credential.secret))
+                .or_insert_with(|| account.clone());
+        }
+    }
+    let mut answers: HashMap<SecretKey, Resolution> = HashMap::new();
+    let mut counts = IdentityCounts::default();
+    if let Some(resolve) = resolve {
+        let mut asked: HashMap<SecretKey, ApiToken> = HashMap::new();
+        for credential in found.iter().filter_map(|f| f.credential.as_ref()) {
+            let key = SecretKey::of(&credential.secret);
+            if credential.account.is_none() && !named.contains_key(&key) {
+                asked
+                    .entry(key)
+                    .or_insert_with(|| credential.secret.clone());
+            }
+        }
+        counts.asked = asked.len();
+        for (secret, answer) in resolve.resolve(asked.into_values().collect()).await? {
+            match &answer {
+                Resolution::Account(_) => counts.resolved += 1,
+                Resolution::Refused(_) => counts.refused += 1,
+                Resolution::Failed(_) => counts.failed += 1,
+            }
+            answers.insert(SecretKey::of(&secret), answer);
+        }
+    }
+    let by_email = |email: &str, how| {
+        let owner = Owner {
+            email: Some(email.to_owned()),
+            ..Owner::default()
+        };
+        Whose::Known(owner, how)
+    };
+    let uses = found
+        .into_iter()
+        .map(|f| {
+            let whose = match &f.credential {
+                _ if f.finding.status == FindingStatus::CannotTell => {
+                    Whose::Unknown(Unresolved::Unreadable)
+                }
+                // The rule names the account even where the secret beside it is unusable.
+                _ if f.finding.account_email.is_some() => {
+                    let email = f.finding.account_email.as_deref().unwrap_or_default();
+                    by_email(email, Attribution::InRule)
+                }
+                None => Whose::Unknown(Unresolved::Unreadable),
+                Some(credential) => {
+                    let key = SecretKey::of(&credential.secret);
+                    match (&credential.account, named.get(&key), answers.get(&key)) {
+                        (Some(account), _, _) => by_email(account, Attribution::InRule),
+                        (None, Some(account), _) => by_email(account, Attribution::SameCredential),
+                        (None, None, Some(Resolution::Account(account))) => Whose::Known(
+                            Owner {
+                                account_id: Some(account.account_id.clone()),
+                                email: account.email_address.clone(),
+                                name: account.display_name.clone(),
+                            },
+                            Attribution::Myself,
+                        ),
+                        (None, None, Some(Resolution::Refused(status))) => {
+                            Whose::Unknown(Unresolved::Refused { status: *status })
+                        }
+                        (None, None, Some(Resolution::Failed(message))) => {
+                            Whose::Unknown(Unresolved::Failed {
+                                message: message.clone(),
+                            })
+                        }
+                        (None, None, None) => Whose::Unknown(Unresolved::NotAsked),
+                    }
+                }
+            };
+            (f, whose)
+        })
+        .collect();
+    Ok((uses, counts))
+}
+
+/// Whether `account` (as attributed) is `owner` (as listed): the same account id, or the
+/// same email in any letter case.
+fn same_account(owner: &Owner, account: &Owner) -> bool {
+    let same = |a: &Option<String>, b: &Option<String>| matches!((a, b), (Some(a), Some(b)) if a.eq_ignore_ascii_case(b));
+    same(&owner.account_id, &account.account_id) || same(&owner.email, &account.email)
+}
+
+/// Lists each attributed use under every expiring credential of its account, and the rest as
+/// unresolved (or counted, when the account has nothing in the window).
+fn join(report: &mut RadarReport, uses: Vec<(Found, Whose)>) {
+    let order = |f: &crate::automation::Finding| (f.rule_uuid.clone(), f.pointer.clone());
+    for (found, whose) in uses {
+        let credential = found.credential.as_ref().map(|c| c.secret.fingerprint());
+        match whose {
+            Whose::Known(account, attributed_by) => {
+                let mut listed = false;
+                for expiring in &mut report.expiring {
+                    if expiring
+                        .owner
+                        .as_ref()
+                        .is_some_and(|owner| same_account(owner, &account))
+                    {
+                        listed = true;
+                        expiring.uses.push(RuleUse {
+                            finding: found.finding.clone(),
+                            credential: credential.clone(),
+                            account: account.clone(),
+                            attributed_by,
+                        });
+                    }
+                }
+                if !listed {
+                    report.other_accounts += 1;
+                }
+            }
+            Whose::Unknown(reason) => report.unresolved.push(UnresolvedUse {
+                finding: found.finding,
+                credential,
+                reason,
+            }),
+        }
+    }
+    for expiring in &mut report.expiring {
+        expiring.uses.sort_by_cached_key(|u| order(&u.finding));
+    }
+    report.unresolved.sort_by_cached_key(|u| order(&u.finding));
+}

@@ -1,0 +1,595 @@
+//! "Who uses this token": a read-only live scan of every rule, streamed as rules are read.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+
+use futures::Stream;
+use serde::{Deserialize, Serialize};
+
+use super::credential::{FoundCredential, credential_at};
+use crate::automation::{AutomationClient, Finding, FindingStatus, RuleSummary, Scanner};
+use crate::error::{Error, Result};
+use crate::rotate::bulk::{Visited, for_each_rule, no_writes};
+use crate::rotate::{DEFAULT_CONCURRENCY, Phase, Progress, ProgressFn};
+
+/// A read-only scan of every Automation rule a client can see, for one token
+/// ([`Scanner::for_token`]) or for every credential ([`Scanner::inventory`]).
+///
+/// It runs through the same bulk engine as a rotation's update: rule summaries are listed page
+/// by page (the next page read while the rules of the current one are visited), at most
+/// [`concurrency`](Self::concurrency) rules are read at once, fewer while the API answers 429
+/// (the client's retries honour `Retry-After`), and a rule that is still rate-limited after its
+/// retries stops the scan. Nothing is written. No owner email is needed: the scanner finds
+/// `base64(email:token)` with any email.
+///
+/// [`stream`](Self::stream) yields [`Finding`]s as rules are read, so a service can answer
+/// incrementally; [`Findings::summary`] tells, at the end, how many rules were read and what was
+/// found. Findings of one rule arrive together; rules arrive in the order their reads complete,
+/// not in listing order.
+///
+/// **A rule that cannot be read** (its `GET` fails after the client's retries: deleted since
+/// it was listed, permissions, a 5xx) does not end the stream: it is counted in
+/// [`ScanSummary::unread`] (and in [`Progress::problems`]) and the scan goes on. Check
+/// [`ScanSummary::is_complete`] before concluding that a token is unused. The stream ends with
+/// an error only when the scan itself stops: the rule listing fails, or the API still
+/// rate-limits after the retries (the findings read until then are yielded first).
+///
+/// **Redaction.** Rules are read in clear by default: a token scan must see values to find the
+/// token, and an inventory needs them to name the account of a `Basic` value (and
+/// [`ExpiryRadar`](super::ExpiryRadar) to resolve who a credential belongs to). An inventory
+/// that only needs to know where credentials sit may ask the API to redact them
+/// ([`redact_sensitive_fields`](Self::redact_sensitive_fields)); redacted values are then
+/// reported as [`FindingStatus::CannotTell`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> atlassian_rotation::Result<()> {
+/// use atlassian_rotation::automation::{AutomationClient, Scanner};
+/// use atlassian_rotation::discover::UsageScan;
+/// use atlassian_rotation::secret::ApiCredentials;
+/// use atlassian_rotation::testing::{FakeAtlassian, RuleSeed};
+/// use futures::TryStreamExt as _;
+/// use time::{Duration, OffsetDateTime};
+///
+/// let fake = FakeAtlassian::start().await;
+/// let admin = fake.add_user("admin@example.com", "Admin");
+/// let (_, caller_token) = fake.mint_api_token(&admin.account_id, "tools", OffsetDateTime::now_utc() + Duration::days(90));
+/// let (_, token) = fake.mint_api_token(&admin.account_id, "hooks", OffsetDateTime::now_utc() + Duration::days(9));
+/// fake.seed_rules("cloud-1", RuleSeed::new(20).with_token(&admin.email, token.clone()));
+///
+/// let caller = ApiCredentials::new(&admin.email, caller_token);
+/// let client = AutomationClient::builder(caller).base_url(fake.automation_base("cloud-1")).build()?;
+/// let mut findings = UsageScan::new(&client, Scanner::for_token(&token)).concurrency(4).stream();
+/// while let Some(finding) = findings.try_next().await? {
+///     println!("{finding}");
+/// }
+/// let summary = findings.summary();
+/// assert!(summary.is_complete());
+/// assert_eq!((summary.rules_read, summary.rules_matched), (20, 10));
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct UsageScan {
+    client: AutomationClient,
+    scanner: Arc<Scanner>,
+    concurrency: usize,
+    pub(super) progress: Option<ProgressFn>,
+    redact: bool,
+}
+
+impl fmt::Debug for UsageScan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UsageScan")
+            .field("base_url", &self.client.base_url().as_str())
+            .field("scanner", &self.scanner)
+            .field("concurrency", &self.concurrency)
+            .field("redact", &self.redact)
+            .finish_non_exhaustive()
+    }
+}
+
+impl UsageScan {
+    /// A scan of the rules `client` can see, with `scanner`.
+    ///
+    /// ```
+    /// use atlassian_rotation::automation::{AutomationClient, Scanner};
+    /// use atlassian_rotation::discover::UsageScan;
+    /// use atlassian_rotation::secret::{ApiCredentials, ApiToken};
+    ///
+    /// let caller = ApiCredentials::new("admin@example.com", ApiToken::new("ATATT-caller"));
+    /// let client = AutomationClient::builder(caller).base_url("https://example.test/automation").build()?;
+    /// let scan = UsageScan::new(&client, Scanner::inventory());
+    /// assert!(!format!("{scan:?}").contains("ATATT"));
+    /// # Ok::<(), atlassian_rotation::Error>(())
+    /// ```
+    pub fn new(client: &AutomationClient, scanner: Scanner) -> Self {
+        Self {
+            client: client.clone(),
+            scanner: Arc::new(scanner),
+            concurrency: DEFAULT_CONCURRENCY,
+            progress: None,
+            redact: false,
+        }
+    }
+
+    /// How many rule requests may be in flight at once (default
+    /// [`DEFAULT_CONCURRENCY`](crate::rotate::DEFAULT_CONCURRENCY); at least 1). The scan
+    /// lowers it while the API rate-limits.
+    ///
+    /// ```
+    /// # use atlassian_rotation::automation::{AutomationClient, Scanner};
+    /// # use atlassian_rotation::discover::UsageScan;
+    /// # use atlassian_rotation::secret::{ApiCredentials, ApiToken};
+    /// # let caller = ApiCredentials::new("a@example.com", ApiToken::new("t"));
+    /// # let client = AutomationClient::builder(caller).base_url("https://example.test/a").build()?;
+    /// let scan = UsageScan::new(&client, Scanner::inventory()).concurrency(32);
+    /// # let _ = scan;
+    /// # Ok::<(), atlassian_rotation::Error>(())
+    /// ```
+    pub fn concurrency(mut self, concurrency: usize) -> Self {
+        self.concurrency = concurrency.max(1);
+        self
+    }
+
+    /// Calls `progress` after each rule ([`Phase::Scan`]; `matched` counts the rules with a
+    /// match, or in an inventory with a credential; `problems` the rules that could not be
+    /// read). It runs as the stream is polled, on the task polling it.
+    ///
+    /// ```
+    /// # use atlassian_rotation::automation::{AutomationClient, Scanner};
+    /// # use atlassian_rotation::discover::UsageScan;
+    /// # use atlassian_rotation::secret::{ApiCredentials, ApiToken};
+    /// # let caller = ApiCredentials::new("a@example.com", ApiToken::new("t"));
+    /// # let client = AutomationClient::builder(caller).base_url("https://example.test/a").build()?;
+    /// let scan = UsageScan::new(&client, Scanner::inventory())
+    ///     .on_progress(|p| eprintln!("{} rules read, {} in flight", p.scanned, p.concurrency));
+    /// # let _ = scan;
+    /// # Ok::<(), atlassian_rotation::Error>(())
+    /// ```
+    pub fn on_progress(mut self, progress: impl Fn(Progress) + Send + Sync + 'static) -> Self {
+        self.progress = Some(Arc::new(progress));
+        self
+    }
+
+    /// Asks the API to redact secure values (`?redactSensitiveFields=true`), for an inventory
+    /// that must not hold credentials even in memory; they are then reported as
+    /// [`FindingStatus::CannotTell`]. Refused (the stream's only item is
+    /// [`Error::InvalidInput`]) with a token scanner: a redacted value cannot be compared with
+    /// the token. Default: off.
+    ///
+    /// ```
+    /// # use atlassian_rotation::automation::{AutomationClient, Scanner};
+    /// # use atlassian_rotation::discover::UsageScan;
+    /// # use atlassian_rotation::secret::{ApiCredentials, ApiToken};
+    /// # let caller = ApiCredentials::new("a@example.com", ApiToken::new("t"));
+    /// # let client = AutomationClient::builder(caller).base_url("https://example.test/a").build()?;
+    /// let scan = UsageScan::new(&client, Scanner::inventory()).redact_sensitive_fields(true);
+    /// # let _ = scan;
+    /// # Ok::<(), atlassian_rotation::Error>(())
+    /// ```
+    pub fn redact_sensitive_fields(mut self, redact: bool) -> Self {
+        self.redact = redact;
+        self
+    }
+
+    /// Starts the scan: the findings as a stream (see [`Findings`]). Nothing is sent until the
+    /// stream is first polled; dropping it stops the scan.
+    ///
+    /// ```no_run
+    /// # async fn run(client: atlassian_rotation::automation::AutomationClient) -> atlassian_rotation::Result<()> {
+    /// use atlassian_rotation::automation::Scanner;
+    /// use atlassian_rotation::discover::UsageScan;
+    /// use futures::TryStreamExt as _;
+    ///
+    /// let mut findings = UsageScan::new(&client, Scanner::inventory()).stream();
+    /// while let Some(finding) = findings.try_next().await? {
+    ///     println!("{finding}");
+    /// }
+    /// eprintln!("{}", findings.summary());
+    /// # Ok(()) }
+    /// ```
+    pub fn stream(self) -> Findings {
+        self.start(false)
+    }
+
+    /// The scan, keeping with each finding the credential value it holds (for the radar's
+    /// identity resolution). Never public: the public stream holds no secret.
+    pub(crate) fn stream_with_credentials(self) -> Findings {
+        self.start(true)
+    }
+
+    fn start(self, extract: bool) -> Findings {
+        let mut findings = Findings {
+            engine: None,
+            settled: Arc::default(),
+            ready: VecDeque::new(),
+            summary: ScanSummary::default(),
+            progress: Progress::new(Phase::Scan),
+            on_progress: self.progress.clone(),
+            failure: None,
+            scanner: Arc::clone(&self.scanner),
+        };
+        if self.redact && self.scanner.needles().is_some() {
+            findings.failure = Some(Error::invalid_input(
+                "scan option",
+                "redact_sensitive_fields works only for an inventory: a token scan must read \
+                 values in clear to find the token",
+            ));
+            return findings;
+        }
+        let settled = Arc::clone(&findings.settled);
+        let reader = Arc::new(Reader {
+            client: self.client.clone(),
+            scanner: self.scanner,
+            redact: self.redact,
+            extract,
+        });
+        let read = move |summary: RuleSummary| {
+            let reader = Arc::clone(&reader);
+            async move { reader.read(&summary.uuid).await.map(Visited::Done) }
+        };
+        let client = self.client;
+        let concurrency = self.concurrency;
+        findings.engine = Some(Box::pin(async move {
+            for_each_rule(
+                &client,
+                concurrency,
+                read,
+                no_writes,
+                (),
+                move |(), summary, outcome, concurrency| {
+                    settled
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push_back(Settled {
+                            summary,
+                            outcome,
+                            concurrency,
+                        });
+                },
+            )
+            .await
+        }));
+        findings
+    }
+}
+
+/// What the reads of one scan share.
+struct Reader {
+    client: AutomationClient,
+    scanner: Arc<Scanner>,
+    redact: bool,
+    extract: bool,
+}
+
+impl Reader {
+    /// Reads and scans one rule document (the rule and its connections).
+    async fn read(&self, uuid: &str) -> Result<Vec<Found>> {
+        let document = self.client.read_rule_json(uuid, self.redact).await?;
+        let findings = self.scanner.scan_document(&document);
+        Ok(findings
+            .into_iter()
+            .map(|finding| {
+                let credential = if self.extract {
+                    credential_at(&document, &finding)
+                } else {
+                    None
+                };
+                Found {
+                    finding,
+                    credential,
+                }
+            })
+            .collect())
+    }
+}
+
+/// One finding and, for the radar only, the credential value it holds.
+pub(crate) struct Found {
+    pub(crate) finding: Finding,
+    pub(crate) credential: Option<FoundCredential>,
+}
+
+/// One rule as the engine settled it.
+struct Settled {
+    summary: RuleSummary,
+    outcome: Result<Vec<Found>>,
+    concurrency: usize,
+}
+
+type Engine = Pin<Box<dyn Future<Output = Result<()>> + Send>>;
+
+/// The findings of a [`UsageScan`], as a [`Stream`] of `Result<Finding>`, and its
+/// [`summary`](Self::summary).
+///
+/// The scan runs while the stream is polled, on the polling task (each rule's read runs as a
+/// task of its own, spawned on the current tokio runtime). Dropping the stream stops the scan:
+/// the reads in flight are aborted and nothing more is sent. The stream ends with an error
+/// only when the scan stops early (see [`UsageScan`]); it holds no secret.
+///
+/// ```no_run
+/// # async fn run(scan: atlassian_rotation::discover::UsageScan) -> atlassian_rotation::Result<()> {
+/// use futures::{StreamExt as _, TryStreamExt as _};
+///
+/// let mut findings = scan.stream();
+/// let first_ten: Vec<_> = (&mut findings).take(10).try_collect().await?;
+/// drop(findings); // stops the scan
+/// # let _ = first_ten;
+/// # Ok(()) }
+/// ```
+pub struct Findings {
+    engine: Option<Engine>,
+    settled: Arc<Mutex<VecDeque<Settled>>>,
+    ready: VecDeque<Found>,
+    summary: ScanSummary,
+    progress: Progress,
+    on_progress: Option<ProgressFn>,
+    failure: Option<Error>,
+    scanner: Arc<Scanner>,
+}
+
+impl fmt::Debug for Findings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Findings")
+            .field("running", &self.engine.is_some())
+            .field("buffered", &self.ready.len())
+            .field("summary", &self.summary)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Findings {
+    /// What the scan has seen so far; the whole scan once the stream has ended
+    /// ([`ScanSummary::finished`]).
+    ///
+    /// ```no_run
+    /// # async fn run(scan: atlassian_rotation::discover::UsageScan) -> atlassian_rotation::Result<()> {
+    /// use futures::TryStreamExt as _;
+    ///
+    /// let mut findings = scan.stream();
+    /// let all: Vec<_> = (&mut findings).try_collect().await?;
+    /// if !findings.summary().is_complete() {
+    ///     eprintln!("incomplete: {}", findings.summary());
+    /// }
+    /// # let _ = all;
+    /// # Ok(()) }
+    /// ```
+    pub fn summary(&self) -> &ScanSummary {
+        &self.summary
+    }
+
+    /// The next finding with its credential (the radar's view of the stream).
+    pub(crate) fn poll_found(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Found>>> {
+        loop {
+            if let Some(found) = self.ready.pop_front() {
+                return Poll::Ready(Some(Ok(found)));
+            }
+            let next = self
+                .settled
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .pop_front();
+            if let Some(settled) = next {
+                self.absorb(settled);
+                continue;
+            }
+            let Some(engine) = self.engine.as_mut() else {
+                return Poll::Ready(self.failure.take().map(Err));
+            };
+            match engine.as_mut().poll(cx) {
+                Poll::Ready(result) => {
+                    self.engine = None;
+                    match result {
+                        Ok(()) => self.summary.finished = true,
+                        Err(e) => self.failure = Some(e),
+                    }
+                }
+                Poll::Pending => {
+                    let idle = self
+                        .settled
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .is_empty();
+                    if idle {
+                        return Poll::Pending;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Counts one settled rule and queues its findings.
+    fn absorb(&mut self, settled: Settled) {
+        self.progress.scanned += 1;
+        self.progress.concurrency = settled.concurrency;
+        match settled.outcome {
+            Ok(found) => {
+                let findings: Vec<&Finding> = found.iter().map(|f| &f.finding).collect();
+                if self.summary.add_rule(findings) {
+                    self.progress.matched += 1;
+                }
+                self.ready.extend(found);
+            }
+            Err(error) => {
+                let redact = |text: String| self.scanner.redact(&text);
+                self.summary.unread.push(UnreadRule {
+                    uuid: redact(settled.summary.uuid),
+                    name: settled.summary.name.map(redact),
+                    status: error.status(),
+                    error: error.to_string(),
+                });
+                self.progress.problems += 1;
+            }
+        }
+        if let Some(report) = &self.on_progress {
+            report(self.progress);
+        }
+    }
+}
+
+impl Stream for Findings {
+    type Item = Result<Finding>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut()
+            .poll_found(cx)
+            .map(|next| next.map(|found| found.map(|f| f.finding)))
+    }
+}
+
+/// What a scan read and found. Holds no secret; serializable.
+///
+/// ```
+/// use atlassian_rotation::automation::Scanner;
+/// use atlassian_rotation::discover::ScanSummary;
+/// use atlassian_rotation::secret::ApiToken;
+///
+/// let rules = serde_json::json!([
+///     {"uuid": "a", "components": [{"value": "tok-123"}]},
+///     {"uuid": "b", "components": []}
+/// ]);
+/// let findings = Scanner::for_token(&ApiToken::new("tok-123")).scan_export(&rules)?;
+/// let summary = ScanSummary::from_findings(2, &findings);
+/// assert_eq!((summary.rules_read, summary.rules_matched, summary.matches), (2, 1, 1));
+/// assert_eq!(summary.to_string(), "2 rules scanned: 1 match");
+/// # Ok::<(), atlassian_rotation::Error>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ScanSummary {
+    /// Rules read and scanned.
+    pub rules_read: usize,
+    /// Rules with at least one [`FindingStatus::Match`] (a token scan) or
+    /// [`FindingStatus::Credential`] (an inventory).
+    pub rules_matched: usize,
+    /// Findings that are the token ([`FindingStatus::Match`]).
+    pub matches: usize,
+    /// Findings whose value cannot be read ([`FindingStatus::CannotTell`]): masked values and
+    /// stored-secret references, which may hold the token.
+    pub cannot_tell: usize,
+    /// Credentials found by an inventory ([`FindingStatus::Credential`]).
+    pub credentials: usize,
+    /// Rules whose `GET` failed: listed, but not scanned.
+    #[serde(default)]
+    pub unread: Vec<UnreadRule>,
+    /// Whether the scan read the whole listing (`false` while it runs, and when it stopped
+    /// early with an error).
+    #[serde(default)]
+    pub finished: bool,
+}
+
+impl ScanSummary {
+    /// The summary of `findings` made over `rules` rules that were all read (an export file):
+    /// [`finished`](Self::finished), nothing unread.
+    pub fn from_findings(rules: usize, findings: &[Finding]) -> Self {
+        let mut summary = Self {
+            rules_read: rules,
+            finished: true,
+            ..Self::default()
+        };
+        // Findings of one rule are adjacent, as every scan returns them.
+        let same_rule =
+            |a: &Finding, b: &Finding| a.rule_index == b.rule_index && a.rule_uuid == b.rule_uuid;
+        for group in findings.chunk_by(same_rule) {
+            summary.count(group.iter().collect());
+        }
+        summary
+    }
+
+    /// Counts one rule read with `findings`; whether it matched.
+    fn add_rule(&mut self, findings: Vec<&Finding>) -> bool {
+        self.rules_read += 1;
+        self.count(findings)
+    }
+
+    fn count(&mut self, findings: Vec<&Finding>) -> bool {
+        let mut matched = false;
+        for finding in findings {
+            match finding.status {
+                FindingStatus::Match => self.matches += 1,
+                FindingStatus::CannotTell => self.cannot_tell += 1,
+                FindingStatus::Credential => self.credentials += 1,
+            }
+            matched |= matches!(
+                finding.status,
+                FindingStatus::Match | FindingStatus::Credential
+            );
+        }
+        if matched {
+            self.rules_matched += 1;
+        }
+        matched
+    }
+
+    /// Whether every listed rule was read: the listing was followed to its end and no rule's
+    /// `GET` failed. Only then does "no match" mean "not used in any rule".
+    ///
+    /// ```
+    /// use atlassian_rotation::discover::ScanSummary;
+    /// assert!(ScanSummary::from_findings(3, &[]).is_complete());
+    /// assert!(!ScanSummary::default().is_complete());
+    /// ```
+    pub fn is_complete(&self) -> bool {
+        self.finished && self.unread.is_empty()
+    }
+}
+
+/// `12 rules scanned: 3 match, 1 cannot_tell; 2 rules could not be read`.
+impl fmt::Display for ScanSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.rules_read {
+            1 => f.write_str("1 rule scanned: ")?,
+            n => write!(f, "{n} rules scanned: ")?,
+        }
+        let parts: Vec<String> = [
+            (self.matches, FindingStatus::Match),
+            (self.cannot_tell, FindingStatus::CannotTell),
+            (self.credentials, FindingStatus::Credential),
+        ]
+        .into_iter()
+        .filter(|&(n, _)| n > 0)
+        .map(|(n, status)| format!("{n} {status}"))
+        .collect();
+        if parts.is_empty() {
+            f.write_str("nothing found")?;
+        } else {
+            f.write_str(&parts.join(", "))?;
+        }
+        match self.unread.len() {
+            0 => {}
+            1 => f.write_str("; 1 rule could not be read")?,
+            n => write!(f, "; {n} rules could not be read")?,
+        }
+        if !self.finished {
+            f.write_str(" (the scan did not finish)")?;
+        }
+        Ok(())
+    }
+}
+
+/// A listed rule whose `GET` failed, in [`ScanSummary::unread`].
+///
+/// ```
+/// use atlassian_rotation::discover::UnreadRule;
+///
+/// let unread: UnreadRule = serde_json::from_value(serde_json::json!({
+///     "uuid": "r-1", "name": "Sync", "status": 404, "error": "GET /rest/v1/rule/{}: HTTP 404"
+/// })).unwrap();
+/// assert_eq!(unread.status, Some(404));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct UnreadRule {
+    /// The rule's uuid, as listed (redacted of the token, like findings).
+    pub uuid: String,
+    /// The rule's name, as listed (redacted of the token).
+    pub name: Option<String>,
+    /// The HTTP status, when the API answered.
+    pub status: Option<u16>,
+    /// What went wrong, as the error's one-line text (never a secret).
+    pub error: String,
+}

@@ -1,0 +1,264 @@
+//! The one construction pattern every client shares: `Client::builder(credential)`, a base URL
+//! that is where requests go, a location a client cannot do without, credentials swapped at
+//! runtime for every clone, builders that never show the credential, and listings that all
+//! stream the same way. Wiremock on 127.0.0.1 only.
+
+mod support;
+
+use atlassian_rotation::admin::OrgTokenQuery;
+use atlassian_rotation::automation::Product;
+use atlassian_rotation::instance::InstanceAuth;
+use atlassian_rotation::secret::PersonalAccessToken;
+use atlassian_rotation::secret::{AdminApiKey, ApiCredentials, ApiToken, Password};
+use atlassian_rotation::{
+    AdminClient, AutomationClient, ClientOptions, Error, InstanceClient, JiraClient, Paginated,
+    RetryPolicy,
+};
+use futures::{StreamExt as _, TryStreamExt as _};
+use serde_json::json;
+use support::{base64_of, strict_server};
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const OLD: &str = "old-SECRET-credential-0001";
+const NEW: &str = "new-SECRET-credential-0002";
+const EMAIL: &str = "ops@example.com";
+
+fn no_retries() -> ClientOptions {
+    ClientOptions::new().retry_policy(RetryPolicy::none())
+}
+
+fn creds(token: &str) -> ApiCredentials {
+    ApiCredentials::new(EMAIL, ApiToken::new(token))
+}
+
+fn pat(token: &str) -> InstanceAuth {
+    InstanceAuth::PersonalAccessToken(PersonalAccessToken::new(token))
+}
+
+fn basic(token: &str) -> String {
+    format!("Basic {}", base64_of(&format!("{EMAIL}:{token}")))
+}
+
+/// A server below `/proxy` that answers `GET {exact_path}` once, and only with `authorization`:
+/// the strict catch-all fails the test for any other request (another path, the old
+/// credential).
+async fn answering(exact_path: &str, authorization: &str, body: serde_json::Value) -> MockServer {
+    let server = strict_server().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/proxy{exact_path}")))
+        .and(header("authorization", authorization))
+        .respond_with(ResponseTemplate::new(200).set_body_json(body))
+        .expect(1)
+        .mount(&server)
+        .await;
+    server
+}
+
+fn proxy(server: &MockServer) -> String {
+    format!("{}/proxy", server.uri())
+}
+
+#[tokio::test]
+async fn admin_requests_go_below_the_builders_base_url_with_the_key_a_clone_set() {
+    let org = json!({"data": {"id": "o", "attributes": {"name": "Acme"}}});
+    let server = answering("/admin/v1/orgs/o", &format!("Bearer {NEW}"), org).await;
+    let admin = AdminClient::builder(AdminApiKey::new(OLD))
+        .base_url(proxy(&server))
+        .options(no_retries())
+        .build()
+        .unwrap();
+    assert_eq!(admin.base_url().as_str(), proxy(&server));
+
+    admin
+        .clone()
+        .set_credentials(AdminApiKey::new(NEW))
+        .unwrap();
+    assert_eq!(admin.check_key("o").await.unwrap().id, "o");
+}
+
+#[tokio::test]
+async fn instance_requests_go_below_the_builders_base_url_with_the_credentials_a_clone_set() {
+    let me = json!({"name": "svc"});
+    let server = answering("/rest/api/2/myself", &format!("Bearer {NEW}"), me).await;
+    let instance = InstanceClient::builder(pat(OLD))
+        .base_url(proxy(&server))
+        .options(no_retries())
+        .build()
+        .unwrap();
+    assert_eq!(instance.base_url().as_str(), proxy(&server));
+
+    instance.clone().set_credentials(pat(NEW)).unwrap();
+    assert_eq!(
+        instance.myself().await.unwrap().name.as_deref(),
+        Some("svc")
+    );
+}
+
+#[tokio::test]
+async fn automation_requests_go_below_the_last_location_set_with_the_credentials_a_clone_set() {
+    let rule = json!({"rule": {"uuid": "r1"}, "connections": []});
+    let server = answering("/rest/v1/rule/r1", &basic(NEW), rule).await;
+    let automation = AutomationClient::builder(creds(OLD))
+        // Replaced by the base URL set after it: the last location wins.
+        .cloud(Product::Jira, "cloud-1")
+        .base_url(proxy(&server))
+        .options(no_retries())
+        .build()
+        .unwrap();
+    assert_eq!(automation.base_url().as_str(), proxy(&server));
+
+    automation.clone().set_credentials(creds(NEW)).unwrap();
+    let doc = automation.get_rule("r1").await.unwrap();
+    assert_eq!(doc.rule.uuid(), Some("r1"));
+}
+
+#[tokio::test]
+async fn jira_requests_go_below_the_builders_base_url_with_the_credentials_a_clone_set() {
+    let me = json!({"accountId": "557058:a1"});
+    let server = answering("/rest/api/3/myself", &basic(NEW), me).await;
+    let jira = JiraClient::builder(creds(OLD))
+        .base_url(proxy(&server))
+        .options(no_retries())
+        .build()
+        .unwrap();
+    assert_eq!(jira.base_url().as_str(), proxy(&server));
+
+    jira.clone().set_credentials(creds(NEW)).unwrap();
+    assert_eq!(jira.myself().await.unwrap().account_id, "557058:a1");
+}
+
+#[test]
+fn a_client_without_its_location_does_not_build_and_the_error_names_what_is_missing() {
+    let missing = [
+        (
+            InstanceClient::builder(pat(OLD)).build().unwrap_err(),
+            "base URL",
+            "InstanceClientBuilder::base_url",
+        ),
+        (
+            JiraClient::builder(creds(OLD)).build().unwrap_err(),
+            "base URL",
+            "JiraClientBuilder::base_url",
+        ),
+        (
+            AutomationClient::builder(creds(OLD)).build().unwrap_err(),
+            "Automation API location",
+            "AutomationClientBuilder::cloud, ::site or ::base_url",
+        ),
+    ];
+    for (err, missing, setter) in missing {
+        match &err {
+            Error::InvalidInput { what, reason } => {
+                assert_eq!(*what, missing, "{err}");
+                assert!(reason.contains(setter), "{err}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(!format!("{err} {err:?}").contains("SECRET"), "{err:?}");
+    }
+    // The Admin APIs have one home: without a base URL, the client goes there.
+    let admin = AdminClient::builder(AdminApiKey::new(OLD)).build().unwrap();
+    assert_eq!(admin.base_url().as_str(), "https://api.atlassian.com/");
+}
+
+#[test]
+fn no_builder_shows_its_credential() {
+    let base = "https://example.atlassian.net";
+    let shown = [
+        format!("{:?}", AdminClient::builder(AdminApiKey::new(OLD))),
+        format!("{:?}", InstanceClient::builder(pat(OLD)).base_url(base)),
+        format!(
+            "{:?}",
+            InstanceClient::builder(InstanceAuth::basic("admin", Password::new(OLD)))
+        ),
+        format!("{:#?}", JiraClient::builder(creds(OLD)).base_url(base)),
+        format!(
+            "{:#?}",
+            AutomationClient::builder(creds(OLD)).site(base, Product::Jira, "c1")
+        ),
+    ];
+    let encoded = base64_of(&format!("{EMAIL}:{OLD}"));
+    for text in shown {
+        assert!(!text.contains("SECRET"), "{text}");
+        assert!(!text.contains(&encoded), "{text}");
+        assert!(text.contains("[redacted]"), "{text}");
+    }
+}
+
+/// Every item of a listing, without stopping at an error.
+async fn items<T>(listing: Paginated<T>) -> Vec<Result<T, Error>> {
+    listing.collect().await
+}
+
+#[tokio::test]
+async fn every_listing_yields_refused_input_as_its_only_item_before_any_request() {
+    // Nothing is mounted: any request fails the test.
+    let server = strict_server().await;
+    let admin = AdminClient::builder(AdminApiKey::new(OLD))
+        .base_url(server.uri())
+        .build()
+        .unwrap();
+    let automation = AutomationClient::builder(creds(OLD))
+        .base_url(server.uri())
+        .build()
+        .unwrap();
+    let listings = [
+        (
+            "user API tokens",
+            items(admin.user_api_tokens("..")).await.len(),
+        ),
+        (
+            "org API tokens",
+            items(admin.org_api_tokens("", OrgTokenQuery::new()))
+                .await
+                .len(),
+        ),
+        (
+            "rule summaries",
+            items(automation.rule_summaries(0)).await.len(),
+        ),
+    ];
+    for (listing, count) in listings {
+        assert_eq!(count, 1, "{listing}: the refusal, and nothing after it");
+    }
+    let refusals = [
+        admin.user_api_tokens("..").try_next().await.map(drop),
+        admin
+            .org_api_tokens("", OrgTokenQuery::new())
+            .try_next()
+            .await
+            .map(drop),
+        automation.rule_summaries(101).try_next().await.map(drop),
+    ];
+    for refused in refusals {
+        assert!(
+            matches!(refused, Err(Error::InvalidInput { .. })),
+            "{refused:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_listing_of_an_endpoint_without_pages_yields_every_item_from_one_request() {
+    let server = strict_server().await;
+    Mock::given(method("GET"))
+        .and(path("/users/a1/manage/api-tokens"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            {"id": "t1"}, {"id": "t2"}, {"id": "t3"}
+        ])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let admin = AdminClient::builder(AdminApiKey::new(OLD))
+        .base_url(server.uri())
+        .build()
+        .unwrap();
+    let ids: Vec<String> = admin
+        .user_api_tokens("a1")
+        .map_ok(|token| token.id)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(ids, ["t1", "t2", "t3"]);
+}

@@ -1,0 +1,332 @@
+//! The expiry radar: every credential form, identity resolution, unresolved uses.
+
+use super::*;
+use atlassian_rotation::admin::{OrgTokenQuery, OrgTokenStatus};
+use atlassian_rotation::discover::{Attribution, CredentialKind, RadarReport, Unresolved};
+use atlassian_rotation::testing::{Fault, Route};
+
+/// The classic scenario: 12 rules use tokens of expiring accounts, only 3 in `Basic`.
+async fn scenario() -> (FakeAtlassian, ExpiringUsage) {
+    let fake = FakeAtlassian::start().await;
+    let scenario = fake.seed_expiring_usage(CLOUD, 3, time::Duration::days(9));
+    (fake, scenario)
+}
+
+fn radar(fake: &FakeAtlassian, scenario: &ExpiringUsage) -> ExpiryRadar {
+    ExpiryRadar::new(
+        &admin_client(fake, scenario),
+        &scenario.org.id,
+        &automation(fake, &scenario.caller),
+    )
+    .within(std::time::Duration::from_secs(30 * 86_400))
+}
+
+fn resolve(fake: &FakeAtlassian) -> ResolveIdentities {
+    ResolveIdentities::base_url(fake.jira_gateway_base(CLOUD)).options(quick())
+}
+
+/// The rules listed under each expiring token, by token id.
+fn listed(report: &RadarReport) -> Vec<(String, BTreeSet<String>)> {
+    report
+        .expiring
+        .iter()
+        .map(|c| {
+            let rules = c
+                .uses
+                .iter()
+                .map(|u| u.finding.rule_uuid.clone().unwrap())
+                .collect();
+            (c.id.clone(), rules)
+        })
+        .collect()
+}
+
+fn expected(scenario: &ExpiringUsage) -> Vec<(String, BTreeSet<String>)> {
+    scenario
+        .tokens
+        .iter()
+        .map(|t| (t.token_id.clone(), t.rules.iter().cloned().collect()))
+        .collect()
+}
+
+#[tokio::test]
+async fn with_identity_resolution_the_radar_finds_all_twelve_rules() {
+    let (fake, scenario) = scenario().await;
+    let report = radar(&fake, &scenario)
+        .resolve_identities(resolve(&fake))
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(
+        listed(&report),
+        expected(&scenario),
+        "soonest first, every form"
+    );
+    let uses: usize = report.expiring.iter().map(|c| c.uses.len()).sum();
+    assert_eq!(uses, 12);
+    assert!(report.unresolved.is_empty(), "{:?}", report.unresolved);
+    assert!(report.is_complete());
+    assert_eq!(report.scan.rules_read, 12);
+    assert!(
+        report
+            .expiring
+            .iter()
+            .all(|c| c.kind == CredentialKind::UserApiToken)
+    );
+    for (credential, token) in report.expiring.iter().zip(&scenario.tokens) {
+        let owner = credential.owner.as_ref().unwrap();
+        assert_eq!(owner.email.as_deref(), Some(token.user.email.as_str()));
+        let expected = if token.scoped {
+            Attribution::Myself
+        } else {
+            Attribution::InRule
+        };
+        assert!(credential.uses.iter().all(|u| u.attributed_by == expected));
+        let fingerprints: BTreeSet<Option<String>> = credential
+            .uses
+            .iter()
+            .map(|u| u.credential.clone())
+            .collect();
+        assert_eq!(
+            fingerprints,
+            [Some(token.token.fingerprint())].into_iter().collect()
+        );
+    }
+    // /myself was asked once per distinct credential (3 scoped tokens in 9 rules), only as a
+    // Bearer token on the gateway: never with an email, never on the site.
+    assert_eq!(report.identities.asked, 3);
+    assert_eq!(report.identities.resolved, 3);
+    let myself: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.route() == Some(Route::JiraMyself))
+        .collect();
+    assert_eq!(myself.len(), 3);
+    assert!(myself.iter().all(|r| r.auth_scheme() == Some("Bearer")
+        && r.path() == format!("/ex/jira/{CLOUD}/rest/api/3/myself")));
+    let asked: BTreeSet<&str> = myself
+        .iter()
+        .filter_map(|r| r.expose_authorization())
+        .collect();
+    assert_eq!(asked.len(), 3, "three distinct credentials");
+}
+
+#[tokio::test]
+async fn without_identity_resolution_the_nine_uses_without_an_email_are_unresolved() {
+    let (fake, scenario) = scenario().await;
+    let report = radar(&fake, &scenario).run().await.unwrap();
+    let uses: BTreeSet<String> = report
+        .expiring
+        .iter()
+        .flat_map(|c| c.uses.iter().map(|u| u.finding.rule_uuid.clone().unwrap()))
+        .collect();
+    assert_eq!(uses, scenario.basic_rules().into_iter().collect());
+    assert_eq!(report.unresolved.len(), 9);
+    assert!(
+        report
+            .unresolved
+            .iter()
+            .all(|u| u.reason == Unresolved::NotAsked)
+    );
+    let unresolved_rules: BTreeSet<String> = report
+        .unresolved
+        .iter()
+        .map(|u| u.finding.rule_uuid.clone().unwrap())
+        .collect();
+    let scoped_rules: BTreeSet<String> = scenario
+        .tokens
+        .iter()
+        .filter(|t| t.scoped)
+        .flat_map(|t| t.rules.clone())
+        .collect();
+    assert_eq!(unresolved_rules, scoped_rules);
+    assert!(!report.is_complete());
+    assert_eq!(report.identities.asked, 0);
+    assert_eq!(fake.request_count(Route::JiraMyself), 0);
+}
+
+/// A classic token sits in `Basic` (with its email) and also as `Bearer` and in a URL: the
+/// other forms take the account from the `Basic` value, with no request. A classic token found
+/// only as `Bearer` is refused by `/myself` (it authenticates with its email only) and stays
+/// unresolved; a masked value is unreadable.
+#[tokio::test]
+async fn the_same_secret_named_elsewhere_resolves_and_a_bare_classic_token_is_refused() {
+    let (fake, scenario) = scenario().await;
+    let now = OffsetDateTime::now_utc();
+    let ops = &scenario.tokens[0];
+    assert!(!ops.scoped);
+    // The same classic token, now in all four forms.
+    let everywhere = fake.seed_rules(
+        CLOUD,
+        RuleSeed::new(4)
+            .with_token(&ops.user.email, ops.token.clone())
+            .fraction_with_token(1.0)
+            .seed(99),
+    );
+    // A classic token of another expiring account, only as Bearer and the like.
+    let carol = fake.add_user("carol@example.com", "Carol");
+    let (carol_id, carol_token) =
+        fake.mint_api_token(&carol.account_id, "laptop", now + time::Duration::days(3));
+    let carol_rules = fake.seed_rules(
+        CLOUD,
+        RuleSeed::new(3)
+            .with_token(&carol.email, carol_token)
+            .fraction_with_token(1.0)
+            .without_basic()
+            .seed(98),
+    );
+    // Noise: masked values, secret references, a stranger's token, no credential.
+    fake.seed_rules(CLOUD, RuleSeed::new(5).seed(97));
+
+    let report = radar(&fake, &scenario)
+        .resolve_identities(resolve(&fake))
+        .run()
+        .await
+        .unwrap();
+    let ops_uses = &report
+        .expiring
+        .iter()
+        .find(|c| c.id == ops.token_id)
+        .unwrap()
+        .uses;
+    let ops_rules: BTreeSet<String> = ops_uses
+        .iter()
+        .map(|u| u.finding.rule_uuid.clone().unwrap())
+        .collect();
+    let mut expected_rules: BTreeSet<String> = ops.rules.iter().cloned().collect();
+    expected_rules.extend(everywhere);
+    assert_eq!(ops_rules, expected_rules);
+    assert_eq!(
+        ops_uses
+            .iter()
+            .filter(|u| u.attributed_by == Attribution::SameCredential)
+            .count(),
+        3
+    );
+    let carol_listed = report.expiring.iter().find(|c| c.id == carol_id).unwrap();
+    assert!(carol_listed.uses.is_empty());
+    let refused: BTreeSet<String> = report
+        .unresolved
+        .iter()
+        .filter(|u| u.reason == Unresolved::Refused { status: 401 })
+        .map(|u| u.finding.rule_uuid.clone().unwrap())
+        .collect();
+    assert!(
+        carol_rules.iter().all(|r| refused.contains(r)),
+        "Carol's classic token cannot be resolved without her email"
+    );
+    assert!(
+        report
+            .unresolved
+            .iter()
+            .any(|u| u.reason == Unresolved::Unreadable)
+    );
+    // The stranger's Bearer token and Carol's are asked once each; ops' secret never.
+    assert_eq!(report.identities.asked, 3 + 2);
+    assert_eq!(report.identities.refused, 2);
+    assert!(
+        fake.requests()
+            .iter()
+            .filter(|r| r.route() == Some(Route::JiraMyself))
+            .all(|r| r.auth_scheme() == Some("Bearer"))
+    );
+}
+
+#[tokio::test]
+async fn the_window_and_the_status_query_choose_the_tokens_and_nothing_due_reads_no_rule() {
+    let (fake, scenario) = scenario().await;
+    let soon = radar(&fake, &scenario)
+        .within(std::time::Duration::from_secs(86_400))
+        .run()
+        .await
+        .unwrap();
+    assert!(soon.expiring.is_empty(), "everything expires in 9 days");
+    assert!(soon.is_complete());
+    assert_eq!(
+        fake.request_count(Route::RuleSummaries),
+        0,
+        "no rule was read"
+    );
+    assert!(
+        soon.to_string()
+            .starts_with("nothing expires within 1 days")
+    );
+
+    let later = radar(&fake, &scenario)
+        .as_of(OffsetDateTime::now_utc() + time::Duration::days(20))
+        .within(std::time::Duration::ZERO)
+        .query(OrgTokenQuery::new().status(OrgTokenStatus::Allowed))
+        .run()
+        .await
+        .unwrap();
+    // 20 days on, they have all expired, but the API still calls them ALLOWED today.
+    assert_eq!(later.expiring.len(), 6);
+    assert!(
+        fake.requests()
+            .iter()
+            .any(|r| r.route() == Some(Route::OrgTokens)
+                && r.query().is_some_and(|q| q.contains("status=ALLOWED")))
+    );
+}
+
+#[tokio::test]
+async fn a_failing_identity_lookup_is_reported_and_a_report_round_trips() {
+    let (fake, scenario) = scenario().await;
+    fake.fault(Route::JiraMyself, Fault::status(500).times(100));
+    let report = radar(&fake, &scenario)
+        .resolve_identities(resolve(&fake))
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(report.unresolved.len(), 9);
+    assert!(report.unresolved.iter().all(
+        |u| matches!(&u.reason, Unresolved::Failed { message } if message.contains("HTTP 500"))
+    ));
+    assert_eq!(report.identities.failed, 3);
+    let json = serde_json::to_string(&report).unwrap();
+    let back: RadarReport = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, report);
+    let table = report.to_string();
+    assert!(table.starts_with("EXPIRES"), "{table}");
+    assert!(table.contains("9 uses whose account is unknown"), "{table}");
+}
+
+/// Identity requests are bounded: with a concurrency of 2, six distinct credentials are asked
+/// two at a time (the fake holds every `/myself` until the test opens its gate).
+#[tokio::test(start_paused = true)]
+async fn identity_requests_are_bounded() {
+    let fake = FakeAtlassian::start().await;
+    let scenario = fake.seed_expiring_usage(CLOUD, 6, time::Duration::days(9));
+    let gate = atlassian_rotation::testing::Gate::new();
+    fake.fault(Route::JiraMyself, Fault::wait_for(&gate).times(100));
+    let radar = radar(&fake, &scenario).resolve_identities(resolve(&fake).concurrency(2));
+    let running = tokio::spawn(async move { radar.run().await });
+    gate.until_waiting(2).await;
+    for _ in 0..50 {
+        tokio::task::yield_now().await;
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    assert_eq!(gate.waiting(), 2, "no third identity request in flight");
+    gate.open();
+    let report = running.await.unwrap().unwrap();
+    assert_eq!(report.identities.asked, 6);
+    assert_eq!(report.identities.resolved, 6);
+    assert_eq!(fake.request_count(Route::JiraMyself), 6);
+}
+
+/// The stream can be handed to another task.
+#[tokio::test]
+async fn the_findings_stream_moves_across_tasks() {
+    let (fake, scenario) = scenario().await;
+    let findings = UsageScan::new(
+        &automation(&fake, &scenario.caller),
+        atlassian_rotation::automation::Scanner::inventory(),
+    )
+    .stream();
+    let counted = tokio::spawn(async move {
+        let mut findings = findings;
+        let found = drain(&mut findings).await.unwrap();
+        (found.len(), findings.summary().rules_read)
+    });
+    assert_eq!(counted.await.unwrap(), (12, 12));
+}

@@ -1,0 +1,87 @@
+//! No secret in any Debug, Display, error or serialized output of the discovery types.
+
+use super::*;
+use atlassian_rotation::automation::Scanner;
+use atlassian_rotation::testing::{Fault, Route};
+use base64::Engine as _;
+
+/// Fails if `text` holds any of `secrets`, as is or in base64.
+fn assert_clean(what: &str, text: &str, secrets: &[&str]) {
+    for secret in secrets {
+        assert!(
+            !text.contains(secret),
+            "a secret leaked into {what}: {text}"
+        );
+        let b64 = base64::engine::general_purpose::STANDARD.encode(secret);
+        assert!(
+            !text.contains(&b64[..b64.len() - 4]),
+            "a secret leaked (base64) into {what}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn no_discovery_type_shows_a_credential() {
+    let fake = FakeAtlassian::start().await;
+    let scenario = fake.seed_expiring_usage(CLOUD, 2, time::Duration::days(9));
+    let mut secrets: Vec<&str> = scenario
+        .tokens
+        .iter()
+        .map(|t| t.token.expose_secret())
+        .collect();
+    secrets.push(scenario.caller.token().expose_secret());
+    secrets.push(scenario.org.admin_key.expose_secret());
+    let client = automation(&fake, &scenario.caller);
+
+    let scan =
+        UsageScan::new(&client, Scanner::for_token(&scenario.tokens[1].token)).on_progress(|_| {});
+    assert_clean("UsageScan", &format!("{scan:?}"), &secrets);
+    let mut findings = scan.stream();
+    let found = drain(&mut findings).await.unwrap();
+    assert_eq!(found.len(), 3);
+    assert_clean("Findings", &format!("{findings:?}"), &secrets);
+    for finding in &found {
+        assert_clean("Finding", &format!("{finding:?} {finding}"), &secrets);
+        assert_clean(
+            "Finding JSON",
+            &serde_json::to_string(finding).unwrap(),
+            &secrets,
+        );
+    }
+    let summary = findings.summary();
+    assert_clean(
+        "ScanSummary",
+        &format!(
+            "{summary:?} {summary} {}",
+            serde_json::to_string(summary).unwrap()
+        ),
+        &secrets,
+    );
+
+    // Identity lookups that fail, and rules that cannot be read: their errors are reported.
+    fake.fault(Route::JiraMyself, Fault::status(500).times(1));
+    fake.fault(Route::RuleGet, Fault::status(404));
+    let resolve = ResolveIdentities::base_url(fake.jira_gateway_base(CLOUD)).options(quick());
+    assert_clean("ResolveIdentities", &format!("{resolve:?}"), &secrets);
+    let radar = ExpiryRadar::new(&admin_client(&fake, &scenario), &scenario.org.id, &client)
+        .resolve_identities(resolve);
+    assert_clean("ExpiryRadar", &format!("{radar:?}"), &secrets);
+    let report = radar.run().await.unwrap();
+    assert!(!report.scan.unread.is_empty(), "{:?}", report.scan);
+    assert!(!report.unresolved.is_empty());
+    assert_clean(
+        "RadarReport",
+        &format!(
+            "{report:?} {report} {}",
+            serde_json::to_string(&report).unwrap()
+        ),
+        &secrets,
+    );
+    assert_clean("ExpiringUsage", &format!("{scenario:?}"), &secrets);
+
+    // An error that ends a scan.
+    fake.fault(Route::RuleSummaries, Fault::status(400).times(1));
+    let mut failing = UsageScan::new(&client, Scanner::inventory()).stream();
+    let err = drain(&mut failing).await.unwrap_err();
+    assert_clean("a scan error", &format!("{err} {err:?}"), &secrets);
+}

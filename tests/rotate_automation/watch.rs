@@ -1,0 +1,133 @@
+//! The watch for consumers nobody listed: a use of the old token after the update stops the
+//! revocation (typed, saying when), the rotation's own requests never count, and a resume
+//! after the forgotten place is fixed revokes.
+
+use std::sync::atomic::AtomicBool;
+use std::time::Duration as StdDuration;
+
+use atlassian_rotation::consumer::FnConsumer;
+use atlassian_rotation::jira::JiraClient;
+
+use super::*;
+
+const GRACE: StdDuration = StdDuration::from_secs(15 * 60);
+
+fn old_jira(w: &World) -> JiraClient {
+    JiraClient::builder(w.old.clone())
+        .base_url(w.fake.site_base())
+        .build()
+        .unwrap()
+}
+
+/// A script nobody listed, which uses the old token whenever `running` is set: modelled as a
+/// consumer the rotation observes during verify, i.e. after the update finished.
+fn forgotten_script(w: &World, running: Arc<AtomicBool>) -> FnConsumer {
+    let jira = old_jira(w);
+    FnConsumer::new("config cache", |_| async { Ok(()) }).holds_with(move |_| {
+        let (jira, running) = (jira.clone(), Arc::clone(&running));
+        async move {
+            if running.load(Ordering::SeqCst) {
+                jira.myself().await?;
+            }
+            Ok(true)
+        }
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_use_after_the_update_stops_the_revocation_and_a_resume_after_the_fix_revokes() {
+    let w = world(10).await;
+    let running = Arc::new(AtomicBool::new(true));
+    let org = w.org_id.clone();
+    let rotator = w
+        .rotator(RetryPolicy::none())
+        .consumer(forgotten_script(&w, Arc::clone(&running)))
+        .watch_old_token(&org, GRACE);
+    let journal = MemoryJournal::new();
+    let err = rotate::rotate(&rotator, &journal, RotateOptions::new("w-1"))
+        .await
+        .unwrap_err();
+    let Error::StillInUse {
+        credential,
+        last_used,
+        baseline,
+    } = &err.error
+    else {
+        panic!("expected StillInUse, got {err}");
+    };
+    assert!(credential.contains(&w.old_id));
+    assert_ne!(last_used, baseline);
+    let text = format!("{err} {err:?}");
+    assert!(!text.contains(w.old.token().expose_secret()));
+    assert!(w.fake.token_is_live(w.old.token()), "nothing revoked");
+    let entry = journal.load("w-1").await.unwrap().unwrap();
+    assert!(entry.last_error.unwrap().contains("last used at"));
+
+    // The script is moved to the new token; the rotation is run again.
+    running.store(false, Ordering::SeqCst);
+    let report = rotate::rotate(&rotator, &journal, RotateOptions::new("w-1"))
+        .await
+        .unwrap();
+    assert!(report.succeeded());
+    assert!(!w.fake.token_is_live(w.old.token()));
+    let checks = report.verified.unwrap().checks;
+    assert!(
+        checks.iter().any(|c| c.contains("was not used for")),
+        "{checks:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_rotations_own_requests_never_count_as_a_use() {
+    let w = world(10).await;
+    let org = w.org_id.clone();
+    // The caller rotates the very token its Automation client uses.
+    let mine = AutomationClient::builder(w.old.clone())
+        .base_url(w.fake.automation_base(CLOUD))
+        .build()
+        .unwrap();
+    let rotator =
+        AutomationTokenRotator::new(mine, w.fake.site_base(), w.old.clone(), w.new.clone())
+            .unwrap()
+            .revoke_with(
+                w.admin.clone(),
+                &w.svc.account_id,
+                OldToken::Id(w.old_id.clone()),
+            )
+            .accept_unreadable(true)
+            .watch_old_token(&org, GRACE);
+    let report = rotate::rotate(&rotator, &MemoryJournal::new(), RotateOptions::new("w-2"))
+        .await
+        .unwrap();
+    assert!(report.succeeded());
+    assert!(!w.fake.token_is_live(w.old.token()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_watch_holds_for_the_grace_period_before_revoking() {
+    let w = world(4).await;
+    let org = w.org_id.clone();
+    let rotator = w.rotator(RetryPolicy::none()).watch_old_token(&org, GRACE);
+    let started = tokio::time::Instant::now();
+    rotate::rotate(&rotator, &MemoryJournal::new(), RotateOptions::new("w-3"))
+        .await
+        .unwrap();
+    assert!(started.elapsed() >= GRACE);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_watch_on_the_wrong_org_fails_before_any_rule_is_written() {
+    let w = world(6).await;
+    let rotator = w
+        .rotator(RetryPolicy::none())
+        .watch_old_token("no-such-org", GRACE);
+    let err = rotator.update(&w.new).await.unwrap_err();
+    assert!(err.to_string().contains("api-tokens"), "{err}");
+    for uuid in w.fake.rule_uuids(CLOUD) {
+        assert_eq!(
+            w.fake.rule_stats(&uuid).unwrap().puts,
+            0,
+            "rule {uuid} written"
+        );
+    }
+}
