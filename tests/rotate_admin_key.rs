@@ -163,6 +163,10 @@ async fn a_key_in_a_file_a_dotenv_line_a_command_and_two_live_clients_is_replace
     assert_eq!(report.audit, audit);
     let json = serde_json::to_string(&report).unwrap();
     assert!(json.contains(r#""policy_id":"SEC-ROT-365""#), "{json}");
+    assert!(
+        report.to_string().contains("policy SEC-ROT-365"),
+        "{report}"
+    );
     for secret in [&w.old.key, &w.new.key] {
         let secret = secret.expose_secret();
         assert!(!json.contains(secret), "a key in the report");

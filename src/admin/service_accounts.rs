@@ -273,6 +273,15 @@ mod tests {
         .unwrap();
         assert_eq!(a, b);
         assert!(a.extra.is_empty());
+        // Written back under the API Access names, and read again the same.
+        let back: ServiceAccountToken =
+            serde_json::from_value(serde_json::to_value(&b).unwrap()).unwrap();
+        assert_eq!(back, a);
+        let account: ServiceAccount =
+            serde_json::from_str(r#"{"id":"sa","email":"e","futureField":[1]}"#).unwrap();
+        let again: ServiceAccount =
+            serde_json::from_value(serde_json::to_value(&account).unwrap()).unwrap();
+        assert_eq!(again, account);
         let bare: ServiceAccountToken = serde_json::from_str(r#"{"id":"t"}"#).unwrap();
         assert!(bare.expires_at.is_none() && bare.scopes.is_empty());
     }
