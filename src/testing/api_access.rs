@@ -75,6 +75,20 @@ fn page_of(
     (page, links)
 }
 
+/// [`page_of`], answered as `{"data": [...], "links": {...}}`.
+fn data_page(
+    state: &mut State,
+    base: &str,
+    req: &Incoming,
+    path: &str,
+    cursor: (&str, Value, usize),
+    asked: Option<usize>,
+    items: Vec<Value>,
+) -> Reply {
+    let (data, links) = page_of(state, base, req, path, cursor, asked, items);
+    Reply::json(200, &json!({"data": data, "links": links}))
+}
+
 fn key_json(key: &AdminKey) -> Value {
     json!({
         "id": key.id,
@@ -139,7 +153,7 @@ pub(crate) fn admin_keys(state: &mut State, base: &str, req: &Incoming, org: &st
         .collect();
     let asked = filters["pageSize"].as_str().and_then(|s| s.parse().ok());
     let path = format!("/admin/api-access/v1/orgs/{org}/api-keys");
-    let (data, links) = page_of(
+    data_page(
         state,
         base,
         req,
@@ -147,8 +161,7 @@ pub(crate) fn admin_keys(state: &mut State, base: &str, req: &Incoming, org: &st
         (&scope, filters, offset),
         asked,
         items,
-    );
-    Reply::json(200, &json!({"data": data, "links": links}))
+    )
 }
 
 /// The number of matching keys, as a bare JSON number.
@@ -268,7 +281,7 @@ pub(crate) fn service_account_tokens(
         })
         .collect();
     let path = format!("/admin/api-access/v1/orgs/{org}/service-accounts/{id}/api-tokens");
-    let (data, links) = page_of(
+    data_page(
         state,
         base,
         req,
@@ -276,8 +289,7 @@ pub(crate) fn service_account_tokens(
         (&scope, filters, offset),
         None,
         items,
-    );
-    Reply::json(200, &json!({"data": data, "links": links}))
+    )
 }
 
 /// Revokes every API token of the service account.
