@@ -8,7 +8,7 @@ use atlassian_rotation::automation::rewrite::plan_rule;
 use atlassian_rotation::automation::{AutomationClient, Product, Rule, RuleDocument, Scanner};
 use atlassian_rotation::instance::InstanceAuth;
 use atlassian_rotation::jira::JiraClient;
-use atlassian_rotation::rotate::{self, MemoryJournal, RotateOptions};
+use atlassian_rotation::rotate::{self, AdminKeyRotator, KeyRef, MemoryJournal, RotateOptions};
 use atlassian_rotation::secret::{
     AdminApiKey, ApiCredentials, ApiToken, Password, PersonalAccessToken,
 };
@@ -96,11 +96,17 @@ async fn a_whole_rotation_logs_no_secret_at_trace_level() {
     )
     .await
     .expect("token rotation");
-    assert!(tunnel.succeeded() && token.succeeded());
+    // The org's Admin API key, the tunnel rotation's credential, rotated last.
+    let (key_rotator, new_key) = admin_key_rotation(&w);
+    let key = rotate::rotate(&key_rotator, &journal, RotateOptions::new("trace-key"))
+        .await
+        .expect("Admin key rotation");
+    assert!(tunnel.succeeded() && token.succeeded() && key.succeeded());
     assert!(!w.fake.token_is_live(w.old.token()));
+    assert!(!w.fake.admin_key_is_live(&w.org.admin_key));
 
     let mut log = capture.text();
-    for report in [&tunnel, &token] {
+    for report in [&tunnel, &token, &key] {
         log.push_str(&serde_json::to_string(report).unwrap());
         log.push_str(&format!("{report:?}"));
     }
@@ -109,7 +115,24 @@ async fn a_whole_rotation_logs_no_secret_at_trace_level() {
         "the capture holds the crate's spans and the HTTP stack's trace records"
     );
     assert!(log.contains("PUT") && log.contains("/rest/v1/rule/{}"));
-    assert_no_secret("the TRACE log", &log, &secrets_of(&w));
+    let mut secrets = secrets_of(&w);
+    secrets.push(("new admin key".into(), new_key.expose_secret().to_owned()));
+    assert_no_secret("the TRACE log", &log, &secrets);
+}
+
+/// A rotator replacing the world's org key with a key minted for it, and that new key.
+fn admin_key_rotation(w: &RotationWorld) -> (AdminKeyRotator, AdminApiKey) {
+    let in_a_year = time::OffsetDateTime::now_utc() + time::Duration::days(365);
+    let new = w.fake.mint_admin_key(&w.org.id, "rotated", &[], in_a_year);
+    let rotator = AdminKeyRotator::new(
+        w.admin(ClientOptions::new()),
+        &w.org.id,
+        w.org.admin_key.clone(),
+        KeyRef::Id(w.org.admin_key_id.clone()),
+        new.key.clone(),
+    )
+    .new_key(KeyRef::Id(new.id));
+    (rotator, new.key)
 }
 
 /// Debug (plain and pretty) and Display of every public type that holds a secret.
@@ -167,6 +190,12 @@ async fn debug_and_display_of_every_secret_holder_are_redacted() {
     show("TunnelKeyRotator", &tunnel_rotator, None);
     let token_rotator = w.token_rotator(ClientOptions::new(), w.new.token().clone());
     show("AutomationTokenRotator", &token_rotator, None);
+    let (key_rotator, new_admin_key) = admin_key_rotation(&w);
+    show("AdminKeyRotator", &key_rotator, None);
+    let fake_key = w
+        .fake
+        .mint_admin_key(&w.org.id, "seeded", &[], time::OffsetDateTime::now_utc());
+    show("FakeAdminKey", &fake_key, None);
 
     // What the Admin API answers with, and the journal.
     let minted = admin
@@ -227,12 +256,20 @@ async fn debug_and_display_of_every_secret_holder_are_redacted() {
         show("RequestRecord", record, None);
     }
 
-    let secrets = [secrets, secrets_of(&w)].concat();
+    let mut secrets = [secrets, secrets_of(&w)].concat();
+    secrets.push((
+        "new admin key".into(),
+        new_admin_key.expose_secret().to_owned(),
+    ));
+    secrets.push((
+        "seeded admin key".into(),
+        fake_key.key.expose_secret().to_owned(),
+    ));
     for (name, text) in &shown {
         assert_no_secret(name, text, &secrets);
     }
     let named: std::collections::BTreeSet<_> = shown.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(named.len(), 27, "{named:?}");
+    assert_eq!(named.len(), 29, "{named:?}");
 }
 
 async fn server() -> MockServer {
