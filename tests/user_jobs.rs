@@ -1,13 +1,20 @@
-//! The two discovery jobs of issue 11, written as a user would write them against the crate's
+//! The everyday jobs of issue 11, written as a user would write them against the crate's
 //! public API (only the setup of the fake is test scaffolding). The lines between each job's
 //! `begins` and `ends` comments are the job; the counts are in the README.
 
 use std::time::Duration;
 
-use atlassian_rotation::AdminClient;
-use atlassian_rotation::automation::{AutomationClient, Scanner};
+use atlassian_rotation::automation::Scanner;
+use atlassian_rotation::consumer::FileConsumer;
 use atlassian_rotation::discover::{ExpiryRadar, Progress, ResolveIdentities, UsageScan};
+use atlassian_rotation::instance::InstanceAuth;
+use atlassian_rotation::rotate::{
+    self, AutomationTokenRotator, FileJournal, OldToken, RotateOptions, TunnelKeyRotator,
+};
+use atlassian_rotation::secret::ApiCredentials;
+use atlassian_rotation::testing::TunnelStatus;
 use atlassian_rotation::testing::{FakeAtlassian, Fault, Route, RuleSeed};
+use atlassian_rotation::{AdminClient, AutomationClient, InstanceClient};
 use futures::TryStreamExt as _;
 
 type Result = std::result::Result<(), Box<dyn std::error::Error>>;
@@ -90,6 +97,102 @@ async fn job_2_tokens_expiring_soon_with_the_rules_that_use_them() -> Result {
     Ok(())
 }
 
+/// Job 3: rotate a tunnel key; the first run fails at the instance, the second resumes with
+/// the journaled key (never minting another).
+#[tokio::test]
+async fn job_3_rotate_a_tunnel_key_fail_once_resume() -> Result {
+    let fake = FakeAtlassian::start().await;
+    let org = fake.add_org("Example Org");
+    let tunnel = fake.add_tunnel(&org.id, "jira-dc-prod");
+    fake.fault(Route::InstallTunnelKey, Fault::status(503).times(4)); // one run's retries
+    let dir = tempfile::tempdir()?;
+    let (key, pat) = (org.admin_key.clone(), tunnel.pat.clone());
+    let (admin_base, instance_base) = (fake.admin_base(), tunnel.instance_base.clone());
+
+    // job 3 begins
+    let admin = AdminClient::builder(key).base_url(admin_base).build()?;
+    let auth = InstanceAuth::PersonalAccessToken(pat);
+    let instance = InstanceClient::builder(auth)
+        .base_url(instance_base)
+        .build()?;
+    let rotator = TunnelKeyRotator::new(admin, instance, &org.id, &tunnel.hostname);
+    let journal = FileJournal::new(dir.path())?;
+    let id = rotate::resume_or_new_id(&journal, &rotator, "tunnel").await?;
+    if let Err(e) = rotate::rotate(&rotator, &journal, RotateOptions::new(&id)).await {
+        eprintln!("{e}"); // the new key is in the journal: run again to resume
+        let report = rotate::rotate(&rotator, &journal, RotateOptions::new(&id)).await?;
+        println!("{report}");
+    }
+    // job 3 ends
+
+    assert_eq!(fake.request_count(Route::AdminRegenerate), 1, "minted once");
+    assert_eq!(
+        fake.request_count(Route::InstallTunnelKey),
+        5,
+        "the first run failed after 4 attempts, the resume installed"
+    );
+    assert_eq!(
+        fake.tunnel_status(&tunnel.hostname),
+        Some(TunnelStatus::Connected)
+    );
+    Ok(())
+}
+
+/// Job 4: a token that lives in a config file and in automation rules, rotated with the old
+/// token revoked; the caller's own client keeps working on the new token.
+#[tokio::test]
+async fn job_4_a_token_in_a_config_file_and_in_rules() -> Result {
+    let fake = FakeAtlassian::start().await;
+    let org = fake.add_org("Acme");
+    let svc = fake.add_user("svc@example.com", "Service");
+    let later = time::OffsetDateTime::now_utc() + time::Duration::days(30);
+    let (old_id, old) = fake.mint_api_token(&svc.account_id, "automation", later);
+    let (_, new) = fake.mint_api_token(&svc.account_id, "automation-2027", later);
+    fake.seed_rules(CLOUD, RuleSeed::new(30).with_token(&svc.email, old.clone()));
+    let dir = tempfile::tempdir()?;
+    let config = dir.path().join(".env");
+    std::fs::write(
+        &config,
+        format!("JIRA_URL=x\nJIRA_TOKEN={}\n", old.expose_secret()),
+    )?;
+    let (site, base, admin_base) = (
+        fake.site_base(),
+        fake.automation_base(CLOUD),
+        fake.admin_base(),
+    );
+    let (key, account) = (org.admin_key.clone(), svc.account_id.clone());
+    let me = ApiCredentials::new(&svc.email, old.clone());
+
+    // job 4 begins
+    let client = AutomationClient::builder(me.clone())
+        .base_url(&base)
+        .build()?;
+    let admin = AdminClient::builder(key).base_url(admin_base).build()?;
+    let rotator = AutomationTokenRotator::new(client.clone(), &site, me, new.clone())?
+        .consumer(FileConsumer::dotenv(&config, "JIRA_TOKEN"))
+        .revoke_with(admin, account, OldToken::Id(old_id))
+        .accept_unreadable(true); // the masked values were checked by hand
+    let journal = FileJournal::new(dir.path().join("journal"))?;
+    let report = rotate::rotate(&rotator, &journal, RotateOptions::new("svc-token")).await?;
+    println!("{report}");
+    // job 4 ends
+
+    assert!(report.succeeded());
+    assert!(!fake.token_is_live(&old));
+    let held = std::fs::read_to_string(&config)?;
+    assert_eq!(
+        held,
+        format!("JIRA_URL=x\nJIRA_TOKEN={}\n", new.expose_secret())
+    );
+    let summaries: Vec<_> = client.rule_summaries(100).try_collect().await?;
+    assert_eq!(
+        summaries.len(),
+        30,
+        "the caller's client works on the new token"
+    );
+    Ok(())
+}
+
 /// The line counts the README quotes: each job's body, as formatted.
 #[test]
 fn the_jobs_stay_short() {
@@ -102,4 +205,7 @@ fn the_jobs_stay_short() {
     };
     assert!(count("1") <= 8, "job 1 takes {} lines", count("1"));
     assert!(count("2") <= 10, "job 2 takes {} lines", count("2"));
+    // Job 3 took 17 lines before the 0.2 API; job 4 took 54.
+    assert!(count("3") <= 17, "job 3 takes {} lines", count("3"));
+    assert!(count("4") <= 12, "job 4 takes {} lines", count("4"));
 }
