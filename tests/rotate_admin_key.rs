@@ -192,3 +192,58 @@ async fn a_rotation_run_again_after_it_finished_changes_nothing() {
     assert!(again.succeeded());
     assert!(w.fake.requests().is_empty(), "{:?}", w.fake.requests());
 }
+
+#[tokio::test]
+async fn a_consumer_failing_mid_update_names_itself_and_the_resume_touches_only_what_is_left() {
+    use std::os::unix::fs::MetadataExt as _;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use atlassian_rotation::Error;
+    use atlassian_rotation::consumer::FnConsumer;
+
+    let w = key_world().await;
+    let places = Places::new(&w.old.key);
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&calls);
+    let flaky = FnConsumer::new("config service", move |_key| {
+        let call = counted.fetch_add(1, Ordering::SeqCst);
+        async move {
+            match call {
+                0 => Err(Error::rotation("install", "config service unavailable")),
+                _ => Ok(()),
+            }
+        }
+    });
+    let rotator = w
+        .key_rotator(ClientOptions::new(), w.new.key.clone())
+        .consumer(places.dotenv())
+        .consumer(flaky);
+    let journal = MemoryJournal::new();
+    let options = || RotateOptions::new("flaky-consumer");
+
+    let failed = rotate::rotate(&rotator, &journal, options())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&failed.error, Error::Consumer { consumer, .. } if consumer == "config service"),
+        "{failed}"
+    );
+    assert!(w.fake.admin_key_is_live(&w.old.key), "nothing revoked");
+    let dotenv_inode = std::fs::metadata(places.path(".env")).unwrap().ino();
+
+    let report = rotate::rotate(&rotator, &journal, options()).await.unwrap();
+
+    assert!(report.succeeded());
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "the failed consumer ran again"
+    );
+    let after = std::fs::metadata(places.path(".env")).unwrap().ino();
+    assert_eq!(
+        after, dotenv_inode,
+        "the dotenv file, already done, was not rewritten"
+    );
+    assert!(!w.fake.admin_key_is_live(&w.old.key));
+}
