@@ -1,6 +1,6 @@
 //! "Who uses this token": a read-only live scan of every rule, streamed as rules are read.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -206,6 +206,7 @@ impl UsageScan {
         let mut findings = Findings {
             engine: None,
             settled: Arc::default(),
+            listed: HashSet::new(),
             ready: VecDeque::new(),
             summary: ScanSummary::default(),
             progress: Progress::new(Phase::Scan),
@@ -324,6 +325,8 @@ type Engine = Pin<Box<dyn Future<Output = Result<()>> + Send>>;
 pub struct Findings {
     engine: Option<Engine>,
     settled: Arc<Mutex<VecDeque<Settled>>>,
+    /// The rules settled so far (uuids case-folded): a rule listed again is not read twice.
+    listed: HashSet<String>,
     ready: VecDeque<Found>,
     summary: ScanSummary,
     progress: Progress,
@@ -404,8 +407,25 @@ impl Findings {
 
     /// Counts one settled rule and queues its findings.
     fn absorb(&mut self, settled: Settled) {
-        self.progress.scanned += 1;
         self.progress.concurrency = settled.concurrency;
+        let redact = |text: String| self.scanner.redact(&text);
+        if !self
+            .listed
+            .insert(settled.summary.uuid.to_ascii_lowercase())
+        {
+            // A listing that names a rule twice may have left another out in its place: the
+            // scan is not complete, and the rule is counted (its findings yielded) once.
+            let uuid = redact(settled.summary.uuid);
+            if !self.summary.relisted.contains(&uuid) {
+                self.summary.relisted.push(uuid);
+            }
+            self.progress.problems += 1;
+            if let Some(report) = &self.on_progress {
+                report(self.progress);
+            }
+            return;
+        }
+        self.progress.scanned += 1;
         match settled.outcome {
             Ok(found) => {
                 let findings: Vec<&Finding> = found.iter().map(|f| &f.finding).collect();
@@ -415,7 +435,6 @@ impl Findings {
                 self.ready.extend(found);
             }
             Err(error) => {
-                let redact = |text: String| self.scanner.redact(&text);
                 self.summary.unread.push(UnreadRule {
                     uuid: redact(settled.summary.uuid),
                     name: settled.summary.name.map(redact),
@@ -476,6 +495,11 @@ pub struct ScanSummary {
     /// Rules whose `GET` failed: listed, but not scanned.
     #[serde(default)]
     pub unread: Vec<UnreadRule>,
+    /// Rules the listing named more than once (uuids, redacted like findings'): such a
+    /// listing may have left other rules out in their place, so the scan is not complete.
+    /// Each is read and counted once.
+    #[serde(default)]
+    pub relisted: Vec<String>,
     /// Whether the scan read the whole listing (`false` while it runs, and when it stopped
     /// early with an error).
     #[serde(default)]
@@ -525,8 +549,9 @@ impl ScanSummary {
         matched
     }
 
-    /// Whether every listed rule was read: the listing was followed to its end and no rule's
-    /// `GET` failed. Only then does "no match" mean "not used in any rule".
+    /// Whether every listed rule was read: the listing was followed to its end, named no rule
+    /// twice, and no rule's `GET` failed. Only then does "no match" mean "not used in any
+    /// rule".
     ///
     /// ```
     /// use atlassian_rotation::discover::ScanSummary;
@@ -534,7 +559,7 @@ impl ScanSummary {
     /// assert!(!ScanSummary::default().is_complete());
     /// ```
     pub fn is_complete(&self) -> bool {
-        self.finished && self.unread.is_empty()
+        self.finished && self.unread.is_empty() && self.relisted.is_empty()
     }
 }
 
@@ -563,6 +588,11 @@ impl fmt::Display for ScanSummary {
             0 => {}
             1 => f.write_str("; 1 rule could not be read")?,
             n => write!(f, "; {n} rules could not be read")?,
+        }
+        match self.relisted.len() {
+            0 => {}
+            1 => f.write_str("; 1 rule was listed more than once")?,
+            n => write!(f, "; {n} rules were listed more than once")?,
         }
         if !self.finished {
             f.write_str(" (the scan did not finish)")?;

@@ -296,3 +296,54 @@ async fn an_inventory_may_read_redacted_and_a_token_scan_may_not() {
         "refused before any request"
     );
 }
+
+/// A listing that names one rule twice and leaves another out (a hostile or inconsistent
+/// server, cursors shifted by edits) is not a complete scan: the rule it hid may hold the
+/// token. The repeated rule is counted, and its findings yielded, once.
+#[tokio::test]
+async fn a_listing_that_repeats_a_rule_in_place_of_another_is_not_complete() {
+    let s = site(10).await;
+    let holding = s
+        .fake
+        .rules_holding(&ApiCredentials::new(&s.svc.email, s.token.clone()));
+    let hidden = holding[0].clone();
+    let shown = holding[1].clone();
+    let summary = |u: &str| serde_json::json!({"uuid": u, "name": "Shown", "state": "ENABLED"});
+    s.fake.fault(
+        Route::RuleSummaries,
+        Fault::status(200)
+            .body(
+                serde_json::json!({"links": {"next": null},
+                    "data": [summary(&shown), summary(&shown)]})
+                .to_string(),
+            )
+            .times(1),
+    );
+    let mut findings =
+        UsageScan::new(&automation(&s.fake, &s.admin), Scanner::for_token(&s.token)).stream();
+    let found = drain(&mut findings).await.unwrap();
+    assert_eq!(
+        rules_of(&found, FindingStatus::Match),
+        [shown.clone()].into_iter().collect(),
+        "{hidden} was never listed"
+    );
+    let summary = findings.summary();
+    assert!(
+        !summary.is_complete(),
+        "a listing that repeated {shown} may have hidden a rule: {summary:?}"
+    );
+    assert_eq!(summary.rules_read, 1, "one distinct rule read");
+    assert_eq!(summary.relisted, vec![shown.clone()]);
+    assert_eq!(
+        found
+            .iter()
+            .filter(|f| f.status == FindingStatus::Match)
+            .count(),
+        summary.matches,
+        "the repeated rule's findings come once"
+    );
+    assert!(
+        summary.to_string().contains("listed more than once"),
+        "{summary}"
+    );
+}
