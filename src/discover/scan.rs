@@ -439,7 +439,8 @@ impl Findings {
                     uuid: redact(settled.summary.uuid),
                     name: settled.summary.name.map(redact),
                     status: error.status(),
-                    error: error.to_string(),
+                    // A server may quote the rule back in its error body.
+                    error: redact(error.to_string()),
                 });
                 self.progress.problems += 1;
             }

@@ -347,3 +347,29 @@ async fn a_listing_that_repeats_a_rule_in_place_of_another_is_not_complete() {
         "{summary}"
     );
 }
+
+/// The error of a rule that cannot be read is reported redacted of the token, like the rule's
+/// uuid and name: a server that quotes the rule back must not put the token in the summary.
+#[tokio::test]
+async fn an_unread_rule_reports_its_error_without_the_token() {
+    let s = site(10).await;
+    let secret = s.token.expose_secret().to_owned();
+    let body = serde_json::json!({"errors": [{"code": "INVALID",
+        "title": format!("header Authorization: Bearer {secret} is not valid")}]});
+    s.fake.fault(
+        Route::RuleGet,
+        Fault::status(400).body(body.to_string()).times(1),
+    );
+    let mut findings = UsageScan::new(&automation(&s.fake, &s.admin), Scanner::for_token(&s.token))
+        .concurrency(1)
+        .stream();
+    drain(&mut findings).await.unwrap();
+    let summary = findings.summary();
+    assert_eq!(summary.unread.len(), 1, "{summary:?}");
+    assert!(summary.unread[0].error.contains("HTTP 400"), "{summary:?}");
+    let shown = format!(
+        "{summary:?} {summary} {}",
+        serde_json::to_string(summary).unwrap()
+    );
+    assert!(!shown.contains(&secret), "the token leaked: {shown}");
+}
