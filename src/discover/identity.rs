@@ -15,6 +15,11 @@ use crate::transport::{Auth, ClientOptions, check_id, parse_base_url};
 /// credential is asked once.
 const DEFAULT_CONCURRENCY: usize = 4;
 
+/// The default number of distinct credentials asked about in one run: enough for a site's
+/// own integrations, few enough that a rule set written to hold thousands of distinct values
+/// cannot turn one radar run into thousands of requests.
+const DEFAULT_MAX_CREDENTIALS: usize = 100;
+
 /// Opt-in identity resolution for [`ExpiryRadar`](super::ExpiryRadar): for every distinct
 /// credential found in rules without an account (a `Bearer` header, a bare API-key header, a
 /// URL query parameter), ask Jira `GET /rest/api/3/myself` once who it authenticates as.
@@ -37,7 +42,10 @@ const DEFAULT_CONCURRENCY: usize = 4;
 ///
 /// Each distinct credential is asked at most once per [`ExpiryRadar::run`](super::ExpiryRadar::run)
 /// (the answers are cached for that call only), with at most
-/// [`concurrency`](Self::concurrency) requests in flight. The requests only read. A credential
+/// [`concurrency`](Self::concurrency) requests in flight, and at most
+/// [`max_credentials`](Self::max_credentials) distinct credentials are asked about in all
+/// (the uses of the others are reported as [`Unresolved::OverLimit`](super::Unresolved::OverLimit)).
+/// The requests only read. A credential
 /// is never logged, never part of an error or a report: reports name it by its
 /// [fingerprint](crate::secret::ApiToken::fingerprint).
 ///
@@ -53,6 +61,7 @@ pub struct ResolveIdentities {
     gateway: Gateway,
     options: ClientOptions,
     concurrency: usize,
+    pub(super) max_credentials: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -80,6 +89,7 @@ impl ResolveIdentities {
             gateway,
             options: ClientOptions::new(),
             concurrency: DEFAULT_CONCURRENCY,
+            max_credentials: DEFAULT_MAX_CREDENTIALS,
         }
     }
 
@@ -108,6 +118,21 @@ impl ResolveIdentities {
     /// ```
     pub fn concurrency(mut self, concurrency: usize) -> Self {
         self.concurrency = concurrency.max(1);
+        self
+    }
+
+    /// How many distinct credentials one radar run asks about at most (default 100): a rule
+    /// set holding more (anyone who may edit rules can write thousands of distinct values)
+    /// costs no more requests than that. The uses of the credentials left unasked are
+    /// reported as [`Unresolved::OverLimit`](super::Unresolved::OverLimit).
+    ///
+    /// ```
+    /// use atlassian_rotation::discover::ResolveIdentities;
+    /// let resolve = ResolveIdentities::cloud("c1").max_credentials(500);
+    /// # let _ = resolve;
+    /// ```
+    pub fn max_credentials(mut self, max: usize) -> Self {
+        self.max_credentials = max;
         self
     }
 

@@ -1,7 +1,7 @@
 //! "What expires, and where it is used": the org's credentials in an expiry window, joined
 //! with the rules that authenticate as their owners.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::time::Duration;
@@ -322,14 +322,20 @@ async fn attribute(
     }
     let mut answers: HashMap<SecretKey, Resolution> = HashMap::new();
     let mut counts = IdentityCounts::default();
+    // Distinct credentials past the limit: their uses are reported, not asked about.
+    let mut over_limit: HashSet<SecretKey> = HashSet::new();
     if let Some(resolve) = resolve {
         let mut asked: HashMap<SecretKey, ApiToken> = HashMap::new();
         for credential in found.iter().filter_map(|f| f.credential.as_ref()) {
             let key = SecretKey::of(&credential.secret);
-            if credential.account.is_none() && !named.contains_key(&key) {
-                asked
-                    .entry(key)
-                    .or_insert_with(|| credential.secret.clone());
+            if credential.account.is_some() || named.contains_key(&key) || asked.contains_key(&key)
+            {
+                continue;
+            }
+            if asked.len() < resolve.max_credentials {
+                asked.insert(key, credential.secret.clone());
+            } else {
+                over_limit.insert(key);
             }
         }
         counts.asked = asked.len();
@@ -383,7 +389,14 @@ async fn attribute(
                                 message: message.clone(),
                             })
                         }
-                        (None, None, None) => Whose::Unknown(Unresolved::NotAsked),
+                        (None, None, None) => match resolve {
+                            Some(resolve) if over_limit.contains(&key) => {
+                                Whose::Unknown(Unresolved::OverLimit {
+                                    limit: resolve.max_credentials,
+                                })
+                            }
+                            _ => Whose::Unknown(Unresolved::NotAsked),
+                        },
                     }
                 }
             };

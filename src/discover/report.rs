@@ -193,6 +193,13 @@ pub enum Unresolved {
         /// The error, as one line (never a secret).
         message: String,
     },
+    /// Not asked: the rules hold more distinct credentials without an account than
+    /// identity resolution asks about in one run
+    /// ([`ResolveIdentities::max_credentials`](super::ResolveIdentities::max_credentials)).
+    OverLimit {
+        /// The number of distinct credentials asked about.
+        limit: usize,
+    },
 }
 
 impl fmt::Display for Unresolved {
@@ -202,6 +209,11 @@ impl fmt::Display for Unresolved {
             Self::NotAsked => f.write_str("the rule does not name the account"),
             Self::Refused { status } => write!(f, "refused as a Bearer credential (HTTP {status})"),
             Self::Failed { message } => write!(f, "identity lookup failed: {message}"),
+            Self::OverLimit { limit } => write!(
+                f,
+                "not asked: more than {limit} distinct credentials to look up \
+                 (ResolveIdentities::max_credentials)"
+            ),
         }
     }
 }

@@ -330,3 +330,68 @@ async fn the_findings_stream_moves_across_tasks() {
     });
     assert_eq!(counted.await.unwrap(), (12, 12));
 }
+
+/// A hostile rule set (anyone who may edit a project's rules can write one) holding thousands
+/// of distinct credentials cannot make identity resolution send a request for each: past
+/// `max_credentials` distinct credentials (default 100) nothing more is asked, and every use
+/// left over is reported unresolved, none dropped.
+#[tokio::test]
+async fn a_rule_set_with_thousands_of_distinct_credentials_cannot_flood_the_gateway() {
+    let (fake, scenario) = scenario().await;
+    let headers: Vec<serde_json::Value> = (0..1_500)
+        .map(|i| {
+            serde_json::json!({"name": "Authorization",
+                "value": format!("Bearer hostile-credential-{i:05}-padding"), "headerSecure": false})
+        })
+        .collect();
+    let flood = fake.add_rule(
+        CLOUD,
+        serde_json::json!({"name": "Flood", "state": "ENABLED", "components": [{
+            "component": "ACTION", "type": "jira.issue.outgoing.webhook",
+            "value": {"url": "https://hooks.example.com/x", "headers": headers}
+        }]}),
+    );
+    // Every use of the flood rule is reported, attributed or not.
+    let flood_uses = |report: &RadarReport| -> usize {
+        let of_flood = |f: &atlassian_rotation::automation::Finding| {
+            f.rule_uuid.as_deref() == Some(flood.as_str())
+        };
+        let listed: BTreeSet<String> = report
+            .expiring
+            .iter()
+            .flat_map(|c| c.uses.iter().map(|u| &u.finding))
+            .chain(report.unresolved.iter().map(|u| &u.finding))
+            .filter(|f| of_flood(f))
+            .map(|f| f.pointer.clone())
+            .collect();
+        listed.len()
+    };
+
+    let report = radar(&fake, &scenario)
+        .resolve_identities(resolve(&fake))
+        .run()
+        .await
+        .unwrap();
+    let asked = fake.request_count(Route::JiraMyself);
+    assert!(asked <= 100, "{asked} identity requests for one radar run");
+    assert_eq!(flood_uses(&report), 1_500);
+
+    fake.clear_requests();
+    let report = radar(&fake, &scenario)
+        .resolve_identities(resolve(&fake).max_credentials(50))
+        .run()
+        .await
+        .unwrap();
+    let asked = fake.request_count(Route::JiraMyself);
+    assert!(asked <= 50, "{asked} identity requests for one radar run");
+    assert_eq!(report.identities.asked, asked);
+    let over = report
+        .unresolved
+        .iter()
+        .filter(|u| u.reason == Unresolved::OverLimit { limit: 50 })
+        .count();
+    assert!(over >= 1_500 - 50, "{over} uses left unasked");
+    assert_eq!(flood_uses(&report), 1_500);
+    assert!(!report.is_complete());
+    assert!(report.to_string().contains("not asked"), "{report}");
+}
