@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::secret::{
     Password, PersonalAccessToken, REDACTED, basic_password_header, bearer_header,
 };
-use crate::transport::{Auth, Call, ClientOptions, Idempotency, Path, Transport};
+use crate::transport::{Auth, Call, ClientOptions, GivenUrl, Idempotency, Path, Transport};
 
 /// How an [`InstanceClient`] authenticates. `Debug` never shows the secret.
 ///
@@ -176,7 +176,7 @@ pub struct InstanceClient {
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct InstanceClientBuilder {
     auth: InstanceAuth,
-    base_url: Option<String>,
+    base_url: Option<GivenUrl>,
     options: ClientOptions,
 }
 
@@ -196,7 +196,7 @@ impl InstanceClientBuilder {
     /// # Ok::<(), atlassian_rotation::Error>(())
     /// ```
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = Some(url.into());
+        self.base_url = Some(GivenUrl(url.into()));
         self
     }
 
@@ -235,7 +235,7 @@ impl InstanceClientBuilder {
     /// assert!(builder.base_url("https://jira.example.com").build().is_ok());
     /// ```
     pub fn build(self) -> Result<InstanceClient> {
-        let Some(base) = self.base_url.as_deref() else {
+        let Some(base) = self.base_url.as_ref().map(GivenUrl::as_str) else {
             return Err(Error::invalid_input(
                 "base URL",
                 "an InstanceClient needs the Data Center instance's URL: set it with InstanceClientBuilder::base_url",

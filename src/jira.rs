@@ -24,7 +24,7 @@ use url::Url;
 
 use crate::error::{Error, Result};
 use crate::secret::ApiCredentials;
-use crate::transport::{Auth, Call, ClientOptions, Path, Transport};
+use crate::transport::{Auth, Call, ClientOptions, GivenUrl, Path, Transport};
 
 /// The account a credential authenticates as: the Jira `User` of `GET /rest/api/3/myself`.
 ///
@@ -108,7 +108,7 @@ pub struct JiraClient {
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct JiraClientBuilder {
     credentials: ApiCredentials,
-    base_url: Option<String>,
+    base_url: Option<GivenUrl>,
     options: ClientOptions,
 }
 
@@ -127,7 +127,7 @@ impl JiraClientBuilder {
     /// # Ok::<(), atlassian_rotation::Error>(())
     /// ```
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = Some(url.into());
+        self.base_url = Some(GivenUrl(url.into()));
         self
     }
 
@@ -165,7 +165,11 @@ impl JiraClientBuilder {
     /// ```
     pub fn build(self) -> Result<JiraClient> {
         let auth = Auth::Header(self.credentials.basic_header()?);
-        JiraClient::with_auth(self.base_url.as_deref(), auth, self.options)
+        JiraClient::with_auth(
+            self.base_url.as_ref().map(GivenUrl::as_str),
+            auth,
+            self.options,
+        )
     }
 }
 

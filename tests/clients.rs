@@ -186,6 +186,59 @@ fn no_builder_shows_its_credential() {
     }
 }
 
+/// A base URL that carries a credential (userinfo, a query parameter, a fragment) is refused by
+/// `build()`, but a builder holding it must not show it either: builders get logged with `{:?}`.
+#[test]
+fn no_builder_shows_a_credential_inside_its_base_url() {
+    use atlassian_rotation::discover::{ExpiryRadar, ResolveIdentities};
+    for url in [
+        "https://svc:pw-SECRET-1@example.atlassian.net/jira?token=qs-SECRET-2#frag-SECRET-3",
+        "svc:pw-SECRET-1@example.atlassian.net/jira?token=qs-SECRET-2",
+        "not a URL: SECRET-4",
+    ] {
+        let admin = AdminClient::builder(AdminApiKey::new("k")).base_url(url);
+        let instance = InstanceClient::builder(pat("p")).base_url(url);
+        let jira = JiraClient::builder(creds("t")).base_url(url);
+        let automation = AutomationClient::builder(creds("t")).base_url(url);
+        let site = AutomationClient::builder(creds("t")).site(url, Product::Jira, "c1");
+        let resolve = ResolveIdentities::base_url(url);
+        let radar = ExpiryRadar::new(
+            &AdminClient::builder(AdminApiKey::new("k")).build().unwrap(),
+            "org",
+            &AutomationClient::builder(creds("t"))
+                .base_url("https://example.atlassian.net/a")
+                .build()
+                .unwrap(),
+        )
+        .resolve_identities(resolve.clone());
+        let shown = [
+            format!("{admin:?}"),
+            format!("{instance:?}"),
+            format!("{jira:?}"),
+            format!("{automation:?}"),
+            format!("{site:#?}"),
+            format!("{resolve:?}"),
+            format!("{radar:?}"),
+            admin.build().unwrap_err().to_string(),
+            instance.build().unwrap_err().to_string(),
+            jira.build().unwrap_err().to_string(),
+            automation.build().unwrap_err().to_string(),
+            site.build().unwrap_err().to_string(),
+        ];
+        for text in shown {
+            assert!(!text.contains("SECRET"), "{url}: {text}");
+        }
+    }
+    // What can be shown still is.
+    let admin = AdminClient::builder(AdminApiKey::new("k"))
+        .base_url("https://svc:pw@admin-proxy.example.com:8443/base?token=x");
+    let shown = format!("{admin:?}");
+    assert!(
+        shown.contains("https://[redacted]@admin-proxy.example.com:8443/base?[redacted]"),
+        "{shown}"
+    );
+}
+
 /// Every item of a listing, without stopping at an error.
 async fn items<T>(listing: Paginated<T>) -> Vec<Result<T, Error>> {
     listing.collect().await

@@ -15,7 +15,7 @@ use url::Url;
 use crate::error::Result;
 use crate::secret::{AdminApiKey, bearer_header};
 use crate::transport::{
-    Auth, Call, ClientOptions, Idempotency, Paginated, Path, Transport, paginate, unpaged,
+    Auth, Call, ClientOptions, GivenUrl, Idempotency, Paginated, Path, Transport, paginate, unpaged,
 };
 
 pub use keys::{AdminApiKeyInfo, AdminKeyQuery, DateFilter, KeyActor, KeySort};
@@ -71,7 +71,7 @@ pub struct AdminClient {
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct AdminClientBuilder {
     key: AdminApiKey,
-    base_url: Option<String>,
+    base_url: Option<GivenUrl>,
     options: ClientOptions,
 }
 
@@ -89,7 +89,7 @@ impl AdminClientBuilder {
     /// # Ok::<(), atlassian_rotation::Error>(())
     /// ```
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = Some(url.into());
+        self.base_url = Some(GivenUrl(url.into()));
         self
     }
 
@@ -120,7 +120,10 @@ impl AdminClientBuilder {
     /// assert!(AdminClient::builder(AdminApiKey::new("k")).base_url("http://admin.example.com").build().is_err());
     /// ```
     pub fn build(self) -> Result<AdminClient> {
-        let base = self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL);
+        let base = self
+            .base_url
+            .as_ref()
+            .map_or(DEFAULT_BASE_URL, GivenUrl::as_str);
         let transport = Transport::new(base, self.options, Some(auth(&self.key)?))?;
         Ok(AdminClient { transport })
     }

@@ -6,7 +6,7 @@ use super::client::{AutomationClient, Product};
 use crate::ClientOptions;
 use crate::error::{Error, Result};
 use crate::secret::ApiCredentials;
-use crate::transport::{Auth, Transport, check_id, parse_base_url};
+use crate::transport::{Auth, GivenUrl, Transport, check_id, parse_base_url};
 
 /// Builds an [`AutomationClient`]: the credentials, where the Automation API is (required: one
 /// of [`cloud`](Self::cloud), [`site`](Self::site) or [`base_url`](Self::base_url); the last one
@@ -42,12 +42,12 @@ pub struct AutomationClientBuilder {
 #[derive(Debug, Clone)]
 enum Location {
     /// A full base URL: requests go to `{url}/rest/v1/...`.
-    Url(String),
+    Url(GivenUrl),
     /// `https://api.atlassian.com/automation/public/{product}/{cloudId}`.
     Cloud { product: Product, cloud_id: String },
     /// `https://{site}/gateway/api/automation/public/{product}/{cloudId}`.
     Site {
-        site: String,
+        site: GivenUrl,
         product: Product,
         cloud_id: String,
     },
@@ -57,7 +57,7 @@ impl Location {
     /// The base URL, checked as far as its parts go (the transport checks the whole).
     fn resolve(&self, allow_plain_http: bool) -> Result<String> {
         match self {
-            Self::Url(url) => Ok(url.trim().trim_end_matches('/').to_owned()),
+            Self::Url(url) => Ok(url.as_str().trim().trim_end_matches('/').to_owned()),
             Self::Cloud { product, cloud_id } => {
                 // Atlassian's public gateway, where the Admin APIs live too.
                 let root =
@@ -69,7 +69,7 @@ impl Location {
                 product,
                 cloud_id,
             } => below(
-                parse_base_url(site, allow_plain_http)?,
+                parse_base_url(site.as_str(), allow_plain_http)?,
                 &["gateway", "api", "automation", "public"],
                 *product,
                 cloud_id,
@@ -147,7 +147,7 @@ impl AutomationClientBuilder {
         cloud_id: impl Into<String>,
     ) -> Self {
         self.location = Some(Location::Site {
-            site: site.into(),
+            site: GivenUrl(site.into()),
             product,
             cloud_id: cloud_id.into(),
         });
@@ -170,7 +170,7 @@ impl AutomationClientBuilder {
     /// # Ok::<(), atlassian_rotation::Error>(())
     /// ```
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.location = Some(Location::Url(url.into()));
+        self.location = Some(Location::Url(GivenUrl(url.into())));
         self
     }
 

@@ -9,7 +9,7 @@ use url::Url;
 use crate::error::{Error, Result};
 use crate::jira::{Account, JiraClient};
 use crate::secret::{ApiToken, bearer_header};
-use crate::transport::{Auth, ClientOptions, check_id, parse_base_url};
+use crate::transport::{Auth, ClientOptions, GivenUrl, check_id, parse_base_url};
 
 /// The default number of identity requests in flight: a handful, since each distinct
 /// credential is asked once.
@@ -67,7 +67,7 @@ pub struct ResolveIdentities {
 #[derive(Debug, Clone)]
 enum Gateway {
     Cloud(String),
-    Url(String),
+    Url(GivenUrl),
 }
 
 impl ResolveIdentities {
@@ -81,7 +81,7 @@ impl ResolveIdentities {
     /// Resolve on the gateway at `url` (a proxy, or a fake): requests go to
     /// `{url}/rest/api/3/myself`.
     pub fn base_url(url: impl Into<String>) -> Self {
-        Self::new(Gateway::Url(url.into()))
+        Self::new(Gateway::Url(GivenUrl(url.into())))
     }
 
     fn new(gateway: Gateway) -> Self {
@@ -139,7 +139,7 @@ impl ResolveIdentities {
     /// The gateway's base URL, checked.
     pub(crate) fn gateway(&self) -> Result<String> {
         match &self.gateway {
-            Gateway::Url(url) => Ok(url.clone()),
+            Gateway::Url(url) => Ok(url.as_str().to_owned()),
             Gateway::Cloud(cloud_id) => {
                 check_id("cloud id", cloud_id)?;
                 let mut url = Url::parse("https://api.atlassian.com/").expect("a valid constant");

@@ -5,6 +5,7 @@
 //! safe to retry ([`RetryPolicy`]), never follows redirects, decodes bodies with the JSON path of
 //! any failure, and records a `tracing` span per request that never holds a secret.
 
+mod given;
 mod options;
 mod page;
 mod path;
@@ -22,6 +23,7 @@ use zeroize::Zeroizing;
 
 use crate::error::{ApiError, BoxError, Error, RequestInfo, Result};
 
+pub(crate) use given::GivenUrl;
 pub use options::ClientOptions;
 pub use page::Paginated;
 pub(crate) use page::{Page, next_page_url, paginate, unpaged};
