@@ -193,6 +193,29 @@ async fn a_rotation_run_again_after_it_finished_changes_nothing() {
     assert!(w.fake.requests().is_empty(), "{:?}", w.fake.requests());
 }
 
+/// A process that runs the finished rotation again with clients built from an old
+/// configuration (the old key, revoked since) gets a report saying the rotation is complete:
+/// its registered clients then work, on the new key.
+#[tokio::test]
+async fn a_rerun_after_it_finished_moves_clients_still_on_the_old_key_to_the_new_one() {
+    let w = key_world().await;
+    let journal = MemoryJournal::new();
+    let options = || RotateOptions::new("admin-key-rerun");
+    let first = w.key_rotator(ClientOptions::new(), w.new.key.clone());
+    rotate::rotate(&first, &journal, options()).await.unwrap();
+    assert_eq!(statuses(&w, &w.old.key).await, [401, 401]);
+
+    let live = w.client(&w.old.key, ClientOptions::new());
+    let second = w
+        .key_rotator(ClientOptions::new(), w.new.key.clone())
+        .switch_client(live.clone());
+    let again = rotate::rotate(&second, &journal, options()).await.unwrap();
+    assert!(again.succeeded());
+    live.check_key(&w.org.id)
+        .await
+        .expect("the rotation is complete, and the registered client works");
+}
+
 #[tokio::test]
 async fn a_consumer_failing_mid_update_names_itself_and_the_resume_touches_only_what_is_left() {
     use std::os::unix::fs::MetadataExt as _;

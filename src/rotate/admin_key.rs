@@ -372,4 +372,24 @@ impl Rotator for AdminKeyRotator {
         };
         self.revoke(&id, new).await
     }
+
+    /// A rerun of the finished rotation: registered clients (and the rotator's own) still on
+    /// the old key (a process that built them from an old configuration) move to the new one,
+    /// once it works for the organization; a new key that no longer does (a later rotation
+    /// revoked it) leaves them as they are.
+    async fn already_finished(&self, fingerprint: &str) -> Result<()> {
+        let stale = |client: &AdminClient| client.uses_key(&self.old);
+        if !stale(&self.admin) && !self.clients.iter().any(stale) {
+            return Ok(());
+        }
+        let new = self.source.new_token().await?;
+        if new.fingerprint() != fingerprint {
+            return Ok(());
+        }
+        match self.admin.with_key(&new)?.check_key(&self.org_id).await {
+            Ok(_) => self.switch_clients(&new, false),
+            Err(e) if e.is_auth_failure() => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
 }

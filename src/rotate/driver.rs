@@ -391,6 +391,11 @@ where
             }
         }
     }
+    if run.report.resumed_from == Some(Step::Finished) {
+        if let Err(e) = rotator.already_finished(&entry.fingerprint).await {
+            return Err(run.fail(e, None));
+        }
+    }
     run.report.ended_at = now_rfc3339();
     tracing::info!(rotation_id = %rotation_id, "rotation complete");
     Ok(run.report.clone())

@@ -227,6 +227,17 @@ pub trait Rotator: Send + Sync {
         let _ = (credential, updated);
         Ok(Finished::nothing())
     }
+
+    /// Runs instead of the steps when the rotation id names a rotation that already finished
+    /// and this rotator is the one that ran it (the driver checked kind, target and
+    /// credentials): nothing runs again, but a rotator whose own clients authenticate with the
+    /// rotated credential moves them to the new one (`fingerprint`, as journaled), as its
+    /// verify does, so that a rerun reporting the rotation complete (in a process that built
+    /// its clients from an old configuration) leaves them working. The default does nothing.
+    async fn already_finished(&self, fingerprint: &str) -> Result<()> {
+        let _ = fingerprint;
+        Ok(())
+    }
 }
 
 /// What an update changed. Journaled, so it survives a resume, and copied into the report.

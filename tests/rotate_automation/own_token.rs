@@ -90,6 +90,55 @@ async fn a_resume_after_the_revocation_reads_with_the_new_token() {
     assert_eq!(listed(&fresh).await.unwrap(), 6);
 }
 
+/// The first process finishes the rotation (the old token is revoked) but dies before its
+/// caller got the report; the process that runs the same rotation again builds its client from
+/// the configuration it has, the old token. The rerun reports the rotation complete: the
+/// client it was given must then work, as after the first run.
+#[tokio::test]
+async fn a_rerun_of_a_finished_rotation_leaves_the_callers_client_working() {
+    let w = world(6).await;
+    let journal = MemoryJournal::new();
+    let first = own_rotator(&w, own_client(&w, &w.svc.email));
+    let report = rotate::rotate(&first, &journal, RotateOptions::new("own-rerun"))
+        .await
+        .unwrap();
+    assert!(report.succeeded());
+    assert!(!w.fake.token_is_live(w.old.token()));
+
+    let fresh = own_client(&w, &w.svc.email);
+    let second = own_rotator(&w, fresh.clone());
+    let report = rotate::rotate(&second, &journal, RotateOptions::new("own-rerun"))
+        .await
+        .unwrap();
+    assert!(report.succeeded(), "{report}");
+    assert_eq!(
+        listed(&fresh).await.unwrap(),
+        6,
+        "the rotation is complete, and the caller's client works"
+    );
+
+    // A client on another credential is still left alone on a rerun.
+    let other = w.client(RetryPolicy::none());
+    let third = AutomationTokenRotator::new(
+        other.clone(),
+        w.fake.site_base(),
+        w.old.clone(),
+        w.new.clone(),
+    )
+    .unwrap();
+    rotate::rotate(&third, &journal, RotateOptions::new("own-rerun"))
+        .await
+        .unwrap();
+    w.fake.clear_requests();
+    listed(&other).await.unwrap();
+    let caller = w.caller.basic_header().unwrap();
+    assert!(
+        rule_api_auth(&w)
+            .iter()
+            .all(|a| a.as_str() == caller.to_str().unwrap())
+    );
+}
+
 #[tokio::test]
 async fn a_client_on_another_credential_is_left_alone() {
     let w = world(8).await;

@@ -360,15 +360,8 @@ impl AutomationTokenRotator {
     /// The client's email spelling is kept; a client using any other credential is left as it
     /// is. Called only once `new` authenticated (verify) and right before a revocation.
     fn follow_rotation(&self, new: &ApiToken) -> bool {
-        let old = &self.old;
         let switched = self.automation.transport().replace_auth(|current| {
-            let Some(Auth::Header(header)) = current else {
-                return None;
-            };
-            let (email, token) = basic_parts(header)?;
-            if !email.eq_ignore_ascii_case(old.email()) || *token != old.token().expose_secret() {
-                return None;
-            }
+            let email = self.old_token_email(current)?;
             basic_header(&email, new.expose_secret())
                 .ok()
                 .map(Auth::Header)
@@ -377,6 +370,17 @@ impl AutomationTokenRotator {
             tracing::info!("the Automation client now authenticates with the new token");
         }
         switched
+    }
+
+    /// The email of `current` credentials that are the old token (the email in any letter
+    /// case, spelled as they spell it); `None` for any other credential.
+    fn old_token_email(&self, current: Option<&Auth>) -> Option<String> {
+        let Some(Auth::Header(header)) = current else {
+            return None;
+        };
+        let (email, token) = basic_parts(header)?;
+        (email.eq_ignore_ascii_case(self.old.email()) && *token == self.old.token().expose_secret())
+            .then_some(email)
     }
 
     /// Whether the unreadable values of rule `uuid` were accepted by the caller.
@@ -741,6 +745,30 @@ impl Rotator for AutomationTokenRotator {
         Ok(consumer_checks
             .into_iter()
             .fold(verified, |verified, check| verified.check(check)))
+    }
+
+    /// A rerun of the finished rotation: a client still on the old token (a process that built
+    /// it from an old configuration) moves to the new one, once that token authenticated; a
+    /// new token that no longer does (a later rotation revoked it) leaves it as it is.
+    async fn already_finished(&self, fingerprint: &str) -> Result<()> {
+        if self
+            .old_token_email(self.automation.auth().as_ref())
+            .is_none()
+        {
+            return Ok(());
+        }
+        let new = self.source.new_token().await?;
+        if new.fingerprint() != fingerprint {
+            return Ok(());
+        }
+        match self.jira(&self.new_credentials(&new))?.myself().await {
+            Ok(_) => {
+                self.follow_rotation(&new);
+                Ok(())
+            }
+            Err(e) if e.is_auth_failure() => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// Revokes the old token (when [`AutomationTokenRotator::revoke_with`] was given) and
