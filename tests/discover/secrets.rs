@@ -85,3 +85,49 @@ async fn no_discovery_type_shows_a_credential() {
     let err = drain(&mut failing).await.unwrap_err();
     assert_clean("a scan error", &format!("{err} {err:?}"), &secrets);
 }
+
+/// Services that take an API key as the Basic user name (Freshdesk `KEY:X`, BambooHR
+/// `KEY:x`) or in a URL's userinfo put the secret where an account email usually is: an
+/// inventory names the account only when it is an email, never a secret in its place.
+#[tokio::test]
+async fn an_api_key_in_the_user_name_of_a_basic_value_or_a_url_is_not_shown_as_the_account() {
+    let fake = FakeAtlassian::start().await;
+    let scenario = fake.seed_expiring_usage(CLOUD, 1, time::Duration::days(9));
+    let key = "fd-KEY-SECRET-0123456789abcdef";
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{key}:X"));
+    fake.add_rule(
+        CLOUD,
+        serde_json::json!({"name": "Freshdesk", "state": "ENABLED", "components": [{
+            "component": "ACTION", "type": "jira.issue.outgoing.webhook",
+            "value": {
+                "url": format!("https://{key}:x@acme.freshdesk.example/api/v2/tickets"),
+                "headers": [{"name": "Authorization", "value": format!("Basic {basic}"),
+                    "headerSecure": false}]
+            }
+        }]}),
+    );
+    let client = automation(&fake, &scenario.caller);
+    let mut findings = UsageScan::new(&client, Scanner::inventory()).stream();
+    let found = drain(&mut findings).await.unwrap();
+    let freshdesk: Vec<_> = found
+        .iter()
+        .filter(|f| f.rule_name.as_deref() == Some("Freshdesk"))
+        .collect();
+    assert_eq!(freshdesk.len(), 2, "{freshdesk:?}");
+    for finding in freshdesk {
+        assert_clean(
+            "an inventory finding",
+            &format!(
+                "{finding:?} {finding} {}",
+                serde_json::to_string(finding).unwrap()
+            ),
+            &[key],
+        );
+    }
+    // Emails still name their accounts.
+    assert!(
+        found
+            .iter()
+            .any(|f| f.account_email.as_deref().is_some_and(|e| e.contains('@')))
+    );
+}

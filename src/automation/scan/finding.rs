@@ -163,7 +163,8 @@ pub struct Finding {
     /// The header's name, for a header value.
     pub header_name: Option<String>,
     /// The account email decoded from a `Basic` value, or the user name of a URL's
-    /// `user:secret@` userinfo.
+    /// `user:secret@` userinfo, when it is an email: a user name that is not one may be the
+    /// secret itself (an API key as the user name, with a dummy password) and is not shown.
     pub account_email: Option<String>,
 }
 

@@ -99,10 +99,23 @@ pub(crate) struct Pair {
     pub(crate) email: String,
 }
 
-/// Decodes `base64(email:token)`, padded or not. `None` when it does not decode to UTF-8 text
-/// with a `:`.
+/// Decodes `base64(email:token)`, padded or not, for the account it names. `None` when it does
+/// not decode to UTF-8 text with a `:`, or when the part before the `:` is no email (see
+/// [`shown_account`]).
 pub(crate) fn decode_pair(encoded: &str) -> Option<Pair> {
-    decode_credentials(encoded).map(|(email, _)| Pair { email })
+    decode_credentials(encoded)
+        .and_then(|(user, _)| shown_account(&user))
+        .map(|email| Pair { email })
+}
+
+/// `user` (of a `Basic` value or a URL's userinfo) as an account a finding may name: only an
+/// email (`local@domain`, without whitespace or control characters). Anything else may be the
+/// secret itself: Freshdesk and BambooHR, for one, take an API key as the user name and a
+/// dummy password.
+pub(crate) fn shown_account(user: &str) -> Option<String> {
+    let (local, domain) = user.rsplit_once('@')?;
+    let clean = !user.chars().any(|c| c.is_whitespace() || c.is_control());
+    (clean && !local.is_empty() && !domain.is_empty()).then(|| user.to_owned())
 }
 
 /// Decodes `base64(email:token)`, padded or not, into the email and the token (zeroized on

@@ -184,8 +184,9 @@ impl Scanner {
     /// containing `auth`, `token`, `secret`, `password` or `api-key`, or ending with `key`, in
     /// any case; and every web request `url` carrying one ([`CredentialForm::Url`]): a
     /// `user:secret@` userinfo, or a query parameter whose name looks like a credential by the
-    /// same rule (`?token=`, `api_key=`). `Basic` values report their account email, URL
-    /// userinfo its user name. Masked values and secret references are
+    /// same rule (`?token=`, `api_key=`). `Basic` values and URL userinfo report the account
+    /// email they name (a user name that is no email may be a secret and is not reported).
+    /// Masked values and secret references are
     /// [`FindingStatus::CannotTell`].
     ///
     /// ```

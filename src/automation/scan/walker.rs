@@ -278,7 +278,8 @@ impl<'v> Walk<'_, 'v> {
     fn url_inventory(&mut self, url: &str) {
         if let Some(found) = forms::url_credential(url) {
             let (form, status) = (CredentialForm::Url, FindingStatus::Credential);
-            self.hit(form, status, false, None, found.user);
+            let account = found.user.as_deref().and_then(forms::shown_account);
+            self.hit(form, status, false, None, account);
         }
     }
 
