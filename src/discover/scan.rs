@@ -272,22 +272,62 @@ impl Reader {
     async fn read(&self, uuid: &str) -> Result<Vec<Found>> {
         let document = self.client.read_rule_json(uuid, self.redact).await?;
         let findings = self.scanner.scan_document(&document);
+        if self.scanner.needles().is_some() {
+            // A token scan: its findings are redacted of the token already.
+            return Ok(findings
+                .into_iter()
+                .map(|finding| Found {
+                    finding,
+                    credential: None,
+                })
+                .collect());
+        }
+        let credentials: Vec<Option<FoundCredential>> = findings
+            .iter()
+            .map(|finding| credential_at(&document, finding))
+            .collect();
+        // An inventory knows no token to redact: what its findings show of the rule (a name a
+        // careless author spelled a credential in) is redacted of the rule's own credentials,
+        // once per rule.
+        let mut seen: HashSet<&str> = HashSet::new();
+        let redactors: Vec<Scanner> = credentials
+            .iter()
+            .flatten()
+            .filter(|c| {
+                let secret = c.secret.expose_secret();
+                secret.len() >= MIN_REDACTED && seen.insert(secret)
+            })
+            .map(|c| Scanner::for_token(&c.secret))
+            .collect();
+        let redact = |text: &Option<String>| {
+            text.as_ref().map(|text| {
+                redactors
+                    .iter()
+                    .fold(text.clone(), |text, r| r.redact(&text))
+            })
+        };
+        let (uuid, name) = findings
+            .first()
+            .map(|f| (redact(&f.rule_uuid), redact(&f.rule_name)))
+            .unwrap_or_default();
         Ok(findings
             .into_iter()
-            .map(|finding| {
-                let credential = if self.extract {
-                    credential_at(&document, &finding)
-                } else {
-                    None
-                };
+            .zip(credentials)
+            .map(|(mut finding, credential)| {
+                finding.rule_uuid.clone_from(&uuid);
+                finding.rule_name.clone_from(&name);
                 Found {
                     finding,
-                    credential,
+                    credential: credential.filter(|_| self.extract),
                 }
             })
             .collect())
     }
 }
+
+/// The shortest credential an inventory redacts from the names it shows: shorter values (a
+/// dummy password such as `X`) are ordinary words far more often.
+const MIN_REDACTED: usize = 8;
 
 /// One finding and, for the radar only, the credential value it holds.
 pub(crate) struct Found {

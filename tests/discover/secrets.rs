@@ -131,3 +131,60 @@ async fn an_api_key_in_the_user_name_of_a_basic_value_or_a_url_is_not_shown_as_t
             .any(|f| f.account_email.as_deref().is_some_and(|e| e.contains('@')))
     );
 }
+
+/// A careless rule spells its own credential in its name: an inventory (and the radar built on
+/// it) shows that name redacted of every credential the rule holds, as a token scan redacts
+/// the token it looks for.
+#[tokio::test]
+async fn a_credential_pasted_into_its_rules_name_is_redacted_from_inventory_findings() {
+    let fake = FakeAtlassian::start().await;
+    let scenario = fake.seed_expiring_usage(CLOUD, 1, time::Duration::days(9));
+    let token = "ATATT3xFfGF0-pasted-SECRET-0123456789";
+    let hook = "hook-SECRET-abcdef0123456789";
+    fake.add_rule(
+        CLOUD,
+        serde_json::json!({"name": format!("Deploy (Bearer {token}, ?token={hook})"),
+            "state": "ENABLED", "components": [{
+            "component": "ACTION", "type": "jira.issue.outgoing.webhook",
+            "value": {
+                "url": format!("https://ci.example.com/hook?token={hook}"),
+                "headers": [{"name": "Authorization", "value": format!("Bearer {token}"),
+                    "headerSecure": false}]
+            }
+        }]}),
+    );
+    let client = automation(&fake, &scenario.caller);
+    let mut findings = UsageScan::new(&client, Scanner::inventory()).stream();
+    let found = drain(&mut findings).await.unwrap();
+    let deploy: Vec<_> = found
+        .iter()
+        .filter(|f| {
+            f.rule_name
+                .as_deref()
+                .is_some_and(|n| n.starts_with("Deploy"))
+        })
+        .collect();
+    assert_eq!(deploy.len(), 2, "{found:?}");
+    for finding in deploy {
+        assert_clean(
+            "an inventory finding",
+            &format!(
+                "{finding:?} {finding} {}",
+                serde_json::to_string(finding).unwrap()
+            ),
+            &[token, hook],
+        );
+    }
+    let report = ExpiryRadar::new(&admin_client(&fake, &scenario), &scenario.org.id, &client)
+        .run()
+        .await
+        .unwrap();
+    assert_clean(
+        "RadarReport",
+        &format!(
+            "{report:?} {report} {}",
+            serde_json::to_string(&report).unwrap()
+        ),
+        &[token, hook],
+    );
+}
