@@ -239,6 +239,44 @@ fn no_builder_shows_a_credential_inside_its_base_url() {
     );
 }
 
+/// The plain-http opt-in decides for a token rotator's site as for any client: with
+/// `site_options(..allow_plain_http(true))` a plain-http site (a proxy in front of Jira) is
+/// accepted; without it the site is refused before any request, as is a site carrying
+/// credentials whatever the options.
+#[tokio::test]
+async fn a_token_rotators_plain_http_site_is_judged_by_its_site_options() {
+    use atlassian_rotation::rotate::{AutomationTokenRotator, Rotator as _};
+    let plain = ClientOptions::new().allow_plain_http(true);
+    let client = AutomationClient::builder(creds(OLD))
+        .base_url("http://automation-proxy.internal/a")
+        .options(plain.clone())
+        .build()
+        .unwrap();
+    let site = "http://jira-proxy.internal";
+    let rotator = AutomationTokenRotator::new(client.clone(), site, creds(OLD), ApiToken::new(NEW))
+        .map(|r| r.site_options(plain.clone()));
+    assert!(rotator.is_ok(), "{:?}", rotator.err());
+
+    let unopted = AutomationTokenRotator::new(client.clone(), site, creds(OLD), ApiToken::new(NEW))
+        .expect("the site's options are given after new");
+    let err = unopted.regenerate().await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::InvalidInput {
+                what: "base URL",
+                ..
+            }
+        ),
+        "{err}"
+    );
+
+    let with_userinfo = "https://svc:pw@jira.example.com";
+    assert!(
+        AutomationTokenRotator::new(client, with_userinfo, creds(OLD), ApiToken::new(NEW)).is_err()
+    );
+}
+
 /// Every item of a listing, without stopping at an error.
 async fn items<T>(listing: Paginated<T>) -> Vec<Result<T, Error>> {
     listing.collect().await

@@ -133,8 +133,10 @@ impl AutomationTokenRotator {
         source: impl TokenSource + 'static,
     ) -> Result<Self> {
         let site = site.into();
-        // Fails early on a bad site URL or email.
-        JiraClient::builder(old.clone()).base_url(&site).build()?;
+        // Fails early on a bad site URL or email; whether plain http is allowed is for the
+        // site's options to say, which come after (`site_options`).
+        crate::transport::parse_base_url(&site, true)?;
+        old.basic_header()?;
         Ok(Self {
             automation,
             site,
