@@ -102,3 +102,5 @@ mod radar;
 mod scan;
 #[path = "discover/secrets.rs"]
 mod secrets;
+#[path = "support/mod.rs"]
+mod support;

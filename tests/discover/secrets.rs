@@ -188,3 +188,38 @@ async fn a_credential_pasted_into_its_rules_name_is_redacted_from_inventory_find
         &[token, hook],
     );
 }
+
+/// Nothing the radar logs at TRACE, identity lookups, failures and retries included, holds a
+/// credential it found in a rule, the caller's token or the Admin API key.
+#[tokio::test]
+async fn the_radar_logs_no_credential_at_trace() {
+    let fake = FakeAtlassian::start().await;
+    let scenario = fake.seed_expiring_usage(CLOUD, 3, time::Duration::days(9));
+    let mut secrets: Vec<&str> = scenario
+        .tokens
+        .iter()
+        .map(|t| t.token.expose_secret())
+        .collect();
+    secrets.push(scenario.caller.token().expose_secret());
+    secrets.push(scenario.org.admin_key.expose_secret());
+    // The gateway echoes what it was sent, and fails once; a rule read fails after a retry.
+    let echo = format!("Bearer {} refused", secrets[0]);
+    fake.fault(Route::JiraMyself, Fault::status(503).body(echo).times(2));
+    fake.fault(Route::RuleGet, Fault::status(502).times(1));
+    let logs = super::support::LogCapture::default();
+    let guard = logs.install();
+    let report = ExpiryRadar::new(
+        &admin_client(&fake, &scenario),
+        &scenario.org.id,
+        &automation(&fake, &scenario.caller),
+    )
+    .resolve_identities(ResolveIdentities::base_url(fake.jira_gateway_base(CLOUD)).options(quick()))
+    .run()
+    .await
+    .unwrap();
+    drop(guard);
+    let text = logs.text();
+    assert!(text.contains("atlassian_request"), "TRACE was captured");
+    assert!(report.identities.asked > 0);
+    assert_clean("the radar's TRACE log", &text, &secrets);
+}
