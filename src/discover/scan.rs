@@ -35,8 +35,10 @@ use crate::rotate::{DEFAULT_CONCURRENCY, Phase, Progress, ProgressFn};
 /// it was listed, permissions, a 5xx) does not end the stream: it is counted in
 /// [`ScanSummary::unread`] (and in [`Progress::problems`]) and the scan goes on. Check
 /// [`ScanSummary::is_complete`] before concluding that a token is unused. The stream ends with
-/// an error only when the scan itself stops: the rule listing fails, or the API still
-/// rate-limits after the retries (the findings read until then are yielded first).
+/// an error only when the scan itself stops: the rule listing fails, the API still
+/// rate-limits after the retries, or it refuses the client's credentials (a 401: going on
+/// would only add failed logins for the client's account); the findings read until then are
+/// yielded first.
 ///
 /// **Redaction.** Rules are read in clear by default: a token scan must see values to find the
 /// token, and an inventory needs them to name the account of a `Basic` value (and

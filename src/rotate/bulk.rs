@@ -206,9 +206,10 @@ pub(crate) fn no_writes<U>(never: std::convert::Infallible) -> std::future::Read
 /// would finish its current step first, which for a read costs nothing). Read tasks are
 /// aborted on drop, and keep the caller's tracing span and subscriber.
 ///
-/// Stops starting rules at the first error of the summary stream, and at the first rule whose
-/// request was still rate-limited after its retries: going on would only hammer a server that
-/// said stop. The rules already in flight are drained first: a write already sent may have
+/// Stops starting rules at the first error of the summary stream, at the first rule whose
+/// request was still rate-limited after its retries (going on would only hammer a server that
+/// said stop), and at the first 401 (the client's credentials no longer work: going on would
+/// only add failed logins for its account). The rules already in flight are drained first: a write already sent may have
 /// been applied, and its outcome is folded like any other; a write not yet sent is dropped.
 /// Other errors are for `fold` to record.
 pub(crate) async fn for_each_rule<U, J, R, RFut, W, WFut, A>(
@@ -313,6 +314,11 @@ impl<A> Settle<A> {
                         format!("rate limited: {e}; stopping the pass (run again later to finish)"),
                     ));
                 }
+            }
+            // The credentials were refused (revoked, expired mid-pass): every later request
+            // would be one more failed login for the client's account.
+            Err(e) if e.status() == Some(401) => {
+                self.stopped.get_or_insert(e);
             }
             outcome => fold(&mut self.acc, summary, outcome, self.limiter.limit()),
         }

@@ -373,3 +373,24 @@ async fn an_unread_rule_reports_its_error_without_the_token() {
     );
     assert!(!shown.contains(&secret), "the token leaked: {shown}");
 }
+
+/// The caller's token stops working mid-scan (revoked, or expired at midnight): every later
+/// read would be one more failed login for the caller's account (enough of them lock it
+/// behind a CAPTCHA). The scan stops at the first 401 with that error instead of reading on.
+#[tokio::test]
+async fn a_scan_whose_credentials_are_refused_stops_instead_of_failing_every_rule() {
+    let s = site(300).await;
+    s.fake
+        .fault(Route::RuleGet, Fault::status(401).times(u32::MAX));
+    let mut findings = UsageScan::new(&automation(&s.fake, &s.admin), Scanner::for_token(&s.token))
+        .concurrency(8)
+        .stream();
+    let err = drain(&mut findings).await.unwrap_err();
+    assert!(err.is_auth_failure(), "{err}");
+    assert!(!findings.summary().is_complete());
+    let reads = s.fake.request_count(Route::RuleGet);
+    assert!(
+        reads <= 2 * 8,
+        "{reads} rule reads with refused credentials"
+    );
+}
