@@ -1,7 +1,7 @@
 //! No secret in any Debug, Display, error or serialized output of the discovery types.
 
 use super::*;
-use atlassian_rotation::automation::Scanner;
+use atlassian_rotation::automation::{Finding, Scanner};
 use atlassian_rotation::testing::{Fault, Route};
 use base64::Engine as _;
 
@@ -20,17 +20,48 @@ fn assert_clean(what: &str, text: &str, secrets: &[&str]) {
     }
 }
 
+/// A rule named `name` with one web request to `url` that sends `Authorization:
+/// authorization`.
+fn webhook_rule(name: &str, url: &str, authorization: &str) -> serde_json::Value {
+    serde_json::json!({"name": name, "state": "ENABLED", "components": [{
+        "component": "ACTION", "type": "jira.issue.outgoing.webhook",
+        "value": {"url": url, "headers": [
+            {"name": "Authorization", "value": authorization, "headerSecure": false}
+        ]}
+    }]})
+}
+
+/// The inventory findings of the rules named `name`, each checked clean of `secrets` in every
+/// way it can be shown (Debug, Display, JSON).
+fn clean_findings_of<'a>(found: &'a [Finding], name: &str, secrets: &[&str]) -> Vec<&'a Finding> {
+    let of_rule: Vec<&Finding> = found
+        .iter()
+        .filter(|f| f.rule_name.as_deref().is_some_and(|n| n.starts_with(name)))
+        .collect();
+    for finding in &of_rule {
+        let json = serde_json::to_string(finding).unwrap();
+        let shown = format!("{finding:?} {finding} {json}");
+        assert_clean("an inventory finding", &shown, secrets);
+    }
+    of_rule
+}
+
+/// Every credential of a scenario: its tokens, the caller's and the Admin API key.
+fn every_secret(scenario: &ExpiringUsage) -> Vec<&str> {
+    let tokens = scenario.tokens.iter().map(|t| t.token.expose_secret());
+    tokens
+        .chain([
+            scenario.caller.token().expose_secret(),
+            scenario.org.admin_key.expose_secret(),
+        ])
+        .collect()
+}
+
 #[tokio::test]
 async fn no_discovery_type_shows_a_credential() {
     let fake = FakeAtlassian::start().await;
     let scenario = fake.seed_expiring_usage(CLOUD, 2, time::Duration::days(9));
-    let mut secrets: Vec<&str> = scenario
-        .tokens
-        .iter()
-        .map(|t| t.token.expose_secret())
-        .collect();
-    secrets.push(scenario.caller.token().expose_secret());
-    secrets.push(scenario.org.admin_key.expose_secret());
+    let secrets = every_secret(&scenario);
     let client = automation(&fake, &scenario.caller);
 
     let scan =
@@ -95,35 +126,15 @@ async fn an_api_key_in_the_user_name_of_a_basic_value_or_a_url_is_not_shown_as_t
     let scenario = fake.seed_expiring_usage(CLOUD, 1, time::Duration::days(9));
     let key = "fd-KEY-SECRET-0123456789abcdef";
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("{key}:X"));
+    let url = format!("https://{key}:x@acme.freshdesk.example/api/v2/tickets");
     fake.add_rule(
         CLOUD,
-        serde_json::json!({"name": "Freshdesk", "state": "ENABLED", "components": [{
-            "component": "ACTION", "type": "jira.issue.outgoing.webhook",
-            "value": {
-                "url": format!("https://{key}:x@acme.freshdesk.example/api/v2/tickets"),
-                "headers": [{"name": "Authorization", "value": format!("Basic {basic}"),
-                    "headerSecure": false}]
-            }
-        }]}),
+        webhook_rule("Freshdesk", &url, &format!("Basic {basic}")),
     );
     let client = automation(&fake, &scenario.caller);
     let mut findings = UsageScan::new(&client, Scanner::inventory()).stream();
     let found = drain(&mut findings).await.unwrap();
-    let freshdesk: Vec<_> = found
-        .iter()
-        .filter(|f| f.rule_name.as_deref() == Some("Freshdesk"))
-        .collect();
-    assert_eq!(freshdesk.len(), 2, "{freshdesk:?}");
-    for finding in freshdesk {
-        assert_clean(
-            "an inventory finding",
-            &format!(
-                "{finding:?} {finding} {}",
-                serde_json::to_string(finding).unwrap()
-            ),
-            &[key],
-        );
-    }
+    assert_eq!(clean_findings_of(&found, "Freshdesk", &[key]).len(), 2);
     // Emails still name their accounts.
     assert!(
         found
@@ -141,40 +152,13 @@ async fn a_credential_pasted_into_its_rules_name_is_redacted_from_inventory_find
     let scenario = fake.seed_expiring_usage(CLOUD, 1, time::Duration::days(9));
     let token = "ATATT3xFfGF0-pasted-SECRET-0123456789";
     let hook = "hook-SECRET-abcdef0123456789";
-    fake.add_rule(
-        CLOUD,
-        serde_json::json!({"name": format!("Deploy (Bearer {token}, ?token={hook})"),
-            "state": "ENABLED", "components": [{
-            "component": "ACTION", "type": "jira.issue.outgoing.webhook",
-            "value": {
-                "url": format!("https://ci.example.com/hook?token={hook}"),
-                "headers": [{"name": "Authorization", "value": format!("Bearer {token}"),
-                    "headerSecure": false}]
-            }
-        }]}),
-    );
+    let name = format!("Deploy (Bearer {token}, ?token={hook})");
+    let url = format!("https://ci.example.com/hook?token={hook}");
+    fake.add_rule(CLOUD, webhook_rule(&name, &url, &format!("Bearer {token}")));
     let client = automation(&fake, &scenario.caller);
     let mut findings = UsageScan::new(&client, Scanner::inventory()).stream();
     let found = drain(&mut findings).await.unwrap();
-    let deploy: Vec<_> = found
-        .iter()
-        .filter(|f| {
-            f.rule_name
-                .as_deref()
-                .is_some_and(|n| n.starts_with("Deploy"))
-        })
-        .collect();
-    assert_eq!(deploy.len(), 2, "{found:?}");
-    for finding in deploy {
-        assert_clean(
-            "an inventory finding",
-            &format!(
-                "{finding:?} {finding} {}",
-                serde_json::to_string(finding).unwrap()
-            ),
-            &[token, hook],
-        );
-    }
+    assert_eq!(clean_findings_of(&found, "Deploy", &[token, hook]).len(), 2);
     let report = ExpiryRadar::new(&admin_client(&fake, &scenario), &scenario.org.id, &client)
         .run()
         .await
@@ -195,13 +179,7 @@ async fn a_credential_pasted_into_its_rules_name_is_redacted_from_inventory_find
 async fn the_radar_logs_no_credential_at_trace() {
     let fake = FakeAtlassian::start().await;
     let scenario = fake.seed_expiring_usage(CLOUD, 3, time::Duration::days(9));
-    let mut secrets: Vec<&str> = scenario
-        .tokens
-        .iter()
-        .map(|t| t.token.expose_secret())
-        .collect();
-    secrets.push(scenario.caller.token().expose_secret());
-    secrets.push(scenario.org.admin_key.expose_secret());
+    let secrets = every_secret(&scenario);
     // The gateway echoes what it was sent, and fails once; a rule read fails after a retry.
     let echo = format!("Bearer {} refused", secrets[0]);
     fake.fault(Route::JiraMyself, Fault::status(503).body(echo).times(2));
