@@ -33,6 +33,7 @@ mod identity;
 mod radar;
 mod report;
 mod scan;
+mod summary;
 
 pub use crate::rotate::{Phase, Progress};
 pub use identity::ResolveIdentities;
@@ -41,4 +42,5 @@ pub use report::{
     Attribution, CredentialKind, ExpiringCredential, IdentityCounts, Owner, RadarReport, RuleUse,
     Unresolved, UnresolvedUse,
 };
-pub use scan::{Findings, ScanSummary, UnreadRule, UsageScan};
+pub use scan::{Findings, UsageScan};
+pub use summary::{ScanSummary, UnreadRule};
