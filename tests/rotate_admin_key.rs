@@ -247,3 +247,49 @@ async fn a_consumer_failing_mid_update_names_itself_and_the_resume_touches_only_
     );
     assert!(!w.fake.admin_key_is_live(&w.old.key));
 }
+
+#[tokio::test]
+async fn a_consumer_added_on_resume_that_cannot_be_observed_gets_the_key_before_the_old_one_is_revoked()
+ {
+    use atlassian_rotation::Error;
+    use atlassian_rotation::testing::{Fault, Route};
+
+    let w = key_world().await;
+    let places = Places::new(&w.old.key);
+    let journal = MemoryJournal::new();
+    let options = || RotateOptions::new("late-consumer");
+    // The first run verifies, then its revoke fails: the journal stands at verified.
+    w.fake.fault(Route::RevokeAdminKey, Fault::status(400));
+    let first = w
+        .key_rotator(ClientOptions::new(), w.new.key.clone())
+        .consumer(places.dotenv());
+    rotate::rotate(&first, &journal, options())
+        .await
+        .unwrap_err();
+    assert!(w.fake.admin_key_is_live(&w.old.key));
+
+    // The operator remembers a CI secret store (write-only: it cannot be observed) and runs
+    // the rotation again with it.
+    let store = places.path("ci-secret");
+    let ci = CommandConsumer::new("sh").args(["-c", r#"cat > "$0""#, &store.display().to_string()]);
+    let second = w
+        .key_rotator(ClientOptions::new(), w.new.key.clone())
+        .consumer(places.dotenv())
+        .consumer(ci);
+    let mut outcome = rotate::rotate(&second, &journal, options()).await;
+    if let Err(e) = &outcome {
+        // Never installed: verify refuses, naming it, and nothing is revoked.
+        assert!(
+            matches!(&e.error, Error::Consumer { consumer, .. } if consumer.starts_with("command sh")),
+            "{e}"
+        );
+        assert!(w.fake.admin_key_is_live(&w.old.key), "revoked too early");
+        outcome = rotate::rotate(&second, &journal, options()).await;
+    }
+    assert!(outcome.unwrap().succeeded());
+    assert!(!w.fake.admin_key_is_live(&w.old.key));
+    assert!(
+        std::fs::read_to_string(&store).ok().as_deref() == Some(w.new.key.expose_secret()),
+        "the old key was revoked while the CI secret store never got the new one"
+    );
+}

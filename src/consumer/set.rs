@@ -4,6 +4,11 @@ use std::sync::Arc;
 
 use super::{Consumer, CredentialView};
 use crate::error::{Error, Result};
+use crate::rotate::Updated;
+
+/// The fact under which a rotator's update step journals each consumer that holds the new
+/// credential (installed, or found holding it).
+pub(crate) const INSTALLED: &str = "consumer";
 
 /// The consumers a rotator installs into, in the order given.
 #[derive(Clone, Default)]
@@ -46,18 +51,30 @@ impl Consumers {
     }
 
     /// Observes every consumer: one that holds `credential` passes, one that cannot be observed
-    /// passes on its journaled install, one that holds something else fails. Returns a check
-    /// per consumer, in words.
-    pub(crate) async fn verify(&self, credential: CredentialView<'_>) -> Result<Vec<String>> {
+    /// passes on its install journaled in `updated` (under [`INSTALLED`]), one that holds
+    /// something else fails. A consumer that cannot be observed and that the update step did
+    /// not install (one added to the rotator since, in a resumed run) fails: the next run
+    /// updates again and installs it. Returns a check per consumer, in words.
+    pub(crate) async fn verify(
+        &self,
+        credential: CredentialView<'_>,
+        updated: &Updated,
+    ) -> Result<Vec<String>> {
         let mut checks = Vec::new();
         let mut failed = Vec::new();
         for consumer in &self.0 {
             let name = consumer.name();
             match consumer.holds(credential).await {
                 Ok(Some(true)) => checks.push(format!("{name} holds the new credential")),
-                Ok(None) => {
+                Ok(None) if installed(updated, &name) => {
                     checks.push(format!("{name} cannot be observed; its install succeeded"))
                 }
+                Ok(None) => failed.push(Error::consumer(
+                    name,
+                    "verify",
+                    "cannot be observed, and this rotation's update did not install it (was it \
+                     added since?); run the rotation again to install it",
+                )),
                 Ok(Some(false)) => failed.push(Error::consumer(
                     name,
                     "verify",
@@ -82,6 +99,14 @@ impl Consumers {
         }
         combine(failed, "restore").map(|()| restored)
     }
+}
+
+/// Whether the update step journaled in `updated` installed the consumer named `name`.
+fn installed(updated: &Updated, name: &str) -> bool {
+    updated
+        .facts
+        .iter()
+        .any(|(key, value)| key == INSTALLED && value == name)
 }
 
 /// `e`, as an error that names `consumer` (a consumer's own `Error::Consumer` already does).

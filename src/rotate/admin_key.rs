@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use super::token::TokenSource;
 use super::{Finished, Rotator, Updated, Verified};
 use crate::AdminClient;
-use crate::consumer::{Consumer, Consumers, CredentialView};
+use crate::consumer::{Consumer, Consumers, CredentialView, INSTALLED};
 use crate::error::{Error, Result};
 use crate::secret::AdminApiKey;
 
@@ -130,8 +130,6 @@ const OLD_KEY_ID: &str = "old_key_id";
 const NEW_KEY_ID: &str = "new_key_id";
 /// The fact under which the update step journals the new key's expiry.
 const NEW_KEY_EXPIRES_AT: &str = "new_key_expires_at";
-/// The fact under which the update step journals each consumer that holds the new key.
-const CONSUMER: &str = "consumer";
 
 impl AdminKeyRotator {
     /// How long a new key must stay valid unless told otherwise
@@ -314,7 +312,7 @@ impl Rotator for AdminKeyRotator {
             .install(CredentialView::new(new.expose_secret()))
             .await?;
         for name in names {
-            updated = updated.fact(CONSUMER, name.clone()).target(name);
+            updated = updated.fact(INSTALLED, name.clone()).target(name);
         }
         updated.found = updated.targets.len();
         updated.rewritten = updated.targets.len();
@@ -323,7 +321,7 @@ impl Rotator for AdminKeyRotator {
 
     /// Proves the new key works for the organization, that every registered client uses it
     /// and works, and that every consumer holds it.
-    async fn verify(&self, new: &AdminApiKey, _updated: &Updated) -> Result<Verified> {
+    async fn verify(&self, new: &AdminApiKey, updated: &Updated) -> Result<Verified> {
         // A process resuming the rotation holds clients still on the old key.
         self.switch_clients(new, false)?;
         let not_working = |what: String, e: Error| match e {
@@ -355,7 +353,7 @@ impl Rotator for AdminKeyRotator {
         }
         let consumer_checks = self
             .consumers
-            .verify(CredentialView::new(new.expose_secret()))
+            .verify(CredentialView::new(new.expose_secret()), updated)
             .await?;
         Ok(consumer_checks
             .into_iter()

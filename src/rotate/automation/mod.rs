@@ -17,7 +17,7 @@ use super::{Finished, Rotator, Updated, Verified};
 use crate::AdminClient;
 use crate::automation::rewrite::check_replacement;
 use crate::automation::{AutomationClient, Finding, FindingStatus, Scanner};
-use crate::consumer::{Consumer, Consumers, CredentialView};
+use crate::consumer::{Consumer, Consumers, CredentialView, INSTALLED};
 use crate::error::{Error, Result};
 use crate::jira::JiraClient;
 use crate::secret::{ApiCredentials, ApiToken, basic_header, basic_parts};
@@ -559,7 +559,7 @@ impl Rotator for AutomationTokenRotator {
         {
             Ok(names) => {
                 for name in names {
-                    updated = updated.fact(CONSUMER, name);
+                    updated = updated.fact(INSTALLED, name);
                 }
                 None
             }
@@ -724,7 +724,7 @@ impl Rotator for AutomationTokenRotator {
         }
         let mut consumer_checks = self
             .consumers
-            .verify(CredentialView::new(new.expose_secret()))
+            .verify(CredentialView::new(new.expose_secret()), updated)
             .await?;
         // Last: nothing above uses the old token, and the revocation follows.
         consumer_checks.extend(self.watch_for_use(updated).await?);
@@ -760,9 +760,6 @@ impl Rotator for AutomationTokenRotator {
         revocation.revoke(&id, &old, &new).await
     }
 }
-
-/// The fact under which the update step journals each consumer that holds the new token.
-const CONSUMER: &str = "consumer";
 
 /// The fact under which the update step journals the id of the token to revoke.
 const OLD_TOKEN_ID: &str = "old_token_id";
