@@ -22,13 +22,14 @@ const OUTPUT_CAP: usize = 64 << 10;
 /// `vault kv put secret/jira token=-`, `gh secret set JIRA_TOKEN`,
 /// `aws secretsmanager put-secret-value --secret-id jira --secret-string file:///dev/stdin`.
 ///
-/// The command runs with the process's environment and working directory, stdin holding the
-/// credential and nothing else (no trailing newline unless [`newline`](Self::newline)), within
-/// a timeout (default 60 s; killed after it). Exit status 0 is success; anything else fails
-/// with [`Error::Consumer`] showing the status and the end of stderr, with the credential
-/// redacted from it. Without a [`verify_with`](Self::verify_with) command it cannot be
-/// observed: [`holds`](Consumer::holds) answers `None`, and a resumed rotation runs it again
-/// (the tools above are idempotent).
+/// The command runs with the process's environment (less any variable whose value holds the
+/// credential) and working directory, stdin holding the credential and nothing else (no
+/// trailing newline unless [`newline`](Self::newline)), within a timeout (default 60 s; killed
+/// after it). Exit status 0 is success; anything else fails with [`Error::Consumer`] showing
+/// the status and the end of stderr, with the credential redacted from it. Without a
+/// [`verify_with`](Self::verify_with) command it cannot be observed:
+/// [`holds`](Consumer::holds) answers `None`, and a resumed rotation runs it again (the tools
+/// above are idempotent).
 ///
 /// ```
 /// use std::time::Duration;
@@ -102,7 +103,15 @@ impl CommandConsumer {
         args: &[OsString],
         credential: CredentialView<'_>,
     ) -> Result<i32> {
-        let mut child = tokio::process::Command::new(program)
+        let mut command = tokio::process::Command::new(program);
+        // The process running the rotation may hold the credential in its own environment (an
+        // example reads it from `ROTATE_NEW_TOKEN`): such a variable is not passed on.
+        for (key, value) in std::env::vars_os() {
+            if contains(&value, credential.expose_secret()) {
+                command.env_remove(key);
+            }
+        }
+        let mut child = command
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
@@ -159,6 +168,20 @@ impl CommandConsumer {
             )),
         }
     }
+}
+
+/// Whether the environment value `value` holds `secret`.
+fn contains(value: &std::ffi::OsStr, secret: &str) -> bool {
+    #[cfg(unix)]
+    let value = std::os::unix::ffi::OsStrExt::as_bytes(value);
+    #[cfg(not(unix))]
+    let value = value.to_string_lossy();
+    #[cfg(not(unix))]
+    let value = value.as_bytes();
+    !secret.is_empty()
+        && value
+            .windows(secret.len())
+            .any(|window| window == secret.as_bytes())
 }
 
 /// `: <the end of stderr>` with `secret` redacted, or nothing when stderr was empty.
