@@ -195,3 +195,37 @@ async fn no_consumer_shows_the_credential_in_debug() {
     let text = format!("{file:?} {func:?} {:?}", view());
     assert!(!text.contains(SECRET), "{text}");
 }
+
+#[tokio::test]
+async fn a_command_flooding_stderr_finishes_and_succeeds() {
+    // 300 kB of stderr, far more than a pipe holds, then the credential is read and the
+    // command succeeds. (A real-time timeout only bounds a failure: the command takes
+    // milliseconds.)
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let consumer = CommandConsumer::new("sh")
+        .args([
+            "-c",
+            r#"head -c 300000 /dev/zero | tr '\0' x >&2; cat > "$0""#,
+            &store.display().to_string(),
+        ])
+        .timeout(Duration::from_secs(30));
+    consumer.install(view()).await.unwrap();
+    assert_eq!(std::fs::read_to_string(&store).unwrap(), SECRET);
+}
+
+#[tokio::test]
+async fn a_command_echoing_the_credential_past_the_captured_stderr_shows_no_part_of_it() {
+    // The credential straddles the end of what is captured of stderr (64 KiB).
+    let consumer = CommandConsumer::new("sh").args([
+        "-c",
+        r#"head -c 65524 /dev/zero | tr '\0' x >&2; printf '%s' "$(cat)" >&2; exit 3"#,
+    ]);
+    let err = consumer.install(view()).await.unwrap_err();
+    let text = format!("{err} {err:?}");
+    assert!(text.contains("exit status: 3"), "{}", &text[..200]);
+    assert!(
+        !text.contains(&SECRET[..12]),
+        "a part of the credential shows in the error"
+    );
+}

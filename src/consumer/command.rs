@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 
 /// How much of a command's stderr an error shows (its end), after redaction.
 const STDERR_SHOWN: usize = 1024;
-/// How much of a command's output is read at most; the rest is discarded.
+/// How much of the end of a command's stderr is kept; the rest is read and discarded.
 const OUTPUT_CAP: usize = 64 << 10;
 
 /// A program that receives the credential on **stdin only**: never in its arguments (which
@@ -133,13 +133,10 @@ impl CommandConsumer {
                 let _ = stdin.shutdown().await;
             }
             drop(stdin);
-            let mut output = Vec::new();
-            if let Some(stderr) = stderr.as_mut() {
-                let _ = stderr
-                    .take(OUTPUT_CAP as u64)
-                    .read_to_end(&mut output)
-                    .await;
-            }
+            let output = match stderr.as_mut() {
+                Some(stderr) => read_tail(stderr, credential.expose_secret()).await,
+                None => Vec::new(),
+            };
             let status = child.wait().await;
             (status, output)
         };
@@ -168,6 +165,33 @@ impl CommandConsumer {
             )),
         }
     }
+}
+
+/// Reads `stderr` to its end (a command must never block on a full pipe) and keeps its last
+/// [`OUTPUT_CAP`] bytes. When the start was dropped, the first `secret.len()` bytes kept go too:
+/// they could be the end of a credential cut in two, which redaction would not recognise.
+async fn read_tail(stderr: &mut (impl tokio::io::AsyncRead + Unpin), secret: &str) -> Vec<u8> {
+    let mut kept = Vec::new();
+    let mut dropped = false;
+    let mut buffer = [0u8; 8192];
+    loop {
+        match stderr.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => kept.extend_from_slice(&buffer[..n]),
+        }
+        if kept.len() > 2 * OUTPUT_CAP {
+            kept.drain(..kept.len() - OUTPUT_CAP);
+            dropped = true;
+        }
+    }
+    if kept.len() > OUTPUT_CAP {
+        kept.drain(..kept.len() - OUTPUT_CAP);
+        dropped = true;
+    }
+    if dropped {
+        kept.drain(..secret.len().min(kept.len()));
+    }
+    kept
 }
 
 /// Whether the environment value `value` holds `secret`.
