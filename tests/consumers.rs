@@ -229,3 +229,35 @@ async fn a_command_echoing_the_credential_past_the_captured_stderr_shows_no_part
         "a part of the credential shows in the error"
     );
 }
+
+#[tokio::test]
+async fn restore_puts_back_only_the_one_value_and_never_over_a_newer_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = dir.path().join(".env");
+    std::fs::write(&env, "A=1\nJIRA_TOKEN=old\n").unwrap();
+    let consumer = FileConsumer::dotenv(&env, "JIRA_TOKEN");
+    consumer.install(view()).await.unwrap();
+    // Someone changes another line after the install: restoring keeps their edit.
+    std::fs::write(&env, format!("A=2\nJIRA_TOKEN={SECRET}\n")).unwrap();
+    assert!(consumer.restore().await.unwrap());
+    assert_eq!(
+        std::fs::read_to_string(&env).unwrap(),
+        "A=2\nJIRA_TOKEN=old\n"
+    );
+    assert_eq!(mode(&env), 0o600);
+
+    // A newer credential put there since the install is never replaced by the old one.
+    for (consumer, path, newer) in [
+        (
+            FileConsumer::dotenv(&env, "JIRA_TOKEN"),
+            &env,
+            "A=2\nJIRA_TOKEN=newer\n",
+        ),
+        (FileConsumer::whole(&env), &env, "newer\n"),
+    ] {
+        consumer.install(view()).await.unwrap();
+        std::fs::write(path, newer).unwrap();
+        assert!(!consumer.restore().await.unwrap(), "{newer:?}");
+        assert_eq!(std::fs::read_to_string(path).unwrap(), newer);
+    }
+}

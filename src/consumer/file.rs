@@ -42,6 +42,9 @@ pub struct FileConsumer {
     place: Place,
     /// The file's bytes before this consumer's first install (`None` inside: no file).
     previous: Mutex<Option<Option<Zeroizing<Vec<u8>>>>>,
+    /// The credential this consumer installed last: restore puts the previous value back only
+    /// over it.
+    installed: Mutex<Option<Zeroizing<String>>>,
 }
 
 impl std::fmt::Debug for FileConsumer {
@@ -59,6 +62,7 @@ impl FileConsumer {
             path: path.into(),
             place,
             previous: Mutex::new(None),
+            installed: Mutex::new(None),
         }
     }
 
@@ -152,10 +156,12 @@ impl Consumer for FileConsumer {
                 *previous = Some(before.clone());
             }
         }
-        if before.as_deref() == Some(&*after) && private(&path) {
-            return Ok(());
+        if before.as_deref() != Some(&*after) || !private(&path) {
+            self.write(path, after).await?;
         }
-        self.write(path, after).await
+        *self.installed.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(Zeroizing::new(credential.expose_secret().to_owned()));
+        Ok(())
     }
 
     async fn holds(&self, credential: CredentialView<'_>) -> Result<Option<bool>> {
@@ -169,22 +175,65 @@ impl Consumer for FileConsumer {
         ))
     }
 
-    /// Writes back the bytes the file held before this consumer's first install (atomically,
-    /// 0600). A file that did not exist then is left in place (an empty credential would serve
-    /// no one): returns `false`.
+    /// Puts back the value the file held before this consumer's first install (atomically,
+    /// 0600), and only when the file still holds the credential this consumer installed: a
+    /// newer value written since is never replaced by an older one. The file's bytes as they
+    /// were are written back when nothing else changed since the install; otherwise only the
+    /// one value is, every other edit kept. Returns `false`, leaving the file alone, when there
+    /// is nothing to restore (no install in this process, a file that did not exist then: an
+    /// empty credential would serve no one) or the file no longer holds what was installed.
     async fn restore(&self) -> Result<bool> {
         let previous = self
             .previous
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        match previous {
-            Some(Some(bytes)) => {
-                self.write(self.target(), bytes).await?;
-                Ok(true)
-            }
-            _ => Ok(false),
+        let installed = self
+            .installed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let (Some(Some(previous)), Some(installed)) = (previous, installed) else {
+            return Ok(false);
+        };
+        let path = self.target();
+        let Some(current) = self.read(&path).await? else {
+            return Ok(false);
+        };
+        let value = edit::read(&self.place, &current)
+            .map_err(|e| self.error("restore", e))?
+            .map(Zeroizing::new);
+        if value.as_deref().map(String::as_str) != Some(installed.as_str()) {
+            tracing::warn!(
+                consumer = %self.name(),
+                "not restored: the file no longer holds the credential this rotation installed"
+            );
+            return Ok(false);
         }
+        let untouched = edit::write(&self.place, Some(&previous), &installed)
+            .is_ok_and(|written| Zeroizing::new(written).as_slice() == current.as_slice());
+        let restored = if untouched {
+            previous
+        } else {
+            // Edited since: splice the old value into the file as it is now, when it can be.
+            let old = edit::read(&self.place, &previous)
+                .ok()
+                .flatten()
+                .map(Zeroizing::new);
+            match old.and_then(|old| edit::write(&self.place, Some(&current), &old).ok()) {
+                Some(bytes) => Zeroizing::new(bytes),
+                None => {
+                    tracing::warn!(
+                        consumer = %self.name(),
+                        "not restored: the file changed since the install, and its old value \
+                         cannot be put back on its own"
+                    );
+                    return Ok(false);
+                }
+            }
+        };
+        self.write(path, restored).await?;
+        Ok(true)
     }
 }
 
