@@ -261,3 +261,21 @@ async fn restore_puts_back_only_the_one_value_and_never_over_a_newer_one() {
         assert_eq!(std::fs::read_to_string(path).unwrap(), newer);
     }
 }
+
+#[tokio::test]
+async fn a_file_keeps_its_owner_and_group() {
+    // A rotation run as root writes a file its service reads as its own user.
+    let dir = tempfile::tempdir().unwrap();
+    let env = dir.path().join(".env");
+    std::fs::write(&env, "JIRA_TOKEN=old\n").unwrap();
+    if std::os::unix::fs::chown(&env, Some(4242), Some(4343)).is_err() {
+        eprintln!("skipped: changing a file's owner needs root");
+        return;
+    }
+    let consumer = FileConsumer::dotenv(&env, "JIRA_TOKEN");
+    consumer.install(view()).await.unwrap();
+    let meta = std::fs::metadata(&env).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (4242, 4343));
+    assert_eq!(mode(&env), 0o600);
+    assert_eq!(consumer.holds(view()).await.unwrap(), Some(true));
+}

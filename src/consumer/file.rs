@@ -9,14 +9,16 @@ use zeroize::Zeroizing;
 use super::edit::{self, Place};
 use super::{Consumer, CredentialView};
 use crate::error::{Error, Result};
-use crate::rotate::write_atomically;
+use crate::rotate::write_atomically_owned;
 
 /// A credential kept in a file: the whole file, the value of one `KEY=` line of a dotenv file,
 /// or the string at one JSON pointer of a JSON file.
 ///
 /// Every write is atomic (a 0600 temporary file beside the target, fsync, rename, fsync of the
 /// directory): a reader sees the old file or the new one, never half of either. The file ends
-/// up with mode 0600 whatever mode it had. Every byte but the credential's stays as it was
+/// up with mode 0600 whatever mode it had, and keeps its owner and group (a rotation run as
+/// root leaves a service's file its own; a process that may not keep them fails before the
+/// file changes). Every byte but the credential's stays as it was
 /// (comments, order, other keys, number spellings). A symbolic link is followed: the file it
 /// points to is replaced, the link stays. The first install of this consumer keeps the file's
 /// previous bytes in memory (zeroized on drop) for [`restore`](Consumer::restore).
@@ -121,10 +123,12 @@ impl FileConsumer {
             Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
             _ => PathBuf::from("."),
         };
-        tokio::task::spawn_blocking(move || write_atomically(&dir, &path, &bytes))
-            .await
-            .map_err(|e| self.error("write", e))?
-            .map_err(|e| self.error("write", e))
+        tokio::task::spawn_blocking(move || {
+            write_atomically_owned(&dir, &path, &bytes, owner(&path))
+        })
+        .await
+        .map_err(|e| self.error("write", e))?
+        .map_err(|e| self.error("write", e))
     }
 }
 
@@ -234,6 +238,21 @@ impl Consumer for FileConsumer {
         };
         self.write(path, restored).await?;
         Ok(true)
+    }
+}
+
+/// The owner and group of the file at `path`, which its replacement keeps (`None`: no file,
+/// or not Unix).
+fn owner(path: &Path) -> Option<(u32, u32)> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        std::fs::metadata(path).ok().map(|m| (m.uid(), m.gid()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
     }
 }
 
