@@ -166,7 +166,8 @@ impl AdminKeyRotator {
 
     /// Names the new key in the organization's key list. Without it, the new key is the one
     /// key whose last activity moves while the rotation reads the list with it; when the list
-    /// shows no such key, or several, regenerate refuses and asks for this.
+    /// shows no such key, or several, or one created before the key named as the old one (the
+    /// old key's id or label may name the new key), regenerate refuses and asks for this.
     ///
     /// ```
     /// # use atlassian_rotation::rotate::{AdminKeyRotator, KeyRef};
