@@ -279,3 +279,61 @@ async fn a_file_keeps_its_owner_and_group() {
     assert_eq!(mode(&env), 0o600);
     assert_eq!(consumer.holds(view()).await.unwrap(), Some(true));
 }
+
+#[tokio::test]
+async fn a_dropped_install_leaves_no_process_of_the_command_behind() {
+    // `sh -c` runs the real tool as its child: dropping the install (the rotation cancelled,
+    // or its timeout) must end that one too. The tool holds a FIFO open for writing, so the
+    // test sees it die as an end of file; the shell hands over the ids through another FIFO.
+    // No clock involved.
+    let dir = tempfile::tempdir().unwrap();
+    let (fifo, pids) = (dir.path().join("fifo"), dir.path().join("pids"));
+    for path in [&fifo, &pids] {
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(path)
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+    let consumer = CommandConsumer::new("sh").args([
+        "-c".to_owned(),
+        r#"sleep 600 > "$0" & echo $$ $! > "$1"; wait"#.to_owned(),
+        fifo.display().to_string(),
+        pids.display().to_string(),
+    ]);
+    let install = tokio::spawn(async move { consumer.install(view()).await });
+    let (opened, is_open) = tokio::sync::oneshot::channel();
+    let reader = tokio::task::spawn_blocking(move || {
+        use std::io::Read as _;
+        let pids = std::fs::read_to_string(pids).unwrap();
+        let mut fifo = std::fs::File::open(fifo).unwrap();
+        opened.send(pids).unwrap();
+        let mut rest = Vec::new();
+        fifo.read_to_end(&mut rest).unwrap();
+    });
+    let pids: Vec<u32> = is_open
+        .await
+        .unwrap()
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    let [shell, tool] = pids[..] else {
+        panic!("{pids:?}")
+    };
+    install.abort();
+    assert!(install.await.unwrap_err().is_cancelled());
+    // A real-time bound on a failure only: the tool dies within milliseconds when it is killed.
+    let ended = tokio::time::timeout(Duration::from_secs(20), reader).await;
+    if ended.is_err() {
+        // The test's own leftover, by its id, before failing.
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &tool.to_string()])
+            .status();
+    }
+    assert!(
+        ended.is_ok(),
+        "the command's child outlived the dropped install (shell {shell})"
+    );
+}

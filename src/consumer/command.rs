@@ -24,12 +24,13 @@ const OUTPUT_CAP: usize = 64 << 10;
 ///
 /// The command runs with the process's environment (less any variable whose value holds the
 /// credential) and working directory, stdin holding the credential and nothing else (no
-/// trailing newline unless [`newline`](Self::newline)), within a timeout (default 60 s; killed
-/// after it). Exit status 0 is success; anything else fails with [`Error::Consumer`] showing
-/// the status and the end of stderr, with the credential redacted from it. Without a
-/// [`verify_with`](Self::verify_with) command it cannot be observed:
-/// [`holds`](Consumer::holds) answers `None`, and a resumed rotation runs it again (the tools
-/// above are idempotent).
+/// trailing newline unless [`newline`](Self::newline)), within a timeout (default 60 s). At
+/// the timeout, or when the rotation's future is dropped, it is killed with every process it
+/// started (it runs in a process group of its own on Unix). Exit status 0 is success; anything
+/// else fails with [`Error::Consumer`] showing the status and the end of stderr, with the
+/// credential redacted from it. Without a [`verify_with`](Self::verify_with) command it cannot
+/// be observed: [`holds`](Consumer::holds) answers `None`, and a resumed rotation runs it again
+/// (the tools above are idempotent).
 ///
 /// ```
 /// use std::time::Duration;
@@ -111,6 +112,10 @@ impl CommandConsumer {
                 command.env_remove(key);
             }
         }
+        // A process group of its own, so that giving up on the command (its timeout, or this
+        // future dropped) ends every process it started, not only the first.
+        #[cfg(unix)]
+        command.process_group(0);
         let mut child = command
             .args(args)
             .stdin(Stdio::piped())
@@ -119,6 +124,7 @@ impl CommandConsumer {
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| Error::consumer(self.name(), action, format!("cannot start: {e}")))?;
+        let mut group = Group(child.id());
         let mut input = Zeroizing::new(credential.expose_secret().as_bytes().to_vec());
         if self.newline {
             input.push(b'\n');
@@ -141,9 +147,14 @@ impl CommandConsumer {
             (status, output)
         };
         let (status, output) = match tokio::time::timeout(self.timeout, exchange).await {
-            Ok(done) => done,
+            Ok(done) => {
+                // Exited and reaped: its id (the group's) may be reused from now on.
+                group.0 = None;
+                done
+            }
             Err(_) => {
-                // `kill_on_drop` ends the child when the future above is dropped.
+                // `kill_on_drop` ends the child when the future above is dropped, `group` every
+                // process it started.
                 return Err(Error::consumer(
                     self.name(),
                     action,
@@ -206,6 +217,24 @@ fn contains(value: &std::ffi::OsStr, secret: &str) -> bool {
         && value
             .windows(secret.len())
             .any(|window| window == secret.as_bytes())
+}
+
+/// The process group of a command that has not been reaped yet (its id is the group's): killed
+/// whole when dropped, so that nothing the command started outlives it.
+struct Group(Option<u32>);
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        if let Some(pid) = self
+            .0
+            .and_then(|id| i32::try_from(id).ok())
+            .and_then(rustix::process::Pid::from_raw)
+        {
+            // Gone already is fine.
+            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+        }
+    }
 }
 
 /// `: <the end of stderr>` with `secret` redacted, or nothing when stderr was empty.
