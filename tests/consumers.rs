@@ -337,3 +337,24 @@ async fn a_dropped_install_leaves_no_process_of_the_command_behind() {
         "the command's child outlived the dropped install (shell {shell})"
     );
 }
+
+#[tokio::test]
+async fn a_link_to_a_file_not_there_yet_stays_a_link_and_the_file_it_names_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("secrets")).unwrap();
+    let link = dir.path().join("token");
+    std::os::unix::fs::symlink("secrets/jira", &link).unwrap();
+    let consumer = FileConsumer::whole(&link);
+    consumer.install(view()).await.unwrap();
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the link was replaced by a file"
+    );
+    let real = dir.path().join("secrets/jira");
+    assert_eq!(std::fs::read_to_string(&real).unwrap(), SECRET);
+    assert_eq!(mode(&real), 0o600);
+    assert_eq!(consumer.holds(view()).await.unwrap(), Some(true));
+}

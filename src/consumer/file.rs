@@ -101,9 +101,24 @@ impl FileConsumer {
         Self::new(path, Place::JsonPointer(pointer.into()))
     }
 
-    /// The file written: the path given, or the file a symbolic link there points to.
+    /// The file written: the path given, or the file a symbolic link there points to, also
+    /// when that file does not exist yet (it is created there; the link stays a link).
     fn target(&self) -> PathBuf {
-        std::fs::canonicalize(&self.path).unwrap_or_else(|_| self.path.clone())
+        if let Ok(path) = std::fs::canonicalize(&self.path) {
+            return path;
+        }
+        // As many hops as the kernel follows before it gives up (ELOOP).
+        let mut path = self.path.clone();
+        for _ in 0..40 {
+            let Ok(to) = std::fs::read_link(&path) else {
+                break;
+            };
+            path = match path.parent() {
+                Some(dir) => dir.join(to),
+                None => to,
+            };
+        }
+        path
     }
 
     fn error(&self, action: &'static str, reason: impl std::fmt::Display) -> Error {
