@@ -157,7 +157,7 @@ fn dotenv_values(text: &str, key: &str) -> Vec<Range<usize>> {
         let value_trimmed = value.trim_start_matches([' ', '\t']);
         let value_at = line_start + (body.len() - value_trimmed.len());
         let range = match value_trimmed.chars().next() {
-            Some(quote @ ('"' | '\'')) => match value_trimmed[1..].find(quote) {
+            Some(quote @ ('"' | '\'')) => match closing_quote(&value_trimmed[1..], quote) {
                 Some(end) => value_at + 1..value_at + 1 + end,
                 None => value_at..value_at + value_trimmed.len(),
             },
@@ -173,6 +173,22 @@ fn dotenv_values(text: &str, key: &str) -> Vec<Range<usize>> {
         ranges.push(range);
     }
     ranges
+}
+
+/// Where `quote` closes a value that starts right after the opening one: in double quotes a
+/// backslash escapes the next character (`\"` does not close), in single quotes it does not.
+fn closing_quote(value: &str, quote: char) -> Option<usize> {
+    let mut chars = value.char_indices();
+    while let Some((at, c)) = chars.next() {
+        match c {
+            '\\' if quote == '"' => {
+                chars.next();
+            }
+            c if c == quote => return Some(at),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// The byte range of the JSON value at `pointer` in `text`, or `None` when no value is there.
@@ -376,6 +392,21 @@ mod tests {
         );
         assert_eq!(read(&dotenv("Z"), &out).unwrap().as_deref(), Some("q"));
         assert_eq!(read(&dotenv("MISSING"), &out).unwrap(), None);
+    }
+
+    #[test]
+    fn a_double_quoted_dotenv_value_with_an_escaped_quote_is_replaced_whole() {
+        let text = "A=\"x\"\nJIRA_TOKEN=\"ab\\\"cd\" # c\nB='e\\'\n";
+        let out = write(&dotenv("JIRA_TOKEN"), Some(text.as_bytes()), "NEW").unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "A=\"x\"\nJIRA_TOKEN=\"NEW\" # c\nB='e\\'\n"
+        );
+        // In single quotes a backslash is a backslash.
+        assert_eq!(
+            read(&dotenv("B"), text.as_bytes()).unwrap().as_deref(),
+            Some("e\\")
+        );
     }
 
     #[test]
