@@ -131,3 +131,39 @@ async fn a_watch_on_the_wrong_org_fails_before_any_rule_is_written() {
         );
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_old_token_revoked_by_hand_after_the_watch_stopped_it_does_not_block_the_rotation() {
+    let w = world(10).await;
+    let running = Arc::new(AtomicBool::new(true));
+    let org = w.org_id.clone();
+    let rotator = w
+        .rotator(RetryPolicy::none())
+        .consumer(forgotten_script(&w, Arc::clone(&running)))
+        .watch_old_token(&org, GRACE);
+    let journal = MemoryJournal::new();
+    let options = || RotateOptions::new("w-hand");
+    let err = rotate::rotate(&rotator, &journal, options())
+        .await
+        .unwrap_err();
+    assert!(matches!(err.error, Error::StillInUse { .. }), "{err}");
+
+    // The operator moves the script to the new token and, runbook in hand, revokes the old
+    // token in the UI; then runs the rotation again to finish it.
+    running.store(false, Ordering::SeqCst);
+    assert!(w.fake.revoke_api_token(&w.old_id));
+    let mut last = None;
+    for _ in 0..2 {
+        match rotate::rotate(&rotator, &journal, options()).await {
+            Ok(report) => {
+                last = Some(Ok(report));
+                break;
+            }
+            Err(e) => last = Some(Err(e.to_string())),
+        }
+    }
+    let report = last.unwrap().unwrap();
+    assert!(report.succeeded());
+    let retired = &report.finished.unwrap().retired;
+    assert!(retired[0].contains("already revoked"), "{retired:?}");
+}

@@ -7,6 +7,7 @@ use super::{AutomationTokenRotator, OLD_TOKEN_ID};
 use crate::admin::Timestamp;
 use crate::error::{Error, Result};
 use crate::rotate::Updated;
+use crate::rotate::evidence::Listed;
 use crate::secret::ApiToken;
 
 /// The fact under which the update step journals the old token's last use, read from the
@@ -35,7 +36,9 @@ impl AutomationTokenRotator {
     /// old one, and verify and the watch use only the new token and the Admin API key. Takes
     /// effect with [`revoke_with`](Self::revoke_with) (nothing is watched when nothing is
     /// revoked); the Admin client given there must be able to list the org's tokens. Pick a
-    /// grace longer than the interval of the slowest job you expect to use the token.
+    /// grace longer than the interval of the slowest job you expect to use the token. An old
+    /// token revoked meanwhile (by hand, gone from the org's and the account's lists) leaves
+    /// nothing to watch: the rotation goes on to finish, which confirms the revocation.
     ///
     /// ```
     /// # use std::time::Duration;
@@ -65,15 +68,19 @@ impl AutomationTokenRotator {
         self.revocation.as_ref().and(self.watch.as_ref())
     }
 
-    /// The old token's last use as the org's token list has it now, as journaled.
-    async fn last_use(&self, watch: &Watch, id: &str) -> Result<String> {
+    /// The old token's last use as the org's token list has it now, as journaled; `None` when
+    /// it is revoked already (gone from the org's list and from its account's), so that no use
+    /// is left to watch for.
+    async fn last_use(&self, watch: &Watch, id: &str) -> Result<Option<String>> {
         let revocation = self
             .revocation
             .as_ref()
             .expect("watching implies a revocation");
         match revocation.last_active(&watch.org_id, id).await? {
-            Some(Some(at)) => Ok(at.as_str().to_owned()),
-            Some(None) => Ok(NEVER.to_owned()),
+            Some(Some(at)) => Ok(Some(at.as_str().to_owned())),
+            Some(None) => Ok(Some(NEVER.to_owned())),
+            // Revoked meanwhile (by hand, or by a run whose answer was lost): finish finds out.
+            None if matches!(revocation.listed(id).await, Listed::Gone) => Ok(None),
             None => Err(Error::rotation(
                 "watch",
                 format!(
@@ -107,8 +114,10 @@ impl AutomationTokenRotator {
         let Some(id) = updated.fact_value(OLD_TOKEN_ID).map(str::to_owned) else {
             return Ok(updated);
         };
-        let seen = self.last_use(watch, &id).await?;
-        Ok(updated.fact(OLD_TOKEN_LAST_ACTIVE, seen))
+        Ok(match self.last_use(watch, &id).await? {
+            Some(seen) => updated.fact(OLD_TOKEN_LAST_ACTIVE, seen),
+            None => updated,
+        })
     }
 
     /// Right before a revocation (the end of verify): holds for the grace period, then fails
@@ -120,13 +129,23 @@ impl AutomationTokenRotator {
         let Some(id) = updated.fact_value(OLD_TOKEN_ID) else {
             return Ok(None);
         };
+        let revoked = || {
+            Ok(Some(
+                "the old token is revoked already: no use to watch for".to_owned(),
+            ))
+        };
         let baseline = match updated.fact_value(OLD_TOKEN_LAST_ACTIVE) {
             Some(seen) => seen.to_owned(),
             // Journaled by a run without the watch: the watch starts now.
-            None => self.last_use(watch, id).await?,
+            None => match self.last_use(watch, id).await? {
+                Some(seen) => seen,
+                None => return revoked(),
+            },
         };
         tokio::time::sleep(watch.grace).await;
-        let now = self.last_use(watch, id).await?;
+        let Some(now) = self.last_use(watch, id).await? else {
+            return revoked();
+        };
         if moved(&baseline, &now) {
             return Err(Error::StillInUse {
                 credential: format!("token {id}"),
