@@ -293,3 +293,35 @@ async fn a_consumer_added_on_resume_that_cannot_be_observed_gets_the_key_before_
         "the old key was revoked while the CI secret store never got the new one"
     );
 }
+
+#[tokio::test]
+async fn a_consumer_error_echoing_the_key_reaches_neither_the_error_nor_the_journal() {
+    use atlassian_rotation::Error;
+    use atlassian_rotation::consumer::FnConsumer;
+    use atlassian_rotation::rotate::Journal as _;
+
+    let w = key_world().await;
+    // The caller's own consumer, careless with its error message.
+    let careless = FnConsumer::new("config service", |key: String| async move {
+        Err(Error::rotation(
+            "install",
+            format!("config service refused value {key}"),
+        ))
+    });
+    let rotator = w
+        .key_rotator(ClientOptions::new(), w.new.key.clone())
+        .consumer(careless);
+    let journal = MemoryJournal::new();
+    let failed = rotate::rotate(&rotator, &journal, RotateOptions::new("careless"))
+        .await
+        .unwrap_err();
+    let entry = journal.load("careless").await.unwrap().unwrap();
+    let last_error = entry.last_error.unwrap_or_default();
+    let secret = w.new.key.expose_secret();
+    assert!(last_error.contains("config service"), "{last_error}");
+    assert!(!last_error.contains(secret), "the key in the journal");
+    assert!(
+        !format!("{failed} {failed:?}").contains(secret),
+        "the key in the error"
+    );
+}

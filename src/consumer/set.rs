@@ -44,7 +44,7 @@ impl Consumers {
             .await;
             match outcome {
                 Ok(()) => done.push(consumer.name()),
-                Err(e) => failed.push(named(consumer.as_ref(), "install", e)),
+                Err(e) => failed.push(named(consumer.as_ref(), "install", e, Some(credential))),
             }
         }
         combine(failed, "install").map(|()| done)
@@ -80,7 +80,7 @@ impl Consumers {
                     "verify",
                     "does not hold the new credential",
                 )),
-                Err(e) => failed.push(named(consumer.as_ref(), "verify", e)),
+                Err(e) => failed.push(named(consumer.as_ref(), "verify", e, Some(credential))),
             }
         }
         combine(failed, "verify").map(|()| checks)
@@ -94,7 +94,7 @@ impl Consumers {
             match consumer.restore().await {
                 Ok(true) => restored.push(consumer.name()),
                 Ok(false) => {}
-                Err(e) => failed.push(named(consumer.as_ref(), "restore", e)),
+                Err(e) => failed.push(named(consumer.as_ref(), "restore", e, None)),
             }
         }
         combine(failed, "restore").map(|()| restored)
@@ -109,11 +109,31 @@ fn installed(updated: &Updated, name: &str) -> bool {
         .any(|(key, value)| key == INSTALLED && value == name)
 }
 
-/// `e`, as an error that names `consumer` (a consumer's own `Error::Consumer` already does).
-fn named(consumer: &dyn Consumer, action: &'static str, e: Error) -> Error {
+/// `e`, as an error that names `consumer` (a consumer's own `Error::Consumer` already does),
+/// with `credential` (when given) redacted: a consumer's error goes to the rotation's error and
+/// the journal's `last_error`, and a caller's consumer may echo the value it was handed.
+fn named(
+    consumer: &dyn Consumer,
+    action: &'static str,
+    e: Error,
+    credential: Option<CredentialView<'_>>,
+) -> Error {
+    let secret = credential.map(|c| c.expose_secret()).unwrap_or_default();
+    let redact = |text: &str| {
+        if secret.is_empty() {
+            text.to_owned()
+        } else {
+            text.replace(secret, crate::secret::REDACTED)
+        }
+    };
     match e {
-        Error::Consumer { .. } => e,
-        other => Error::consumer(consumer.name(), action, other.to_string()),
+        Error::Consumer { .. } if secret.is_empty() || !format!("{e:?}").contains(secret) => e,
+        Error::Consumer {
+            consumer,
+            action,
+            reason,
+        } => Error::consumer(redact(&consumer), action, redact(&reason)),
+        other => Error::consumer(consumer.name(), action, redact(&other.to_string())),
     }
 }
 
