@@ -26,10 +26,12 @@ const OUTPUT_CAP: usize = 64 << 10;
 /// credential) and working directory, stdin holding the credential and nothing else (no
 /// trailing newline unless [`newline`](Self::newline)), within a timeout (default 60 s). At
 /// the timeout, or when the rotation's future is dropped, it is killed with every process it
-/// started (it runs in a process group of its own on Unix). Exit status 0 is success; anything
-/// else fails with [`Error::Consumer`] showing the status and the end of stderr, with the
-/// credential redacted from it. Without a [`verify_with`](Self::verify_with) command it cannot
-/// be observed: [`holds`](Consumer::holds) answers `None`, and a resumed rotation runs it again
+/// started (it runs in a process group of its own on Unix, so it cannot prompt on the
+/// terminal either: a program that tries is stopped, and killed at the timeout; give it what
+/// it needs beforehand, as a CI job would). Exit status 0 is success; anything else fails
+/// with [`Error::Consumer`] showing the status and the end of stderr, with the credential
+/// redacted from it. Without a [`verify_with`](Self::verify_with) command it cannot be
+/// observed: [`holds`](Consumer::holds) answers `None`, and a resumed rotation runs it again
 /// (the tools above are idempotent).
 ///
 /// ```
