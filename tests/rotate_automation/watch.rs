@@ -192,3 +192,48 @@ async fn the_rotations_own_revocation_checks_are_not_taken_for_a_forgotten_consu
     assert!(report.succeeded());
     assert!(!w.fake.token_is_live(w.old.token()));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_consumer_that_reverts_during_the_grace_period_stops_the_revocation() {
+    use atlassian_rotation::consumer::FileConsumer;
+
+    let w = world(6).await;
+    let org = w.org_id.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let env = dir.path().join(".env");
+    let old = w.old.token().expose_secret().to_owned();
+    std::fs::write(&env, format!("JIRA_TOKEN={old}\n")).unwrap();
+    let rotator = w
+        .rotator(RetryPolicy::none())
+        .consumer(FileConsumer::dotenv(&env, "JIRA_TOKEN"))
+        .watch_old_token(&org, GRACE);
+    // Configuration management puts its copy of the file back halfway through the grace
+    // period (its next run), with the old token in it.
+    let reverted = env.clone();
+    let puppet = tokio::spawn(async move {
+        tokio::time::sleep(GRACE / 2).await;
+        std::fs::write(&reverted, format!("JIRA_TOKEN={old}\n")).unwrap();
+    });
+
+    let outcome = rotate::rotate(
+        &rotator,
+        &MemoryJournal::new(),
+        RotateOptions::new("w-revert"),
+    )
+    .await;
+    puppet.await.unwrap();
+
+    assert!(
+        w.fake.token_is_live(w.old.token()),
+        "the old token was revoked while the file held it again: {:?}",
+        outcome
+            .as_ref()
+            .map(|r| r.succeeded())
+            .map_err(|e| e.to_string())
+    );
+    let err = outcome.unwrap_err();
+    assert!(
+        matches!(&err.error, Error::Consumer { consumer, action: "verify", .. } if consumer.contains(".env")),
+        "{err}"
+    );
+}

@@ -624,6 +624,9 @@ impl Rotator for AutomationTokenRotator {
         // The new token works: a client on the old one moves now, so that this pass (and a
         // resume after the old token was revoked) reads with a token that still works.
         self.follow_rotation(new);
+        // With a watch, its grace period comes first: what follows observes every place right
+        // before the revocation.
+        let held = self.watch_hold(updated).await?;
         let reader = self.reader(new);
         let redactor = Arc::clone(&reader);
         let read = move |summary: RuleSummaryRef| {
@@ -727,7 +730,7 @@ impl Rotator for AutomationTokenRotator {
             .verify(CredentialView::new(new.expose_secret()), updated)
             .await?;
         // Last: nothing above uses the old token, and the revocation follows.
-        consumer_checks.extend(self.watch_for_use(updated).await?);
+        consumer_checks.extend(self.watch_check(updated, held).await?);
         let verified = Verified::new()
             .check(format!(
                 "the new token authenticates as {}",

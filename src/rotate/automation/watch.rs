@@ -25,11 +25,14 @@ pub(super) struct Watch {
 
 impl AutomationTokenRotator {
     /// Before revoking the old token, hold for `grace` and read its last use from the token
-    /// list of organization `org_id` (`lastActiveAt`, Admin API): if it moved after the update
-    /// step finished, something the rotation does not know (a script, a CI secret, a server's
-    /// config) still uses the old token. Verify then fails with [`Error::StillInUse`], saying
-    /// when it was last used, and nothing is revoked; the rotation stays resumable: the next
-    /// run updates again (it is idempotent), reads the last use anew and watches again.
+    /// list of organization `org_id` (`lastActiveAt`, Admin API). The grace comes first in
+    /// verify, so the rules and consumers are observed after it, right before the revocation
+    /// (a place that went back to the old token meanwhile is seen). If the last use moved
+    /// after the update step finished, something the rotation does not know (a script, a CI
+    /// secret, a server's config) still uses the old token. Verify then fails with
+    /// [`Error::StillInUse`], saying when it was last used, and nothing is revoked; the
+    /// rotation stays resumable: the next run updates again (it is idempotent), reads the last
+    /// use anew and watches again.
     ///
     /// The rotation's own requests never count: with a watch, the update switches the
     /// Automation client to the new token before it reads any rule when that client used the
@@ -120,29 +123,46 @@ impl AutomationTokenRotator {
         })
     }
 
-    /// Right before a revocation (the end of verify): holds for the grace period, then fails
-    /// with [`Error::StillInUse`] when the old token was used after the update finished.
-    pub(super) async fn watch_for_use(&self, updated: &Updated) -> Result<Option<String>> {
-        let Some(watch) = self.watching() else {
-            return Ok(None);
+    /// At the start of verify: holds for the grace period. Everything verify checks (rules,
+    /// consumers) is then observed after the grace, right before the revocation, so that a
+    /// place that went back to the old token meanwhile is seen. Returns the baseline for
+    /// [`watch_check`](Self::watch_check): the journaled last use, or the one read now (a run
+    /// without the watch journaled none: the watch starts now).
+    pub(super) async fn watch_hold(&self, updated: &Updated) -> Result<Held> {
+        let (Some(watch), Some(id)) = (self.watching(), updated.fact_value(OLD_TOKEN_ID)) else {
+            return Ok(Held::Nothing);
         };
-        let Some(id) = updated.fact_value(OLD_TOKEN_ID) else {
-            return Ok(None);
+        let baseline = match updated.fact_value(OLD_TOKEN_LAST_ACTIVE) {
+            Some(seen) => seen.to_owned(),
+            None => match self.last_use(watch, id).await? {
+                Some(seen) => seen,
+                None => return Ok(Held::Revoked),
+            },
         };
+        tokio::time::sleep(watch.grace).await;
+        Ok(Held::Since(baseline))
+    }
+
+    /// Right before a revocation (the end of verify, after [`watch_hold`](Self::watch_hold)):
+    /// fails with [`Error::StillInUse`] when the old token was used after the update finished.
+    pub(super) async fn watch_check(
+        &self,
+        updated: &Updated,
+        held: Held,
+    ) -> Result<Option<String>> {
         let revoked = || {
             Ok(Some(
                 "the old token is revoked already: no use to watch for".to_owned(),
             ))
         };
-        let baseline = match updated.fact_value(OLD_TOKEN_LAST_ACTIVE) {
-            Some(seen) => seen.to_owned(),
-            // Journaled by a run without the watch: the watch starts now.
-            None => match self.last_use(watch, id).await? {
-                Some(seen) => seen,
-                None => return revoked(),
-            },
+        let baseline = match held {
+            Held::Nothing => return Ok(None),
+            Held::Revoked => return revoked(),
+            Held::Since(baseline) => baseline,
         };
-        tokio::time::sleep(watch.grace).await;
+        let (Some(watch), Some(id)) = (self.watching(), updated.fact_value(OLD_TOKEN_ID)) else {
+            return Ok(None);
+        };
         let Some(now) = self.last_use(watch, id).await? else {
             return revoked();
         };
@@ -158,6 +178,16 @@ impl AutomationTokenRotator {
             watch.grace
         )))
     }
+}
+
+/// What [`AutomationTokenRotator::watch_hold`] left for the check at the end of verify.
+pub(super) enum Held {
+    /// No watch applies.
+    Nothing,
+    /// The old token is revoked already: no use to watch for.
+    Revoked,
+    /// Held for the grace period; the old token's last use as of the update (the baseline).
+    Since(String),
 }
 
 /// Whether a last use `now` is later than `baseline`. An unreadable time that differs counts as
