@@ -270,3 +270,81 @@ async fn a_consumer_failing_mid_update_names_itself_and_the_resume_touches_only_
     );
     assert!(!w.fake.admin_key_is_live(&w.old.key));
 }
+
+#[tokio::test]
+async fn a_consumer_added_on_resume_that_cannot_be_observed_gets_the_key_before_the_old_one_is_revoked()
+ {
+    use atlassian_rotation::Error;
+    use atlassian_rotation::testing::{Fault, Route};
+
+    let w = key_world().await;
+    let places = Places::new(&w.old.key);
+    let journal = MemoryJournal::new();
+    let options = || RotateOptions::new("late-consumer");
+    // The first run verifies, then its revoke fails: the journal stands at verified.
+    w.fake.fault(Route::RevokeAdminKey, Fault::status(400));
+    let first = w
+        .key_rotator(ClientOptions::new(), w.new.key.clone())
+        .consumer(places.dotenv());
+    rotate::rotate(&first, &journal, options())
+        .await
+        .unwrap_err();
+    assert!(w.fake.admin_key_is_live(&w.old.key));
+
+    // The operator remembers a CI secret store (write-only: it cannot be observed) and runs
+    // the rotation again with it.
+    let store = places.path("ci-secret");
+    let ci = CommandConsumer::new("sh").args(["-c", r#"cat > "$0""#, &store.display().to_string()]);
+    let second = w
+        .key_rotator(ClientOptions::new(), w.new.key.clone())
+        .consumer(places.dotenv())
+        .consumer(ci);
+    let mut outcome = rotate::rotate(&second, &journal, options()).await;
+    if let Err(e) = &outcome {
+        // Never installed: verify refuses, naming it, and nothing is revoked.
+        assert!(
+            matches!(&e.error, Error::Consumer { consumer, .. } if consumer.starts_with("command sh")),
+            "{e}"
+        );
+        assert!(w.fake.admin_key_is_live(&w.old.key), "revoked too early");
+        outcome = rotate::rotate(&second, &journal, options()).await;
+    }
+    assert!(outcome.unwrap().succeeded());
+    assert!(!w.fake.admin_key_is_live(&w.old.key));
+    assert!(
+        std::fs::read_to_string(&store).ok().as_deref() == Some(w.new.key.expose_secret()),
+        "the old key was revoked while the CI secret store never got the new one"
+    );
+}
+
+#[tokio::test]
+async fn a_consumer_error_echoing_the_key_reaches_neither_the_error_nor_the_journal() {
+    use atlassian_rotation::Error;
+    use atlassian_rotation::consumer::FnConsumer;
+    use atlassian_rotation::rotate::Journal as _;
+
+    let w = key_world().await;
+    // The caller's own consumer, careless with its error message.
+    let careless = FnConsumer::new("config service", |key: String| async move {
+        Err(Error::rotation(
+            "install",
+            format!("config service refused value {key}"),
+        ))
+    });
+    let rotator = w
+        .key_rotator(ClientOptions::new(), w.new.key.clone())
+        .consumer(careless);
+    let journal = MemoryJournal::new();
+    let failed = rotate::rotate(&rotator, &journal, RotateOptions::new("careless"))
+        .await
+        .unwrap_err();
+    let entry = journal.load("careless").await.unwrap().unwrap();
+    let last_error = entry.last_error.unwrap_or_default();
+    let secret = w.new.key.expose_secret();
+    assert!(last_error.contains("config service"), "{last_error}");
+    assert!(!last_error.contains(secret), "the key in the journal");
+    assert!(
+        !format!("{failed} {failed:?}").contains(secret),
+        "the key in the error"
+    );
+}

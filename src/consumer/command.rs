@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 
 /// How much of a command's stderr an error shows (its end), after redaction.
 const STDERR_SHOWN: usize = 1024;
-/// How much of a command's output is read at most; the rest is discarded.
+/// How much of the end of a command's stderr is kept; the rest is read and discarded.
 const OUTPUT_CAP: usize = 64 << 10;
 
 /// A program that receives the credential on **stdin only**: never in its arguments (which
@@ -22,9 +22,13 @@ const OUTPUT_CAP: usize = 64 << 10;
 /// `vault kv put secret/jira token=-`, `gh secret set JIRA_TOKEN`,
 /// `aws secretsmanager put-secret-value --secret-id jira --secret-string file:///dev/stdin`.
 ///
-/// The command runs with the process's environment and working directory, stdin holding the
-/// credential and nothing else (no trailing newline unless [`newline`](Self::newline)), within
-/// a timeout (default 60 s; killed after it). Exit status 0 is success; anything else fails
+/// The command runs with the process's environment (less any variable whose value holds the
+/// credential) and working directory, stdin holding the credential and nothing else (no
+/// trailing newline unless [`newline`](Self::newline)), within a timeout (default 60 s). At
+/// the timeout, or when the rotation's future is dropped, it is killed with every process it
+/// started (it runs in a process group of its own on Unix, so it cannot prompt on the
+/// terminal either: a program that tries is stopped, and killed at the timeout; give it what
+/// it needs beforehand, as a CI job would). Exit status 0 is success; anything else fails
 /// with [`Error::Consumer`] showing the status and the end of stderr, with the credential
 /// redacted from it. Without a [`verify_with`](Self::verify_with) command it cannot be
 /// observed: [`holds`](Consumer::holds) answers `None`, and a resumed rotation runs it again
@@ -102,7 +106,19 @@ impl CommandConsumer {
         args: &[OsString],
         credential: CredentialView<'_>,
     ) -> Result<i32> {
-        let mut child = tokio::process::Command::new(program)
+        let mut command = tokio::process::Command::new(program);
+        // The process running the rotation may hold the credential in its own environment (an
+        // example reads it from `ROTATE_NEW_TOKEN`): such a variable is not passed on.
+        for (key, value) in std::env::vars_os() {
+            if contains(&value, credential.expose_secret()) {
+                command.env_remove(key);
+            }
+        }
+        // A process group of its own, so that giving up on the command (its timeout, or this
+        // future dropped) ends every process it started, not only the first.
+        #[cfg(unix)]
+        command.process_group(0);
+        let mut child = command
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
@@ -110,6 +126,7 @@ impl CommandConsumer {
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| Error::consumer(self.name(), action, format!("cannot start: {e}")))?;
+        let mut group = Group(child.id());
         let mut input = Zeroizing::new(credential.expose_secret().as_bytes().to_vec());
         if self.newline {
             input.push(b'\n');
@@ -124,20 +141,22 @@ impl CommandConsumer {
                 let _ = stdin.shutdown().await;
             }
             drop(stdin);
-            let mut output = Vec::new();
-            if let Some(stderr) = stderr.as_mut() {
-                let _ = stderr
-                    .take(OUTPUT_CAP as u64)
-                    .read_to_end(&mut output)
-                    .await;
-            }
+            let output = match stderr.as_mut() {
+                Some(stderr) => read_tail(stderr, credential.expose_secret()).await,
+                None => Vec::new(),
+            };
             let status = child.wait().await;
             (status, output)
         };
         let (status, output) = match tokio::time::timeout(self.timeout, exchange).await {
-            Ok(done) => done,
+            Ok(done) => {
+                // Exited and reaped: its id (the group's) may be reused from now on.
+                group.0 = None;
+                done
+            }
             Err(_) => {
-                // `kill_on_drop` ends the child when the future above is dropped.
+                // `kill_on_drop` ends the child when the future above is dropped, `group` every
+                // process it started.
                 return Err(Error::consumer(
                     self.name(),
                     action,
@@ -157,6 +176,65 @@ impl CommandConsumer {
                     stderr_tail(&output, credential.expose_secret())
                 ),
             )),
+        }
+    }
+}
+
+/// Reads `stderr` to its end (a command must never block on a full pipe) and keeps its last
+/// [`OUTPUT_CAP`] bytes. When the start was dropped, the first `secret.len()` bytes kept go too:
+/// they could be the end of a credential cut in two, which redaction would not recognise.
+async fn read_tail(stderr: &mut (impl tokio::io::AsyncRead + Unpin), secret: &str) -> Vec<u8> {
+    let mut kept = Vec::new();
+    let mut dropped = false;
+    let mut buffer = [0u8; 8192];
+    loop {
+        match stderr.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => kept.extend_from_slice(&buffer[..n]),
+        }
+        if kept.len() > 2 * OUTPUT_CAP {
+            kept.drain(..kept.len() - OUTPUT_CAP);
+            dropped = true;
+        }
+    }
+    if kept.len() > OUTPUT_CAP {
+        kept.drain(..kept.len() - OUTPUT_CAP);
+        dropped = true;
+    }
+    if dropped {
+        kept.drain(..secret.len().min(kept.len()));
+    }
+    kept
+}
+
+/// Whether the environment value `value` holds `secret`.
+fn contains(value: &std::ffi::OsStr, secret: &str) -> bool {
+    #[cfg(unix)]
+    let value = std::os::unix::ffi::OsStrExt::as_bytes(value);
+    #[cfg(not(unix))]
+    let value = value.to_string_lossy();
+    #[cfg(not(unix))]
+    let value = value.as_bytes();
+    !secret.is_empty()
+        && value
+            .windows(secret.len())
+            .any(|window| window == secret.as_bytes())
+}
+
+/// The process group of a command that has not been reaped yet (its id is the group's): killed
+/// whole when dropped, so that nothing the command started outlives it.
+struct Group(Option<u32>);
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        if let Some(pid) = self
+            .0
+            .and_then(|id| i32::try_from(id).ok())
+            .and_then(rustix::process::Pid::from_raw)
+        {
+            // Gone already is fine.
+            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
         }
     }
 }

@@ -28,7 +28,7 @@ pub(crate) fn read(place: &Place, text: &[u8]) -> Result<Option<String>> {
         }
         Place::Dotenv(key) => {
             let text = utf8(text)?;
-            Ok(dotenv_values(text, key)
+            Ok(dotenv_values(text, check_key(key)?)?
                 .last()
                 .map(|range| text[range.clone()].to_owned()))
         }
@@ -67,7 +67,7 @@ pub(crate) fn write(place: &Place, text: Option<&[u8]>, secret: &str) -> Result<
                 ));
             }
             let text = utf8(text.unwrap_or_default())?;
-            let ranges = dotenv_values(text, key);
+            let ranges = dotenv_values(text, check_key(key)?)?;
             if ranges.is_empty() {
                 let mut out = text.to_owned();
                 if !out.is_empty() && !out.ends_with('\n') {
@@ -132,14 +132,26 @@ fn splice(bytes: &[u8], ranges: &[Range<usize>], with: &[u8]) -> Vec<u8> {
 }
 
 /// The byte ranges of the value of every `KEY=` line (`export KEY=` too), inside the quotes of
-/// a quoted value, up to ` #` (a comment) or the end of the line otherwise.
-fn dotenv_values(text: &str, key: &str) -> Vec<Range<usize>> {
+/// a quoted value, up to ` #` (a comment) or the end of the line otherwise. The lines inside a
+/// quoted value that spans lines (any key's: a PEM block, a JSON blob) belong to that value,
+/// and are never taken for `KEY=` lines of their own. Refuses a value of `key` that opens a
+/// quote it does not close on its line: a credential is one line, and rewriting part of such a
+/// value would break the file.
+fn dotenv_values(text: &str, key: &str) -> Result<Vec<Range<usize>>> {
     let mut ranges = Vec::new();
     let mut start = 0;
+    // While inside a quoted value that goes on over the next lines: its quote.
+    let mut open = None;
     for line in text.split_inclusive('\n') {
         let line_start = start;
         start += line.len();
         let body = line.trim_end_matches(['\n', '\r']);
+        if let Some(quote) = open {
+            if closing_quote(body, quote).is_some() {
+                open = None;
+            }
+            continue;
+        }
         let indent = body.len() - body.trim_start().len();
         let mut rest = &body[indent..];
         if let Some(after) = rest.strip_prefix("export") {
@@ -147,20 +159,35 @@ fn dotenv_values(text: &str, key: &str) -> Vec<Range<usize>> {
                 rest = after.trim_start();
             }
         }
-        let Some(after_key) = rest.strip_prefix(key) else {
+        let Some((name, value)) = rest.split_once('=') else {
             continue;
         };
-        let after_key_trimmed = after_key.trim_start_matches([' ', '\t']);
-        let Some(value) = after_key_trimmed.strip_prefix('=') else {
+        let name = name.trim_end_matches([' ', '\t']);
+        if !is_key(name) {
+            // A comment, or text that is no assignment.
             continue;
-        };
+        }
         let value_trimmed = value.trim_start_matches([' ', '\t']);
         let value_at = line_start + (body.len() - value_trimmed.len());
-        let range = match value_trimmed.chars().next() {
-            Some(quote @ ('"' | '\'')) => match value_trimmed[1..].find(quote) {
-                Some(end) => value_at + 1..value_at + 1 + end,
-                None => value_at..value_at + value_trimmed.len(),
-            },
+        let quoted = match value_trimmed.chars().next() {
+            Some(quote @ ('"' | '\'')) => Some((quote, closing_quote(&value_trimmed[1..], quote))),
+            _ => None,
+        };
+        if let Some((quote, None)) = quoted {
+            if name == key {
+                return Err(Error::invalid_input(
+                    "dotenv file",
+                    format!("the value of `{key}` opens a quote it does not close on its line"),
+                ));
+            }
+            open = Some(quote);
+            continue;
+        }
+        if name != key {
+            continue;
+        }
+        let range = match quoted {
+            Some((_, Some(end))) => value_at + 1..value_at + 1 + end,
             _ => {
                 let end = value_trimmed
                     .find(" #")
@@ -172,7 +199,44 @@ fn dotenv_values(text: &str, key: &str) -> Vec<Range<usize>> {
         };
         ranges.push(range);
     }
-    ranges
+    Ok(ranges)
+}
+
+/// Whether `name` can be a dotenv key: letters, digits, `_`, `.` and `-`.
+fn is_key(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+/// `key`, when it can be a dotenv key: anything else (a newline, `=`, a space) would write a
+/// line of another shape than `KEY=value`.
+fn check_key(key: &str) -> Result<&str> {
+    if is_key(key) {
+        Ok(key)
+    } else {
+        Err(Error::invalid_input(
+            "dotenv key",
+            "must be letters, digits, `_`, `.` or `-`",
+        ))
+    }
+}
+
+/// Where `quote` closes a value that starts right after the opening one: in double quotes a
+/// backslash escapes the next character (`\"` does not close), in single quotes it does not.
+fn closing_quote(value: &str, quote: char) -> Option<usize> {
+    let mut chars = value.char_indices();
+    while let Some((at, c)) = chars.next() {
+        match c {
+            '\\' if quote == '"' => {
+                chars.next();
+            }
+            c if c == quote => return Some(at),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// The byte range of the JSON value at `pointer` in `text`, or `None` when no value is there.
@@ -376,6 +440,42 @@ mod tests {
         );
         assert_eq!(read(&dotenv("Z"), &out).unwrap().as_deref(), Some("q"));
         assert_eq!(read(&dotenv("MISSING"), &out).unwrap(), None);
+    }
+
+    #[test]
+    fn a_double_quoted_dotenv_value_with_an_escaped_quote_is_replaced_whole() {
+        let text = "A=\"x\"\nJIRA_TOKEN=\"ab\\\"cd\" # c\nB='e\\'\n";
+        let out = write(&dotenv("JIRA_TOKEN"), Some(text.as_bytes()), "NEW").unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "A=\"x\"\nJIRA_TOKEN=\"NEW\" # c\nB='e\\'\n"
+        );
+        // In single quotes a backslash is a backslash.
+        assert_eq!(
+            read(&dotenv("B"), text.as_bytes()).unwrap().as_deref(),
+            Some("e\\")
+        );
+    }
+
+    #[test]
+    fn lines_inside_another_keys_multiline_value_are_that_value() {
+        let text = "A=\"multi\nJIRA_TOKEN=inside\"\n# B='x\nJIRA_TOKEN=real\r\n";
+        let out = write(&dotenv("JIRA_TOKEN"), Some(text.as_bytes()), "NEW").unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "A=\"multi\nJIRA_TOKEN=inside\"\n# B='x\nJIRA_TOKEN=NEW\r\n"
+        );
+        // The key's own value spanning lines is not rewritten in part.
+        let own = "JIRA_TOKEN=\"a\nb\"\n";
+        assert!(write(&dotenv("JIRA_TOKEN"), Some(own.as_bytes()), "NEW").is_err());
+    }
+
+    #[test]
+    fn a_dotenv_key_that_is_no_key_is_refused() {
+        for key in ["", "K\nX", "A=B", "A B", "#A"] {
+            assert!(write(&dotenv(key), Some(b"A=1\n"), "v").is_err(), "{key:?}");
+            assert!(read(&dotenv(key), b"A=1\n").is_err(), "{key:?}");
+        }
     }
 
     #[test]

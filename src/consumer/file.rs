@@ -9,14 +9,16 @@ use zeroize::Zeroizing;
 use super::edit::{self, Place};
 use super::{Consumer, CredentialView};
 use crate::error::{Error, Result};
-use crate::rotate::write_atomically;
+use crate::rotate::write_atomically_owned;
 
 /// A credential kept in a file: the whole file, the value of one `KEY=` line of a dotenv file,
 /// or the string at one JSON pointer of a JSON file.
 ///
 /// Every write is atomic (a 0600 temporary file beside the target, fsync, rename, fsync of the
 /// directory): a reader sees the old file or the new one, never half of either. The file ends
-/// up with mode 0600 whatever mode it had. Every byte but the credential's stays as it was
+/// up with mode 0600 whatever mode it had, and keeps its owner and group (a rotation run as
+/// root leaves a service's file its own; a process that may not keep them fails before the
+/// file changes). Every byte but the credential's stays as it was
 /// (comments, order, other keys, number spellings). A symbolic link is followed: the file it
 /// points to is replaced, the link stays. The first install of this consumer keeps the file's
 /// previous bytes in memory (zeroized on drop) for [`restore`](Consumer::restore).
@@ -42,6 +44,9 @@ pub struct FileConsumer {
     place: Place,
     /// The file's bytes before this consumer's first install (`None` inside: no file).
     previous: Mutex<Option<Option<Zeroizing<Vec<u8>>>>>,
+    /// The credential this consumer installed last: restore puts the previous value back only
+    /// over it.
+    installed: Mutex<Option<Zeroizing<String>>>,
 }
 
 impl std::fmt::Debug for FileConsumer {
@@ -59,6 +64,7 @@ impl FileConsumer {
             path: path.into(),
             place,
             previous: Mutex::new(None),
+            installed: Mutex::new(None),
         }
     }
 
@@ -95,9 +101,24 @@ impl FileConsumer {
         Self::new(path, Place::JsonPointer(pointer.into()))
     }
 
-    /// The file written: the path given, or the file a symbolic link there points to.
+    /// The file written: the path given, or the file a symbolic link there points to, also
+    /// when that file does not exist yet (it is created there; the link stays a link).
     fn target(&self) -> PathBuf {
-        std::fs::canonicalize(&self.path).unwrap_or_else(|_| self.path.clone())
+        if let Ok(path) = std::fs::canonicalize(&self.path) {
+            return path;
+        }
+        // As many hops as the kernel follows before it gives up (ELOOP).
+        let mut path = self.path.clone();
+        for _ in 0..40 {
+            let Ok(to) = std::fs::read_link(&path) else {
+                break;
+            };
+            path = match path.parent() {
+                Some(dir) => dir.join(to),
+                None => to,
+            };
+        }
+        path
     }
 
     fn error(&self, action: &'static str, reason: impl std::fmt::Display) -> Error {
@@ -117,10 +138,12 @@ impl FileConsumer {
             Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
             _ => PathBuf::from("."),
         };
-        tokio::task::spawn_blocking(move || write_atomically(&dir, &path, &bytes))
-            .await
-            .map_err(|e| self.error("write", e))?
-            .map_err(|e| self.error("write", e))
+        tokio::task::spawn_blocking(move || {
+            write_atomically_owned(&dir, &path, &bytes, owner(&path))
+        })
+        .await
+        .map_err(|e| self.error("write", e))?
+        .map_err(|e| self.error("write", e))
     }
 }
 
@@ -152,10 +175,12 @@ impl Consumer for FileConsumer {
                 *previous = Some(before.clone());
             }
         }
-        if before.as_deref() == Some(&*after) && private(&path) {
-            return Ok(());
+        if before.as_deref() != Some(&*after) || !private(&path) {
+            self.write(path, after).await?;
         }
-        self.write(path, after).await
+        *self.installed.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(Zeroizing::new(credential.expose_secret().to_owned()));
+        Ok(())
     }
 
     async fn holds(&self, credential: CredentialView<'_>) -> Result<Option<bool>> {
@@ -169,22 +194,80 @@ impl Consumer for FileConsumer {
         ))
     }
 
-    /// Writes back the bytes the file held before this consumer's first install (atomically,
-    /// 0600). A file that did not exist then is left in place (an empty credential would serve
-    /// no one): returns `false`.
+    /// Puts back the value the file held before this consumer's first install (atomically,
+    /// 0600), and only when the file still holds the credential this consumer installed: a
+    /// newer value written since is never replaced by an older one. The file's bytes as they
+    /// were are written back when nothing else changed since the install; otherwise only the
+    /// one value is, every other edit kept. Returns `false`, leaving the file alone, when there
+    /// is nothing to restore (no install in this process, a file that did not exist then: an
+    /// empty credential would serve no one) or the file no longer holds what was installed.
     async fn restore(&self) -> Result<bool> {
         let previous = self
             .previous
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        match previous {
-            Some(Some(bytes)) => {
-                self.write(self.target(), bytes).await?;
-                Ok(true)
-            }
-            _ => Ok(false),
+        let installed = self
+            .installed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let (Some(Some(previous)), Some(installed)) = (previous, installed) else {
+            return Ok(false);
+        };
+        let path = self.target();
+        let Some(current) = self.read(&path).await? else {
+            return Ok(false);
+        };
+        let value = edit::read(&self.place, &current)
+            .map_err(|e| self.error("restore", e))?
+            .map(Zeroizing::new);
+        if value.as_deref().map(String::as_str) != Some(installed.as_str()) {
+            tracing::warn!(
+                consumer = %self.name(),
+                "not restored: the file no longer holds the credential this rotation installed"
+            );
+            return Ok(false);
         }
+        let untouched = edit::write(&self.place, Some(&previous), &installed)
+            .is_ok_and(|written| Zeroizing::new(written).as_slice() == current.as_slice());
+        let restored = if untouched {
+            previous
+        } else {
+            // Edited since: splice the old value into the file as it is now, when it can be.
+            let old = edit::read(&self.place, &previous)
+                .ok()
+                .flatten()
+                .map(Zeroizing::new);
+            match old.and_then(|old| edit::write(&self.place, Some(&current), &old).ok()) {
+                Some(bytes) => Zeroizing::new(bytes),
+                None => {
+                    tracing::warn!(
+                        consumer = %self.name(),
+                        "not restored: the file changed since the install, and its old value \
+                         cannot be put back on its own"
+                    );
+                    return Ok(false);
+                }
+            }
+        };
+        self.write(path, restored).await?;
+        Ok(true)
+    }
+}
+
+/// The owner and group of the file at `path`, which its replacement keeps (`None`: no file,
+/// or not Unix).
+fn owner(path: &Path) -> Option<(u32, u32)> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        std::fs::metadata(path).ok().map(|m| (m.uid(), m.gid()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
     }
 }
 

@@ -54,7 +54,7 @@ use crate::error::Result;
 pub use command::CommandConsumer;
 pub use file::FileConsumer;
 pub use func::FnConsumer;
-pub(crate) use set::Consumers;
+pub(crate) use set::{Consumers, INSTALLED};
 pub use spec::ConsumerSpec;
 
 /// A credential handed to a consumer: its value on request, a fingerprint for logs. `Debug`

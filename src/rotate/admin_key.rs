@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use super::token::TokenSource;
 use super::{Finished, Rotator, Updated, Verified};
 use crate::AdminClient;
-use crate::consumer::{Consumer, Consumers, CredentialView};
+use crate::consumer::{Consumer, Consumers, CredentialView, INSTALLED};
 use crate::error::{Error, Result};
 use crate::secret::AdminApiKey;
 
@@ -130,8 +130,6 @@ const OLD_KEY_ID: &str = "old_key_id";
 const NEW_KEY_ID: &str = "new_key_id";
 /// The fact under which the update step journals the new key's expiry.
 const NEW_KEY_EXPIRES_AT: &str = "new_key_expires_at";
-/// The fact under which the update step journals each consumer that holds the new key.
-const CONSUMER: &str = "consumer";
 
 impl AdminKeyRotator {
     /// How long a new key must stay valid unless told otherwise
@@ -168,7 +166,8 @@ impl AdminKeyRotator {
 
     /// Names the new key in the organization's key list. Without it, the new key is the one
     /// key whose last activity moves while the rotation reads the list with it; when the list
-    /// shows no such key, or several, regenerate refuses and asks for this.
+    /// shows no such key, or several, or one created before the key named as the old one (the
+    /// old key's id or label may name the new key), regenerate refuses and asks for this.
     ///
     /// ```
     /// # use atlassian_rotation::rotate::{AdminKeyRotator, KeyRef};
@@ -314,7 +313,7 @@ impl Rotator for AdminKeyRotator {
             .install(CredentialView::new(new.expose_secret()))
             .await?;
         for name in names {
-            updated = updated.fact(CONSUMER, name.clone()).target(name);
+            updated = updated.fact(INSTALLED, name.clone()).target(name);
         }
         updated.found = updated.targets.len();
         updated.rewritten = updated.targets.len();
@@ -323,7 +322,7 @@ impl Rotator for AdminKeyRotator {
 
     /// Proves the new key works for the organization, that every registered client uses it
     /// and works, and that every consumer holds it.
-    async fn verify(&self, new: &AdminApiKey, _updated: &Updated) -> Result<Verified> {
+    async fn verify(&self, new: &AdminApiKey, updated: &Updated) -> Result<Verified> {
         // A process resuming the rotation holds clients still on the old key.
         self.switch_clients(new, false)?;
         let not_working = |what: String, e: Error| match e {
@@ -355,7 +354,7 @@ impl Rotator for AdminKeyRotator {
         }
         let consumer_checks = self
             .consumers
-            .verify(CredentialView::new(new.expose_secret()))
+            .verify(CredentialView::new(new.expose_secret()), updated)
             .await?;
         Ok(consumer_checks
             .into_iter()

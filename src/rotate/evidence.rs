@@ -27,8 +27,8 @@ pub(crate) enum Listed {
 
 /// Polls briefly for evidence that the old credential is revoked, after this rotation sent the
 /// revoke (`revoked_now`: it answered 2xx; otherwise it found the credential already gone).
-/// Each round reads the list (`listed`) and authenticates with the old credential (`old`: its
-/// error, `None` when it still works):
+/// Each round reads the list (`listed`) and, unless the list shows it live, authenticates with
+/// the old credential (`old`: its error, `None` when it still works):
 ///
 /// - the old credential still authenticating means not revoked, whatever the list says; a list
 ///   showing it live means not revoked, whatever the check says;
@@ -55,6 +55,14 @@ where
     // Revocation can take a moment to reach every node.
     for attempt in 0..5u32 {
         let listed = listed().await;
+        if matches!(listed, Listed::Live) {
+            // Not revoked, whatever the check would say: the old credential is not used for
+            // nothing (a use moves its last activity, which the watch for forgotten consumers
+            // reads on the next run).
+            last = format!("it is still in {list}, not revoked");
+            tokio::time::sleep(Duration::from_millis(200u64 << attempt)).await;
+            continue;
+        }
         let old_said = old().await;
         let got_401 = old_said.as_ref().is_some_and(|e| e.status() == Some(401));
         let evidence = match (&old_said, &listed) {

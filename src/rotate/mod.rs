@@ -66,7 +66,7 @@ pub use async_trait::async_trait;
 pub use automation::{AutomationTokenRotator, DEFAULT_CONCURRENCY, Plan, PlannedRule, Rollback};
 pub use bulk::{Phase, Progress, ProgressFn};
 pub use driver::rotate;
-pub(crate) use journal::write_atomically;
+pub(crate) use journal::write_atomically_owned;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use journal::{DEFAULT_STATEMENT_TIMEOUT, PostgresJournal};

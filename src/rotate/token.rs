@@ -179,7 +179,7 @@ impl Revocation {
     /// What the account's token list, read now, says about token `id`: gone only from a list
     /// that holds other tokens (the new token belongs to the same account and must be in it,
     /// so an empty list proves nothing).
-    async fn listed(&self, id: &str) -> Listed {
+    pub(crate) async fn listed(&self, id: &str) -> Listed {
         match self.tokens().await {
             Ok(tokens) if tokens.iter().any(|t| t.id == id) => Listed::Live,
             Ok(tokens) if tokens.is_empty() => {

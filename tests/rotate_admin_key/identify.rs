@@ -159,3 +159,66 @@ async fn an_expired_old_key_is_replaced_the_new_key_reading_the_list() {
         Some(w.old.id.as_str())
     );
 }
+
+#[tokio::test]
+async fn the_new_keys_id_given_as_the_old_one_while_another_key_is_busy_never_gets_it_revoked() {
+    use atlassian_rotation::admin::AdminKeyQuery;
+    use atlassian_rotation::testing::{Fault, Gate};
+
+    let w = key_world().await;
+    // Another team's automation uses the org's own (older) key all the time: here, exactly
+    // while the rotation uses the new key to tell which listed key it is.
+    let busy = w.client(&w.org.admin_key, ClientOptions::new());
+    let gates = [Gate::new(), Gate::new()];
+    for gate in &gates {
+        w.fake.fault(Route::AdminOrg, Fault::wait_for(gate));
+    }
+    // The id of the new key, copied from the wrong line, is given as the old key's.
+    let rotator = w.rotator_naming(
+        ClientOptions::new(),
+        KeyRef::Id(w.new.id.clone()),
+        w.new.key.clone(),
+    );
+    let mut run = tokio::spawn(async move {
+        rotate::rotate(
+            &rotator,
+            &MemoryJournal::new(),
+            RotateOptions::new("wrong-line"),
+        )
+        .await
+    });
+    let mut outcome = None;
+    for gate in &gates {
+        tokio::select! {
+            () = gate.until_waiting(1) => {
+                busy.admin_api_key_count(&w.org.id, AdminKeyQuery::new()).await.unwrap();
+                gate.open();
+            }
+            done = &mut run => {
+                outcome = Some(done.unwrap());
+                break;
+            }
+        }
+    }
+    let outcome = match outcome {
+        Some(outcome) => outcome,
+        None => run.await.unwrap(),
+    };
+
+    assert!(
+        w.fake.admin_key_is_live(&w.new.key),
+        "the new key was revoked: {:?}",
+        outcome
+            .as_ref()
+            .map(|r| r.succeeded())
+            .map_err(|e| e.to_string())
+    );
+    match outcome.map_err(|e| e.error) {
+        Err(Error::ReplacementRefused {
+            problem: ReplacementProblem::NotListed { reason },
+            ..
+        }) => assert!(reason.contains("AdminKeyRotator::new_key"), "{reason}"),
+        other => panic!("{:?}", other.map(|r| r.succeeded())),
+    }
+    assert_eq!(w.fake.request_count(Route::RevokeAdminKey), 0);
+}

@@ -131,3 +131,109 @@ async fn a_watch_on_the_wrong_org_fails_before_any_rule_is_written() {
         );
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_old_token_revoked_by_hand_after_the_watch_stopped_it_does_not_block_the_rotation() {
+    let w = world(10).await;
+    let running = Arc::new(AtomicBool::new(true));
+    let org = w.org_id.clone();
+    let rotator = w
+        .rotator(RetryPolicy::none())
+        .consumer(forgotten_script(&w, Arc::clone(&running)))
+        .watch_old_token(&org, GRACE);
+    let journal = MemoryJournal::new();
+    let options = || RotateOptions::new("w-hand");
+    let err = rotate::rotate(&rotator, &journal, options())
+        .await
+        .unwrap_err();
+    assert!(matches!(err.error, Error::StillInUse { .. }), "{err}");
+
+    // The operator moves the script to the new token and, runbook in hand, revokes the old
+    // token in the UI; then runs the rotation again to finish it.
+    running.store(false, Ordering::SeqCst);
+    assert!(w.fake.revoke_api_token(&w.old_id));
+    let mut last = None;
+    for _ in 0..2 {
+        match rotate::rotate(&rotator, &journal, options()).await {
+            Ok(report) => {
+                last = Some(Ok(report));
+                break;
+            }
+            Err(e) => last = Some(Err(e.to_string())),
+        }
+    }
+    let report = last.unwrap().unwrap();
+    assert!(report.succeeded());
+    let retired = &report.finished.unwrap().retired;
+    assert!(retired[0].contains("already revoked"), "{retired:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_rotations_own_revocation_checks_are_not_taken_for_a_forgotten_consumer() {
+    let w = world(6).await;
+    let org = w.org_id.clone();
+    let rotator = w.rotator(RetryPolicy::none()).watch_old_token(&org, GRACE);
+    let journal = MemoryJournal::new();
+    let options = || RotateOptions::new("w-own-checks");
+    // The revoke is answered 204 but not applied yet (it takes a while to reach every node):
+    // finish cannot prove it and asks for another run.
+    w.fake
+        .fault(Route::RevokeUserToken, Fault::status(204).body(""));
+    let err = rotate::rotate(&rotator, &journal, options())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not proven"), "{err}");
+    assert!(w.fake.token_is_live(w.old.token()));
+
+    // Nothing but the rotation itself touched the old token: the next run revokes it.
+    let report = rotate::rotate(&rotator, &journal, options())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(report.succeeded());
+    assert!(!w.fake.token_is_live(w.old.token()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_consumer_that_reverts_during_the_grace_period_stops_the_revocation() {
+    use atlassian_rotation::consumer::FileConsumer;
+
+    let w = world(6).await;
+    let org = w.org_id.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let env = dir.path().join(".env");
+    let old = w.old.token().expose_secret().to_owned();
+    std::fs::write(&env, format!("JIRA_TOKEN={old}\n")).unwrap();
+    let rotator = w
+        .rotator(RetryPolicy::none())
+        .consumer(FileConsumer::dotenv(&env, "JIRA_TOKEN"))
+        .watch_old_token(&org, GRACE);
+    // Configuration management puts its copy of the file back halfway through the grace
+    // period (its next run), with the old token in it.
+    let reverted = env.clone();
+    let puppet = tokio::spawn(async move {
+        tokio::time::sleep(GRACE / 2).await;
+        std::fs::write(&reverted, format!("JIRA_TOKEN={old}\n")).unwrap();
+    });
+
+    let outcome = rotate::rotate(
+        &rotator,
+        &MemoryJournal::new(),
+        RotateOptions::new("w-revert"),
+    )
+    .await;
+    puppet.await.unwrap();
+
+    assert!(
+        w.fake.token_is_live(w.old.token()),
+        "the old token was revoked while the file held it again: {:?}",
+        outcome
+            .as_ref()
+            .map(|r| r.succeeded())
+            .map_err(|e| e.to_string())
+    );
+    let err = outcome.unwrap_err();
+    assert!(
+        matches!(&err.error, Error::Consumer { consumer, action: "verify", .. } if consumer.contains(".env")),
+        "{err}"
+    );
+}

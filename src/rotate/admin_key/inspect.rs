@@ -76,6 +76,26 @@ fn the_one<'a>(
     }
 }
 
+/// A new key told by activity must be newer than the key named as the old one. The replacement
+/// was minted for this rotation, so an old key created after it is most likely the new key
+/// itself (an id or label copied from the wrong line), and the key that moved is another one
+/// busy just then: revoking the "old" key would revoke the new one.
+fn told_apart(step: &'static str, old: &AdminApiKeyInfo, new: &AdminApiKeyInfo) -> Result<()> {
+    let created = |k: &AdminApiKeyInfo| k.created_at.as_ref().and_then(|at| at.parse());
+    match (created(old), created(new)) {
+        (Some(old_at), Some(new_at)) if old_at > new_at => Err(not_listed(
+            step,
+            format!(
+                "the key named as the old one ({}) was created after the key found active \
+                 while the new key was used ({}): it is most likely the new key itself; check \
+                 the old key's id or label, and name the new key with AdminKeyRotator::new_key",
+                old.id, new.id
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Last activity per key id.
 fn activity(keys: &[AdminApiKeyInfo]) -> Vec<(&str, Option<&str>)> {
     keys.iter()
@@ -112,6 +132,9 @@ impl AdminKeyRotator {
             }
         };
         let old_entry = the_one(step, &keys, &self.old_key, "old", Some(&new_entry.id))?.clone();
+        if self.new_key.is_none() {
+            told_apart(step, &old_entry, &new_entry)?;
+        }
         self.check_replacement(step, &old_entry, &new_entry)?;
         Ok(Listed {
             old: old_entry,

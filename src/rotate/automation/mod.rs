@@ -17,7 +17,7 @@ use super::{Finished, Rotator, Updated, Verified};
 use crate::AdminClient;
 use crate::automation::rewrite::check_replacement;
 use crate::automation::{AutomationClient, Finding, FindingStatus, Scanner};
-use crate::consumer::{Consumer, Consumers, CredentialView};
+use crate::consumer::{Consumer, Consumers, CredentialView, INSTALLED};
 use crate::error::{Error, Result};
 use crate::jira::JiraClient;
 use crate::secret::{ApiCredentials, ApiToken, basic_header, basic_parts};
@@ -565,7 +565,7 @@ impl Rotator for AutomationTokenRotator {
         {
             Ok(names) => {
                 for name in names {
-                    updated = updated.fact(CONSUMER, name);
+                    updated = updated.fact(INSTALLED, name);
                 }
                 None
             }
@@ -630,6 +630,9 @@ impl Rotator for AutomationTokenRotator {
         // The new token works: a client on the old one moves now, so that this pass (and a
         // resume after the old token was revoked) reads with a token that still works.
         self.follow_rotation(new);
+        // With a watch, its grace period comes first: what follows observes every place right
+        // before the revocation.
+        let held = self.watch_hold(updated).await?;
         let reader = self.reader(new);
         let redactor = Arc::clone(&reader);
         let read = move |summary: RuleSummaryRef| {
@@ -730,10 +733,10 @@ impl Rotator for AutomationTokenRotator {
         }
         let mut consumer_checks = self
             .consumers
-            .verify(CredentialView::new(new.expose_secret()))
+            .verify(CredentialView::new(new.expose_secret()), updated)
             .await?;
         // Last: nothing above uses the old token, and the revocation follows.
-        consumer_checks.extend(self.watch_for_use(updated).await?);
+        consumer_checks.extend(self.watch_check(updated, held).await?);
         let verified = Verified::new()
             .check(format!(
                 "the new token authenticates as {}",
@@ -790,9 +793,6 @@ impl Rotator for AutomationTokenRotator {
         revocation.revoke(&id, &old, &new).await
     }
 }
-
-/// The fact under which the update step journals each consumer that holds the new token.
-const CONSUMER: &str = "consumer";
 
 /// The fact under which the update step journals the id of the token to revoke.
 const OLD_TOKEN_ID: &str = "old_token_id";

@@ -7,6 +7,7 @@ use super::{AutomationTokenRotator, OLD_TOKEN_ID};
 use crate::admin::Timestamp;
 use crate::error::{Error, Result};
 use crate::rotate::Updated;
+use crate::rotate::evidence::Listed;
 use crate::secret::ApiToken;
 
 /// The fact under which the update step journals the old token's last use, read from the
@@ -24,18 +25,23 @@ pub(super) struct Watch {
 
 impl AutomationTokenRotator {
     /// Before revoking the old token, hold for `grace` and read its last use from the token
-    /// list of organization `org_id` (`lastActiveAt`, Admin API): if it moved after the update
-    /// step finished, something the rotation does not know (a script, a CI secret, a server's
-    /// config) still uses the old token. Verify then fails with [`Error::StillInUse`], saying
-    /// when it was last used, and nothing is revoked; the rotation stays resumable: the next
-    /// run updates again (it is idempotent), reads the last use anew and watches again.
+    /// list of organization `org_id` (`lastActiveAt`, Admin API). The grace comes first in
+    /// verify, so the rules and consumers are observed after it, right before the revocation
+    /// (a place that went back to the old token meanwhile is seen). If the last use moved
+    /// after the update step finished, something the rotation does not know (a script, a CI
+    /// secret, a server's config) still uses the old token. Verify then fails with
+    /// [`Error::StillInUse`], saying when it was last used, and nothing is revoked; the
+    /// rotation stays resumable: the next run updates again (it is idempotent), reads the last
+    /// use anew and watches again.
     ///
     /// The rotation's own requests never count: with a watch, the update switches the
     /// Automation client to the new token before it reads any rule when that client used the
     /// old one, and verify and the watch use only the new token and the Admin API key. Takes
     /// effect with [`revoke_with`](Self::revoke_with) (nothing is watched when nothing is
     /// revoked); the Admin client given there must be able to list the org's tokens. Pick a
-    /// grace longer than the interval of the slowest job you expect to use the token.
+    /// grace longer than the interval of the slowest job you expect to use the token. An old
+    /// token revoked meanwhile (by hand, gone from the org's and the account's lists) leaves
+    /// nothing to watch: the rotation goes on to finish, which confirms the revocation.
     ///
     /// ```
     /// # use std::time::Duration;
@@ -65,15 +71,19 @@ impl AutomationTokenRotator {
         self.revocation.as_ref().and(self.watch.as_ref())
     }
 
-    /// The old token's last use as the org's token list has it now, as journaled.
-    async fn last_use(&self, watch: &Watch, id: &str) -> Result<String> {
+    /// The old token's last use as the org's token list has it now, as journaled; `None` when
+    /// it is revoked already (gone from the org's list and from its account's), so that no use
+    /// is left to watch for.
+    async fn last_use(&self, watch: &Watch, id: &str) -> Result<Option<String>> {
         let revocation = self
             .revocation
             .as_ref()
             .expect("watching implies a revocation");
         match revocation.last_active(&watch.org_id, id).await? {
-            Some(Some(at)) => Ok(at.as_str().to_owned()),
-            Some(None) => Ok(NEVER.to_owned()),
+            Some(Some(at)) => Ok(Some(at.as_str().to_owned())),
+            Some(None) => Ok(Some(NEVER.to_owned())),
+            // Revoked meanwhile (by hand, or by a run whose answer was lost): finish finds out.
+            None if matches!(revocation.listed(id).await, Listed::Gone) => Ok(None),
             None => Err(Error::rotation(
                 "watch",
                 format!(
@@ -107,26 +117,55 @@ impl AutomationTokenRotator {
         let Some(id) = updated.fact_value(OLD_TOKEN_ID).map(str::to_owned) else {
             return Ok(updated);
         };
-        let seen = self.last_use(watch, &id).await?;
-        Ok(updated.fact(OLD_TOKEN_LAST_ACTIVE, seen))
+        Ok(match self.last_use(watch, &id).await? {
+            Some(seen) => updated.fact(OLD_TOKEN_LAST_ACTIVE, seen),
+            None => updated,
+        })
     }
 
-    /// Right before a revocation (the end of verify): holds for the grace period, then fails
-    /// with [`Error::StillInUse`] when the old token was used after the update finished.
-    pub(super) async fn watch_for_use(&self, updated: &Updated) -> Result<Option<String>> {
-        let Some(watch) = self.watching() else {
-            return Ok(None);
-        };
-        let Some(id) = updated.fact_value(OLD_TOKEN_ID) else {
-            return Ok(None);
+    /// At the start of verify: holds for the grace period. Everything verify checks (rules,
+    /// consumers) is then observed after the grace, right before the revocation, so that a
+    /// place that went back to the old token meanwhile is seen. Returns the baseline for
+    /// [`watch_check`](Self::watch_check): the journaled last use, or the one read now (a run
+    /// without the watch journaled none: the watch starts now).
+    pub(super) async fn watch_hold(&self, updated: &Updated) -> Result<Held> {
+        let (Some(watch), Some(id)) = (self.watching(), updated.fact_value(OLD_TOKEN_ID)) else {
+            return Ok(Held::Nothing);
         };
         let baseline = match updated.fact_value(OLD_TOKEN_LAST_ACTIVE) {
             Some(seen) => seen.to_owned(),
-            // Journaled by a run without the watch: the watch starts now.
-            None => self.last_use(watch, id).await?,
+            None => match self.last_use(watch, id).await? {
+                Some(seen) => seen,
+                None => return Ok(Held::Revoked),
+            },
         };
         tokio::time::sleep(watch.grace).await;
-        let now = self.last_use(watch, id).await?;
+        Ok(Held::Since(baseline))
+    }
+
+    /// Right before a revocation (the end of verify, after [`watch_hold`](Self::watch_hold)):
+    /// fails with [`Error::StillInUse`] when the old token was used after the update finished.
+    pub(super) async fn watch_check(
+        &self,
+        updated: &Updated,
+        held: Held,
+    ) -> Result<Option<String>> {
+        let revoked = || {
+            Ok(Some(
+                "the old token is revoked already: no use to watch for".to_owned(),
+            ))
+        };
+        let baseline = match held {
+            Held::Nothing => return Ok(None),
+            Held::Revoked => return revoked(),
+            Held::Since(baseline) => baseline,
+        };
+        let (Some(watch), Some(id)) = (self.watching(), updated.fact_value(OLD_TOKEN_ID)) else {
+            return Ok(None);
+        };
+        let Some(now) = self.last_use(watch, id).await? else {
+            return revoked();
+        };
         if moved(&baseline, &now) {
             return Err(Error::StillInUse {
                 credential: format!("token {id}"),
@@ -139,6 +178,16 @@ impl AutomationTokenRotator {
             watch.grace
         )))
     }
+}
+
+/// What [`AutomationTokenRotator::watch_hold`] left for the check at the end of verify.
+pub(super) enum Held {
+    /// No watch applies.
+    Nothing,
+    /// The old token is revoked already: no use to watch for.
+    Revoked,
+    /// Held for the grace period; the old token's last use as of the update (the baseline).
+    Since(String),
 }
 
 /// Whether a last use `now` is later than `baseline`. An unreadable time that differs counts as

@@ -392,7 +392,36 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
 /// Replaces `path` (in `dir`) with `bytes` atomically: temporary file, fsync, rename, fsync of
 /// the directory.
 pub(crate) fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_atomically_owned(dir, path, bytes, None)
+}
+
+/// [`write_atomically`], the new file given the owner and group `owner` (uid, gid) before it
+/// replaces `path`, when they are not the process's: a file a service reads as its own user
+/// stays its own. A process that may not give them fails, and `path` stays as it was.
+pub(crate) fn write_atomically_owned(
+    dir: &Path,
+    path: &Path,
+    bytes: &[u8],
+    owner: Option<(u32, u32)>,
+) -> std::io::Result<()> {
     let tmp = write_temp(dir, path, bytes)?;
+    #[cfg(unix)]
+    if let Some((uid, gid)) = owner {
+        use std::os::unix::fs::MetadataExt as _;
+        let given = std::fs::metadata(&tmp).and_then(|m| {
+            if (m.uid(), m.gid()) == (uid, gid) {
+                Ok(())
+            } else {
+                std::os::unix::fs::chown(&tmp, Some(uid), Some(gid))
+            }
+        });
+        if let Err(e) = given {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = owner;
     if let Err(e) = std::fs::rename(&tmp, path) {
         let _ = std::fs::remove_file(&tmp);
         return Err(e);

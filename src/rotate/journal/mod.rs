@@ -18,7 +18,7 @@ pub(crate) use entry::lease_end;
 pub use entry::{JournalCredential, JournalEntry, Lease, MAX_LEASE_TTL, Step};
 pub(crate) use entry::{now_rfc3339, rfc3339};
 pub use file::FileJournal;
-pub(crate) use file::{create_private_dir, write_atomically};
+pub(crate) use file::{create_private_dir, write_atomically, write_atomically_owned};
 pub use memory::MemoryJournal;
 #[cfg(feature = "postgres")]
 pub use postgres::{DEFAULT_STATEMENT_TIMEOUT, PostgresJournal};
