@@ -45,7 +45,7 @@ use crate::rotate::{DEFAULT_CONCURRENCY, Phase, Progress, ProgressFn};
 /// [`ExpiryRadar`](super::ExpiryRadar) to resolve who a credential belongs to). An inventory
 /// that only needs to know where credentials sit may ask the API to redact them
 /// ([`redact_sensitive_fields`](Self::redact_sensitive_fields)); redacted values are then
-/// reported as [`FindingStatus::CannotTell`].
+/// reported as [`FindingStatus::CannotTell`](crate::automation::FindingStatus::CannotTell).
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -159,7 +159,7 @@ impl UsageScan {
 
     /// Asks the API to redact secure values (`?redactSensitiveFields=true`), for an inventory
     /// that must not hold credentials even in memory; they are then reported as
-    /// [`FindingStatus::CannotTell`]. Refused (the stream's only item is
+    /// [`FindingStatus::CannotTell`](crate::automation::FindingStatus::CannotTell). Refused (the stream's only item is
     /// [`Error::InvalidInput`]) with a token scanner: a redacted value cannot be compared with
     /// the token. Default: off.
     ///
