@@ -22,6 +22,18 @@ fn rule_api_auth(w: &World) -> Vec<String> {
         .collect()
 }
 
+/// Every request to the rule API since the log was cleared authenticated as `credentials`.
+fn assert_rule_api_sent_only(w: &World, credentials: &ApiCredentials) {
+    let expected = credentials.basic_header().unwrap();
+    let sent = rule_api_auth(w);
+    assert!(
+        sent.iter()
+            .all(|a| a.as_str() == expected.to_str().unwrap()),
+        "{} requests",
+        sent.len()
+    );
+}
+
 fn own_client(w: &World, email: &str) -> AutomationClient {
     AutomationClient::builder(ApiCredentials::new(email, w.old.token().clone()))
         .base_url(w.fake.automation_base(CLOUD))
@@ -131,12 +143,7 @@ async fn a_rerun_of_a_finished_rotation_leaves_the_callers_client_working() {
         .unwrap();
     w.fake.clear_requests();
     listed(&other).await.unwrap();
-    let caller = w.caller.basic_header().unwrap();
-    assert!(
-        rule_api_auth(&w)
-            .iter()
-            .all(|a| a.as_str() == caller.to_str().unwrap())
-    );
+    assert_rule_api_sent_only(&w, &w.caller);
 }
 
 #[tokio::test]
@@ -153,12 +160,7 @@ async fn a_client_on_another_credential_is_left_alone() {
     assert!(report.succeeded());
     w.fake.clear_requests();
     assert_eq!(listed(&client).await.unwrap(), 8);
-    let caller = w.caller.basic_header().unwrap();
-    assert!(
-        rule_api_auth(&w)
-            .iter()
-            .all(|a| a.as_str() == caller.to_str().unwrap())
-    );
+    assert_rule_api_sent_only(&w, &w.caller);
 }
 
 #[tokio::test]

@@ -34,15 +34,18 @@ fn forgotten_script(w: &World, running: Arc<AtomicBool>) -> FnConsumer {
     })
 }
 
+/// A revoking rotator with the watch on, and the forgotten script running while `running` is set.
+fn watched_with_forgotten_script(w: &World, running: &Arc<AtomicBool>) -> AutomationTokenRotator {
+    w.rotator(RetryPolicy::none())
+        .consumer(forgotten_script(w, Arc::clone(running)))
+        .watch_old_token(&w.org_id, GRACE)
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_use_after_the_update_stops_the_revocation_and_a_resume_after_the_fix_revokes() {
     let w = world(10).await;
     let running = Arc::new(AtomicBool::new(true));
-    let org = w.org_id.clone();
-    let rotator = w
-        .rotator(RetryPolicy::none())
-        .consumer(forgotten_script(&w, Arc::clone(&running)))
-        .watch_old_token(&org, GRACE);
+    let rotator = watched_with_forgotten_script(&w, &running);
     let journal = MemoryJournal::new();
     let err = rotate::rotate(&rotator, &journal, RotateOptions::new("w-1"))
         .await
@@ -136,11 +139,7 @@ async fn a_watch_on_the_wrong_org_fails_before_any_rule_is_written() {
 async fn an_old_token_revoked_by_hand_after_the_watch_stopped_it_does_not_block_the_rotation() {
     let w = world(10).await;
     let running = Arc::new(AtomicBool::new(true));
-    let org = w.org_id.clone();
-    let rotator = w
-        .rotator(RetryPolicy::none())
-        .consumer(forgotten_script(&w, Arc::clone(&running)))
-        .watch_old_token(&org, GRACE);
+    let rotator = watched_with_forgotten_script(&w, &running);
     let journal = MemoryJournal::new();
     let options = || RotateOptions::new("w-hand");
     let err = rotate::rotate(&rotator, &journal, options())
