@@ -1,5 +1,6 @@
 //! Discovery as library calls: **who uses this token** ([`UsageScan`]) and **what expires, and
-//! where it is used** ([`ExpiryRadar`]).
+//! where it is used** ([`ExpiryRadar`]: user API tokens, Admin API keys and service-account
+//! tokens).
 //!
 //! Both read every Automation rule through the bulk engine the rotation itself uses (bounded,
 //! adaptive concurrency, the next page of summaries read ahead, rate-limit back-off), and both
@@ -30,6 +31,7 @@
 
 mod credential;
 mod identity;
+mod kinds;
 mod radar;
 mod report;
 mod scan;
@@ -39,8 +41,8 @@ pub use crate::rotate::{Phase, Progress};
 pub use identity::ResolveIdentities;
 pub use radar::ExpiryRadar;
 pub use report::{
-    Attribution, CredentialKind, ExpiringCredential, IdentityCounts, Owner, RadarReport, RuleUse,
-    Unresolved, UnresolvedUse,
+    Attribution, Coverage, CredentialKind, ExpiringCredential, IdentityCounts, Owner, RadarReport,
+    RuleUse, Unresolved, UnresolvedUse, WhereUsed,
 };
 pub use scan::{Findings, UsageScan};
 pub use summary::{ScanSummary, UnreadRule};

@@ -6,19 +6,19 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::time::Duration;
 
-use futures::TryStreamExt as _;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use zeroize::Zeroizing;
 
 use super::identity::{Resolution, ResolveIdentities};
+use super::kinds::Listing;
 use super::report::{
-    Attribution, CredentialKind, ExpiringCredential, IdentityCounts, Owner, RadarReport, RuleUse,
-    Unresolved, UnresolvedUse,
+    Attribution, CredentialKind, IdentityCounts, Owner, RadarReport, RuleUse, Unresolved,
+    UnresolvedUse, WhereUsed,
 };
 use super::scan::{Found, UsageScan};
 use crate::AdminClient;
-use crate::admin::{OrgApiToken, OrgTokenQuery};
+use crate::admin::{AdminKeyQuery, OrgTokenQuery};
 use crate::automation::{AutomationClient, FindingStatus, Scanner};
 use crate::error::Result;
 use crate::rotate::{DEFAULT_CONCURRENCY, Progress, ProgressFn};
@@ -29,11 +29,24 @@ const DEFAULT_WINDOW: Duration = Duration::from_secs(30 * 86_400);
 
 /// Which of the org's credentials expire soon, and which Automation rules use them.
 ///
-/// [`run`](Self::run) lists the org's user API tokens
-/// ([`AdminClient::org_api_tokens`], with an optional [`OrgTokenQuery`] such as a status
-/// filter) that have expired or expire within the [window](Self::within), then, when any
-/// does, scans every rule once in inventory mode (through [`UsageScan`], the rotation's bulk
-/// engine) and attributes each credential found to an account:
+/// [`run`](Self::run) lists the org's credentials of every [kind](Self::kinds) that have
+/// expired or expire within the [window](Self::within):
+///
+/// - user API tokens ([`AdminClient::org_api_tokens`], with an optional [`OrgTokenQuery`]
+///   such as a status filter);
+/// - Admin API keys ([`AdminClient::admin_api_keys`], with an optional [`AdminKeyQuery`]),
+///   revoked keys left out;
+/// - service-account tokens ([`AdminClient::service_accounts`], then
+///   [`AdminClient::service_account_tokens`] of each account).
+///
+/// A kind whose listing fails (a 403 because the Admin API key lacks
+/// `read:service-accounts-tokens:admin`, say) does not fail the run: the report's
+/// [`coverage`](RadarReport::coverage) names it [not covered](super::Coverage::NotCovered),
+/// with why, and the report is then not [complete](RadarReport::is_complete).
+///
+/// When a user or service-account token is in the window, the radar scans every rule once in
+/// inventory mode (through [`UsageScan`], the rotation's bulk engine) and attributes each
+/// credential found to an account:
 ///
 /// - a `Basic` value names its account's email, and so does a URL's `user:secret@`;
 /// - the same secret found elsewhere (a `Bearer` header holding a token that a `Basic` value
@@ -42,8 +55,10 @@ const DEFAULT_WINDOW: Duration = Duration::from_secs(30 * 86_400);
 ///   presented once to Jira's `/myself` as a Bearer token (see [`ResolveIdentities`] for why
 ///   only that way), and takes the account that answers.
 ///
-/// Each expiring credential then lists the uses attributed to its owner (by account id or
-/// email), in every form. What could not be attributed (unreadable values, credentials whose
+/// Each expiring user or service-account token then lists the uses attributed to its owner
+/// (the user, or the service account: by account id or email), in every form. Admin API keys
+/// authenticate no rule: their uses are [not tracked](WhereUsed::NotTracked), which the
+/// report says rather than showing an empty list that would read as "unused". What could not be attributed (unreadable values, credentials whose
 /// account is unknown) is reported in [`RadarReport::unresolved`], never dropped. The rules
 /// are read unredacted: the values are needed to tell whose they are; none leaves the call
 /// (reports name credentials by fingerprint).
@@ -78,6 +93,8 @@ pub struct ExpiryRadar {
     org_id: String,
     automation: AutomationClient,
     query: OrgTokenQuery,
+    key_query: AdminKeyQuery,
+    kinds: Vec<CredentialKind>,
     window: Duration,
     as_of: Option<OffsetDateTime>,
     identities: Option<ResolveIdentities>,
@@ -91,6 +108,8 @@ impl fmt::Debug for ExpiryRadar {
             .field("org_id", &self.org_id)
             .field("automation", &self.automation.base_url().as_str())
             .field("query", &self.query)
+            .field("key_query", &self.key_query)
+            .field("kinds", &self.kinds)
             .field("window", &self.window)
             .field("identities", &self.identities)
             .field("concurrency", &self.concurrency)
@@ -99,8 +118,9 @@ impl fmt::Debug for ExpiryRadar {
 }
 
 impl ExpiryRadar {
-    /// A radar over the org `org_id` (its tokens listed with `admin`) and the rules
-    /// `automation` can see. Default window: 30 days; no identity resolution.
+    /// A radar over the org `org_id` (its credentials listed with `admin`) and the rules
+    /// `automation` can see. Default: every kind of credential, a window of 30 days, no
+    /// identity resolution.
     ///
     /// ```
     /// use atlassian_rotation::AdminClient;
@@ -125,6 +145,8 @@ impl ExpiryRadar {
             org_id: org_id.into(),
             automation: automation.clone(),
             query: OrgTokenQuery::new(),
+            key_query: AdminKeyQuery::new(),
+            kinds: CredentialKind::ALL.to_vec(),
             window: DEFAULT_WINDOW,
             as_of: None,
             identities: None,
@@ -146,7 +168,48 @@ impl ExpiryRadar {
         self
     }
 
-    /// Filters for the org's token list (a status, a search text), sent to the API.
+    /// Lists only credentials of `kinds` (default: [all of them](CredentialKind::ALL)), in
+    /// the order of [`CredentialKind::ALL`]. An empty set makes [`run`](Self::run) fail with
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput).
+    ///
+    /// ```
+    /// # use atlassian_rotation::discover::ExpiryRadar;
+    /// use atlassian_rotation::discover::CredentialKind;
+    /// # fn radar(radar: ExpiryRadar) -> ExpiryRadar {
+    /// radar.kinds([CredentialKind::UserApiToken, CredentialKind::ServiceAccountToken])
+    /// # }
+    /// ```
+    pub fn kinds(mut self, kinds: impl IntoIterator<Item = CredentialKind>) -> Self {
+        let asked: Vec<CredentialKind> = kinds.into_iter().collect();
+        self.kinds = CredentialKind::ALL
+            .into_iter()
+            .filter(|kind| asked.contains(kind))
+            .collect();
+        self
+    }
+
+    /// Filters for the org's Admin API key list, sent to the API (see [`AdminKeyQuery`]).
+    ///
+    /// The radar sends no expiry filter of its own: the API names the `expiresAt*` parameters
+    /// but documents no format for their values, and a filter the server read differently
+    /// would hide keys. The window is always applied to the keys listed; a caller who knows
+    /// the server's format can narrow the listing here.
+    ///
+    /// ```
+    /// # use atlassian_rotation::discover::ExpiryRadar;
+    /// use atlassian_rotation::admin::{AdminKeyQuery, DateFilter};
+    /// # fn radar(radar: ExpiryRadar) -> ExpiryRadar {
+    /// radar.admin_key_query(
+    ///     AdminKeyQuery::new().q("ci").expires_at(DateFilter::new().range_to("2026-12-31T00:00:00Z")),
+    /// )
+    /// # }
+    /// ```
+    pub fn admin_key_query(mut self, query: AdminKeyQuery) -> Self {
+        self.key_query = query;
+        self
+    }
+
+    /// Filters for the org's user API token list (a status, a search text), sent to the API.
     ///
     /// ```
     /// # use atlassian_rotation::discover::ExpiryRadar;
@@ -213,34 +276,44 @@ impl ExpiryRadar {
         self
     }
 
-    /// Lists, scans, attributes and joins (see [`ExpiryRadar`]). Fails when the token list
-    /// or the scan fails (a rule that cannot be read is counted in the report's
-    /// [`scan`](RadarReport::scan) instead), or on a bad identity gateway URL; a credential
-    /// `/myself` does not answer for is reported as unresolved.
+    /// Lists, scans, attributes and joins (see [`ExpiryRadar`]). Fails on invalid input
+    /// (before any request), when no kind could be listed (with the first kind's error), when
+    /// the scan fails (a rule that cannot be read is counted in the report's
+    /// [`scan`](RadarReport::scan) instead), or on a bad identity gateway URL; a kind that
+    /// could not be listed while others were is reported in
+    /// [`coverage`](RadarReport::coverage), and a credential `/myself` does not answer for is
+    /// reported as unresolved.
     pub async fn run(&self) -> Result<RadarReport> {
         let now = self.as_of.unwrap_or_else(OffsetDateTime::now_utc);
-        let tokens: Vec<OrgApiToken> = self
-            .admin
-            .org_api_tokens(&self.org_id, self.query.clone())
-            .try_filter(|t| std::future::ready(t.expires_within(self.window, now)))
-            .try_collect()
-            .await?;
-        let mut expiring: Vec<ExpiringCredential> =
-            tokens.into_iter().map(ExpiringCredential::from).collect();
-        expiring.sort_by_cached_key(|c| {
+        let listing = Listing {
+            admin: &self.admin,
+            org_id: &self.org_id,
+            user_query: &self.query,
+            key_query: &self.key_query,
+            window: self.window,
+            now,
+            concurrency: self.concurrency,
+        };
+        let mut listed = listing.list(&self.kinds).await?;
+        listed.expiring.sort_by_cached_key(|c| {
             let at = c.expires_at.as_ref().and_then(|at| at.parse());
-            (at.is_none(), at, c.id.clone())
+            (at.is_none(), at, c.kind, c.id.clone())
         });
         let mut report = RadarReport {
             as_of: now.format(&Rfc3339).unwrap_or_default(),
             window_secs: self.window.as_secs(),
-            expiring,
+            expiring: listed.expiring,
             unresolved: Vec::new(),
             scan: Default::default(),
             identities: IdentityCounts::default(),
             other_accounts: 0,
+            coverage: listed.coverage,
         };
-        if report.expiring.is_empty() {
+        if !report
+            .expiring
+            .iter()
+            .any(|c| c.where_used == WhereUsed::AutomationRules)
+        {
             return Ok(report);
         }
         let mut scan =
@@ -256,24 +329,6 @@ impl ExpiryRadar {
         report.identities = identities;
         join(&mut report, uses);
         Ok(report)
-    }
-}
-
-impl From<OrgApiToken> for ExpiringCredential {
-    fn from(token: OrgApiToken) -> Self {
-        Self {
-            kind: CredentialKind::UserApiToken,
-            id: token.id,
-            label: token.label,
-            status: token.status.map(|s| s.as_str().to_owned()),
-            expires_at: token.expires_at,
-            owner: token.user.map(|user| Owner {
-                account_id: user.id,
-                email: user.email,
-                name: user.name,
-            }),
-            uses: Vec::new(),
-        }
     }
 }
 
@@ -422,7 +477,11 @@ fn join(report: &mut RadarReport, uses: Vec<(Found, Whose)>) {
         match whose {
             Whose::Known(account, attributed_by) => {
                 let mut listed = false;
-                for expiring in &mut report.expiring {
+                let tracked = report
+                    .expiring
+                    .iter_mut()
+                    .filter(|c| c.where_used == WhereUsed::AutomationRules);
+                for expiring in tracked {
                     if expiring
                         .owner
                         .as_ref()

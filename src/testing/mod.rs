@@ -107,7 +107,7 @@ use tokio::task::JoinHandle;
 pub use fault::{Fault, Gate, Route};
 pub use log::RequestRecord;
 pub use rules::RuleSeed;
-pub use scenario::{ExpiringToken, ExpiringUsage};
+pub use scenario::{ExpiringToken, ExpiringUsage, ServiceAccountUsage};
 pub use seed::{FakeOrg, FakeTunnel, FakeUser, RuleStats, TunnelStatus};
 pub use seed_keys::{FakeAdminKey, FakeServiceAccount};
 pub use state::LinkStyle;

@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 use super::FakeAtlassian;
 use super::rules::RuleSeed;
 use super::seed::{FakeOrg, FakeUser};
+use super::seed_keys::FakeServiceAccount;
 use crate::secret::{ApiCredentials, ApiToken};
 
 /// What [`FakeAtlassian::seed_expiring_usage`] seeded. `Debug` never shows a token.
@@ -51,7 +52,67 @@ pub struct ExpiringToken {
     pub rules: Vec<String>,
 }
 
+/// What [`FakeAtlassian::seed_service_account_usage`] seeded. `Debug` never shows the token.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ServiceAccountUsage {
+    /// The service account.
+    pub account: FakeServiceAccount,
+    /// Its token's id in the account's token list.
+    pub token_id: String,
+    /// The token (scoped, as every service-account token is).
+    pub token: ApiToken,
+    /// The rules that hold it.
+    pub rules: Vec<String>,
+}
+
 impl FakeAtlassian {
+    /// Seeds, in the org `org_id`, a service account named `name` with one API token expiring
+    /// `expires_in` from now, and `rules` rules of `cloud_id` that hold it, in every credential
+    /// form in turn (`Basic` with the account's email first, so the first rule names the
+    /// account): what the expiry radar lists as a service-account token used by rules.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use atlassian_rotation::testing::FakeAtlassian;
+    ///
+    /// let fake = FakeAtlassian::start().await;
+    /// let org = fake.add_org("Acme");
+    /// let ci = fake.seed_service_account_usage("cloud-1", &org.id, "ci-bot", 4, time::Duration::days(5));
+    /// assert_eq!(ci.rules.len(), 4);
+    /// assert!(!format!("{ci:?}").contains(ci.token.expose_secret()));
+    /// # }
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// When the org was not added to this fake.
+    pub fn seed_service_account_usage(
+        &self,
+        cloud_id: &str,
+        org_id: &str,
+        name: &str,
+        rules: usize,
+        expires_in: time::Duration,
+    ) -> ServiceAccountUsage {
+        let account = self.add_service_account(org_id, name);
+        let expires_at = OffsetDateTime::now_utc() + expires_in;
+        let scopes = ["read:jira-work", "write:jira-work"];
+        let (token_id, token) =
+            self.mint_service_account_token(&account, "automation", &scopes, expires_at);
+        let seed = RuleSeed::new(rules)
+            .with_token(&account.email, token.clone())
+            .fraction_with_token(1.0);
+        let rules = self.seed_rules(cloud_id, seed);
+        ServiceAccountUsage {
+            account,
+            token_id,
+            token,
+            rules,
+        }
+    }
+
     /// Seeds the expiry radar's scenario for `cloud_id`: for each of `accounts` pairs, one
     /// account whose classic token sits in one rule as `Basic base64(email:token)`, and one whose
     /// scoped token sits in three rules as `Bearer`, an API-key header and a URL query parameter
