@@ -202,7 +202,10 @@ impl From<AdminApiKeyInfo> for ExpiringCredential {
 }
 
 /// A service account's token, owned by the service account's Atlassian account.
-fn service_account_token(account: &ServiceAccount, token: ServiceAccountToken) -> ExpiringCredential {
+fn service_account_token(
+    account: &ServiceAccount,
+    token: ServiceAccountToken,
+) -> ExpiringCredential {
     ExpiringCredential {
         kind: CredentialKind::ServiceAccountToken,
         id: token.id,

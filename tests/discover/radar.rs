@@ -1,9 +1,11 @@
 //! The expiry radar: every credential form, identity resolution, unresolved uses.
 
 use super::*;
-use atlassian_rotation::admin::{OrgTokenQuery, OrgTokenStatus};
-use atlassian_rotation::discover::{Attribution, CredentialKind, RadarReport, Unresolved};
-use atlassian_rotation::testing::{Fault, Route};
+use atlassian_rotation::admin::{AdminKeyQuery, OrgTokenQuery, OrgTokenStatus};
+use atlassian_rotation::discover::{
+    Attribution, Coverage, CredentialKind, ExpiringCredential, RadarReport, Unresolved, WhereUsed,
+};
+use atlassian_rotation::testing::{FakeAdminKey, Fault, Route, ServiceAccountUsage};
 
 /// The classic scenario: 12 rules use tokens of expiring accounts, only 3 in `Basic`.
 async fn scenario() -> (FakeAtlassian, ExpiringUsage) {
@@ -394,4 +396,270 @@ async fn a_rule_set_with_thousands_of_distinct_credentials_cannot_flood_the_gate
     assert_eq!(flood_uses(&report), 1_500);
     assert!(!report.is_complete());
     assert!(report.to_string().contains("not asked"), "{report}");
+}
+
+/// The classic scenario, plus a service account whose token (5 days) sits in 4 rules, an
+/// Admin API key expiring in 3 days, and two keys that must not be listed: one expiring in
+/// 90 days, one revoked.
+async fn every_kind() -> (
+    FakeAtlassian,
+    ExpiringUsage,
+    ServiceAccountUsage,
+    FakeAdminKey,
+) {
+    let (fake, scenario) = scenario().await;
+    let org = &scenario.org.id;
+    let ci = fake.seed_service_account_usage(CLOUD, org, "ci-bot", 4, time::Duration::days(5));
+    let in_days = |days| OffsetDateTime::now_utc() + time::Duration::days(days);
+    let key = fake.mint_admin_key(org, "automation", &[], in_days(3));
+    fake.mint_admin_key(org, "later", &[], in_days(90));
+    let revoked = fake.mint_admin_key(org, "gone", &[], in_days(2));
+    assert!(fake.revoke_admin_key(&revoked.id));
+    (fake, scenario, ci, key)
+}
+
+fn rules_of_uses(credential: &ExpiringCredential) -> BTreeSet<String> {
+    credential
+        .uses
+        .iter()
+        .map(|u| u.finding.rule_uuid.clone().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn every_kind_is_listed_with_where_it_is_used() {
+    let (fake, scenario, ci, key) = every_kind().await;
+    let report = radar(&fake, &scenario)
+        .resolve_identities(resolve(&fake))
+        .run()
+        .await
+        .unwrap();
+    assert!(report.is_complete(), "{report}");
+    let kinds: Vec<CredentialKind> = report.expiring.iter().map(|c| c.kind).collect();
+    let mut expected_kinds = vec![
+        CredentialKind::AdminApiKey,
+        CredentialKind::ServiceAccountToken,
+    ];
+    expected_kinds.extend([CredentialKind::UserApiToken; 6]);
+    assert_eq!(kinds, expected_kinds, "soonest first, across kinds");
+
+    // The Admin API key: no rule can use it, and the report says so instead of "no uses".
+    let admin_key = &report.expiring[0];
+    assert_eq!(admin_key.id, key.id);
+    assert_eq!(admin_key.label.as_deref(), Some("automation"));
+    assert_eq!(admin_key.where_used, WhereUsed::NotTracked);
+    assert!(admin_key.uses.is_empty() && admin_key.owner.is_none());
+    assert!(admin_key.created_by.is_some());
+
+    // The service account's token: the rules that authenticate as the service account.
+    let token = &report.expiring[1];
+    assert_eq!(token.id, ci.token_id);
+    assert_eq!(token.where_used, WhereUsed::AutomationRules);
+    assert_eq!(
+        token.service_account_id.as_deref(),
+        Some(ci.account.id.as_str())
+    );
+    let owner = token.owner.as_ref().unwrap();
+    assert_eq!(owner.email.as_deref(), Some(ci.account.email.as_str()));
+    assert_eq!(
+        owner.account_id.as_deref(),
+        Some(ci.account.account_id.as_str())
+    );
+    assert_eq!(rules_of_uses(token), ci.rules.iter().cloned().collect());
+    assert!(
+        token
+            .uses
+            .iter()
+            .all(|u| u.credential == Some(ci.token.fingerprint()))
+    );
+
+    // The user tokens as before: each with the rules of its account, and nothing else.
+    assert_eq!(listed(&report)[2..], expected(&scenario)[..]);
+    assert_eq!(report.scan.rules_read, 12 + 4);
+    let table = report.to_string();
+    assert!(
+        table.contains("Admin API key") && table.contains("not tracked"),
+        "{table}"
+    );
+    assert!(table.contains("service-account token"), "{table}");
+}
+
+#[tokio::test]
+async fn a_kind_whose_listing_is_refused_is_not_covered_and_the_others_come_back() {
+    let (fake, scenario, ci, key) = every_kind().await;
+    // A scoped key that may read the org's keys, but not service-account tokens.
+    let in_a_year = OffsetDateTime::now_utc() + time::Duration::days(365);
+    let scoped = fake.mint_admin_key(&scenario.org.id, "radar", &["read:keys:admin"], in_a_year);
+    let admin = AdminClient::builder(scoped.key.clone())
+        .base_url(fake.admin_base())
+        .options(quick())
+        .build()
+        .unwrap();
+    let automation = automation(&fake, &scenario.caller);
+    let report = ExpiryRadar::new(&admin, &scenario.org.id, &automation)
+        .resolve_identities(resolve(&fake))
+        .run()
+        .await
+        .unwrap();
+    let covered: Vec<(CredentialKind, Option<u16>)> = report
+        .coverage
+        .iter()
+        .map(|c| match c {
+            Coverage::Covered { kind } => (*kind, None),
+            Coverage::NotCovered { kind, status, .. } => (*kind, *status),
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        covered,
+        [
+            (CredentialKind::UserApiToken, None),
+            (CredentialKind::AdminApiKey, None),
+            (CredentialKind::ServiceAccountToken, Some(403)),
+        ]
+    );
+    assert!(!report.is_complete(), "a kind is missing");
+    let ids: Vec<&str> = report.expiring.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids[0], key.id);
+    assert_eq!(
+        ids.len(),
+        1 + 6,
+        "the key and the user tokens, no service-account token"
+    );
+    assert!(!ids.contains(&ci.token_id.as_str()));
+    let table = report.to_string();
+    assert!(
+        table.contains("service-account tokens: not covered") && table.contains("403"),
+        "{table}"
+    );
+
+    // Serialized and read back; and read as a report written before the radar covered
+    // several kinds (no coverage, no where_used): it covered user tokens, in rules.
+    let json = serde_json::to_value(&report).unwrap();
+    let back: RadarReport = serde_json::from_value(json.clone()).unwrap();
+    assert_eq!(back, report);
+    let mut older = json;
+    older.as_object_mut().unwrap().remove("coverage");
+    for credential in older["expiring"].as_array_mut().unwrap() {
+        let credential = credential.as_object_mut().unwrap();
+        for field in ["where_used", "service_account_id", "created_by"] {
+            credential.remove(field);
+        }
+    }
+    let older: RadarReport = serde_json::from_value(older).unwrap();
+    assert_eq!(
+        older.coverage,
+        [Coverage::Covered {
+            kind: CredentialKind::UserApiToken
+        }]
+    );
+    assert!(
+        older
+            .expiring
+            .iter()
+            .all(|c| c.where_used == WhereUsed::AutomationRules)
+    );
+
+    // The user token list failing: the service account's token still comes back, with its
+    // rules.
+    fake.fault(Route::OrgTokens, Fault::status(500).times(100));
+    let report = radar(&fake, &scenario).run().await.unwrap();
+    assert!(matches!(
+        &report.coverage[0],
+        Coverage::NotCovered {
+            kind: CredentialKind::UserApiToken,
+            status: Some(500),
+            ..
+        }
+    ));
+    let token = report
+        .expiring
+        .iter()
+        .find(|c| c.id == ci.token_id)
+        .unwrap();
+    assert_eq!(rules_of_uses(token), ci.rules.iter().cloned().collect());
+    assert!(!report.is_complete());
+
+    // Nothing listed at all: the run fails rather than report that nothing expires.
+    fake.fault(Route::AdminKeys, Fault::status(500).times(100));
+    fake.fault(Route::ServiceAccounts, Fault::status(500).times(100));
+    let error = radar(&fake, &scenario).run().await.unwrap_err();
+    assert_eq!(error.status(), Some(500), "{error}");
+}
+
+#[tokio::test]
+async fn the_default_covers_all_three_kinds_and_kinds_restricts_them() {
+    let (fake, scenario, _, _) = every_kind().await;
+    let all = radar(&fake, &scenario)
+        .admin_key_query(AdminKeyQuery::new().q("auto"))
+        .run()
+        .await
+        .unwrap();
+    let kinds: BTreeSet<CredentialKind> = all.expiring.iter().map(|c| c.kind).collect();
+    assert_eq!(kinds, CredentialKind::ALL.into_iter().collect());
+    let covered: Vec<CredentialKind> = all.coverage.iter().map(Coverage::kind).collect();
+    assert_eq!(covered, CredentialKind::ALL);
+    assert!(all.coverage.iter().all(Coverage::is_covered));
+    for route in [
+        Route::OrgTokens,
+        Route::AdminKeys,
+        Route::ServiceAccounts,
+        Route::ServiceAccountTokens,
+    ] {
+        assert!(fake.request_count(route) >= 1, "{route:?} not asked");
+    }
+    assert!(
+        fake.requests()
+            .iter()
+            .any(|r| r.route() == Some(Route::AdminKeys)
+                && r.query().is_some_and(|q| q.contains("q=auto"))),
+        "the key query is sent"
+    );
+
+    fake.clear_requests();
+    let users = radar(&fake, &scenario)
+        .kinds([CredentialKind::UserApiToken])
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(users.expiring.len(), 6);
+    assert!(
+        users
+            .expiring
+            .iter()
+            .all(|c| c.kind == CredentialKind::UserApiToken)
+    );
+    assert_eq!(
+        users.coverage,
+        [Coverage::Covered {
+            kind: CredentialKind::UserApiToken
+        }]
+    );
+    for route in [
+        Route::AdminKeys,
+        Route::ServiceAccounts,
+        Route::ServiceAccountTokens,
+    ] {
+        assert_eq!(fake.request_count(route), 0, "{route:?} asked");
+    }
+
+    // Only Admin API keys: nothing to look for in the rules, so none is read.
+    fake.clear_requests();
+    let keys = radar(&fake, &scenario)
+        .kinds([CredentialKind::AdminApiKey])
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(keys.expiring.len(), 1);
+    assert!(keys.is_complete());
+    assert_eq!(fake.request_count(Route::RuleSummaries), 0);
+
+    // No kind at all is a mistake, refused before any request.
+    fake.clear_requests();
+    let none = radar(&fake, &scenario).kinds([]).run().await.unwrap_err();
+    assert!(
+        matches!(none, atlassian_rotation::Error::InvalidInput { .. }),
+        "{none}"
+    );
+    assert_eq!(fake.request_count(Route::Any), 0);
 }
