@@ -1,4 +1,5 @@
-//! Which API tokens of the org expire soon, and which Automation rules would break with them.
+//! Which credentials of the org expire soon (user API tokens, Admin API keys, service-account
+//! tokens), and which Automation rules would break with them.
 //!
 //! ```text
 //! export ATLASSIAN_ADMIN_API_KEY=...   # an Admin API key of the org
@@ -8,13 +9,16 @@
 //!     --resolve-identities --human
 //! ```
 //!
-//! Lists the org's tokens that expired or expire within `--days`, soonest first, each with the
-//! rules whose web requests authenticate as the token's owner, in every credential form: a
+//! Lists the org's credentials that expired or expire within `--days`, soonest first (only the
+//! kinds given with `--kind`, when any), each user or service-account token with the rules
+//! whose web requests authenticate as its account, in every credential form: a
 //! `Basic` value names its account; with `--resolve-identities`, every other distinct
 //! credential (`Bearer`, an API-key header, a URL) is asked once who it is, as a Bearer token on
 //! the API gateway (`/ex/jira/{cloudId}/rest/api/3/myself`; never with a guessed email). Uses
-//! the radar could not attribute are listed as unresolved. Prints the report as JSON, or as a
-//! table with `--human`. The radar is [`atlassian_rotation::discover::ExpiryRadar`].
+//! the radar could not attribute are listed as unresolved. Admin API keys authenticate no rule:
+//! their uses are reported as not tracked. A kind the Admin API key may not list is reported as
+//! not covered, and the others still are. Prints the report as JSON, or as a table with
+//! `--human`. The radar is [`atlassian_rotation::discover::ExpiryRadar`].
 
 mod common;
 
@@ -23,12 +27,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use atlassian_rotation::AdminClient;
-use atlassian_rotation::discover::{ExpiryRadar, ResolveIdentities};
+use atlassian_rotation::discover::{CredentialKind, ExpiryRadar, ResolveIdentities};
 use atlassian_rotation::secret::{AdminApiKey, ApiToken};
 use clap::Parser;
 use common::{AutomationArgs, BoxError, NetArgs, required};
 
-/// List API tokens expiring soon, with the automation rules that use their accounts.
+/// List credentials expiring soon, with the automation rules that use their accounts.
 ///
 /// Environment: ATLASSIAN_ADMIN_API_KEY (the org's Admin API key), ATLASSIAN_API_TOKEN (the
 /// caller's token, to read the rules).
@@ -41,9 +45,13 @@ pub struct Args {
     /// Admin API base URL.
     #[arg(long, value_name = "URL", default_value = atlassian_rotation::admin::DEFAULT_BASE_URL)]
     admin_base: String,
-    /// The window: tokens expired or expiring within this many days.
+    /// The window: credentials expired or expiring within this many days.
     #[arg(long, value_name = "N", default_value_t = 30)]
     days: u64,
+    /// List only this kind (repeatable): user-api-token, admin-api-key or
+    /// service-account-token. Default: all three.
+    #[arg(long = "kind", value_name = "KIND")]
+    kinds: Vec<CredentialKind>,
     /// Ask Jira's `/myself` who each credential without an email belongs to (as a Bearer token
     /// on the API gateway of `--cloud-id`, or of `--jira-gateway`).
     #[arg(long)]
@@ -114,6 +122,9 @@ async fn list(
     let mut radar = ExpiryRadar::new(&admin, &args.org, &automation)
         .within(Duration::from_secs(args.days.saturating_mul(86_400)))
         .concurrency(args.automation.concurrency);
+    if !args.kinds.is_empty() {
+        radar = radar.kinds(args.kinds.iter().copied());
+    }
     if args.resolve_identities {
         let gateway = match (&args.jira_gateway, &args.automation.cloud_id) {
             (Some(url), _) => ResolveIdentities::base_url(url),
@@ -140,11 +151,14 @@ async fn list(
         )?,
         n => writeln!(
             err,
-            "token_expiry: {n} tokens expire within {} days; {} uses unresolved; {}",
+            "token_expiry: {n} credentials expire within {} days; {} uses unresolved; {}",
             args.days,
             report.unresolved.len(),
             report.scan
         )?,
+    }
+    for missing in report.not_covered() {
+        writeln!(err, "token_expiry: {missing}")?;
     }
     Ok(())
 }

@@ -101,9 +101,11 @@ impl FakeAtlassian {
         let scopes = ["read:jira-work", "write:jira-work"];
         let (token_id, token) =
             self.mint_service_account_token(&account, "automation", &scopes, expires_at);
+        // Rules of their own: another seed than any other call's default, so no UUID clashes.
         let seed = RuleSeed::new(rules)
             .with_token(&account.email, token.clone())
-            .fraction_with_token(1.0);
+            .fraction_with_token(1.0)
+            .seed(fastrand::u64(..));
         let rules = self.seed_rules(cloud_id, seed);
         ServiceAccountUsage {
             account,

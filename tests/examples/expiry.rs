@@ -83,7 +83,7 @@ async fn token_expiry_lists_tokens_in_the_window_with_the_rules_using_their_acco
             .any(|u| u["reason"]["reason"] == "unreadable")
     );
     assert!(
-        run.err.contains("2 tokens expire within 30 days"),
+        run.err.contains("2 credentials expire within 30 days"),
         "{}",
         run.err
     );
@@ -132,4 +132,94 @@ async fn token_expiry_needs_a_gateway_to_resolve_identities() {
     let run = run_example!(token_expiry, expiry_env(&w), args);
     run.assert_failed_with("--cloud-id");
     assert_eq!(w.fake.request_count(Route::Any), 0);
+}
+
+/// Every kind by default, each with where it is used; `--kind` restricts; a kind the key may
+/// not list is named on stderr and the others still come back.
+#[tokio::test]
+async fn token_expiry_lists_every_kind_and_kind_restricts() {
+    let w = world(5).await;
+    let ci =
+        w.fake
+            .seed_service_account_usage(CLOUD, &w.org_id, "ci-bot", 4, time::Duration::days(3));
+    let in_days = |days| OffsetDateTime::now_utc() + time::Duration::days(days);
+    let key = w.fake.mint_admin_key(&w.org_id, "ci", &[], in_days(20));
+
+    let all = run_example!(token_expiry, expiry_env(&w), expiry_args(&w, &[]));
+    assert_eq!(all.code, 0, "{}", all.err);
+    let report: Value = serde_json::from_str(&all.out).unwrap();
+    let listed: Vec<(&str, &str, &str)> = report["expiring"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["kind"].as_str().unwrap(),
+                c["id"].as_str().unwrap(),
+                c["where_used"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            (
+                "service_account_token",
+                ci.token_id.as_str(),
+                "automation_rules"
+            ),
+            ("user_api_token", w.old_id.as_str(), "automation_rules"),
+            ("admin_api_key", key.id.as_str(), "not_tracked"),
+        ]
+    );
+    let sa_rules = sorted(
+        report["expiring"][0]["uses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["finding"]["rule_uuid"].as_str().unwrap().to_owned()),
+    );
+    assert_eq!(sa_rules, sorted(ci.rules.clone()));
+    assert!(all.err.contains("3 credentials expire"), "{}", all.err);
+    let mut secrets = w.secrets();
+    secrets.push(ci.token.expose_secret());
+    all.assert_clean(&secrets);
+
+    let args = expiry_args(&w, &["--kind", "user-api-token", "--human"]);
+    let users = run_example!(token_expiry, expiry_env(&w), args);
+    assert_eq!(users.code, 0, "{}", users.err);
+    assert!(users.out.contains(&w.old_id), "{}", users.out);
+    assert!(!users.out.contains(&ci.token_id) && !users.out.contains(&key.id));
+    assert_eq!(
+        w.fake.request_count(Route::AdminKeys),
+        1,
+        "only the first run"
+    );
+
+    // A scoped key that may not read service-account tokens.
+    let scoped = w
+        .fake
+        .mint_admin_key(&w.org_id, "radar", &["read:keys:admin"], in_days(200));
+    let env = token_expiry::Env {
+        admin_key: Some(scoped.key.clone()),
+        ..expiry_env(&w)
+    };
+    let partial = run_example!(token_expiry, env, expiry_args(&w, &[]));
+    assert_eq!(partial.code, 0, "{}", partial.err);
+    assert!(
+        partial
+            .err
+            .contains("token_expiry: service-account tokens: not covered"),
+        "{}",
+        partial.err
+    );
+    let report: Value = serde_json::from_str(&partial.out).unwrap();
+    assert_eq!(report["coverage"][2]["coverage"], "not_covered");
+    assert_eq!(report["coverage"][2]["status"], 403);
+    assert_eq!(report["expiring"].as_array().unwrap().len(), 2);
+
+    let refused =
+        token_expiry::Args::try_parse_from(["token_expiry", "--org", "o", "--kind", "tunnel-key"])
+            .unwrap_err();
+    assert!(refused.to_string().contains("tunnel-key"), "{refused}");
 }
