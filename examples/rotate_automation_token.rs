@@ -202,18 +202,6 @@ async fn rotate_token(
         .reason("rotate_automation_token")
         .initiated_by(caller.email());
     let options = RotateOptions::new(&rotation_id).audit(audit);
-    match rotate::rotate(&rotator, &journal, options).await {
-        Ok(report) => {
-            common::print_report(args.json, &report, out)?;
-            if report.succeeded() {
-                Ok(())
-            } else {
-                Err(usage(format!("rotation `{rotation_id}` did not complete")))
-            }
-        }
-        Err(e) => {
-            common::print_report(args.json, &e.report, out)?;
-            Err(usage(format!("{e}; journal {}", journal_dir.display())))
-        }
-    }
+    let outcome = rotate::rotate(&rotator, &journal, options).await;
+    common::print_outcome(args.json, outcome, journal_dir, out)
 }

@@ -30,7 +30,7 @@ use atlassian_rotation::rotate::{
 use atlassian_rotation::secret::{AdminApiKey, PersonalAccessToken};
 use atlassian_rotation::{AdminClient, InstanceClient};
 use clap::Parser;
-use common::{BoxError, NetArgs, required, usage};
+use common::{BoxError, NetArgs, required};
 
 /// Rotate an application tunnel's key, with a resumable journal.
 ///
@@ -157,11 +157,6 @@ async fn rotate_key(args: &Args, env: &Env, out: &mut impl Write) -> Result<(), 
     let options = RotateOptions::new(&rotation_id)
         .remint_after_unknown(args.remint_after_unknown)
         .audit(Audit::new().reason("rotate_tunnel_key"));
-    match rotate::rotate(&rotator, &journal, options).await {
-        Ok(report) => common::print_report(args.json, &report, out),
-        Err(e) => {
-            common::print_report(args.json, &e.report, out)?;
-            Err(usage(format!("{e}; journal {}", journal_dir.display())))
-        }
-    }
+    let outcome = rotate::rotate(&rotator, &journal, options).await;
+    common::print_outcome(args.json, outcome, journal_dir, out)
 }

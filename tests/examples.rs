@@ -6,6 +6,9 @@
 // file is compiled once per example, as it is for the example binaries.
 #![allow(clippy::duplicate_mod)]
 
+#[path = "../examples/rotate_admin_key.rs"]
+#[allow(dead_code)]
+mod rotate_admin_key;
 #[path = "../examples/rotate_automation_token.rs"]
 #[allow(dead_code)]
 mod rotate_automation_token;
@@ -232,6 +235,17 @@ fn every_example_has_help_naming_its_environment_variables() {
             ][..],
         ),
         (
+            rotate_admin_key::Args::command()
+                .render_long_help()
+                .to_string(),
+            &[
+                "ATLASSIAN_ADMIN_API_KEY",
+                "ATLASSIAN_NEW_ADMIN_KEY",
+                "--consumer",
+                "--min-validity-days",
+            ][..],
+        ),
+        (
             rotate_tunnel_key::Args::command()
                 .render_long_help()
                 .to_string(),
@@ -249,6 +263,8 @@ fn every_example_has_help_naming_its_environment_variables() {
     }
 }
 
+#[path = "examples/admin_key.rs"]
+mod admin_key;
 #[path = "examples/expiry.rs"]
 mod expiry;
 #[path = "examples/faults.rs"]

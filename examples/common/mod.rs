@@ -5,10 +5,11 @@
 #![allow(dead_code)]
 
 use std::io::Write;
+use std::path::Path;
 use std::time::Duration;
 
 use atlassian_rotation::automation::{AutomationClient, Product};
-use atlassian_rotation::rotate::RotationReport;
+use atlassian_rotation::rotate::{RotationError, RotationReport};
 use atlassian_rotation::secret::{ApiCredentials, ApiToken};
 use atlassian_rotation::{ClientOptions, RetryPolicy};
 use serde::Serialize;
@@ -25,6 +26,47 @@ pub fn usage(message: impl Into<String>) -> BoxError {
 /// tests build each example's `Env` themselves.
 pub fn secret_env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// Reads a secret from the environment variable `name`; when it is unset and stdin is a
+/// terminal, asks for it at a prompt on stderr, echo off while it is typed. `None` when neither
+/// gives one (stdin is a pipe or a file: nothing is read from it). Only `main` calls this.
+pub fn secret_env_or_prompt(name: &str, prompt: &str) -> Result<Option<String>, BoxError> {
+    use std::io::IsTerminal as _;
+    if let Some(value) = secret_env(name) {
+        return Ok(Some(value));
+    }
+    if !std::io::stdin().is_terminal() {
+        return Ok(None);
+    }
+    let typed = read_hidden(prompt)
+        .map_err(|e| usage(format!("reading {name} at the prompt failed: {e}")))?;
+    Ok(Some(typed.trim().to_owned()).filter(|v| !v.is_empty()))
+}
+
+/// One line typed at the terminal with echo off, restored afterwards.
+#[cfg(unix)]
+fn read_hidden(prompt: &str) -> std::io::Result<zeroize::Zeroizing<String>> {
+    use rustix::termios::{self, LocalModes, OptionalActions};
+    let stdin = std::io::stdin();
+    let saved = termios::tcgetattr(&stdin)?;
+    let mut quiet = saved.clone();
+    quiet.local_modes.remove(LocalModes::ECHO);
+    quiet.local_modes.insert(LocalModes::ECHONL);
+    termios::tcsetattr(&stdin, OptionalActions::Flush, &quiet)?;
+    eprint!("{prompt}");
+    let mut line = zeroize::Zeroizing::new(String::new());
+    let read = stdin.read_line(&mut line);
+    termios::tcsetattr(&stdin, OptionalActions::Flush, &saved)?;
+    read?;
+    Ok(line)
+}
+
+#[cfg(not(unix))]
+fn read_hidden(_prompt: &str) -> std::io::Result<zeroize::Zeroizing<String>> {
+    Err(std::io::Error::other(
+        "no hidden prompt on this platform: set the environment variable",
+    ))
 }
 
 /// The value of a required secret, or a usage error naming the variable.
@@ -162,6 +204,34 @@ pub fn json_pretty(out: &mut impl Write, value: &impl Serialize) -> Result<(), B
     serde_json::to_writer_pretty(&mut *out, value)?;
     writeln!(out)?;
     Ok(())
+}
+
+/// Prints a rotation's outcome on `out` (its report, as [`print_report`] does) and makes it the
+/// example's result: success only when the rotation completed; otherwise an error saying
+/// where its journal is, from which the same command resumes it.
+pub fn print_outcome<C>(
+    json: bool,
+    outcome: Result<RotationReport, RotationError<C>>,
+    journal: &Path,
+    out: &mut impl Write,
+) -> Result<(), BoxError> {
+    match outcome {
+        Ok(report) => {
+            print_report(json, &report, out)?;
+            if report.succeeded() {
+                Ok(())
+            } else {
+                Err(usage(format!(
+                    "rotation `{}` did not complete",
+                    report.rotation_id
+                )))
+            }
+        }
+        Err(e) => {
+            print_report(json, &e.report, out)?;
+            Err(usage(format!("{e}; journal {}", journal.display())))
+        }
+    }
 }
 
 /// Prints a rotation report: as JSON, or as the library's summary (it never holds a secret).
