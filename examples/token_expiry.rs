@@ -17,7 +17,8 @@
 //! the API gateway (`/ex/jira/{cloudId}/rest/api/3/myself`; never with a guessed email). Uses
 //! the radar could not attribute are listed as unresolved. Admin API keys authenticate no rule:
 //! their uses are reported as not tracked. A kind the Admin API key may not list is reported as
-//! not covered, and the others still are. Prints the report as JSON, or as a table with
+//! not covered, and the others still are (a scoped key needs `read:keys:admin` and
+//! `read:service-accounts-tokens:admin` for those two kinds). Prints the report as JSON, or as a table with
 //! `--human`. The radar is [`atlassian_rotation::discover::ExpiryRadar`].
 
 mod common;

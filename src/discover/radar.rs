@@ -250,7 +250,8 @@ impl ExpiryRadar {
         self
     }
 
-    /// How many rule requests the scan keeps in flight (see [`UsageScan::concurrency`]).
+    /// How many rule requests the scan keeps in flight (see [`UsageScan::concurrency`]), and
+    /// how many service accounts' token lists are read at once.
     ///
     /// ```
     /// # use atlassian_rotation::discover::ExpiryRadar;

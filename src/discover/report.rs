@@ -107,6 +107,8 @@ impl RadarReport {
 /// assert_eq!("admin-api-key".parse::<CredentialKind>()?, CredentialKind::AdminApiKey);
 /// assert_eq!(CredentialKind::ServiceAccountToken.to_string(), "service-account token");
 /// assert!("tunnel_key".parse::<CredentialKind>().is_err());
+/// let names: Vec<&str> = CredentialKind::ALL.iter().map(|k| k.as_str()).collect();
+/// assert_eq!(names, ["user_api_token", "admin_api_key", "service_account_token"]);
 /// # Ok::<(), atlassian_rotation::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
