@@ -1,0 +1,106 @@
+//! A rotation that stops part-way exits 3 and is journaled; `journal list`, `show`, `resume`
+//! and `abandon` work on it.
+
+use atlassian_rotation::testing::{Fault, Route};
+
+use crate::support::{Out, World, world};
+
+async fn rotate_with_one_failing_write(w: &World) -> Out {
+    w.fake.fault(Route::RulePut, Fault::status(400));
+    w.run(&[
+        "rotate",
+        "token",
+        "--token-email",
+        w.old.email(),
+        "--revoke",
+        "--yes",
+        "--account-id",
+        &w.svc.account_id,
+        "--old-token-id",
+        &w.old_id,
+        "--accept-unreadable",
+    ])
+    .await
+}
+
+/// The rotation id the tool told the user to resume.
+fn resume_id(out: &Out) -> String {
+    let after = out
+        .stderr
+        .split("journal resume ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no resume hint in: {}", out.stderr));
+    after.split('`').next().unwrap().trim().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_write_exits_3_and_journal_resume_finishes_the_rotation() {
+    let w = world(20).await;
+    let failed = rotate_with_one_failing_write(&w).await;
+    failed.code(3);
+    assert!(w.fake.token_is_live(w.old.token()), "nothing revoked yet");
+    let id = resume_id(&failed);
+
+    let list = w.run(&["journal", "list", "--json"]).await;
+    list.code(0);
+    let entries = list.json_lines();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["rotation_id"], id.as_str());
+    assert_eq!(entries[0]["unfinished"], true);
+    assert!(
+        entries[0]["last_error"].as_str().is_some(),
+        "{}",
+        list.stdout
+    );
+
+    let show = w.run(&["journal", "show", &id]).await;
+    show.code(0);
+    assert!(show.stdout.contains("regenerated"), "{}", show.stdout);
+
+    // Only the secrets are given again: the settings were saved with the rotation.
+    let resumed = w
+        .run_with(&["journal", "resume", &id, "--yes"], None, |c| {
+            c.env_remove("ATLASSIAN_NEW_API_TOKEN");
+        })
+        .await;
+    resumed.code(0);
+    assert!(!w.fake.token_is_live(w.old.token()));
+    assert!(w.fake.rules_holding(&w.old).is_empty());
+
+    let list = w.run(&["journal", "list", "--json"]).await;
+    assert_eq!(list.json_lines()[0]["step"], "finished");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_abandoned_rotation_is_not_resumed() {
+    let w = world(20).await;
+    let failed = rotate_with_one_failing_write(&w).await;
+    failed.code(3);
+    let id = resume_id(&failed);
+    let abandoned = w
+        .run(&["journal", "abandon", &id, "--reason", "test"])
+        .await;
+    abandoned.code(0);
+    let list = w.run(&["journal", "list", "--json"]).await;
+    assert_eq!(list.json_lines()[0]["step"], "abandoned");
+    let resumed = w.run(&["journal", "resume", &id, "--yes"]).await;
+    resumed.code(0);
+    assert!(
+        resumed.stderr.contains("nothing to resume"),
+        "{}",
+        resumed.stderr
+    );
+    assert!(w.fake.token_is_live(w.old.token()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn resuming_an_unknown_rotation_is_a_usage_error() {
+    let w = world(4).await;
+    let out = w.run(&["journal", "resume", "no-such-rotation"]).await;
+    out.code(2);
+    assert!(
+        out.stderr.contains("no rotation `no-such-rotation`"),
+        "{}",
+        out.stderr
+    );
+}

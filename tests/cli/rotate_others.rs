@@ -1,0 +1,185 @@
+//! `rotate tunnel` and `rotate admin-key` end to end against the fake.
+
+use atlassian_rotation::secret::AdminApiKey;
+
+use crate::support::world;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tunnel_key_is_rotated_and_the_tunnel_verified() {
+    let w = world(4).await;
+    let tunnel = w.fake.add_tunnel(&w.org.id, "jira-dc");
+    let before = w.fake.tunnel_key(&tunnel.hostname);
+    let out = w
+        .run_with(
+            &[
+                "rotate",
+                "tunnel",
+                "--hostname",
+                &tunnel.hostname,
+                "--instance",
+                &tunnel.instance_base,
+                "--expect-org",
+                &w.org.name,
+                "--json",
+            ],
+            None,
+            |c| {
+                c.env("ATLASSIAN_DC_TOKEN", tunnel.pat.expose_secret());
+            },
+        )
+        .await;
+    out.code(0);
+    let report = &out.json_lines()[0];
+    assert_eq!(report["kind"], "tunnel-key", "{report}");
+    let after = w.fake.tunnel_key(&tunnel.hostname);
+    assert!(after.is_some());
+    assert_ne!(
+        before.map(|k| k.expose_secret().to_owned()),
+        after.map(|k| k.expose_secret().to_owned()),
+        "a new key"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_admin_key_is_rotated_into_a_dotenv_file_and_the_old_one_revoked() {
+    let w = world(4).await;
+    let now = time::OffsetDateTime::now_utc();
+    let scopes = ["read:keys:admin", "delete:keys:admin"];
+    let old = w
+        .fake
+        .mint_admin_key(&w.org.id, "ops", &scopes, now + time::Duration::days(20));
+    let new = w.fake.mint_admin_key(
+        &w.org.id,
+        "ops-2027",
+        &scopes,
+        now + time::Duration::days(365),
+    );
+    let dotenv = w.home.path().join("app.env");
+    std::fs::write(
+        &dotenv,
+        format!("OTHER=1\nADMIN_KEY={}\n", old.key.expose_secret()),
+    )
+    .unwrap();
+    let consumer = format!("dotenv:{}#ADMIN_KEY", dotenv.display());
+    let out = w
+        .run_with(
+            &[
+                "rotate",
+                "admin-key",
+                "--old-key-id",
+                &old.id,
+                "--new-key-label",
+                "ops-2027",
+                "--consumer",
+                &consumer,
+                "--min-expiry",
+                "90",
+                "--yes",
+            ],
+            None,
+            |c| {
+                c.env("ATLASSIAN_ADMIN_KEY", old.key.expose_secret())
+                    .env("ATLASSIAN_NEW_ADMIN_KEY", new.key.expose_secret());
+            },
+        )
+        .await;
+    out.code(0);
+    assert!(!w.fake.admin_key_is_live(&old.key), "the old key gets 401");
+    assert!(
+        w.fake
+            .admin_key_is_live(&AdminApiKey::new(new.key.expose_secret()))
+    );
+    let text = std::fs::read_to_string(&dotenv).unwrap();
+    assert_eq!(
+        text,
+        format!("OTHER=1\nADMIN_KEY={}\n", new.key.expose_secret())
+    );
+    assert!(
+        !out.stdout.contains(new.key.expose_secret())
+            && !out.stderr.contains(new.key.expose_secret())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_admin_key_expiring_too_soon_is_refused_before_anything_changes() {
+    let w = world(4).await;
+    let now = time::OffsetDateTime::now_utc();
+    let old = w
+        .fake
+        .mint_admin_key(&w.org.id, "ops", &[], now + time::Duration::days(20));
+    let new = w
+        .fake
+        .mint_admin_key(&w.org.id, "ops-2027", &[], now + time::Duration::days(10));
+    let out = w
+        .run_with(
+            &[
+                "rotate",
+                "admin-key",
+                "--old-key-id",
+                &old.id,
+                "--new-key-label",
+                "ops-2027",
+                "--yes",
+            ],
+            None,
+            |c| {
+                c.env("ATLASSIAN_ADMIN_KEY", old.key.expose_secret())
+                    .env("ATLASSIAN_NEW_ADMIN_KEY", new.key.expose_secret());
+            },
+        )
+        .await;
+    out.code(1);
+    assert!(out.stderr.contains("expires"), "{}", out.stderr);
+    assert!(w.fake.admin_key_is_live(&old.key));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn expiring_lists_the_tokens_in_the_window_with_their_rules() {
+    let w = world(4).await;
+    let radar = w
+        .fake
+        .seed_expiring_usage("cloud-radar", 1, time::Duration::days(9));
+    let automation = w.fake.automation_base("cloud-radar");
+    let admin = w.fake.admin_base();
+    let args = |json: bool| {
+        let mut command = w.bare_command(&[
+            "expiring",
+            "--within",
+            "30",
+            "--org",
+            &radar.org.id,
+            "--email",
+            radar.caller.email(),
+            "--cloud-id",
+            "cloud-radar",
+            "--automation-base",
+            &automation,
+            "--admin-base",
+            &admin,
+        ]);
+        if json {
+            command.arg("--json");
+        }
+        command
+            .env("ATLASSIAN_API_TOKEN", radar.caller.token().expose_secret())
+            .env("ATLASSIAN_ADMIN_KEY", radar.org.admin_key.expose_secret());
+        command
+    };
+    let table = w.spawn(args(false), None).await;
+    table.code(0);
+    for token in &radar.tokens {
+        assert!(
+            table.stdout.contains(&token.token_id),
+            "{} missing:\n{}",
+            token.token_id,
+            table.stdout
+        );
+    }
+    let json = w.spawn(args(true), None).await;
+    json.code(0);
+    let report = &json.json_lines()[0];
+    assert_eq!(
+        report["expiring"].as_array().unwrap().len(),
+        radar.tokens.len()
+    );
+}
