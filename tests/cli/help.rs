@@ -67,6 +67,6 @@ fn completions_are_printed_for_bash() {
         .unwrap();
     assert!(output.status.success());
     let script = String::from_utf8(output.stdout).unwrap();
-    assert!(script.contains("_atlassian-rotation()"), "{script}");
+    assert!(script.contains("complete -F"), "{script}");
     assert!(script.contains("who-uses"));
 }

@@ -141,11 +141,13 @@ async fn expiring_lists_the_tokens_in_the_window_with_their_rules() {
         .seed_expiring_usage("cloud-radar", 1, time::Duration::days(9));
     let automation = w.fake.automation_base("cloud-radar");
     let admin = w.fake.admin_base();
+    let gateway = w.fake.jira_gateway_base("cloud-radar");
+    // The world's own tokens expire in 30 days: outside the window.
     let args = |json: bool| {
         let mut command = w.bare_command(&[
             "expiring",
             "--within",
-            "30",
+            "20",
             "--org",
             &radar.org.id,
             "--email",
@@ -158,7 +160,12 @@ async fn expiring_lists_the_tokens_in_the_window_with_their_rules() {
             &admin,
         ]);
         if json {
-            command.arg("--json");
+            command.args([
+                "--json",
+                "--resolve-identities",
+                "--identity-base",
+                &gateway,
+            ]);
         }
         command
             .env("ATLASSIAN_API_TOKEN", radar.caller.token().expose_secret())

@@ -45,11 +45,16 @@ pub async fn run(args: Expiring, ctx: &mut Ctx) -> CliResult {
         report.unresolved.len(),
         report.scan
     ));
-    if report.is_complete() {
+    if !report.unresolved.is_empty() && !args.resolve_identities {
+        ctx.out
+            .note("--resolve-identities asks Jira whose the unattributed credentials are");
+    }
+    if report.scan.is_complete() {
         Ok(())
     } else {
         Err(CliError::failed(
-            "the report is incomplete: some rules could not be read",
+            "the report is incomplete: some rules could not be read, so a token listed \
+             without rules may still be used",
         ))
     }
 }
