@@ -106,7 +106,7 @@ impl Secrets {
     /// The secret, or `None` when it is not given anywhere and no one can be asked.
     pub fn get(&mut self, secret: Secret) -> CliResult<Option<Zeroizing<String>>> {
         if self.from_stdin.contains(&secret) {
-            return self.from_stdin_line(secret).map(Some);
+            return self.stdin_line(secret).map(Some);
         }
         if let Ok(value) = std::env::var(secret.variable()) {
             let value = Zeroizing::new(value);
@@ -139,7 +139,7 @@ impl Secrets {
         })
     }
 
-    fn from_stdin_line(&mut self, secret: Secret) -> CliResult<Zeroizing<String>> {
+    fn stdin_line(&mut self, secret: Secret) -> CliResult<Zeroizing<String>> {
         if self.lines.is_none() {
             let order: Vec<Secret> = Secret::STDIN_ORDER
                 .into_iter()
