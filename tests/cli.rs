@@ -21,5 +21,7 @@ mod pty;
 mod rotate_others;
 #[path = "cli/secrets.rs"]
 mod secrets;
+#[path = "cli/watch.rs"]
+mod watch;
 #[path = "cli/who_uses.rs"]
 mod who_uses;
