@@ -104,3 +104,32 @@ async fn resuming_an_unknown_rotation_is_a_usage_error() {
         out.stderr
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lease_held_by_a_dead_runner_is_taken_over_on_request() {
+    use atlassian_rotation::rotate::{FileJournal, Journal as _};
+    let w = world(12).await;
+    let failed = rotate_with_one_failing_write(&w).await;
+    failed.code(3);
+    let id = resume_id(&failed);
+    // A runner on another host took the rotation and died holding it.
+    let journal = FileJournal::new(w.journal()).unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let hour = std::time::Duration::from_secs(3600);
+    journal
+        .acquire(&id, "ci-runner-7", now, hour)
+        .await
+        .unwrap();
+
+    let held = w.run(&["journal", "resume", &id, "--yes"]).await;
+    held.code(3);
+    assert!(held.stderr.contains("--take-over"), "{}", held.stderr);
+    assert!(w.fake.token_is_live(w.old.token()));
+
+    let taken = w
+        .run(&["journal", "resume", &id, "--yes", "--take-over"])
+        .await;
+    taken.code(0);
+    assert!(taken.stderr.contains("ci-runner-7"), "{}", taken.stderr);
+    assert!(!w.fake.token_is_live(w.old.token()));
+}

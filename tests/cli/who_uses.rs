@@ -93,3 +93,30 @@ async fn a_rule_that_cannot_be_read_makes_the_scan_fail_with_1() {
     out.code(1);
     assert!(out.stderr.contains("could not be read"), "{}", out.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn progress_is_plain_lines_off_a_terminal_and_quiet_silences_it() {
+    let w = world(200).await;
+    let out = w.run(&["who-uses", "--json"]).await;
+    out.code(0);
+    assert!(
+        out.stderr.contains("scan: 100 rules read"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("scan: 200 rules read"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains('\u{1b}'),
+        "no terminal codes: {}",
+        out.stderr
+    );
+
+    let quiet = w.run(&["who-uses", "--json", "--quiet"]).await;
+    quiet.code(0);
+    assert_eq!(quiet.stderr, "");
+    assert_eq!(quiet.stdout.lines().count(), out.stdout.lines().count());
+}
