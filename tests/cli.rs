@@ -3,6 +3,8 @@
 //! failure, JSON that parses, no secret in any output at `RUST_LOG=trace`, the profile, and
 //! the prompt and progress bar under a pseudo-terminal.
 
+#[path = "support/mod.rs"]
+mod shared;
 #[path = "cli/support.rs"]
 mod support;
 

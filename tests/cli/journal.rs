@@ -7,20 +7,7 @@ use crate::support::{Out, World, world};
 
 async fn rotate_with_one_failing_write(w: &World) -> Out {
     w.fake.fault(Route::RulePut, Fault::status(400));
-    w.run(&[
-        "rotate",
-        "token",
-        "--token-email",
-        w.old.email(),
-        "--revoke",
-        "--yes",
-        "--account-id",
-        &w.svc.account_id,
-        "--old-token-id",
-        &w.old_id,
-        "--accept-unreadable",
-    ])
-    .await
+    w.rotate_token(&[]).await
 }
 
 /// The rotation id the tool told the user to resume.
@@ -95,7 +82,7 @@ async fn an_abandoned_rotation_is_not_resumed() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn resuming_an_unknown_rotation_is_a_usage_error() {
-    let w = world(4).await;
+    let w = world(8).await;
     let out = w.run(&["journal", "resume", "no-such-rotation"]).await;
     out.code(2);
     assert!(

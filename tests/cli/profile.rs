@@ -34,7 +34,7 @@ async fn settings_come_from_the_profile() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_profile_holding_a_token_is_refused_naming_the_key() {
-    let w = world(4).await;
+    let w = world(8).await;
     let path = w.home.path().join("profile.toml");
     let token = w.old.token().expose_secret().to_owned();
     std::fs::write(&path, format!("email = \"{token}\"\n")).unwrap();

@@ -2,12 +2,39 @@
 
 use atlassian_rotation::secret::AdminApiKey;
 
-use crate::support::world;
+use atlassian_rotation::testing::FakeAdminKey;
+
+use crate::support::{Out, World, world};
+
+/// `rotate admin-key --yes` from `old` (by id) to `new` (by label), the keys in the
+/// environment.
+async fn rotate_admin_key(
+    w: &World,
+    old: &FakeAdminKey,
+    new: &FakeAdminKey,
+    extra: &[&str],
+) -> Out {
+    let mut args = vec![
+        "rotate",
+        "admin-key",
+        "--yes",
+        "--old-key-id",
+        &old.id,
+        "--new-key-label",
+        &new.label,
+    ];
+    args.extend(extra);
+    w.run_with(&args, None, |c| {
+        c.env("ATLASSIAN_ADMIN_KEY", old.key.expose_secret())
+            .env("ATLASSIAN_NEW_ADMIN_KEY", new.key.expose_secret());
+    })
+    .await
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tunnel_key_is_rotated_and_the_tunnel_verified() {
-    let w = world(4).await;
-    let tunnel = w.fake.add_tunnel(&w.org.id, "jira-dc");
+    let w = world(8).await;
+    let tunnel = &w.tunnel;
     let before = w.fake.tunnel_key(&tunnel.hostname);
     let out = w
         .run_with(
@@ -42,7 +69,7 @@ async fn a_tunnel_key_is_rotated_and_the_tunnel_verified() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_admin_key_is_rotated_into_a_dotenv_file_and_the_old_one_revoked() {
-    let w = world(4).await;
+    let w = world(8).await;
     let now = time::OffsetDateTime::now_utc();
     let scopes = ["read:keys:admin", "delete:keys:admin"];
     let old = w
@@ -61,28 +88,13 @@ async fn an_admin_key_is_rotated_into_a_dotenv_file_and_the_old_one_revoked() {
     )
     .unwrap();
     let consumer = format!("dotenv:{}#ADMIN_KEY", dotenv.display());
-    let out = w
-        .run_with(
-            &[
-                "rotate",
-                "admin-key",
-                "--old-key-id",
-                &old.id,
-                "--new-key-label",
-                "ops-2027",
-                "--consumer",
-                &consumer,
-                "--min-expiry",
-                "90",
-                "--yes",
-            ],
-            None,
-            |c| {
-                c.env("ATLASSIAN_ADMIN_KEY", old.key.expose_secret())
-                    .env("ATLASSIAN_NEW_ADMIN_KEY", new.key.expose_secret());
-            },
-        )
-        .await;
+    let out = rotate_admin_key(
+        &w,
+        &old,
+        &new,
+        &["--consumer", &consumer, "--min-expiry", "90"],
+    )
+    .await;
     out.code(0);
     assert!(!w.fake.admin_key_is_live(&old.key), "the old key gets 401");
     assert!(
@@ -102,7 +114,7 @@ async fn an_admin_key_is_rotated_into_a_dotenv_file_and_the_old_one_revoked() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_admin_key_expiring_too_soon_is_refused_before_anything_changes() {
-    let w = world(4).await;
+    let w = world(8).await;
     let now = time::OffsetDateTime::now_utc();
     let old = w
         .fake
@@ -110,24 +122,7 @@ async fn an_admin_key_expiring_too_soon_is_refused_before_anything_changes() {
     let new = w
         .fake
         .mint_admin_key(&w.org.id, "ops-2027", &[], now + time::Duration::days(10));
-    let out = w
-        .run_with(
-            &[
-                "rotate",
-                "admin-key",
-                "--old-key-id",
-                &old.id,
-                "--new-key-label",
-                "ops-2027",
-                "--yes",
-            ],
-            None,
-            |c| {
-                c.env("ATLASSIAN_ADMIN_KEY", old.key.expose_secret())
-                    .env("ATLASSIAN_NEW_ADMIN_KEY", new.key.expose_secret());
-            },
-        )
-        .await;
+    let out = rotate_admin_key(&w, &old, &new, &[]).await;
     out.code(1);
     assert!(out.stderr.contains("expires"), "{}", out.stderr);
     assert!(w.fake.admin_key_is_live(&old.key));
@@ -135,7 +130,7 @@ async fn an_admin_key_expiring_too_soon_is_refused_before_anything_changes() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn expiring_lists_the_tokens_in_the_window_with_their_rules() {
-    let w = world(4).await;
+    let w = world(8).await;
     let radar = w
         .fake
         .seed_expiring_usage("cloud-radar", 1, time::Duration::days(9));

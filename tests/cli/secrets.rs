@@ -6,16 +6,8 @@ use crate::support::world;
 #[tokio::test(flavor = "multi_thread")]
 async fn no_secret_shows_in_any_output_at_trace_level() {
     let w = world(16).await;
-    let revoke = [
-        "--token-email",
-        w.old.email(),
-        "--revoke",
-        "--account-id",
-        &w.svc.account_id,
-        "--old-token-id",
-        &w.old_id,
-        "--accept-unreadable",
-    ];
+    let flags = w.revoke_flags();
+    let revoke: Vec<&str> = flags.iter().map(String::as_str).collect();
     let runs: Vec<Vec<&str>> = vec![
         vec!["who-uses"],
         vec!["who-uses", "--json"],
@@ -50,7 +42,7 @@ async fn no_secret_shows_in_any_output_at_trace_level() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_missing_secret_is_a_usage_error_naming_its_variable_and_flag() {
-    let w = world(4).await;
+    let w = world(8).await;
     let out = w
         .run_with(&["who-uses"], None, |c| {
             c.env_remove("ATLASSIAN_OLD_API_TOKEN");

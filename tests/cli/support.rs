@@ -1,63 +1,37 @@
 //! The world every CLI test starts from, and running the binary in it.
 
+use std::ops::Deref;
 use std::path::PathBuf;
 use std::process::Stdio;
 
-use atlassian_rotation::secret::{ApiCredentials, ApiToken};
-use atlassian_rotation::testing::{FakeAtlassian, FakeOrg, FakeUser, RuleSeed};
 use serde_json::Value;
 use tokio::io::AsyncWriteExt as _;
 
-pub const CLOUD: &str = "cloud-cli";
+pub use crate::shared::ROTATION_CLOUD as CLOUD;
+use crate::shared::{RotationWorld, base64_of, rotation_world};
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_atlassian-rotation");
 
-/// A fake with an org, a service account whose token `old` is used in some of the rules and is
-/// being replaced by `new`, and an admin (`caller`) who edits the rules; a temporary home.
+/// The rotation world the library's tests share (an org with a tunnel, a service account
+/// whose token `old` is in some rules and is replaced by `new`, an admin `caller`), and a
+/// temporary home for the tool.
 pub struct World {
-    pub fake: FakeAtlassian,
+    base: RotationWorld,
     pub home: tempfile::TempDir,
-    pub org: FakeOrg,
-    pub svc: FakeUser,
-    pub old_id: String,
-    pub old: ApiCredentials,
-    pub new: ApiToken,
-    pub caller: ApiCredentials,
-    /// The rules holding the old token at the start, sorted.
-    pub holding: Vec<String>,
+}
+
+impl Deref for World {
+    type Target = RotationWorld;
+
+    fn deref(&self) -> &RotationWorld {
+        &self.base
+    }
 }
 
 pub async fn world(rules: usize) -> World {
-    let fake = FakeAtlassian::start().await;
-    let org = fake.add_org("Acme");
-    let svc = fake.add_user("svc@example.com", "Service");
-    let boss = fake.add_user("admin@example.com", "Admin");
-    let later = time::OffsetDateTime::now_utc() + time::Duration::days(30);
-    let (old_id, old_token) = fake.mint_api_token(&svc.account_id, "automation", later);
-    let (_, new) = fake.mint_api_token(&svc.account_id, "automation-2026", later);
-    let (_, caller_token) = fake.mint_api_token(&boss.account_id, "tool", later);
-    fake.seed_rules(
-        CLOUD,
-        RuleSeed::new(rules)
-            .with_token(&svc.email, old_token.clone())
-            .fraction_with_token(0.5),
-    );
-    let old = ApiCredentials::new(&svc.email, old_token);
-    let mut holding = fake.rules_holding(&old);
-    holding.sort();
-    assert!(
-        holding.len() > 1,
-        "the seed puts the old token in several rules"
-    );
     World {
+        base: rotation_world(rules).await,
         home: tempfile::tempdir().unwrap(),
-        caller: ApiCredentials::new(&boss.email, caller_token),
-        fake,
-        org,
-        svc,
-        old_id,
-        old,
-        new,
-        holding,
     }
 }
 
@@ -132,7 +106,7 @@ impl World {
             ),
             (
                 "ATLASSIAN_NEW_API_TOKEN",
-                self.new.expose_secret().to_owned(),
+                self.new.token().expose_secret().to_owned(),
             ),
             (
                 "ATLASSIAN_ADMIN_KEY",
@@ -147,10 +121,10 @@ impl World {
         for (_, secret) in self.secret_env() {
             all.push(secret);
         }
-        for creds in [&self.old, &self.caller] {
-            all.push(base64_basic(creds.email(), creds.token().expose_secret()));
+        for creds in [&self.old, &self.new, &self.caller] {
+            let pair = format!("{}:{}", creds.email(), creds.token().expose_secret());
+            all.push(base64_of(&pair));
         }
-        all.push(base64_basic(self.old.email(), self.new.expose_secret()));
         all
     }
 
@@ -224,6 +198,32 @@ impl World {
         }
     }
 
+    /// The flags of a token rotation that revokes the old token by id. The seed hides masked
+    /// values in rules without the token: known not to use it (`--accept-unreadable`).
+    pub fn revoke_flags(&self) -> Vec<String> {
+        [
+            "--token-email",
+            self.old.email(),
+            "--revoke",
+            "--account-id",
+            &self.svc.account_id,
+            "--old-token-id",
+            &self.old_id,
+            "--accept-unreadable",
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    }
+
+    /// `rotate token --yes` with [`Self::revoke_flags`] and `extra`.
+    pub async fn rotate_token(&self, extra: &[&str]) -> Out {
+        let flags = self.revoke_flags();
+        let mut args = vec!["rotate", "token", "--yes"];
+        args.extend(flags.iter().map(String::as_str));
+        args.extend(extra);
+        self.run(&args).await
+    }
+
     /// How many times each rule was written, summed.
     pub fn rule_writes(&self) -> u32 {
         self.fake
@@ -232,9 +232,4 @@ impl World {
             .map(|uuid| self.fake.rule_stats(uuid).unwrap().puts)
             .sum()
     }
-}
-
-pub fn base64_basic(email: &str, secret: &str) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.encode(format!("{email}:{secret}"))
 }

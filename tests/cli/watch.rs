@@ -21,24 +21,9 @@ async fn a_use_during_the_watch_refuses_with_4_and_a_resume_then_revokes() {
         .base_url(w.fake.site_base())
         .build()
         .unwrap();
-    let args = [
-        "rotate",
-        "token",
-        "--token-email",
-        w.old.email(),
-        "--revoke",
-        "--yes",
-        "--account-id",
-        &w.svc.account_id,
-        "--old-token-id",
-        &w.old_id,
-        "--accept-unreadable",
-        "--watch-org",
-        &w.org.id,
-        "--grace",
-        "0s",
-    ];
-    let rotation = w.run(&args);
+    let org = w.org.id.clone();
+    let watch = ["--watch-org", &org, "--grace", "0s"];
+    let rotation = w.rotate_token(&watch);
     let script = async {
         gate.until_waiting(1).await;
         forgotten.myself().await.unwrap();
