@@ -17,6 +17,8 @@ fn every_subcommand_help_has_an_example() {
         &["who-uses"][..],
         &["expiring"],
         &["plan"],
+        &["rotate"],
+        &["journal"],
         &["rotate", "token"],
         &["rotate", "tunnel"],
         &["rotate", "admin-key"],

@@ -124,15 +124,30 @@ pub enum Command {
     #[command(after_help = PLAN_HELP)]
     Plan(Plan),
     /// Rotate a credential, journaled: run `journal resume` to go on after a failure.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = ROTATE_HELP)]
     Rotate(Rotate),
     /// Rotations in the journal: list, show, resume, abandon.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = JOURNAL_HELP)]
     Journal(JournalCmd),
     /// Print a shell completion script.
     #[command(after_help = COMPLETIONS_HELP)]
     Completions(Completions),
 }
+
+const ROTATE_HELP: &str = concat!(
+    "Examples:\n",
+    "  atlassian-rotation rotate token --token-email svc@example.com --revoke \\\n",
+    "      --account-id 5b10ac8d82e05b22cc7d4ef5 --old-token-label automation\n",
+    "  atlassian-rotation rotate tunnel --hostname $TUNNEL_UUID --instance https://jira.example.com\n",
+    "  atlassian-rotation rotate admin-key --old-key-label ops-2026 --new-key-label ops-2027\n",
+);
+
+const JOURNAL_HELP: &str = concat!(
+    "Examples:\n",
+    "  atlassian-rotation journal list\n",
+    "  atlassian-rotation journal show automation-token-1\n",
+    "  atlassian-rotation journal resume automation-token-1\n",
+);
 
 const WHO_USES_HELP: &str = concat!(
     "Examples:\n",
