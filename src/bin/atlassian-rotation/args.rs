@@ -42,6 +42,7 @@ const MAIN_HELP: &str = concat!(
 
 /// Settings every subcommand shares; each overrides the profile's value.
 #[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// The profile file (default: $XDG_CONFIG_HOME/atlassian-rotation/config.toml, else
     /// ~/.config/atlassian-rotation/config.toml; a missing default profile is fine).
