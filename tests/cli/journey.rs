@@ -35,7 +35,20 @@ async fn who_uses_then_plan_then_rotate_with_revoke_leaves_the_old_token_revoked
     );
     assert_eq!(w.rule_writes(), 0, "a plan writes nothing");
 
-    let rotated = w.rotate_token(&[]).await;
+    // No account id: the tool asks the site whose the old token is.
+    let rotated = w
+        .run(&[
+            "rotate",
+            "token",
+            "--yes",
+            "--token-email",
+            w.old.email(),
+            "--revoke",
+            "--old-token-id",
+            &w.old_id,
+            "--accept-unreadable",
+        ])
+        .await;
     rotated.code(0);
     assert!(
         !w.fake.token_is_live(w.old.token()),

@@ -30,7 +30,7 @@ const MAIN_HELP: &str = concat!(
     "  atlassian-rotation who-uses\n",
     "  ATLASSIAN_NEW_API_TOKEN=... atlassian-rotation plan --token-email svc@example.com\n",
     "  atlassian-rotation rotate token --token-email svc@example.com --revoke \\\n",
-    "      --account-id 5b10ac8d82e05b22cc7d4ef5 --old-token-label automation\n",
+    "      --old-token-label automation\n",
     "\n",
     "Exit codes:\n",
     "  0  done\n",
@@ -138,7 +138,7 @@ pub enum Command {
 const ROTATE_HELP: &str = concat!(
     "Examples:\n",
     "  atlassian-rotation rotate token --token-email svc@example.com --revoke \\\n",
-    "      --account-id 5b10ac8d82e05b22cc7d4ef5 --old-token-label automation\n",
+    "      --old-token-label automation\n",
     "  atlassian-rotation rotate tunnel --hostname $TUNNEL_UUID --instance https://jira.example.com\n",
     "  atlassian-rotation rotate admin-key --old-key-label ops-2026 --new-key-label ops-2027\n",
 );
@@ -227,9 +227,10 @@ pub struct TokenArgs {
     pub consumers: Vec<String>,
     /// Revoke the old token once every rule and consumer verified (asks first on a terminal;
     /// needs --yes otherwise). Needs ATLASSIAN_ADMIN_KEY.
-    #[arg(long, requires = "account_id")]
+    #[arg(long)]
     pub revoke: bool,
-    /// The old token's account id (for --revoke).
+    /// The old token's account id (for --revoke; default: asked of the site with the old
+    /// token).
     #[arg(long, value_name = "ID")]
     pub account_id: Option<String>,
     /// The old token's id, as the user-management API lists it (for --revoke).
@@ -268,9 +269,9 @@ const ROTATE_TOKEN_HELP: &str = concat!(
     "  export ATLASSIAN_API_TOKEN=... ATLASSIAN_OLD_API_TOKEN=... ATLASSIAN_NEW_API_TOKEN=...\n",
     "  export ATLASSIAN_ADMIN_KEY=...\n",
     "  atlassian-rotation rotate token --token-email svc@example.com --revoke \\\n",
-    "      --account-id 5b10ac8d82e05b22cc7d4ef5 --old-token-label automation\n",
+    "      --old-token-label automation\n",
     "  atlassian-rotation rotate token --consumer dotenv:/srv/app/.env#JIRA_TOKEN \\\n",
-    "      --revoke --yes --account-id ID --old-token-id ID --watch-org $ORG --grace 30m\n",
+    "      --revoke --yes --old-token-id ID --watch-org $ORG --grace 30m\n",
     "\n",
     "Exit codes: 0 rotated (and revoked), 1 failed before anything changed, 3 stopped part-way\n",
     "(`journal resume ID` goes on), 4 revocation not confirmed or the old token was still used.\n",

@@ -153,9 +153,9 @@ async fn resume(journal: &FileJournal, args: Resume, ctx: &mut Ctx) -> CliResult
     }
     let options = RotateOptions::new(&args.id);
     match saved {
-        Saved::Token(saved) => {
+        Saved::Token(mut saved) => {
             ctx.settings = saved.connection.settings(&journal_dir);
-            let (rotator, _) = rotate::token_rotator(&saved, ctx, new)?;
+            let (rotator, _) = rotate::token_rotator(&mut saved, ctx, new).await?;
             if saved.revoke {
                 rotate::confirm(
                     &args.confirm,

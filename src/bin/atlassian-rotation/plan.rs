@@ -7,8 +7,8 @@ use crate::output::cell;
 use crate::rotate::{NewCredential, saved_token, token_rotator};
 
 pub async fn run(args: Plan, ctx: &mut Ctx) -> CliResult {
-    let saved = saved_token(&args.token, &ctx.settings);
-    let (rotator, new) = token_rotator(&saved, ctx, NewCredential::Ask)?;
+    let mut saved = saved_token(&args.token, &ctx.settings);
+    let (rotator, new) = token_rotator(&mut saved, ctx, NewCredential::Ask).await?;
     let new = new.expect("a plan asks for the new token");
     ctx.progress.count_pending().await;
     let plan = rotator.plan(&new).await?;

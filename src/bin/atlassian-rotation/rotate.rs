@@ -5,6 +5,7 @@ use std::io::{BufRead as _, Write as _};
 use std::time::Duration;
 
 use atlassian_rotation::instance::InstanceAuth;
+use atlassian_rotation::jira::JiraClient;
 use atlassian_rotation::rotate::{
     self, AdminKeyRotator, Audit, AutomationTokenRotator, FileJournal, Journal, KeyRef, OldToken,
     Probe, RotateOptions, RotationReport, Rotator, TunnelKeyRotator,
@@ -45,8 +46,10 @@ pub fn saved_token(args: &TokenArgs, settings: &Settings) -> SavedToken {
 
 /// A token rotator from saved settings, and the new token when it was asked for. Secrets are
 /// asked in the order stdin gives them: yours, the Admin API key, the old token, the new one.
-pub fn token_rotator(
-    saved: &SavedToken,
+/// With a revocation and no account id, the old token's account is asked (`/myself` on the
+/// site) and kept in `saved`.
+pub async fn token_rotator(
+    saved: &mut SavedToken,
     ctx: &mut Ctx,
     new: NewCredential,
 ) -> CliResult<(AutomationTokenRotator, Option<ApiToken>)> {
@@ -59,10 +62,6 @@ pub fn token_rotator(
         .unwrap_or_else(|| caller.email().to_owned());
     let automation = connect::automation(settings, caller)?;
     let revocation = if saved.revoke {
-        let account_id = saved
-            .account_id
-            .clone()
-            .ok_or_else(|| CliError::usage("--revoke needs --account-id"))?;
         let token = match (&saved.old_token_id, &saved.old_token_label) {
             (Some(id), _) => OldToken::Id(id.clone()),
             (None, Some(label)) => OldToken::Label(label.clone()),
@@ -72,11 +71,7 @@ pub fn token_rotator(
                 ));
             }
         };
-        Some((
-            connect::admin(settings, &mut ctx.secrets)?,
-            account_id,
-            token,
-        ))
+        Some((connect::admin(settings, &mut ctx.secrets)?, token))
     } else {
         None
     };
@@ -90,15 +85,28 @@ pub fn token_rotator(
     };
     let client = automation.clone();
     let mut rotator = match &new {
-        Some(token) => AutomationTokenRotator::new(automation, site, old, token.clone())?,
-        None => AutomationTokenRotator::new(automation, site, old, journaled::<ApiToken>)?,
+        Some(token) => AutomationTokenRotator::new(automation, &site, old.clone(), token.clone())?,
+        None => AutomationTokenRotator::new(automation, &site, old.clone(), journaled::<ApiToken>)?,
     }
-    .concurrency(settings.concurrency)
+    .concurrency(ctx.settings.concurrency)
     .on_progress(ctx.progress.callback());
     for spec in &saved.consumers {
         rotator = rotator.consumer(spec.parse::<atlassian_rotation::consumer::ConsumerSpec>()?);
     }
-    if let Some((admin, account_id, token)) = revocation {
+    if let Some((admin, token)) = revocation {
+        let account_id = match &saved.account_id {
+            Some(id) => id.clone(),
+            None => {
+                let jira = JiraClient::builder(old).base_url(&site).build()?;
+                let account = jira.myself().await.map_err(|e| {
+                    CliError::failed(format!(
+                        "the old token's account could not be asked ({e}); give --account-id"
+                    ))
+                })?;
+                saved.account_id = Some(account.account_id.clone());
+                account.account_id
+            }
+        };
         rotator = rotator
             .revoke_with(admin, account_id, token)
             .accept_unreadable(saved.accept_unreadable);
@@ -124,7 +132,7 @@ pub async fn token(args: RotateToken, ctx: &mut Ctx) -> CliResult {
     let mut saved = saved_token(&args.token, &ctx.settings);
     saved.watch_org = args.watch_org.clone();
     saved.grace_secs = args.grace.map(|g| g.as_secs());
-    let (rotator, _) = token_rotator(&saved, ctx, NewCredential::Ask)?;
+    let (rotator, _) = token_rotator(&mut saved, ctx, NewCredential::Ask).await?;
     if saved.revoke {
         confirm(
             &args.confirm,
