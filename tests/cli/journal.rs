@@ -10,23 +10,13 @@ async fn rotate_with_one_failing_write(w: &World) -> Out {
     w.rotate_token(&[]).await
 }
 
-/// The rotation id the tool told the user to resume.
-fn resume_id(out: &Out) -> String {
-    let after = out
-        .stderr
-        .split("journal resume ")
-        .nth(1)
-        .unwrap_or_else(|| panic!("no resume hint in: {}", out.stderr));
-    after.split('`').next().unwrap().trim().to_owned()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_write_exits_3_and_journal_resume_finishes_the_rotation() {
     let w = world(20).await;
     let failed = rotate_with_one_failing_write(&w).await;
     failed.code(3);
     assert!(w.fake.token_is_live(w.old.token()), "nothing revoked yet");
-    let id = resume_id(&failed);
+    let id = failed.resume_id();
 
     let list = w.run(&["journal", "list", "--json"]).await;
     list.code(0);
@@ -63,7 +53,7 @@ async fn an_abandoned_rotation_is_not_resumed() {
     let w = world(20).await;
     let failed = rotate_with_one_failing_write(&w).await;
     failed.code(3);
-    let id = resume_id(&failed);
+    let id = failed.resume_id();
     let abandoned = w
         .run(&["journal", "abandon", &id, "--reason", "test"])
         .await;
@@ -98,7 +88,7 @@ async fn a_lease_held_by_a_dead_runner_is_taken_over_on_request() {
     let w = world(12).await;
     let failed = rotate_with_one_failing_write(&w).await;
     failed.code(3);
-    let id = resume_id(&failed);
+    let id = failed.resume_id();
     // A runner on another host took the rotation and died holding it.
     let journal = FileJournal::new(w.journal()).unwrap();
     let now = time::OffsetDateTime::now_utc();

@@ -2,7 +2,7 @@
 
 use atlassian_rotation::secret::AdminApiKey;
 
-use atlassian_rotation::testing::FakeAdminKey;
+use atlassian_rotation::testing::{FakeAdminKey, Fault, Route, TunnelStatus};
 
 use crate::support::{Out, World, world};
 
@@ -184,4 +184,66 @@ async fn expiring_lists_the_tokens_in_the_window_with_their_rules() {
         report["expiring"].as_array().unwrap().len(),
         radar.tokens.len()
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tunnel_rotation_that_failed_to_install_resumes_with_the_journaled_key() {
+    let w = world(8).await;
+    w.fake.fault(Route::InstallTunnelKey, Fault::status(400));
+    let args = [
+        "rotate",
+        "tunnel",
+        "--hostname",
+        &w.tunnel.hostname,
+        "--instance",
+        &w.tunnel.instance_base,
+    ];
+    let pat = w.tunnel.pat.expose_secret().to_owned();
+    let with_pat = |c: &mut std::process::Command| {
+        c.env("ATLASSIAN_DC_TOKEN", &pat);
+    };
+    let failed = w.run_with(&args, None, with_pat).await;
+    failed.code(3);
+    let minted = w.fake.request_count(Route::AdminRegenerate);
+    let resumed = w
+        .run_with(&["journal", "resume", &failed.resume_id()], None, with_pat)
+        .await;
+    resumed.code(0);
+    assert_eq!(
+        w.fake.request_count(Route::AdminRegenerate),
+        minted,
+        "the resume installs the journaled key; it mints none"
+    );
+    assert_eq!(
+        w.fake.tunnel_status(&w.tunnel.hostname),
+        Some(TunnelStatus::Connected),
+        "the tunnel works again"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_admin_key_rotation_whose_revoke_failed_resumes_and_revokes() {
+    let w = world(8).await;
+    let now = time::OffsetDateTime::now_utc();
+    let old = w
+        .fake
+        .mint_admin_key(&w.org.id, "ops", &[], now + time::Duration::days(20));
+    let new = w
+        .fake
+        .mint_admin_key(&w.org.id, "ops-2027", &[], now + time::Duration::days(365));
+    w.fake.fault(Route::RevokeAdminKey, Fault::status(400));
+    let failed = rotate_admin_key(&w, &old, &new, &[]).await;
+    failed.code(3);
+    assert!(w.fake.admin_key_is_live(&old.key));
+    let resumed = w
+        .run_with(
+            &["journal", "resume", &failed.resume_id(), "--yes"],
+            None,
+            |c| {
+                c.env("ATLASSIAN_ADMIN_KEY", old.key.expose_secret());
+            },
+        )
+        .await;
+    resumed.code(0);
+    assert!(!w.fake.admin_key_is_live(&old.key));
 }

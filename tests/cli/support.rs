@@ -54,6 +54,16 @@ impl Out {
         self
     }
 
+    /// The rotation id the run told the user to resume (`journal resume ID`).
+    pub fn resume_id(&self) -> String {
+        let after = self
+            .stderr
+            .split("journal resume ")
+            .nth(1)
+            .unwrap_or_else(|| panic!("no resume hint in: {}", self.stderr));
+        after.split('`').next().unwrap().trim().to_owned()
+    }
+
     /// Every stdout line, each parsed as one JSON object.
     pub fn json_lines(&self) -> Vec<Value> {
         self.stdout

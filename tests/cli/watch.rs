@@ -38,10 +38,9 @@ async fn a_use_during_the_watch_refuses_with_4_and_a_resume_then_revokes() {
         "the rules hold the new token"
     );
 
-    let id = out.stderr.split("journal resume ").nth(1).unwrap();
-    let id = id.split('`').next().unwrap().trim();
+    let id = out.resume_id();
     let resumed = w
-        .run_with(&["journal", "resume", id, "--yes"], None, |c| {
+        .run_with(&["journal", "resume", &id, "--yes"], None, |c| {
             c.env_remove("ATLASSIAN_NEW_API_TOKEN");
         })
         .await;
