@@ -104,8 +104,7 @@ async fn scan(
             for finding in &findings {
                 common::json_line(out, finding)?;
             }
-            let rules = export.get("rules").unwrap_or(&export).as_array();
-            ScanSummary::from_findings(rules.map_or(1, Vec::len), &findings)
+            ScanSummary::from_export(&export, &findings)
         }
         None => {
             let client = args.automation.client(&args.net, &env.api_token)?;

@@ -70,6 +70,32 @@ impl ScanSummary {
         summary
     }
 
+    /// The summary of `findings` made by [`Scanner::scan_export`](crate::automation::Scanner::scan_export)
+    /// over `export`: its rules counted as that method reads them (the `rules` array, a bare
+    /// array, or one rule), all read.
+    ///
+    /// ```
+    /// use atlassian_rotation::automation::Scanner;
+    /// use atlassian_rotation::discover::ScanSummary;
+    /// use atlassian_rotation::secret::ApiToken;
+    ///
+    /// let export = serde_json::json!({"cloud": "c", "rules": [
+    ///     {"uuid": "a", "components": [{"value": "tok-123"}]},
+    ///     {"uuid": "b", "components": []},
+    ///     {"uuid": "c", "components": []}
+    /// ]});
+    /// let findings = Scanner::for_token(&ApiToken::new("tok-123")).scan_export(&export)?;
+    /// let summary = ScanSummary::from_export(&export, &findings);
+    /// assert_eq!((summary.rules_read, summary.matches), (3, 1));
+    /// let one_rule = serde_json::json!({"uuid": "a", "components": []});
+    /// assert_eq!(ScanSummary::from_export(&one_rule, &[]).rules_read, 1);
+    /// # Ok::<(), atlassian_rotation::Error>(())
+    /// ```
+    pub fn from_export(export: &serde_json::Value, findings: &[Finding]) -> Self {
+        let rules = export.get("rules").unwrap_or(export).as_array();
+        Self::from_findings(rules.map_or(1, Vec::len), findings)
+    }
+
     /// Counts one rule read with `findings`; whether it matched.
     pub(super) fn add_rule(&mut self, findings: Vec<&Finding>) -> bool {
         self.rules_read += 1;

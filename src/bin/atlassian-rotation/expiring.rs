@@ -1,0 +1,81 @@
+//! `expiring`: the org's tokens that expire soon, with the rules that use their accounts.
+
+use std::time::Duration;
+
+use atlassian_rotation::discover::{ExpiryRadar, RadarReport, ResolveIdentities};
+
+use crate::args::Expiring;
+use crate::exit::{CliError, CliResult};
+use crate::output::cell;
+use crate::{Ctx, connect};
+
+pub async fn run(args: Expiring, ctx: &mut Ctx) -> CliResult {
+    let org = ctx.settings.org()?.to_owned();
+    let admin = connect::admin(&ctx.settings, &mut ctx.secrets)?;
+    let caller = connect::caller(&ctx.settings, &mut ctx.secrets)?;
+    let automation = connect::automation(&ctx.settings, caller)?;
+    let mut radar = ExpiryRadar::new(&admin, &org, &automation)
+        .within(Duration::from_secs(args.within.saturating_mul(86_400)))
+        .concurrency(ctx.settings.concurrency)
+        .on_progress(ctx.progress.callback());
+    if args.resolve_identities {
+        let resolve = match (&ctx.settings.identity_base, &ctx.settings.cloud_id) {
+            (Some(url), _) => ResolveIdentities::base_url(url),
+            (None, Some(cloud_id)) => ResolveIdentities::cloud(cloud_id),
+            (None, None) => {
+                return Err(CliError::usage(
+                    "--resolve-identities needs --cloud-id (or `cloud_id` in the profile)",
+                ));
+            }
+        };
+        radar = radar.resolve_identities(resolve);
+    }
+    ctx.progress.count_rules(&automation).await;
+    let report = radar.run().await?;
+    ctx.progress.finish();
+    if ctx.out.json {
+        ctx.out.json_line(&report)?;
+    } else {
+        table(ctx, &report)?;
+    }
+    ctx.out.note(format!(
+        "{} tokens expire within {} days; {} uses could not be attributed; {}",
+        report.expiring.len(),
+        args.within,
+        report.unresolved.len(),
+        report.scan
+    ));
+    if !report.unresolved.is_empty() && !args.resolve_identities {
+        ctx.out
+            .note("--resolve-identities asks Jira whose the unattributed credentials are");
+    }
+    if report.scan.is_complete() {
+        Ok(())
+    } else {
+        Err(CliError::failed(
+            "the report is incomplete: some rules could not be read, so a token listed \
+             without rules may still be used",
+        ))
+    }
+}
+
+fn table(ctx: &Ctx, report: &RadarReport) -> CliResult {
+    let rows: Vec<Vec<String>> = report
+        .expiring
+        .iter()
+        .map(|c| {
+            let owner = c.owner.as_ref();
+            vec![
+                c.id.clone(),
+                cell(c.label.as_deref()),
+                cell(owner.and_then(|o| o.email.as_deref().or(o.account_id.as_deref()))),
+                c.expires_at
+                    .as_ref()
+                    .map_or_else(|| "-".to_owned(), ToString::to_string),
+                c.uses.len().to_string(),
+            ]
+        })
+        .collect();
+    ctx.out
+        .table(&["TOKEN", "LABEL", "OWNER", "EXPIRES", "RULES"], &rows)
+}
