@@ -129,16 +129,23 @@ async fn an_admin_key_expiring_too_soon_is_refused_before_anything_changes() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn expiring_lists_the_tokens_in_the_window_with_their_rules() {
+async fn expiring_lists_every_kind_in_the_window_with_their_rules() {
     let w = world(8).await;
     let radar = w
         .fake
         .seed_expiring_usage("cloud-radar", 1, time::Duration::days(9));
+    let bot = w.fake.seed_service_account_usage(
+        "cloud-radar",
+        &radar.org.id,
+        "ci-bot",
+        2,
+        time::Duration::days(5),
+    );
     let automation = w.fake.automation_base("cloud-radar");
     let admin = w.fake.admin_base();
     let gateway = w.fake.jira_gateway_base("cloud-radar");
     // The world's own tokens expire in 30 days: outside the window.
-    let args = |json: bool| {
+    let args = |json: bool, kinds: &[&str]| {
         let mut command = w.bare_command(&[
             "expiring",
             "--within",
@@ -162,13 +169,22 @@ async fn expiring_lists_the_tokens_in_the_window_with_their_rules() {
                 &gateway,
             ]);
         }
+        for kind in kinds {
+            command.args(["--kind", kind]);
+        }
         command
             .env("ATLASSIAN_API_TOKEN", radar.caller.token().expose_secret())
             .env("ATLASSIAN_ADMIN_KEY", radar.org.admin_key.expose_secret());
         command
     };
-    let table = w.spawn(args(false), None).await;
+    let table = w.spawn(args(false, &[]), None).await;
     table.code(0);
+    let bot_row = table
+        .stdout
+        .lines()
+        .find(|line| line.contains(&bot.token_id))
+        .unwrap_or_else(|| panic!("no row for the service-account token:\n{}", table.stdout));
+    assert!(bot_row.contains("service-account token"), "{bot_row}");
     for token in &radar.tokens {
         assert!(
             table.stdout.contains(&token.token_id),
@@ -177,9 +193,19 @@ async fn expiring_lists_the_tokens_in_the_window_with_their_rules() {
             table.stdout
         );
     }
-    let json = w.spawn(args(true), None).await;
+    let json = w.spawn(args(true, &[]), None).await;
     json.code(0);
     let report = &json.json_lines()[0];
+    let expiring = report["expiring"].as_array().unwrap();
+    assert_eq!(expiring.len(), radar.tokens.len() + 1);
+    let bot_entry = expiring
+        .iter()
+        .find(|c| c["id"] == bot.token_id.as_str())
+        .expect("the service-account token is in the JSON report");
+    assert_eq!(bot_entry["uses"].as_array().unwrap().len(), bot.rules.len());
+    let users_only = w.spawn(args(true, &["user-api-token"]), None).await;
+    users_only.code(0);
+    let report = &users_only.json_lines()[0];
     assert_eq!(
         report["expiring"].as_array().unwrap().len(),
         radar.tokens.len()

@@ -202,9 +202,13 @@ pub struct WhoUses {
 
 #[derive(Args, Debug)]
 pub struct Expiring {
-    /// Tokens expired or expiring within this many days.
+    /// Credentials expired or expiring within this many days.
     #[arg(long, value_name = "DAYS", default_value_t = 30)]
     pub within: u64,
+    /// List only this kind (repeatable; default: all three): user-api-token, admin-api-key or
+    /// service-account-token.
+    #[arg(long = "kind", value_name = "KIND")]
+    pub kinds: Vec<atlassian_rotation::discover::CredentialKind>,
     /// Ask Jira's `/myself` who each credential without an email belongs to.
     #[arg(long)]
     pub resolve_identities: bool,

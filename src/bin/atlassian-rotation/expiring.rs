@@ -1,8 +1,9 @@
-//! `expiring`: the org's tokens that expire soon, with the rules that use their accounts.
+//! `expiring`: the org's credentials (user API tokens, Admin API keys, service-account tokens)
+//! that expire soon, with the rules that use their accounts.
 
 use std::time::Duration;
 
-use atlassian_rotation::discover::{ExpiryRadar, RadarReport, ResolveIdentities};
+use atlassian_rotation::discover::{ExpiryRadar, RadarReport, ResolveIdentities, WhereUsed};
 
 use crate::args::Expiring;
 use crate::exit::{CliError, CliResult};
@@ -18,6 +19,9 @@ pub async fn run(args: Expiring, ctx: &mut Ctx) -> CliResult {
         .within(Duration::from_secs(args.within.saturating_mul(86_400)))
         .concurrency(ctx.settings.concurrency)
         .on_progress(ctx.progress.callback());
+    if !args.kinds.is_empty() {
+        radar = radar.kinds(args.kinds.iter().copied());
+    }
     if args.resolve_identities {
         let resolve = match (&ctx.settings.identity_base, &ctx.settings.cloud_id) {
             (Some(url), _) => ResolveIdentities::base_url(url),
@@ -39,7 +43,7 @@ pub async fn run(args: Expiring, ctx: &mut Ctx) -> CliResult {
         table(ctx, &report)?;
     }
     ctx.out.note(format!(
-        "{} tokens expire within {} days; {} uses could not be attributed; {}",
+        "{} credentials expire within {} days; {} uses could not be attributed; {}",
         report.expiring.len(),
         args.within,
         report.unresolved.len(),
@@ -49,14 +53,22 @@ pub async fn run(args: Expiring, ctx: &mut Ctx) -> CliResult {
         ctx.out
             .note("--resolve-identities asks Jira whose the unattributed credentials are");
     }
-    if report.scan.is_complete() {
-        Ok(())
-    } else {
-        Err(CliError::failed(
+    for missing in report.not_covered() {
+        ctx.out.note(missing.to_string());
+    }
+    if !report.scan.is_complete() {
+        return Err(CliError::failed(
             "the report is incomplete: some rules could not be read, so a token listed \
              without rules may still be used",
-        ))
+        ));
     }
+    if report.not_covered().next().is_some() {
+        return Err(CliError::failed(
+            "the report is incomplete: a kind of credential could not be listed (see above), \
+             so something not listed may still expire",
+        ));
+    }
+    Ok(())
 }
 
 fn table(ctx: &Ctx, report: &RadarReport) -> CliResult {
@@ -65,17 +77,22 @@ fn table(ctx: &Ctx, report: &RadarReport) -> CliResult {
         .iter()
         .map(|c| {
             let owner = c.owner.as_ref();
+            let rules = match c.where_used {
+                WhereUsed::NotTracked => c.where_used.to_string(),
+                _ => c.uses.len().to_string(),
+            };
             vec![
+                c.kind.to_string(),
                 c.id.clone(),
                 cell(c.label.as_deref()),
                 cell(owner.and_then(|o| o.email.as_deref().or(o.account_id.as_deref()))),
                 c.expires_at
                     .as_ref()
                     .map_or_else(|| "-".to_owned(), ToString::to_string),
-                c.uses.len().to_string(),
+                rules,
             ]
         })
         .collect();
     ctx.out
-        .table(&["TOKEN", "LABEL", "OWNER", "EXPIRES", "RULES"], &rows)
+        .table(&["KIND", "ID", "LABEL", "OWNER", "EXPIRES", "RULES"], &rows)
 }
