@@ -118,7 +118,8 @@ pub enum Command {
     /// exported rules file; with --all, every credential of every rule.
     #[command(after_help = WHO_USES_HELP)]
     WhoUses(WhoUses),
-    /// Which API tokens of the org expire soon, and which rules would break with them.
+    /// Which credentials of the org expire soon (user API tokens, Admin API keys,
+    /// service-account tokens), and which rules would break with them.
     #[command(after_help = EXPIRING_HELP)]
     Expiring(Expiring),
     /// A dry run of a token rotation: which rules would change. Writes nothing.
@@ -164,6 +165,10 @@ const EXPIRING_HELP: &str = concat!(
     "Examples:\n",
     "  ATLASSIAN_ADMIN_KEY=... ATLASSIAN_API_TOKEN=... atlassian-rotation expiring --within 30\n",
     "  atlassian-rotation expiring --within 7 --resolve-identities --json\n",
+    "  atlassian-rotation expiring --kind admin-api-key --kind service-account-token\n",
+    "\n",
+    "Exits 0 when every kind asked for was listed and every rule read, 1 otherwise (the report\n",
+    "is still printed, with what was not covered on stderr).\n",
 );
 
 const PLAN_HELP: &str = concat!(
