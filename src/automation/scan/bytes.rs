@@ -35,6 +35,11 @@ use crate::error::{Error, Result};
 pub(super) struct Prefilter {
     /// `None`: every rule could hold the token (a tiny token, whose base64 has no interiors).
     automaton: Option<AhoCorasick>,
+    /// What a header list must hold to hold an unreadable value
+    /// ([`Prefilter::could_be_unreadable`]).
+    unreadable: Option<AhoCorasick>,
+    /// What a rule must hold to hold one ([`Prefilter::rule_could_be_unreadable`]).
+    rule_unreadable: Option<AhoCorasick>,
     /// The index of the `%` pattern, whose hits are checked further.
     percent: usize,
 }
@@ -51,6 +56,8 @@ impl Prefilter {
             // Matches nothing: no rule can hold it.
             return Self {
                 automaton: None,
+                unreadable: unreadable_automaton(true),
+                rule_unreadable: unreadable_automaton(false),
                 percent: usize::MAX,
             };
         }
@@ -70,6 +77,8 @@ impl Prefilter {
         match AhoCorasick::new(&patterns) {
             Ok(automaton) => Self {
                 automaton: Some(automaton),
+                unreadable: unreadable_automaton(true),
+                rule_unreadable: unreadable_automaton(false),
                 percent: 3,
             },
             Err(_) => Self::everything(),
@@ -79,8 +88,28 @@ impl Prefilter {
     fn everything() -> Self {
         Self {
             automaton: None,
+            unreadable: None,
+            rule_unreadable: None,
             percent: 0,
         }
+    }
+
+    /// Whether the header list `raw` could hold an unreadable value (conservatively: anything
+    /// that could make a header sensitive, a mask, a secret reference, an escape, or a nested
+    /// list or URL); `true` when unsure.
+    fn could_be_unreadable(&self, raw: &str) -> bool {
+        self.unreadable
+            .as_ref()
+            .is_none_or(|automaton| automaton.is_match(raw))
+    }
+
+    /// Whether the rule `raw` could hold an unreadable value anywhere: as for a header list,
+    /// but a rule holds lists and URLs without their being unreadable (a URL is unreadable
+    /// only when masked, or secure: `true`).
+    fn rule_could_be_unreadable(&self, raw: &str) -> bool {
+        self.rule_unreadable
+            .as_ref()
+            .is_none_or(|automaton| automaton.is_match(raw))
     }
 
     /// Whether `bytes` could hold the token in some form.
@@ -93,6 +122,42 @@ impl Prefilter {
             hit.pattern().as_usize() != self.percent || spells_needle_byte(&bytes[hit.end()..])
         })
     }
+}
+
+/// Header lists holding none of these (in any ASCII case) hold no unreadable value: no mask
+/// character (`*`, `•`, `●`), marker (`xxx`, `redacted`), escape, Data Center value, nested
+/// header list or URL, no `true` (a secure header) and no credential-like name (which
+/// [`forms::is_credential_name`](super::forms::is_credential_name) recognises by these words,
+/// or a name ending with `key`).
+fn unreadable_automaton(in_header_list: bool) -> Option<AhoCorasick> {
+    const PATTERNS: [&str; 16] = [
+        "*",
+        "\u{2022}",
+        "\u{25cf}",
+        "\\",
+        "keyOrValue",
+        "xxx",
+        "redacted",
+        "true",
+        "auth",
+        "token",
+        "secret",
+        "password",
+        "apikey",
+        "api-key",
+        "api_key",
+        "key\"",
+    ];
+    // Inside a header list, a nested list or URL is walked as anywhere else.
+    let nested: &[&str] = if in_header_list {
+        &["url", "headers"]
+    } else {
+        &[]
+    };
+    AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .build(PATTERNS.iter().chain(nested))
+        .ok()
 }
 
 /// Whether `rest` (what follows a `%`) starts with two hex digits decoding to a character a
@@ -153,7 +218,10 @@ impl Scanner {
         for (index, rule) in rules.iter().enumerate() {
             let text = rule.get();
             if !prefilter.could_hold(text.as_bytes()) {
-                if let Some(found) = self.scan_unreadable(text, index) {
+                if !prefilter.rule_could_be_unreadable(text) {
+                    continue;
+                }
+                if let Some(found) = self.scan_unreadable(&prefilter, text, index) {
                     findings.extend(found);
                     continue;
                 }
@@ -165,12 +233,18 @@ impl Scanner {
 
     /// The findings of a rule that holds no form of the token (its unreadable values), walking
     /// it as a stream; `None` when the stream cannot walk it as the full scan would.
-    fn scan_unreadable(&self, text: &str, index: usize) -> Option<Vec<Finding>> {
+    fn scan_unreadable(
+        &self,
+        prefilter: &Prefilter,
+        text: &str,
+        index: usize,
+    ) -> Option<Vec<Finding>> {
         let mut stream = Stream {
             needles: self.needles.as_ref(),
+            prefilter,
             path: Vec::with_capacity(16),
             hits: Vec::new(),
-            identity: Map::new(),
+            identity: Vec::new(),
         };
         let mut de = serde_json::Deserializer::from_str(text);
         Node {
@@ -181,7 +255,14 @@ impl Scanner {
         .ok()?;
         de.end().ok()?;
         let Stream { hits, identity, .. } = stream;
-        Some(self.findings(hits, &Value::Object(identity), Some(index)))
+        if hits.is_empty() {
+            return Some(Vec::new());
+        }
+        let mut rule = Map::new();
+        for (key, raw) in identity {
+            rule.insert(key.to_owned(), serde_json::from_str(raw.get()).ok()?);
+        }
+        Some(self.findings(hits, &Value::Object(rule), Some(index)))
     }
 }
 
@@ -219,13 +300,47 @@ fn rules_of(export: &[u8]) -> Result<Option<Vec<&RawValue>>> {
 /// The state of a streaming walk through one rule.
 struct Stream<'s, 'de> {
     needles: Option<&'s Needles>,
+    prefilter: &'s Prefilter,
     path: Vec<Seg<'de>>,
     hits: Vec<Hit>,
     /// The root's `uuid`, `id`, `name` and `component`, for the findings' rule identity.
-    identity: Map<String, Value>,
+    identity: Vec<(&'de str, &'de RawValue)>,
 }
 
-impl Stream<'_, '_> {
+impl<'de> Stream<'_, 'de> {
+    /// Walks `raw`, the value of `key`, as the full scan would, when it could hold an
+    /// unreadable value: `headers` lists that could (see [`Prefilter::could_be_unreadable`]),
+    /// and any value but a string elsewhere (a string there holds nothing but the token).
+    fn walk_raw(&mut self, key: &str, raw: &RawValue, ctx: Ctx) -> serde_json::Result<()> {
+        let text = raw.get();
+        let skip = match ctx {
+            Ctx::HeaderList => !self.prefilter.could_be_unreadable(text),
+            _ => text.starts_with('"'),
+        };
+        if !skip {
+            let value: Value = serde_json::from_str(text)?;
+            let ctx = match ctx {
+                Ctx::HeaderList if !value.is_array() => Ctx::Other,
+                ctx => ctx,
+            };
+            self.walk(key, &value, How::Value(ctx));
+        }
+        Ok(())
+    }
+
+    /// A web request's `url` (`raw`), secure or not: a string is unreadable only when it is a
+    /// mask, as the full scan decides ([`Walk::url`]).
+    fn walk_url(&mut self, raw: &RawValue, secure: bool) -> serde_json::Result<()> {
+        if let Ok(url) = serde_json::from_str::<&str>(raw.get()) {
+            if !super::forms::is_mask(url, secure) {
+                return Ok(());
+            }
+        }
+        let value: Value = serde_json::from_str(raw.get())?;
+        self.walk("url", &value, How::Url { secure });
+        Ok(())
+    }
+
     /// Runs the scanner's walk over `value`, the value of `key` in the object at the current
     /// path; `url` walks it as a web request URL (secure or not).
     fn walk(&mut self, key: &str, value: &Value, how: How) {
@@ -256,6 +371,10 @@ enum How {
     MissingUrl,
 }
 
+/// The most keys an object may have to be walked as a stream (checked for duplicates without
+/// allocating).
+const MAX_KEYS: usize = 32;
+
 /// One JSON value of the stream.
 struct Node<'a, 's, 'de> {
     stream: &'a mut Stream<'s, 'de>,
@@ -274,8 +393,14 @@ impl<'de> DeserializeSeed<'de> for Node<'_, '_, 'de> {
 /// owned.
 enum Key<'de> {
     Borrowed(&'de str),
-    Owned(String),
+    /// The key under which `arbitrary_precision` hands a number over.
+    Number,
+    /// An escaped key.
+    Escaped,
 }
+
+/// The key of a number under serde_json's `arbitrary_precision`.
+const NUMBER_KEY: &str = "$serde_json::private::Number";
 
 struct KeySeed;
 
@@ -299,7 +424,11 @@ impl<'de> Visitor<'de> for KeySeed {
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
-        Ok(Key::Owned(v.to_owned()))
+        Ok(if v == NUMBER_KEY {
+            Key::Number
+        } else {
+            Key::Escaped
+        })
     }
 }
 
@@ -355,48 +484,55 @@ impl<'de> Visitor<'de> for Node<'_, '_, 'de> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let stream = self.stream;
-        let mut seen: Vec<&'de str> = Vec::new();
+        let mut seen: [&'de str; MAX_KEYS] = [""; MAX_KEYS];
+        let mut keys = 0;
         // `url` and `urlSecure` are walked once the whole object is known (each depends on the
         // other), their findings put back where the full walk finds them.
-        let mut deferred: Vec<(usize, &'de str, Value)> = Vec::new();
+        let mut deferred: Vec<(usize, &'de str, &'de RawValue)> = Vec::new();
         let (mut has_url, mut url_secure) = (false, false);
         while let Some(key) = map.next_key_seed(KeySeed)? {
             let key = match key {
-                Key::Borrowed(key) => key,
-                // A number under `arbitrary_precision`: no finding in it.
-                Key::Owned(key) if key == "$serde_json::private::Number" => {
+                Key::Borrowed(key) if key == NUMBER_KEY => {
                     map.next_value::<IgnoredAny>()?;
                     continue;
                 }
-                Key::Owned(_) => return Err(de::Error::custom("an escaped key")),
+                Key::Borrowed(key) => key,
+                // A number under `arbitrary_precision`: no finding in it.
+                Key::Number => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+                Key::Escaped => return Err(de::Error::custom("an escaped key")),
             };
-            if seen.contains(&key) {
-                return Err(de::Error::custom("a duplicate key"));
+            // The full scan keeps the last of duplicate keys (at the first one's place): such
+            // an object is left to it, as is one too large to check for them here.
+            if seen[..keys].contains(&key) || keys == seen.len() {
+                return Err(de::Error::custom("a duplicate key, or too many keys"));
             }
-            seen.push(key);
+            seen[keys] = key;
+            keys += 1;
             match key {
                 "url" | "urlSecure" => {
-                    let value: Value = map.next_value()?;
+                    let raw: &'de RawValue = map.next_value()?;
                     if key == "url" {
                         has_url = true;
                     } else {
-                        url_secure = value == Value::Bool(true);
+                        url_secure = raw.get() == "true";
                     }
-                    deferred.push((stream.hits.len(), key, value));
+                    deferred.push((stream.hits.len(), key, raw));
                 }
                 "headers" => {
-                    let value: Value = map.next_value()?;
-                    let ctx = if value.is_array() {
-                        Ctx::HeaderList
-                    } else {
-                        Ctx::Other
-                    };
-                    stream.walk(key, &value, How::Value(ctx));
+                    let raw: &'de RawValue = map.next_value()?;
+                    stream
+                        .walk_raw(key, raw, Ctx::HeaderList)
+                        .map_err(de::Error::custom)?;
                 }
                 "uuid" | "id" | "name" | "component" if self.root => {
-                    let value: Value = map.next_value()?;
-                    stream.walk(key, &value, How::Value(Ctx::Other));
-                    stream.identity.insert(key.to_owned(), value);
+                    let raw: &'de RawValue = map.next_value()?;
+                    stream
+                        .walk_raw(key, raw, Ctx::Other)
+                        .map_err(de::Error::custom)?;
+                    stream.identity.push((key, raw));
                 }
                 _ => {
                     stream.path.push(Seg::Key(key));
@@ -408,17 +544,26 @@ impl<'de> Visitor<'de> for Node<'_, '_, 'de> {
                 }
             }
         }
-        for (at, key, value) in deferred.into_iter().rev() {
+        for (at, key, raw) in deferred.into_iter().rev() {
             let before = stream.hits.len();
             match key {
-                "url" => stream.walk(key, &value, How::Url { secure: url_secure }),
-                _ if value == Value::Bool(true) && !has_url => {
-                    stream.walk(key, &value, How::MissingUrl);
+                "url" => stream
+                    .walk_url(raw, url_secure)
+                    .map_err(de::Error::custom)?,
+                _ => {
+                    if raw.get() == "true" && !has_url {
+                        stream.walk(key, &Value::Null, How::MissingUrl);
+                    }
+                    // Walked as any other value (it may be anything).
+                    stream
+                        .walk_raw(key, raw, Ctx::Other)
+                        .map_err(de::Error::custom)?;
                 }
-                _ => {}
             }
-            let added: Vec<Hit> = stream.hits.drain(before..).collect();
-            stream.hits.splice(at..at, added);
+            if stream.hits.len() > before {
+                let added: Vec<Hit> = stream.hits.drain(before..).collect();
+                stream.hits.splice(at..at, added);
+            }
         }
         Ok(())
     }
