@@ -279,21 +279,109 @@ fn rules_of(export: &[u8]) -> Result<Option<Vec<&RawValue>>> {
     match export.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'[') => Ok(Some(serde_json::from_slice(export).map_err(invalid)?)),
         Some(b'{') => {
-            let fields: std::collections::BTreeMap<String, &RawValue> =
-                serde_json::from_slice(export).map_err(invalid)?;
-            let keys: Map<String, Value> =
-                fields.keys().map(|k| (k.clone(), Value::Null)).collect();
-            if is_rule(&keys) {
+            // One pass over the export: the top-level keys, and `rules` split into its rules.
+            let top: Top<'_> = serde_json::from_slice(export).map_err(invalid)?;
+            if is_rule(&top.keys) {
                 return Ok(None);
             }
-            match fields.get("rules") {
-                Some(rules) if rules.get().starts_with('[') => {
-                    Ok(Some(serde_json::from_str(rules.get()).map_err(invalid)?))
-                }
-                _ => Ok(None),
-            }
+            Ok(top.rules)
         }
         _ => Ok(None),
+    }
+}
+
+/// The top level of an export object: its keys, and its last `rules` when that is an array
+/// (the full scan keeps the last of duplicate keys too).
+struct Top<'de> {
+    keys: Map<String, Value>,
+    rules: Option<Vec<&'de RawValue>>,
+}
+
+impl<'de> de::Deserialize<'de> for Top<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(TopVisitor)
+    }
+}
+
+struct TopVisitor;
+
+impl<'de> Visitor<'de> for TopVisitor {
+    type Value = Top<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an export object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Top<'de>, A::Error> {
+        let mut top = Top {
+            keys: Map::new(),
+            rules: None,
+        };
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "rules" {
+                top.rules = map.next_value::<Rules<'de>>()?.0;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+            top.keys.insert(key, Value::Null);
+        }
+        Ok(top)
+    }
+}
+
+/// An export's `rules`: split into its rules when an array, `None` otherwise.
+struct Rules<'de>(Option<Vec<&'de RawValue>>);
+
+impl<'de> de::Deserialize<'de> for Rules<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(RulesVisitor)
+    }
+}
+
+struct RulesVisitor;
+
+impl<'de> Visitor<'de> for RulesVisitor {
+    type Value = Rules<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Rules<'de>, A::Error> {
+        let mut rules = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(rule) = seq.next_element::<&'de RawValue>()? {
+            rules.push(rule);
+        }
+        Ok(Rules(Some(rules)))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Rules<'de>, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Rules(None))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Rules<'de>, E> {
+        Ok(Rules(None))
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Rules<'de>, E> {
+        Ok(Rules(None))
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Rules<'de>, E> {
+        Ok(Rules(None))
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Rules<'de>, E> {
+        Ok(Rules(None))
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Rules<'de>, E> {
+        Ok(Rules(None))
+    }
+
+    fn visit_unit<E>(self) -> Result<Rules<'de>, E> {
+        Ok(Rules(None))
     }
 }
 
