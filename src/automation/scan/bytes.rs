@@ -40,8 +40,8 @@ pub(super) struct Prefilter {
     unreadable: Option<AhoCorasick>,
     /// What a rule must hold to hold one ([`Prefilter::rule_could_be_unreadable`]).
     rule_unreadable: Option<AhoCorasick>,
-    /// The index of the `%` pattern, whose hits are checked further.
-    percent: usize,
+    /// The token is empty and matches nothing (without an automaton).
+    nothing: bool,
 }
 
 /// The shortest interior that still has a whole piece at every offset modulo 4.
@@ -58,7 +58,7 @@ impl Prefilter {
                 automaton: None,
                 unreadable: unreadable_automaton(true),
                 rule_unreadable: unreadable_automaton(false),
-                percent: usize::MAX,
+                nothing: true,
             };
         }
         if token.iter().any(|&b| b == b'%' || b == b'\\')
@@ -66,7 +66,7 @@ impl Prefilter {
         {
             return Self::everything();
         }
-        let mut patterns: Vec<&[u8]> = vec![token, b"\\u", b"\\/", b"%"];
+        let mut patterns: Vec<&[u8]> = vec![token];
         for interior in interiors {
             let middle = interior.len() / 4 / 2 * 4;
             for offset in 0..4 {
@@ -79,7 +79,7 @@ impl Prefilter {
                 automaton: Some(automaton),
                 unreadable: unreadable_automaton(true),
                 rule_unreadable: unreadable_automaton(false),
-                percent: 3,
+                nothing: false,
             },
             Err(_) => Self::everything(),
         }
@@ -90,7 +90,7 @@ impl Prefilter {
             automaton: None,
             unreadable: None,
             rule_unreadable: None,
-            percent: 0,
+            nothing: false,
         }
     }
 
@@ -98,29 +98,31 @@ impl Prefilter {
     /// that could make a header sensitive, a mask, a secret reference, an escape, or a nested
     /// list or URL); `true` when unsure.
     fn could_be_unreadable(&self, raw: &str) -> bool {
-        self.unreadable
-            .as_ref()
-            .is_none_or(|automaton| automaton.is_match(raw))
+        memchr::memchr2(b'*', b'\\', raw.as_bytes()).is_some()
+            || self
+                .unreadable
+                .as_ref()
+                .is_none_or(|automaton| automaton.is_match(raw))
     }
 
     /// Whether the rule `raw` could hold an unreadable value anywhere: as for a header list,
     /// but a rule holds lists and URLs without their being unreadable (a URL is unreadable
     /// only when masked, or secure: `true`).
     fn rule_could_be_unreadable(&self, raw: &str) -> bool {
-        self.rule_unreadable
-            .as_ref()
-            .is_none_or(|automaton| automaton.is_match(raw))
+        memchr::memchr2(b'*', b'\\', raw.as_bytes()).is_some()
+            || self
+                .rule_unreadable
+                .as_ref()
+                .is_none_or(|automaton| automaton.is_match(raw))
     }
 
     /// Whether `bytes` could hold the token in some form.
     pub(super) fn could_hold(&self, bytes: &[u8]) -> bool {
         let Some(automaton) = &self.automaton else {
-            // No automaton: a token that matches nothing (percent is MAX), or anything.
-            return self.percent != usize::MAX;
+            // No automaton: a token that matches nothing, or one that could be anywhere.
+            return !self.nothing;
         };
-        automaton.find_iter(bytes).any(|hit| {
-            hit.pattern().as_usize() != self.percent || spells_needle_byte(&bytes[hit.end()..])
-        })
+        has_needle_escape(bytes) || automaton.is_match(bytes)
     }
 }
 
@@ -130,11 +132,10 @@ impl Prefilter {
 /// [`forms::is_credential_name`](super::forms::is_credential_name) recognises by these words,
 /// or a name ending with `key`).
 fn unreadable_automaton(in_header_list: bool) -> Option<AhoCorasick> {
-    const PATTERNS: [&str; 16] = [
-        "*",
+    // `*` and `\` are found with `memchr` (single bytes slow an automaton down).
+    const PATTERNS: [&str; 14] = [
         "\u{2022}",
         "\u{25cf}",
-        "\\",
         "keyOrValue",
         "xxx",
         "redacted",
@@ -158,6 +159,16 @@ fn unreadable_automaton(in_header_list: bool) -> Option<AhoCorasick> {
         .ascii_case_insensitive(true)
         .build(PATTERNS.iter().chain(nested))
         .ok()
+}
+
+/// Whether `bytes` hold an escape that could spell a needle character: `\\u`, `\\/`, or a `%XX`
+/// (see [`spells_needle_byte`]). Single bytes are found with `memchr`, which an automaton of
+/// longer needles would slow down.
+fn has_needle_escape(bytes: &[u8]) -> bool {
+    memchr::memchr2_iter(b'\\', b'%', bytes).any(|at| match bytes[at] {
+        b'\\' => matches!(bytes.get(at + 1), Some(b'u' | b'/')),
+        _ => spells_needle_byte(&bytes[at + 1..]),
+    })
 }
 
 /// Whether `rest` (what follows a `%`) starts with two hex digits decoding to a character a
