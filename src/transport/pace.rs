@@ -28,6 +28,9 @@ const PROBE_STEP: f64 = 1.05;
 /// least [`SHORTEST_WINDOW`] (a burst of answers in a few milliseconds says little).
 const WINDOW: Duration = Duration::from_secs(1);
 const SHORTEST_WINDOW: Duration = Duration::from_millis(100);
+/// At most this many acceptances are kept (the window then starts at the oldest): memory and
+/// time per request stay flat however fast requests go.
+const KEPT: usize = 256;
 
 /// The slowest pace: one request a second.
 const SLOWEST: f64 = 1.0;
@@ -48,7 +51,7 @@ struct State {
     next: Option<Instant>,
     /// When the pace last changed (or a rate limit was last seen).
     changed: Option<Instant>,
-    /// Answers other than rate limits within the last [`WINDOW`].
+    /// Answers other than rate limits within the last [`WINDOW`] (the last [`KEPT`] of them).
     accepted: VecDeque<Instant>,
 }
 
@@ -77,6 +80,9 @@ impl Pacer {
     pub(crate) fn accepted(&self) {
         let mut state = self.lock();
         let now = Instant::now();
+        if state.accepted.len() == KEPT {
+            state.accepted.pop_front();
+        }
         state.accepted.push_back(now);
         while state
             .accepted
