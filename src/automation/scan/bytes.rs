@@ -184,12 +184,16 @@ fn spells_needle_byte(rest: &[u8]) -> bool {
 
 impl Scanner {
     /// [`scan_export`](Self::scan_export) of an export held as bytes (a file, a response body),
-    /// with the same findings in the same order, several times faster: the bytes are searched
-    /// for every form of the token first, and only the rules that could hold it are parsed
-    /// whole (see the [module documentation](self) for what is searched). Rules that cannot
-    /// hold it are still walked for unreadable values ([`FindingStatus::CannotTell`]), without
-    /// being built. In inventory mode, and for an export that is a single rule, this parses
-    /// the export and calls [`scan_export`](Self::scan_export).
+    /// with the same findings in the same order, faster: the export is split into its rules
+    /// without parsing them, and each rule's bytes are searched in one pass for what any form
+    /// of the token must leave in them (the token itself, pieces of each of its base64 forms
+    /// that line wrapping cannot break, or an escape that could spell one of their
+    /// characters). Only the rules that could hold the token are parsed whole; the others are
+    /// walked as a stream for unreadable values ([`FindingStatus::CannotTell`]), building only
+    /// their header lists and URLs, and not at all when they hold nothing an unreadable value
+    /// needs (a mask, a secure flag, a credential-like header name, an escape). In inventory
+    /// mode, and for an export that is a single rule, this parses the export and calls
+    /// [`scan_export`](Self::scan_export).
     ///
     /// [`FindingStatus::CannotTell`]: super::FindingStatus::CannotTell
     ///
