@@ -303,8 +303,10 @@ async fn rollback_restores_originals_except_rules_changed_since() {
     }
 }
 
-/// A rule edited between the scan and the write is not overwritten: the update fails naming
-/// it, and a second run (seeing the edited rule on both reads) rewrites it.
+/// With compare-before-write on every write (`reread_older_than(ZERO)`), a rule edited between
+/// the scan and the write is not overwritten: the update fails naming it, and a second run
+/// (seeing the edited rule on both reads) rewrites it. (By default only a read older than
+/// `FRESH_READ` is compared again: see `rotate_automation/review.rs`.)
 #[tokio::test]
 async fn a_rule_changed_between_read_and_write_is_a_conflict_not_an_overwrite() {
     use wiremock::matchers::{any, method, path};
@@ -365,8 +367,9 @@ async fn a_rule_changed_between_read_and_write_is_a_conflict_not_an_overwrite() 
     .base_url(format!("{}/automation/public/jira/c", server.uri()))
     .build()
     .unwrap();
-    let rotator =
-        AutomationTokenRotator::new(client, server.uri(), old.clone(), new.clone()).unwrap();
+    let rotator = AutomationTokenRotator::new(client, server.uri(), old.clone(), new.clone())
+        .unwrap()
+        .reread_older_than(std::time::Duration::ZERO);
     let err = rotator.update(&new).await.unwrap_err();
     let text = err.to_string();
     assert!(text.contains("changed between read and write"), "{text}");

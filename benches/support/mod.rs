@@ -16,9 +16,53 @@ pub const HOLDING: f64 = 0.1;
 /// The environment variable that makes a bench binary serve a fake instead of measuring.
 pub const SERVE_ENV: &str = "ATLASSIAN_ROTATION_BENCH_SERVE";
 
-/// Prints the one summary line of a comparison.
+/// What a comparison must show: its `ratio` (ours ÷ baseline) against a bound, or for an
+/// absolute figure, `ours` itself.
+#[derive(Clone, Copy)]
+pub enum Target {
+    /// ratio ≤ bound.
+    RatioAtMost(f64),
+    /// ratio ≥ bound.
+    RatioAtLeast(f64),
+    /// ours ≤ bound (in the line's unit).
+    AtMost(f64),
+    /// No target: a diagnostic comparison.
+    None,
+}
+
+/// Every comparison's target, in one place (issue 15, "Performance, round two").
+pub const TARGETS: &[(&str, Target)] = &[
+    ("scan_vs_parse", Target::RatioAtLeast(3.0)),
+    ("scan_vs_jq", Target::None),
+    ("bulk_vs_sequential", Target::RatioAtMost(0.1)),
+    ("bulk_vs_floor", Target::RatioAtMost(1.15)),
+    ("bulk_under_rate_limit", Target::RatioAtMost(1.15)),
+    ("bulk_429_share", Target::AtMost(0.05)),
+    ("bulk_client_cpu_per_rule", Target::AtMost(150.0)),
+    ("usage_vs_floor", Target::RatioAtMost(1.15)),
+    ("request_overhead", Target::RatioAtMost(1.15)),
+    ("memory_20k_vs_2k", Target::RatioAtMost(1.3)),
+];
+
+/// Prints the one summary line of a comparison, with its ratio (ours ÷ baseline) and its
+/// target from [`TARGETS`] (`met=` says whether this run met it).
 pub fn bench_line(name: &str, ours: f64, baseline: f64, unit: &str, better: &str) {
-    println!("BENCH name={name} ours={ours:.6} baseline={baseline:.6} unit={unit} better={better}");
+    let ratio = ours / baseline;
+    let target = TARGETS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or(Target::None, |(_, t)| *t);
+    let (target, met) = match target {
+        Target::RatioAtMost(bound) => (format!("<={bound}"), Some(ratio <= bound)),
+        Target::RatioAtLeast(bound) => (format!(">={bound}"), Some(ratio >= bound)),
+        Target::AtMost(bound) => (format!("ours<={bound}"), Some(ours <= bound)),
+        Target::None => ("none".to_owned(), None),
+    };
+    let met = met.map_or(String::new(), |m| format!(" met={m}"));
+    println!(
+        "BENCH name={name} ours={ours:.6} baseline={baseline:.6} unit={unit} better={better} \
+         ratio={ratio:.3} target={target}{met}"
+    );
 }
 
 /// Whether `name` was selected on the command line (`cargo bench -- NAME`); no filter selects
@@ -121,8 +165,17 @@ impl World {
     /// The rotator under measurement: replaces the old token with the new one in every rule,
     /// with `concurrency` rule requests in flight.
     pub fn rotator(&self, concurrency: usize) -> AutomationTokenRotator {
+        self.rotator_on(self.automation(), concurrency)
+    }
+
+    /// The same rotator on a client of the caller's (to read its rate-limit counters).
+    pub fn rotator_on(
+        &self,
+        automation: AutomationClient,
+        concurrency: usize,
+    ) -> AutomationTokenRotator {
         AutomationTokenRotator::new(
-            self.automation(),
+            automation,
             self.base.clone(),
             self.old.clone(),
             self.new.clone(),

@@ -138,6 +138,26 @@ impl AutomationClient {
         self.transport.rate_limited()
     }
 
+    /// The requests per second this client (and its clones) paces itself at since its first
+    /// rate-limit answer; `None` before any. After a 429 (or a 503 with `Retry-After`) every
+    /// request starts no sooner than the pace allows: 95% of the rate the server advertises
+    /// (`X-RateLimit-FillRate` per `X-RateLimit-Interval-Seconds`, as Atlassian's token
+    /// buckets send) or, when it advertises none, 85% of the rate it was seen to accept,
+    /// probing 5% higher after each second without a rate limit. A bulk pass then runs at the
+    /// budget instead of bursting into it and backing off.
+    ///
+    /// ```
+    /// # use atlassian_rotation::automation::AutomationClient;
+    /// # use atlassian_rotation::secret::{ApiCredentials, ApiToken};
+    /// # let creds = ApiCredentials::new("a@example.com", ApiToken::new("t"));
+    /// let client = AutomationClient::builder(creds).base_url("https://example.com/a").build()?;
+    /// assert_eq!(client.paced_rate(), None);
+    /// # Ok::<(), atlassian_rotation::Error>(())
+    /// ```
+    pub fn paced_rate(&self) -> Option<f64> {
+        self.transport.paced_rate()
+    }
+
     /// Uses other credentials from the next request on: after a rotation revokes the token this
     /// client was built with. Clones of this client share the change. Fails, changing nothing,
     /// when they cannot travel in a header.

@@ -63,7 +63,9 @@ pub use admin_key::{AdminKeyRotator, KeyRef};
 /// The attribute that implementing [`Rotator`] and [`Journal`] needs, re-exported so that you
 /// do not add the `async-trait` crate yourself: `#[atlassian_rotation::async_trait]`.
 pub use async_trait::async_trait;
-pub use automation::{AutomationTokenRotator, DEFAULT_CONCURRENCY, Plan, PlannedRule, Rollback};
+pub use automation::{
+    AutomationTokenRotator, DEFAULT_CONCURRENCY, FRESH_READ, Plan, PlannedRule, Rollback,
+};
 pub use bulk::{Phase, Progress, ProgressFn};
 pub use driver::rotate;
 pub(crate) use journal::write_atomically_owned;

@@ -359,50 +359,89 @@ impl FaultKind {
     }
 }
 
-/// A request budget: past it, 429 until `retry_after` has passed on the tokio clock.
+/// A token bucket on the tokio clock, shared by every route: each request takes a token, and a
+/// request finding none is answered 429. `refill` tokens are added every `period` (never more
+/// than `capacity` held), counted from when the limit was set.
 pub(crate) struct RateLimit {
-    pub budget: u32,
-    pub retry_after: Duration,
-    pub used: u32,
-    pub blocked_until: Option<Instant>,
+    capacity: u32,
+    refill: u32,
+    period: Duration,
+    tokens: u32,
+    next_refill: Instant,
+    /// What the `X-RateLimit-FillRate` and `X-RateLimit-Interval-Seconds` headers advertise.
+    advertised: (u32, Duration),
 }
 
 impl RateLimit {
-    pub fn new(budget: u32, retry_after: Duration) -> Self {
+    /// `budget` requests per `window`, refilled whole at the end of each window.
+    pub fn per_window(budget: u32, window: Duration) -> Self {
+        Self::bucket(budget, budget, window, (budget, window))
+    }
+
+    /// `rate` requests a second (a token every `1/rate` s), bursts of up to `burst`.
+    pub fn per_second(rate: u32, burst: u32) -> Self {
+        let rate = rate.max(1);
+        let period = Duration::from_secs(1) / rate;
+        Self::bucket(burst, 1, period, (rate, Duration::from_secs(1)))
+    }
+
+    fn bucket(capacity: u32, refill: u32, period: Duration, advertised: (u32, Duration)) -> Self {
         Self {
-            budget,
-            retry_after,
-            used: 0,
-            blocked_until: None,
+            capacity,
+            refill,
+            period,
+            tokens: capacity,
+            next_refill: Instant::now() + period,
+            advertised,
         }
     }
 
-    /// Counts one request; `Some(429 reply)` when it is over budget.
+    /// Takes a token for one request; `Some(429 reply)` when there is none.
     pub fn check(&mut self) -> Option<Reply> {
         let now = Instant::now();
-        if let Some(until) = self.blocked_until {
-            if now < until {
-                return Some(Self::refusal(until - now));
-            }
-            self.blocked_until = None;
-            self.used = 0;
+        if self.period.is_zero() {
+            self.tokens = self.capacity;
+        } else if now >= self.next_refill {
+            let periods = (now - self.next_refill).as_nanos() / self.period.as_nanos() + 1;
+            let added = u128::from(self.refill).saturating_mul(periods);
+            self.tokens = u32::try_from(u128::from(self.tokens).saturating_add(added))
+                .unwrap_or(u32::MAX)
+                .min(self.capacity);
+            let periods = u32::try_from(periods).unwrap_or(u32::MAX);
+            self.next_refill += self.period.saturating_mul(periods);
         }
-        self.used += 1;
-        if self.used > self.budget {
-            self.blocked_until = Some(now + self.retry_after);
-            return Some(Self::refusal(self.retry_after));
+        if self.tokens > 0 {
+            self.tokens -= 1;
+            return None;
         }
-        None
+        let wait = if self.period.is_zero() {
+            Duration::ZERO
+        } else {
+            self.next_refill - now
+        };
+        Some(self.refusal(wait))
     }
 
-    fn refusal(wait: Duration) -> Reply {
-        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    /// A 429 asking to wait `wait`: `Retry-After` in whole seconds (rounded to the nearest),
+    /// `X-RateLimit-Reset` as an RFC 3339 timestamp, and the bucket's shape as Atlassian
+    /// Data Center advertises it (`X-RateLimit-Limit`, `-Remaining`, `-FillRate`,
+    /// `-Interval-Seconds`).
+    fn refusal(&self, wait: Duration) -> Reply {
+        let seconds = (wait + Duration::from_millis(500)).as_secs();
         let reset = OffsetDateTime::now_utc() + wait;
         let reset = reset
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
+        let (fill, interval) = self.advertised;
         Reply::errors(429, "ADMIN-429-1", "Rate limit exceeded")
             .header("Retry-After", seconds.to_string())
             .header("X-RateLimit-Reset", reset)
+            .header("X-RateLimit-Limit", self.capacity.to_string())
+            .header("X-RateLimit-Remaining", "0".to_owned())
+            .header("X-RateLimit-FillRate", fill.to_string())
+            .header(
+                "X-RateLimit-Interval-Seconds",
+                interval.as_secs_f64().to_string(),
+            )
     }
 }

@@ -14,8 +14,9 @@
 //!
 //! Faults ([`FakeAtlassian::fault`]) make the next responses of a [`Route`] fail in the ways real
 //! networks and real Atlassian do: a status with `Retry-After`, latency, a dropped connection, a
-//! malformed or oversized body, an HTML error page; [`FakeAtlassian::rate_limit`] answers 429
-//! past a request budget. Every response carries an `Atl-Traceid` header, and
+//! malformed or oversized body, an HTML error page; [`FakeAtlassian::rate_limit`] and
+//! [`FakeAtlassian::rate_limit_per_second`] answer 429
+//! past a token bucket's budget. Every response carries an `Atl-Traceid` header, and
 //! [`FakeAtlassian::requests`] lists what was received, with credentials redacted from `Debug`.
 //!
 //! # Example
@@ -255,10 +256,13 @@ impl FakeAtlassian {
         self.shared.lock().faults.clear();
     }
 
-    /// Allows `budget` more requests (to any route), then answers 429 with `Retry-After` (whole
-    /// seconds, rounded up) and `X-RateLimit-Reset` (an RFC 3339 timestamp) until `retry_after`
-    /// has passed on the tokio clock; then the budget is granted again. A zero `retry_after`
-    /// sends `Retry-After: 0` and refuses just the one request.
+    /// Allows `budget` requests (to any route) per `window` of the tokio clock, counted from
+    /// now: past it, answers 429 until the window ends, with `Retry-After` (whole seconds,
+    /// rounded to the nearest), `X-RateLimit-Reset` (an RFC 3339 timestamp) and the budget's
+    /// shape (`X-RateLimit-Limit`, `-Remaining`, `-FillRate`, `-Interval-Seconds`). A token
+    /// bucket of `budget` tokens refilled whole every `window`, the same mechanism as
+    /// [`rate_limit_per_second`](Self::rate_limit_per_second). A zero budget refuses every
+    /// request until [`clear_rate_limit`](Self::clear_rate_limit).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -275,8 +279,38 @@ impl FakeAtlassian {
     /// assert_eq!(limited.headers()["retry-after"], "30");
     /// # }
     /// ```
-    pub fn rate_limit(&self, budget: u32, retry_after: std::time::Duration) {
-        self.shared.lock().rate_limit = Some(fault::RateLimit::new(budget, retry_after));
+    pub fn rate_limit(&self, budget: u32, window: std::time::Duration) {
+        self.shared.lock().rate_limit = Some(fault::RateLimit::per_window(budget, window));
+    }
+
+    /// A token bucket shared by every route: `rate` requests a second (a token every `1/rate`
+    /// s of the tokio clock) with bursts of up to `burst`; a request finding no token is
+    /// answered 429, as with [`rate_limit`](Self::rate_limit), with `Retry-After` rounded to
+    /// the nearest second (so often `0`) and `X-RateLimit-FillRate: {rate}`,
+    /// `X-RateLimit-Interval-Seconds: 1`, `X-RateLimit-Limit: {burst}`. For benchmarks and
+    /// tests of pacing.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use std::time::Duration;
+    /// use atlassian_rotation::testing::FakeAtlassian;
+    ///
+    /// let fake = FakeAtlassian::start().await;
+    /// fake.rate_limit_per_second(10, 2);
+    /// let url = format!("{}/rest/api/3/myself", fake.site_base());
+    /// for _ in 0..2 {
+    ///     assert_eq!(reqwest::get(&url).await.unwrap().status(), 401);
+    /// }
+    /// let limited = reqwest::get(&url).await.unwrap();
+    /// assert_eq!(limited.status(), 429);
+    /// assert_eq!(limited.headers()["x-ratelimit-fillrate"], "10");
+    /// tokio::time::advance(Duration::from_millis(100)).await;
+    /// assert_eq!(reqwest::get(&url).await.unwrap().status(), 401, "a token came back");
+    /// # }
+    /// ```
+    pub fn rate_limit_per_second(&self, rate: u32, burst: u32) {
+        self.shared.lock().rate_limit = Some(fault::RateLimit::per_second(rate, burst));
     }
 
     /// Lifts the rate limit.

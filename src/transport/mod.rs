@@ -7,6 +7,7 @@
 
 mod given;
 mod options;
+mod pace;
 mod page;
 mod path;
 mod redact;
@@ -199,6 +200,8 @@ struct Inner {
     /// Rate-limit answers received (429, and 503 with `Retry-After`), for callers that adapt
     /// their concurrency.
     rate_limited: std::sync::atomic::AtomicU64,
+    /// Paces requests once a rate limit was seen.
+    pacer: pace::Pacer,
 }
 
 impl std::fmt::Debug for Transport {
@@ -233,6 +236,7 @@ impl Transport {
                 auth: RwLock::new(auth),
                 options,
                 rate_limited: std::sync::atomic::AtomicU64::new(0),
+                pacer: pace::Pacer::default(),
             }),
         })
     }
@@ -247,6 +251,7 @@ impl Transport {
                 auth: RwLock::new(auth),
                 options: self.inner.options.clone(),
                 rate_limited: std::sync::atomic::AtomicU64::new(0),
+                pacer: pace::Pacer::default(),
             }),
         }
     }
@@ -262,6 +267,12 @@ impl Transport {
         self.inner
             .rate_limited
             .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The requests per second this transport paces itself at since a rate limit; `None`
+    /// before any.
+    pub(crate) fn paced_rate(&self) -> Option<f64> {
+        self.inner.pacer.rate()
     }
 
     /// The credentials used now.
@@ -348,6 +359,9 @@ impl Transport {
             let mut attempt = 0u32;
             loop {
                 attempt += 1;
+                if let Some(start) = self.inner.pacer.reserve() {
+                    tokio::time::sleep_until(start).await;
+                }
                 let outcome = self.attempt(&call, &url, attempt).await;
                 let span = tracing::Span::current();
                 span.record("attempts", attempt);
@@ -421,6 +435,11 @@ impl Transport {
         let retry_after = (!status.is_success())
             .then(|| wait_hint(response.headers(), std::time::SystemTime::now()))
             .flatten();
+        if status.as_u16() == 429 || (status.as_u16() == 503 && retry_after.is_some()) {
+            self.inner.pacer.limited(response.headers());
+        } else {
+            self.inner.pacer.accepted();
+        }
         let cap = if status.is_success() {
             self.inner.options.max_body_bytes
         } else {

@@ -146,6 +146,68 @@ async fn a_connections_edit_saved_before_the_re_read_is_not_overwritten() {
     );
 }
 
+/// A rule is written straight after its own read: no second read of it, one GET and one PUT.
+#[tokio::test(start_paused = true)]
+async fn a_fresh_read_is_written_without_reading_the_rule_again() {
+    let w = world(0).await;
+    let uuid = w.fake.add_rule(
+        CLOUD,
+        webhook_rule("r", &format!("Bearer {}", w.old.token().expose_secret())),
+    );
+    let updated = w
+        .plain_rotator(RetryPolicy::none())
+        .update(&w.new)
+        .await
+        .unwrap();
+    assert_eq!(updated.rewritten, 1);
+    let stats = w.fake.rule_stats(&uuid).unwrap();
+    assert_eq!((stats.gets, stats.puts), (1, 1), "one read, one write");
+}
+
+/// A read older than `FRESH_READ` when its write comes (here: a slow answer) is compared again
+/// first: a rule edited since is a conflict, not an overwrite.
+#[tokio::test(start_paused = true)]
+async fn an_old_read_is_compared_again_and_an_edit_since_is_not_overwritten() {
+    let w = world(0).await;
+    let uuid = w.fake.add_rule(
+        CLOUD,
+        webhook_rule("r", &format!("Bearer {}", w.old.token().expose_secret())),
+    );
+    let client = w.client(RetryPolicy::none());
+    // What the rotation's first read returns: the rule before someone renamed it.
+    let mut stale = client.get_rule_json(&uuid).await.unwrap();
+    let mut edited = stale.clone();
+    edited["rule"]["name"] = json!("renamed meanwhile");
+    client.update_rule_json(&uuid, &edited).await.unwrap();
+    stale["rule"]["name"] = json!("r");
+    w.fake.fault(
+        Route::RuleGet,
+        Fault::status(200).body(stale.to_string()).times(1),
+    );
+    w.fake
+        .set_latency(atlassian_rotation::rotate::FRESH_READ + std::time::Duration::from_millis(1));
+    let err = w
+        .plain_rotator(RetryPolicy::none())
+        .update(&w.new)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("changed between read and write"),
+        "{err}"
+    );
+    w.fake.set_latency(std::time::Duration::ZERO);
+    let after = client.get_rule_json(&uuid).await.unwrap();
+    assert_eq!(
+        after["rule"]["name"], "renamed meanwhile",
+        "the edit is kept"
+    );
+    assert_eq!(
+        w.fake.rule_stats(&uuid).unwrap().puts,
+        1,
+        "only the edit wrote"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // F4: a place the crate reads but never scans: the rule document's `connections`. The old token
 // there survives the rotation, which revokes it anyway.

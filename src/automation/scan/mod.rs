@@ -71,6 +71,7 @@
 //! # Ok::<(), atlassian_rotation::Error>(())
 //! ```
 
+mod bytes;
 mod escape;
 mod finding;
 pub(crate) mod forms;
@@ -327,7 +328,17 @@ impl Scanner {
             hits: Vec::new(),
         };
         walk.value(rule, Ctx::Other);
-        if walk.hits.is_empty() {
+        self.findings(walk.hits, rule, rule_index)
+    }
+
+    /// The findings of `hits` in `rule` (whose identity they carry).
+    fn findings(
+        &self,
+        hits: Vec<walker::Hit>,
+        rule: &Value,
+        rule_index: Option<usize>,
+    ) -> Vec<Finding> {
+        if hits.is_empty() {
             return Vec::new();
         }
         // Names come from the rule, not from a credential value, but a careless rule may
@@ -338,8 +349,7 @@ impl Scanner {
         };
         let (rule_uuid, rule_name) = rule_identity(rule);
         let (rule_uuid, rule_name) = (redact(rule_uuid), redact(rule_name));
-        walk.hits
-            .into_iter()
+        hits.into_iter()
             .map(|hit| Finding {
                 rule_uuid: rule_uuid.clone(),
                 rule_name: rule_name.clone(),

@@ -157,6 +157,20 @@ impl Needles {
         }
     }
 
+    /// What a byte prefilter must look for (see [`bytes`](super::bytes)): the token and the
+    /// interiors of its base64 forms; `None` when base64 is searched without interiors (a
+    /// tiny token), so that no needle is necessary for a match. An empty token matches
+    /// nothing: `Some` with no needles at all.
+    pub(crate) fn prefilter_needles(&self) -> Option<(&[u8], Vec<&[u8]>)> {
+        if self.token.is_empty() {
+            return Some((&[], Vec::new()));
+        }
+        (!self.tiny).then(|| {
+            let interiors = self.interiors.iter().map(|i| i.text.as_slice()).collect();
+            (self.token.as_bytes(), interiors)
+        })
+    }
+
     /// Whether a string of `len` bytes is long enough to hold any form of the token: the cheap
     /// test that skips most of a rule's strings.
     #[inline]

@@ -100,7 +100,7 @@ impl<'v> Walk<'_, 'v> {
     }
 
     /// A web request's `url`: unreadable when masked, or secure and not a string.
-    fn url(&mut self, value: &'v Value, secure: bool) {
+    pub(super) fn url(&mut self, value: &'v Value, secure: bool) {
         match value {
             Value::String(url) if forms::is_mask(url, secure) => self.masked(None),
             Value::String(_) => self.value(value, Ctx::Url),
@@ -290,7 +290,7 @@ impl<'v> Walk<'_, 'v> {
     }
 
     /// An unreadable value: `key` of the current object is missing.
-    fn masked_at(&mut self, key: &'static str, name: Option<&str>) {
+    pub(super) fn masked_at(&mut self, key: &'static str, name: Option<&str>) {
         self.path.push(Seg::Key(key));
         self.masked(name);
         self.path.pop();

@@ -3,6 +3,7 @@
 mod plan;
 mod reader;
 mod watch;
+mod write;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -24,16 +25,20 @@ use crate::secret::{ApiCredentials, ApiToken, basic_header, basic_parts};
 use crate::transport::{Auth, ClientOptions};
 
 pub use plan::{Plan, PlannedRule, Rollback};
-use reader::{CallerIdentity, Reader, RuleSummaryRef, Write, is_disabled, is_match};
+use reader::{CallerIdentity, Reader, RuleSummaryRef, Write, is_match};
+pub use write::FRESH_READ;
 
 /// Rotates an API token used in automation rules' web requests.
 ///
 /// - **regenerate** takes the new token from a [`TokenSource`] and proves, before anything
 ///   changes, that it authenticates as the same account as the old one (`/rest/api/3/myself`).
 /// - **update** scans every rule, rewrites only the matched credential strings (Basic
-///   re-encoded with the same email; Bearer and bare forms kept), re-reads each rule right
-///   before writing and skips it as a conflict if it changed since the scan, writes with bounded
-///   concurrency, never writes a masked value, and keeps the originals. It fails when any rule
+///   re-encoded with the same email; Bearer and bare forms kept), writes with bounded
+///   concurrency, never writes a masked value, and keeps the originals. A rule is written
+///   straight after the read it was rewritten from; when that read has grown older than
+///   [`FRESH_READ`] (a slow or rate-limited pass), it is read again first and skipped as a
+///   conflict if it changed (see [`reread_older_than`](Self::reread_older_than) for exactly
+///   what this protects). It fails when any rule
 ///   conflicted or failed; running it again finishes the rest.
 /// - **verify** re-reads every rule: none still holds the old token, every rewritten one holds
 ///   the new one, and the new token authenticates.
@@ -78,6 +83,8 @@ pub struct AutomationTokenRotator {
     progress: Option<ProgressFn>,
     consumers: Consumers,
     watch: Option<watch::Watch>,
+    /// Reads at least this old are compared again right before their write.
+    reread_older_than: std::time::Duration,
 }
 
 impl fmt::Debug for AutomationTokenRotator {
@@ -151,6 +158,7 @@ impl AutomationTokenRotator {
             progress: None,
             consumers: Consumers::default(),
             watch: None,
+            reread_older_than: FRESH_READ,
         })
     }
 
@@ -388,30 +396,6 @@ impl AutomationTokenRotator {
     /// Whether the unreadable values of rule `uuid` were accepted by the caller.
     fn accepted(&self, uuid: &str) -> bool {
         self.accept_unreadable || self.accepted_rules.contains(uuid)
-    }
-
-    /// Sends one rewritten rule: keeps its original first (a write whose answer is lost may
-    /// still have been applied), then re-reads the rule and writes only if it is still exactly
-    /// as the pass read it. The re-read is the last thing before the PUT, so an edit is
-    /// overwritten only when it lands within that one round trip (the API has no ETag).
-    async fn write_rule(&self, write: Write) -> Result<Outcome> {
-        self.originals
-            .keep(&write.uuid, &write.original, &write.document["rule"])
-            .await?;
-        let current = self.automation.get_rule_json(&write.uuid).await?;
-        // The whole document: the PUT sends its connections back too.
-        if current != write.original {
-            if let Err(e) = self.originals.forget(&write.uuid).await {
-                tracing::warn!(error = %e, "an unused original could not be forgotten");
-            }
-            return Ok(Outcome::Conflict);
-        }
-        self.automation
-            .update_rule_json(&write.uuid, &write.document)
-            .await?;
-        Ok(Outcome::Rewritten {
-            disabled: is_disabled(&write.original),
-        })
     }
 }
 

@@ -53,6 +53,9 @@ pub(super) struct Write {
     pub(super) uuid: String,
     pub(super) original: serde_json::Value,
     pub(super) document: serde_json::Value,
+    /// When the read that returned `original` was sent (the rule was as `original` says at some
+    /// moment after this): its age decides whether the write re-reads first.
+    pub(super) read_at: tokio::time::Instant,
 }
 
 /// What a dry run sees in one rule.
@@ -157,8 +160,10 @@ impl Reader {
         })
     }
 
-    /// Reads and rewrites one rule; the write (which re-reads it first) is for the pass to send.
+    /// Reads and rewrites one rule; the write (which re-reads it first when this read has grown
+    /// old, see [`FRESH_READ`](crate::rotate::FRESH_READ)) is for the pass to send.
     pub(super) async fn update_rule(&self, uuid: &str) -> Result<Visited<Outcome, Write>> {
+        let read_at = tokio::time::Instant::now();
         let original = self.automation.get_rule_json(uuid).await?;
         let findings = self.scan_old(&original);
         if !is_match(&findings) {
@@ -190,6 +195,7 @@ impl Reader {
             uuid: uuid.to_owned(),
             original,
             document,
+            read_at,
         }))
     }
 
