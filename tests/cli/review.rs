@@ -429,3 +429,133 @@ async fn a_wrong_old_token_id_is_found_before_any_rule_is_rewritten() {
     );
     assert!(w.fake.token_is_live(w.old.token()));
 }
+
+/// The examples of `--help`, run as written: the site, cloud id, org, email and journal from
+/// the profile, the fake's base URLs from the environment, the secrets as the examples export.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_help_examples_work_as_written() {
+    let w = world(12).await;
+    let dir = w.home.path().join("config/atlassian-rotation");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("config.toml"),
+        format!(
+            "site = \"{}\"\ncloud_id = \"{}\"\norg = \"{}\"\nemail = \"{}\"\njournal = \"{}\"\n",
+            w.fake.site_base(),
+            crate::support::CLOUD,
+            w.org.id,
+            w.caller.email(),
+            w.journal().display()
+        ),
+    )
+    .unwrap();
+    let w = &w;
+    let run = |args: &[&str], stdin: Option<String>| {
+        let mut command = w.bare_command(args);
+        command
+            .env(
+                "ATLASSIAN_ROTATION_AUTOMATION_BASE",
+                w.fake.automation_base(crate::support::CLOUD),
+            )
+            .env("ATLASSIAN_ROTATION_ADMIN_BASE", w.fake.admin_base())
+            .env(
+                "ATLASSIAN_ROTATION_IDENTITY_BASE",
+                w.fake.jira_gateway_base(crate::support::CLOUD),
+            );
+        if stdin.is_some() {
+            command
+                .env_remove("ATLASSIAN_OLD_API_TOKEN")
+                .env_remove("ATLASSIAN_NEW_API_TOKEN");
+        }
+        async move { w.spawn(command, stdin.as_deref()).await }
+    };
+    run(&["who-uses"], None).await.code(0);
+    run(&["plan", "--token-email", "svc@example.com"], None)
+        .await
+        .code(0);
+    let inventory = run(&["who-uses", "--all", "--json"], None).await;
+    inventory.code(0);
+    assert!(!inventory.json_lines().is_empty());
+    let piped = format!(
+        "{}\n{}\n",
+        w.old.token().expose_secret(),
+        w.new.token().expose_secret()
+    );
+    let plan = run(
+        &["plan", "--old-token-stdin", "--new-token-stdin", "--json"],
+        Some(piped),
+    )
+    .await;
+    plan.code(0);
+    assert_eq!(plan.json_lines().len(), 1);
+    // Off a terminal the revocation is refused (it asks on one).
+    let refused = run(
+        &[
+            "rotate",
+            "token",
+            "--token-email",
+            "svc@example.com",
+            "--revoke",
+            "--old-token-label",
+            "automation",
+        ],
+        None,
+    )
+    .await;
+    refused.code(4);
+    assert_eq!(w.rule_writes(), 0);
+    run(&["expiring", "--within", "30"], None).await.code(0);
+    let expiring = run(
+        &[
+            "expiring",
+            "--within",
+            "7",
+            "--resolve-identities",
+            "--json",
+        ],
+        None,
+    )
+    .await;
+    expiring.code(0);
+    expiring.json_lines();
+    // The journal's examples name `automation-token-1`: the first token rotation's id.
+    w.fake.fault(Route::RulePut, Fault::status(400));
+    let failed = run(
+        &[
+            "rotate",
+            "token",
+            "--token-email",
+            "svc@example.com",
+            "--revoke",
+            "--yes",
+            "--old-token-label",
+            "automation",
+            "--accept-unreadable",
+        ],
+        None,
+    )
+    .await;
+    failed.code(3);
+    assert_eq!(failed.resume_id(), "automation-token-1");
+    run(&["journal", "list"], None).await.code(0);
+    run(&["journal", "show", "automation-token-1"], None)
+        .await
+        .code(0);
+    // Off a terminal the resume of a revoking rotation needs --yes, as the second example has.
+    run(&["journal", "resume", "automation-token-1"], None)
+        .await
+        .code(4);
+    run(
+        &[
+            "journal",
+            "resume",
+            "automation-token-1",
+            "--take-over",
+            "--yes",
+        ],
+        None,
+    )
+    .await
+    .code(0);
+    assert!(!w.fake.token_is_live(w.old.token()));
+}
