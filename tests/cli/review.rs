@@ -559,3 +559,37 @@ async fn the_help_examples_work_as_written() {
     .code(0);
     assert!(!w.fake.token_is_live(w.old.token()));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hostile_rule_name_cannot_drive_the_terminal_or_forge_table_rows() {
+    let w = world(8).await;
+    let mut rule = w.fake.rule(&w.holding[0]).unwrap();
+    rule.as_object_mut().unwrap().remove("uuid");
+    let hostile = "Nightly\u{1b}]0;owned\u{7}\u{1b}[2J\nFORGED-ROW  match";
+    rule["name"] = serde_json::json!(hostile);
+    w.fake.add_rule(crate::support::CLOUD, rule);
+    for args in [vec!["who-uses"], vec!["who-uses", "--all"]] {
+        let out = w.run(&args).await;
+        out.code(0);
+        assert!(
+            !out.stdout.contains('\u{1b}') && !out.stdout.contains('\u{7}'),
+            "{args:?}: a control character from the server reached the terminal"
+        );
+        assert!(
+            !out.stdout.lines().any(|l| l.starts_with("FORGED-ROW")),
+            "{args:?}: a rule name forged a row:\n{}",
+            out.stdout
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn expiring_fails_when_rules_that_matter_could_not_be_read() {
+    let w = world(8).await;
+    // The world's tokens expire in 30 days and are used in rules; reading rules fails.
+    w.fake
+        .fault(Route::RuleGet, Fault::status(500).times(10_000));
+    let out = w.run(&["expiring", "--within", "31"]).await;
+    out.code(1);
+    assert!(out.stderr.contains("incomplete"), "{}", out.stderr);
+}
