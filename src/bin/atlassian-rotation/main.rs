@@ -56,7 +56,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let line = e.message.replace(['\n', '\r'], " ");
+            let line = output::printable(&e.message.replace(['\n', '\r'], " "), false);
             eprintln!("atlassian-rotation: error: {line}");
             ExitCode::from(e.code as u8)
         }
