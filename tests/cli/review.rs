@@ -593,3 +593,89 @@ async fn expiring_fails_when_rules_that_matter_could_not_be_read() {
     out.code(1);
     assert!(out.stderr.contains("incomplete"), "{}", out.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_secret_shows_at_trace_level_in_the_other_subcommands() {
+    let w = world(8).await;
+    let now = time::OffsetDateTime::now_utc();
+    let old_key = w
+        .fake
+        .mint_admin_key(&w.org.id, "ops", &[], now + time::Duration::days(20));
+    let new_key =
+        w.fake
+            .mint_admin_key(&w.org.id, "ops-2027", &[], now + time::Duration::days(365));
+    let old_tunnel_key = w.fake.tunnel_key(&w.tunnel.hostname).unwrap();
+    let pat = w.tunnel.pat.expose_secret().to_owned();
+    let env = |c: &mut std::process::Command| {
+        c.env("RUST_LOG", "trace")
+            .env("ATLASSIAN_DC_TOKEN", &pat)
+            .env("ATLASSIAN_NEW_ADMIN_KEY", new_key.key.expose_secret());
+    };
+    let mut outputs = Vec::new();
+    // A tunnel rotation that fails to install, its journal, and its resume.
+    w.fake.fault(Route::InstallTunnelKey, Fault::status(400));
+    let tunnel = [
+        "rotate",
+        "tunnel",
+        "--yes",
+        "--hostname",
+        &w.tunnel.hostname,
+        "--instance",
+        &w.tunnel.instance_base,
+    ];
+    let failed = w.run_with(&tunnel, None, env).await;
+    failed.code(3);
+    let id = failed.resume_id();
+    let new_tunnel_key = w.fake.tunnel_key(&w.tunnel.hostname).unwrap();
+    outputs.push(failed);
+    for args in [
+        vec!["journal", "show", id.as_str()],
+        vec!["journal", "show", id.as_str(), "--json"],
+        vec!["journal", "resume", id.as_str(), "--json"],
+        vec!["expiring", "--json", "--within", "60"],
+        vec!["completions", "zsh"],
+    ] {
+        let out = w.run_with(&args, None, env).await;
+        out.code(0);
+        outputs.push(out);
+    }
+    // An Admin API key rotation whose revocation fails, then abandoned.
+    w.fake.fault(Route::RevokeAdminKey, Fault::status(400));
+    let admin = [
+        "rotate",
+        "admin-key",
+        "--yes",
+        "--old-key-id",
+        &old_key.id,
+        "--new-key-label",
+        &new_key.label,
+    ];
+    let failed = w
+        .run_with(&admin, None, |c| {
+            env(c);
+            c.env("ATLASSIAN_ADMIN_KEY", old_key.key.expose_secret());
+        })
+        .await;
+    failed.code(3);
+    let id = failed.resume_id();
+    outputs.push(failed);
+    let abandoned = w
+        .run_with(&["journal", "abandon", &id, "--json"], None, env)
+        .await;
+    abandoned.code(0);
+    outputs.push(abandoned);
+    let keys = [
+        old_key.key.expose_secret(),
+        new_key.key.expose_secret(),
+        old_tunnel_key.expose_secret(),
+        new_tunnel_key.expose_secret(),
+        pat.as_str(),
+    ];
+    for out in &outputs {
+        assert_no_secret(&w, out, &keys);
+    }
+    assert!(
+        outputs.iter().any(|o| o.stderr.contains("TRACE")),
+        "tracing was on"
+    );
+}
