@@ -679,3 +679,34 @@ async fn no_secret_shows_at_trace_level_in_the_other_subcommands() {
         "tracing was on"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resume_given_another_new_token_installs_the_journaled_one_and_mints_nothing() {
+    let w = world(12).await;
+    w.fake.fault(Route::RulePut, Fault::status(400));
+    let failed = w.rotate_token(&[]).await;
+    failed.code(3);
+    let id = failed.resume_id();
+    // The admin pastes a different token on the resume: the caller's own.
+    let other = w.caller.token().expose_secret().to_owned();
+    let resumed = w
+        .run_with(&["journal", "resume", &id, "--yes"], None, |c| {
+            c.env("ATLASSIAN_NEW_API_TOKEN", &other);
+        })
+        .await;
+    resumed.code(0);
+    assert!(w.fake.rules_holding(&w.old).is_empty());
+    let with_other = atlassian_rotation::secret::ApiCredentials::new(
+        w.old.email(),
+        atlassian_rotation::secret::ApiToken::new(&other),
+    );
+    assert!(
+        w.fake.rules_holding(&with_other).is_empty(),
+        "no rule got the other token"
+    );
+    assert!(
+        !w.fake.rules_holding(&w.new).is_empty(),
+        "the rules hold the journaled token"
+    );
+    assert!(!w.fake.token_is_live(w.old.token()));
+}
