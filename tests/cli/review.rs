@@ -710,3 +710,75 @@ async fn a_resume_given_another_new_token_installs_the_journaled_one_and_mints_n
     );
     assert!(!w.fake.token_is_live(w.old.token()));
 }
+
+/// Runs the tool with a guard against a hang; panics if it did not exit by itself.
+async fn run_guarded(w: &World, args: &[&str], env: &[(&str, &str)]) -> Out {
+    let mut command = w.std_command(args);
+    command
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = tokio::process::Command::from(command).spawn().unwrap();
+    let output = tokio::time::timeout(std::time::Duration::from_secs(60), child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("{args:?} hung"))
+        .unwrap();
+    Out {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn extreme_numbers_are_refused_or_clamped_never_a_panic_or_a_hang() {
+    let w = world(8).await;
+    let now = time::OffsetDateTime::now_utc();
+    let old = w
+        .fake
+        .mint_admin_key(&w.org.id, "ops", &[], now + time::Duration::days(20));
+    let new = w
+        .fake
+        .mint_admin_key(&w.org.id, "ops-2027", &[], now + time::Duration::days(365));
+    let max = u64::MAX.to_string();
+    let runs: Vec<(Vec<&str>, Vec<(&str, &str)>)> = vec![
+        (vec!["who-uses", "--concurrency", "0"], vec![]),
+        (vec!["expiring", "--within", &max], vec![]),
+        (
+            vec![
+                "rotate",
+                "admin-key",
+                "--yes",
+                "--old-key-id",
+                &old.id,
+                "--new-key-label",
+                &new.label,
+                "--min-expiry",
+                &max,
+            ],
+            vec![
+                ("ATLASSIAN_ADMIN_KEY", old.key.expose_secret()),
+                ("ATLASSIAN_NEW_ADMIN_KEY", new.key.expose_secret()),
+            ],
+        ),
+    ];
+    for (args, env) in runs {
+        let out = run_guarded(&w, &args, &env).await;
+        assert!(
+            matches!(out.code, 0..=2),
+            "{args:?} ended with {}:\n{}",
+            out.code,
+            out.stderr
+        );
+        assert!(
+            !out.stderr.contains("panicked"),
+            "{args:?}:\n{}",
+            out.stderr
+        );
+    }
+    assert!(
+        w.fake.admin_key_is_live(&old.key),
+        "a key that expires too soon is refused"
+    );
+}
