@@ -782,3 +782,58 @@ async fn extreme_numbers_are_refused_or_clamped_never_a_panic_or_a_hang() {
         "a key that expires too soon is refused"
     );
 }
+
+/// Runs `command` under a pseudo-terminal, answers `answer` to its `[y/N]` question, and
+/// returns its exit code and everything it printed.
+async fn answer_on_a_terminal(
+    command: std::process::Command,
+    answer: &'static str,
+) -> (i32, String) {
+    use rexpect::process::wait::WaitStatus;
+    tokio::task::spawn_blocking(move || {
+        let mut session = rexpect::session::spawn_command(command, Some(60_000)).unwrap();
+        let mut seen = session.exp_string("[y/N]").unwrap();
+        session.send_line(answer).unwrap();
+        seen.push_str(&session.exp_eof().unwrap());
+        match session.process.wait().unwrap() {
+            WaitStatus::Exited(_, code) => (code, seen),
+            other => panic!("the tool did not exit: {other:?}"),
+        }
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tunnel_regeneration_is_asked_on_a_terminal_and_no_refuses_it() {
+    let w = world(8).await;
+    let mut command = w.std_command(&[
+        "rotate",
+        "tunnel",
+        "--hostname",
+        &w.tunnel.hostname,
+        "--instance",
+        &w.tunnel.instance_base,
+    ]);
+    command.env("ATLASSIAN_DC_TOKEN", w.tunnel.pat.expose_secret());
+    let (code, seen) = answer_on_a_terminal(command, "n").await;
+    assert_eq!(code, 4, "{seen}");
+    assert_eq!(w.fake.request_count(Route::AdminRegenerate), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resume_asks_again_before_revoking_and_no_refuses_it() {
+    let w = world(12).await;
+    w.fake.fault(Route::RulePut, Fault::status(400));
+    let failed = w.rotate_token(&[]).await;
+    failed.code(3);
+    let id = failed.resume_id();
+    let command = w.std_command(&["journal", "resume", &id, "--json"]);
+    let (code, seen) = answer_on_a_terminal(command, "n").await;
+    assert_eq!(code, 4, "{seen}");
+    assert!(w.fake.token_is_live(w.old.token()), "nothing revoked");
+    let command = w.std_command(&["journal", "resume", &id]);
+    let (code, seen) = answer_on_a_terminal(command, "y").await;
+    assert_eq!(code, 0, "{seen}");
+    assert!(!w.fake.token_is_live(w.old.token()));
+}
