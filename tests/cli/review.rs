@@ -837,3 +837,36 @@ async fn a_resume_asks_again_before_revoking_and_no_refuses_it() {
     assert_eq!(code, 0, "{seen}");
     assert!(!w.fake.token_is_live(w.old.token()));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn writes_whose_answers_are_lost_are_reconciled_without_clobbering_a_rule() {
+    let w = world(16).await;
+    // From the second write on, eight writes take effect but their answers are lost.
+    w.fake
+        .fault(Route::RulePut, Fault::latency(std::time::Duration::ZERO));
+    w.fake.fault(
+        Route::RulePut,
+        Fault::drop_connection().after_applying().times(8),
+    );
+    let before: Vec<serde_json::Value> = w
+        .fake
+        .rule_uuids(crate::support::CLOUD)
+        .iter()
+        .map(|u| w.fake.rule(u).unwrap())
+        .collect();
+    let out = w.rotate_token(&[]).await;
+    out.code(0);
+    assert!(w.fake.rules_holding(&w.old).is_empty());
+    assert!(!w.fake.token_is_live(w.old.token()));
+    // Every rule kept its other fields: only the credential changed.
+    for rule in before {
+        let uuid = rule["uuid"].as_str().unwrap();
+        let after = w.fake.rule(uuid).unwrap();
+        assert_eq!(rule["name"], after["name"]);
+        assert_eq!(
+            rule["components"].as_array().map(Vec::len),
+            after["components"].as_array().map(Vec::len),
+            "{uuid}"
+        );
+    }
+}
