@@ -742,7 +742,8 @@ async fn extreme_numbers_are_refused_or_clamped_never_a_panic_or_a_hang() {
         .fake
         .mint_admin_key(&w.org.id, "ops-2027", &[], now + time::Duration::days(365));
     let max = u64::MAX.to_string();
-    let runs: Vec<(Vec<&str>, Vec<(&str, &str)>)> = vec![
+    type Env<'a> = Vec<(&'a str, &'a str)>;
+    let runs: Vec<(Vec<&str>, Env)> = vec![
         (vec!["who-uses", "--concurrency", "0"], vec![]),
         (vec!["expiring", "--within", &max], vec![]),
         (
