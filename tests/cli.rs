@@ -19,6 +19,9 @@ mod profile;
 #[cfg(unix)]
 #[path = "cli/pty.rs"]
 mod pty;
+#[cfg(unix)]
+#[path = "cli/review.rs"]
+mod review;
 #[path = "cli/rotate_others.rs"]
 mod rotate_others;
 #[path = "cli/secrets.rs"]

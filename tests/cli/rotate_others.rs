@@ -41,6 +41,7 @@ async fn a_tunnel_key_is_rotated_and_the_tunnel_verified() {
             &[
                 "rotate",
                 "tunnel",
+                "--yes",
                 "--hostname",
                 &tunnel.hostname,
                 "--instance",
@@ -219,6 +220,7 @@ async fn a_tunnel_rotation_that_failed_to_install_resumes_with_the_journaled_key
     let args = [
         "rotate",
         "tunnel",
+        "--yes",
         "--hostname",
         &w.tunnel.hostname,
         "--instance",

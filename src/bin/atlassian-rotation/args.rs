@@ -37,7 +37,8 @@ const MAIN_HELP: &str = concat!(
     "  1  failed\n",
     "  2  usage error (a flag, a setting or a secret is missing or wrong)\n",
     "  3  incomplete but resumable: `atlassian-rotation journal resume ID` goes on\n",
-    "  4  refused: a revocation was not confirmed, or something still uses the old token\n",
+    "  4  refused: a revocation (or a tunnel key's regeneration) was not confirmed, or something\n",
+    "     still uses the old token\n",
 );
 
 /// Settings every subcommand shares; each overrides the profile's value.
@@ -291,6 +292,9 @@ const ROTATE_TUNNEL_HELP: &str = concat!(
     "  export ATLASSIAN_ADMIN_KEY=... ATLASSIAN_DC_TOKEN=...\n",
     "  atlassian-rotation rotate tunnel --org $ORG_ID --hostname $TUNNEL_UUID \\\n",
     "      --instance https://jira.internal.example.com --probe https://jira.internal.example.com/status\n",
+    "\n",
+    "Regenerating the key invalidates the old one at once: asks first on a terminal, needs --yes\n",
+    "otherwise (exit 4 when not confirmed).\n",
 );
 
 const ROTATE_ADMIN_KEY_HELP: &str = concat!(
@@ -303,7 +307,8 @@ const ROTATE_ADMIN_KEY_HELP: &str = concat!(
 /// Asking before the revocation.
 #[derive(Args, Debug, Clone)]
 pub struct Confirm {
-    /// Revoke without asking (needed when stdin is not a terminal).
+    /// Revoke (or, for a tunnel, regenerate) without asking (needed when stdin is not a
+    /// terminal).
     #[arg(long, short)]
     pub yes: bool,
 }
@@ -343,6 +348,8 @@ pub struct RotateTunnel {
     /// Mint again although an earlier regenerate went unanswered (the old key is invalid then).
     #[arg(long)]
     pub remint_after_unknown: bool,
+    #[command(flatten)]
+    pub confirm: Confirm,
 }
 
 #[derive(Args, Debug)]

@@ -168,6 +168,10 @@ async fn resume(journal: &FileJournal, args: Resume, ctx: &mut Ctx) -> CliResult
         Saved::Tunnel(saved) => {
             ctx.settings = saved.connection.settings(&journal_dir);
             let rotator = rotate::tunnel_rotator(&saved, ctx)?;
+            if new == NewCredential::Ask {
+                // No key journaled: the resume regenerates one.
+                rotate::confirm(&args.confirm, ctx, rotate::TUNNEL_QUESTION)?;
+            }
             rotate::drive(&rotator, journal, options, ctx).await
         }
         Saved::AdminKey(saved) => {

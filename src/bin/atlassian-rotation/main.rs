@@ -36,6 +36,11 @@ pub struct Ctx {
 }
 
 fn main() -> ExitCode {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    if let Err(e) = settings::refuse_credentials_in_args(&args) {
+        eprintln!("atlassian-rotation: error: {e}");
+        return ExitCode::from(e.code as u8);
+    }
     let cli = Cli::parse();
     if let Command::Completions(args) = &cli.command {
         let mut command = Cli::command();
@@ -51,7 +56,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let line = e.message.replace(['\n', '\r'], " ");
+            let line = output::printable(&e.message.replace(['\n', '\r'], " "), false);
             eprintln!("atlassian-rotation: error: {line}");
             ExitCode::from(e.code as u8)
         }

@@ -146,6 +146,10 @@ pub async fn token(args: RotateToken, ctx: &mut Ctx) -> CliResult {
     drive(&rotator, &journal, RotateOptions::new(&id), ctx).await
 }
 
+/// Asked before a tunnel key is regenerated: the old key stops working at once.
+pub const TUNNEL_QUESTION: &str =
+    "Regenerate the tunnel key (the old key stops working at once) and install the new one?";
+
 /// A tunnel rotator from saved settings.
 pub fn tunnel_rotator(saved: &SavedTunnel, ctx: &mut Ctx) -> CliResult<TunnelKeyRotator> {
     let org = ctx.settings.org()?.to_owned();
@@ -175,6 +179,7 @@ pub async fn tunnel(args: RotateTunnel, ctx: &mut Ctx) -> CliResult {
         probe: args.probe.clone(),
     };
     let rotator = tunnel_rotator(&saved, ctx)?;
+    confirm(&args.confirm, ctx, TUNNEL_QUESTION)?;
     let journal = FileJournal::new(&ctx.settings.journal)?;
     let id = rotate::resume_or_new_id(&journal, &rotator, "tunnel-key").await?;
     Saved::Tunnel(saved).store(&ctx.settings.journal, &id)?;

@@ -48,7 +48,7 @@ impl Profile {
                 _ => return Ok(Self::default()),
             },
         };
-        let text = std::fs::read_to_string(&path).map_err(|e| {
+        let text = read_profile(&path).map_err(|e| {
             CliError::usage(format!("cannot read the profile {}: {e}", path.display()))
         })?;
         Self::parse(&text)
@@ -64,6 +64,12 @@ impl Profile {
             e.message().to_owned()
         })?;
         for (key, value) in &table {
+            if let Some(why) = looks_like_credential("setting", key) {
+                return Err(format!(
+                    "a key looks like a credential ({why}); a profile holds no secrets: use the \
+                     environment, stdin or the prompt"
+                ));
+            }
             let toml::Value::String(text) = value else {
                 continue;
             };
@@ -74,8 +80,36 @@ impl Profile {
                 ));
             }
         }
-        Profile::deserialize(toml::Value::Table(table)).map_err(|e| e.message().to_owned())
+        serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+            let path = e.path().to_string();
+            let message = e.into_inner().message().to_owned();
+            match path.as_str() {
+                "." | "" => message,
+                _ => format!("`{path}`: {message}"),
+            }
+        })
     }
+}
+
+/// The largest profile read: a few settings take a few hundred bytes.
+const PROFILE_MAX_BYTES: u64 = 64 * 1024;
+
+/// Reads a profile that is a regular file (a link to one is fine) of at most
+/// [`PROFILE_MAX_BYTES`]: a FIFO, a device or `/dev/zero` would block or never end.
+fn read_profile(path: &Path) -> std::io::Result<String> {
+    use std::io::Read as _;
+    let odd = |why: &str| std::io::Error::new(std::io::ErrorKind::InvalidInput, why.to_owned());
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(odd("not a regular file"));
+    }
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(PROFILE_MAX_BYTES + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > PROFILE_MAX_BYTES {
+        return Err(odd("larger than 64 KiB"));
+    }
+    Ok(text)
 }
 
 /// Why a setting's value looks like a credential, if it does. Two checks:
@@ -102,7 +136,59 @@ pub fn looks_like_credential(key: &str, value: &str) -> Option<&'static str> {
     if trimmed.len() >= 40 && trimmed.chars().all(token_alphabet) {
         return Some("the shape of a token");
     }
+    if is_basic_pair(trimmed) {
+        return Some("a Basic credential's `user:password` in base64");
+    }
     None
+}
+
+/// Whether `value` is base64 of printable `user:password`, as an `Authorization: Basic` value
+/// copied without its scheme is (a short one escapes the shape check above).
+fn is_basic_pair(value: &str) -> bool {
+    use base64::Engine as _;
+    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(value) else {
+        return false;
+    };
+    let decoded = zeroize::Zeroizing::new(decoded);
+    decoded.iter().all(|b| b.is_ascii_graphic())
+        && decoded
+            .iter()
+            .position(|&b| b == b':')
+            .is_some_and(|at| at > 0 && at + 1 < decoded.len())
+}
+
+/// Refuses a command line that holds something that looks like a credential, naming the flag
+/// (or the argument's place), never the value: before clap, whose usage errors quote what they
+/// could not place.
+pub fn refuse_credentials_in_args(args: &[std::ffi::OsString]) -> CliResult {
+    let mut flag: Option<&str> = None;
+    for (place, arg) in args.iter().enumerate() {
+        let Some(arg) = arg.to_str() else {
+            flag = None;
+            continue;
+        };
+        let (which, value) = match arg.split_once('=') {
+            Some((name, value)) if name.starts_with("--") => {
+                (format!("the value of {name}"), value)
+            }
+            _ if arg.starts_with('-') && arg.len() > 1 => {
+                flag = Some(arg);
+                continue;
+            }
+            _ => match flag.take() {
+                Some(flag) => (format!("the argument after {flag}"), arg),
+                None => (format!("argument {}", place + 1), arg),
+            },
+        };
+        if let Some(why) = looks_like_credential("argument", value) {
+            return Err(CliError::usage(format!(
+                "{which} looks like a credential ({why}); secrets never go on the command \
+                 line: set its environment variable, pass its --*-stdin flag, or type it at the \
+                 prompt (see --help)"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The settings in force: flags over the profile.
@@ -282,11 +368,26 @@ fn saved_path(journal: &Path, rotation_id: &str) -> PathBuf {
 
 impl Saved {
     pub fn store(&self, journal: &Path, rotation_id: &str) -> CliResult {
+        use std::io::Write as _;
         let path = saved_path(journal, rotation_id);
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
+            let mut builder = std::fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            builder.create(dir)?;
         }
-        std::fs::write(&path, serde_json::to_vec_pretty(self)?)?;
+        // Private like the journal beside it: the settings name the site, the accounts and
+        // the files that hold the credential.
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&path)?;
+        #[cfg(unix)]
+        file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+        file.write_all(&serde_json::to_vec_pretty(self)?)?;
+        file.sync_all()?;
         Ok(())
     }
 
@@ -334,6 +435,65 @@ mod tests {
         }
         let err = Profile::parse(&format!("api_token = \"{token}\"")).unwrap_err();
         assert!(err.contains("`api_token`") && !err.contains(token), "{err}");
+    }
+
+    #[test]
+    fn a_basic_pair_in_base64_is_a_credential_however_short() {
+        // `svc:s3cr3t` and `user:pw` in base64, as an Authorization header's value.
+        assert!(looks_like_credential("org", "c3ZjOnMzY3IzdA==").is_some());
+        assert!(looks_like_credential("org", "dXNlcjpwdw==").is_some());
+        // Ids and words that happen to be valid base64 are not.
+        assert!(looks_like_credential("org", "9a1d2c3b4e5f6a7b").is_none());
+        assert!(
+            looks_like_credential("cloud_id", "0f6c1a5e-5d1b-4a8e-9c7e-2b3c4d5e6f70").is_none()
+        );
+    }
+
+    #[test]
+    fn a_command_line_holding_a_credential_is_refused_naming_where_never_the_value() {
+        let token = "ATATT3xFfGF0T4nQpLrS2vWxYz0123456789abcdefghijklmnop=ABCDEF12";
+        let args =
+            |words: &[&str]| -> Vec<std::ffi::OsString> { words.iter().map(Into::into).collect() };
+        let equals = format!("--old-token-id={token}");
+        let site = format!("https://svc%40example.com:{token}@example.atlassian.net");
+        for (words, place) in [
+            (vec!["who-uses", token], "argument 2"),
+            (
+                vec!["rotate", "token", "--old-token-id", token],
+                "after --old-token-id",
+            ),
+            (vec!["rotate", "token", &equals], "value of --old-token-id"),
+            (vec!["-q", "who-uses", "--site", &site], "after --site"),
+        ] {
+            let err = refuse_credentials_in_args(&args(&words)).unwrap_err();
+            assert_eq!(err.code, crate::exit::Exit::Usage);
+            assert!(err.message.contains(place), "{err}");
+            assert!(!err.message.contains(token), "{err}");
+        }
+        refuse_credentials_in_args(&args(&[
+            "rotate",
+            "token",
+            "--site",
+            "https://example.atlassian.net",
+            "--old-token-label",
+            "automation-2026",
+            "--consumer",
+            "dotenv:/srv/app/.env#JIRA_TOKEN",
+            "--hostname",
+            "63b45b6d-ec7f-4f20-874c-c1bedaf938c9",
+            "--email=svc@example.com",
+            "--yes",
+        ]))
+        .unwrap();
+    }
+
+    #[test]
+    fn a_profile_names_the_key_of_a_wrong_type_and_never_a_key_that_is_a_token() {
+        let err = Profile::parse("[site]\nuser = \"s3cr3t\"").unwrap_err();
+        assert!(err.contains("`site`") && !err.contains("s3cr3t"), "{err}");
+        let token = "ATATT3xFfGF0abcdefabcdefabcdef-x_y";
+        let err = Profile::parse(&format!("{token} = 1")).unwrap_err();
+        assert!(!err.contains(token), "{err}");
     }
 
     #[test]
