@@ -60,10 +60,11 @@ async fn an_abandoned_rotation_is_not_resumed() {
     abandoned.code(0);
     let list = w.run(&["journal", "list", "--json"]).await;
     assert_eq!(list.json_lines()[0]["step"], "abandoned");
+    // Exit 1: an abandoned rotation is not done, and a script must not read it as rotated.
     let resumed = w.run(&["journal", "resume", &id, "--yes"]).await;
-    resumed.code(0);
+    resumed.code(1);
     assert!(
-        resumed.stderr.contains("nothing to resume"),
+        resumed.stderr.contains("abandoned: nothing to resume"),
         "{}",
         resumed.stderr
     );

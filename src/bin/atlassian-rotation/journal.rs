@@ -1,6 +1,6 @@
 //! `journal list|show|resume|abandon`.
 
-use atlassian_rotation::rotate::{FileJournal, Journal, JournalEntry, RotateOptions};
+use atlassian_rotation::rotate::{FileJournal, Journal, JournalEntry, RotateOptions, Step};
 use serde_json::{Value, json};
 
 use crate::Ctx;
@@ -130,6 +130,13 @@ async fn show(journal: &FileJournal, id: &str, ctx: &Ctx) -> CliResult {
 
 async fn resume(journal: &FileJournal, args: Resume, ctx: &mut Ctx) -> CliResult {
     let entry = load(journal, &args.id, ctx).await?;
+    if entry.step == Step::Abandoned {
+        // Not done: a script must not read an abandoned rotation as rotated.
+        return Err(CliError::failed(format!(
+            "rotation `{}` was abandoned: nothing to resume; start a new rotation",
+            args.id
+        )));
+    }
     if !entry.is_unfinished() {
         ctx.out.note(format!(
             "rotation `{}` is {}: nothing to resume",
