@@ -10,7 +10,7 @@ use super::report::{Coverage, CredentialKind, ExpiringCredential, Owner, WhereUs
 use crate::AdminClient;
 use crate::admin::{
     AdminApiKeyInfo, AdminKeyQuery, KeyActor, OrgApiToken, OrgTokenQuery, ServiceAccount,
-    ServiceAccountToken,
+    ServiceAccountToken, Timestamp,
 };
 use crate::error::{Error, Result};
 
@@ -86,10 +86,20 @@ impl Listing<'_> {
         Ok(listed)
     }
 
+    /// Whether a credential expiring at `expiry` is listed: it expired or expires within the
+    /// window, or its expiry is given but cannot be read (it may be in the window: listed with
+    /// the text as sent, sorted last, rather than left out of a report that would then read
+    /// "nothing expires"). A credential without an expiry never expires.
+    fn due(&self, expiry: Option<&Timestamp>) -> bool {
+        expiry
+            .filter(|at| !at.as_str().trim().is_empty())
+            .is_some_and(|at| at.is_within(self.window, self.now).unwrap_or(true))
+    }
+
     async fn user_tokens(&self) -> Result<Vec<ExpiringCredential>> {
         self.admin
             .org_api_tokens(self.org_id, self.user_query.clone())
-            .try_filter(|t| std::future::ready(t.expires_within(self.window, self.now)))
+            .try_filter(|t| std::future::ready(self.due(t.expires_at.as_ref())))
             .map_ok(ExpiringCredential::from)
             .try_collect()
             .await
@@ -98,9 +108,7 @@ impl Listing<'_> {
     async fn admin_keys(&self) -> Result<Vec<ExpiringCredential>> {
         self.admin
             .admin_api_keys(self.org_id, self.key_query.clone())
-            .try_filter(|k| {
-                std::future::ready(!k.is_revoked() && k.expires_within(self.window, self.now))
-            })
+            .try_filter(|k| std::future::ready(!k.is_revoked() && self.due(k.expires_at.as_ref())))
             .map_ok(ExpiringCredential::from)
             .try_collect()
             .await
@@ -119,7 +127,7 @@ impl Listing<'_> {
                 let tokens: Result<Vec<ServiceAccountToken>> = self
                     .admin
                     .service_account_tokens(self.org_id, &account.id, None)
-                    .try_filter(|t| std::future::ready(t.expires_within(self.window, self.now)))
+                    .try_filter(|t| std::future::ready(self.due(t.expires_at.as_ref())))
                     .try_collect()
                     .await;
                 (account, tokens)
