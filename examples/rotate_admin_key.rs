@@ -100,7 +100,7 @@ pub struct Env {
 }
 
 impl Env {
-    fn from_process() -> Result<Self, BoxError> {
+    pub fn from_process() -> Result<Self, BoxError> {
         let new_key =
             common::secret_env_or_prompt("ATLASSIAN_NEW_ADMIN_KEY", "New Admin API key: ")?;
         Ok(Self {
