@@ -37,7 +37,8 @@ async fn rotate_admin_key_never_hands_a_key_to_a_command_consumer_through_its_en
     .unwrap();
     std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
 
-    let mut env = rotate_admin_key::Env::from_process().unwrap();
+    // SAFETY: as above; this is what the example's `main` does before its runtime starts.
+    let mut env = unsafe { rotate_admin_key::Env::from_process() }.unwrap();
     env.default_journal = dir.path().join("journal");
     let consumer = format!("command:{}", script.display());
     let args = rotate_admin_key::Args::parse_from([
