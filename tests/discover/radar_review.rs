@@ -212,3 +212,43 @@ async fn a_looping_or_throttled_service_account_listing_ends_not_covered() {
     );
     assert!(!report.to_string().starts_with("nothing expires"));
 }
+
+/// A listing that serves the same service account on two pages (a cursor that moves, an
+/// offset that does not): its token must be listed once, not twice with every use doubled.
+#[tokio::test]
+async fn a_page_served_twice_lists_each_credential_once() {
+    let fake = FakeAtlassian::start().await;
+    let scenario = fake.seed_expiring_usage(CLOUD, 1, time::Duration::days(9));
+    let ci = fake.seed_service_account_usage(
+        CLOUD,
+        &scenario.org.id,
+        "ci-bot",
+        2,
+        time::Duration::days(5),
+    );
+    let account = json!({"id": ci.account.id, "atlassianId": ci.account.account_id,
+                         "email": ci.account.email, "displayName": ci.account.display_name});
+    let first = json!({"items": [account], "links": {"next": "?cursor=p2"}, "total": 1});
+    let again = json!({"items": [account], "links": {"next": null}, "total": 1});
+    fake.fault(
+        Route::ServiceAccounts,
+        Fault::status(200).body(first.to_string()),
+    );
+    fake.fault(
+        Route::ServiceAccounts,
+        Fault::status(200).body(again.to_string()),
+    );
+    let report = radar_of(&fake, &scenario)
+        .kinds([CredentialKind::ServiceAccountToken])
+        .run()
+        .await
+        .unwrap();
+    let listed: Vec<&str> = report
+        .expiring
+        .iter()
+        .map(|c| c.id.as_str())
+        .filter(|id| *id == ci.token_id)
+        .collect();
+    assert_eq!(listed.len(), 1, "the token is listed once:\n{report}");
+    assert_eq!(report.expiring[0].uses.len(), ci.rules.len(), "{report}");
+}
