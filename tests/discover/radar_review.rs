@@ -214,7 +214,9 @@ async fn a_looping_or_throttled_service_account_listing_ends_not_covered() {
 }
 
 /// A listing that serves the same service account on two pages (a cursor that moves, an
-/// offset that does not): its token must be listed once, not twice with every use doubled.
+/// offset that does not): its token must be listed once, not twice with every use doubled,
+/// and the kind is not covered (the repeat may have hidden another account), as a rule
+/// listing that repeats a rule is not a complete scan.
 #[tokio::test]
 async fn a_page_served_twice_lists_each_credential_once() {
     let fake = FakeAtlassian::start().await;
@@ -251,4 +253,10 @@ async fn a_page_served_twice_lists_each_credential_once() {
         .collect();
     assert_eq!(listed.len(), 1, "the token is listed once:\n{report}");
     assert_eq!(report.expiring[0].uses.len(), ci.rules.len(), "{report}");
+    // The page served twice may have stood in for one that listed another account.
+    assert!(!report.is_complete(), "{report}");
+    assert!(
+        report.to_string().contains("more than once"),
+        "the report says why: {report}"
+    );
 }
