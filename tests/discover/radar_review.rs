@@ -260,3 +260,28 @@ async fn a_page_served_twice_lists_each_credential_once() {
         "the report says why: {report}"
     );
 }
+
+/// Nothing in the window among the kinds listed, and one kind refused: the report's first
+/// line must not say, flatly, that nothing expires.
+#[tokio::test]
+async fn nothing_listed_with_a_kind_refused_does_not_read_nothing_expires() {
+    let fake = FakeAtlassian::start().await;
+    let scenario = fake.seed_expiring_usage(CLOUD, 1, time::Duration::days(9));
+    fake.fault(Route::ServiceAccounts, Fault::status(403).times(100));
+    let report = radar_of(&fake, &scenario)
+        .within(std::time::Duration::from_secs(86_400))
+        .run()
+        .await
+        .unwrap();
+    assert!(report.expiring.is_empty() && !report.is_complete());
+    let text = report.to_string();
+    let first = text.lines().next().unwrap_or_default();
+    assert!(
+        !first.starts_with("nothing expires"),
+        "a kind was not listed, yet the report opens with {first:?}:\n{text}"
+    );
+    assert!(
+        text.contains("service-account tokens: not covered"),
+        "{text}"
+    );
+}
