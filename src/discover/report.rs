@@ -485,7 +485,17 @@ impl fmt::Display for RadarReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let days = self.window_secs / 86_400;
         if self.expiring.is_empty() {
-            write!(f, "nothing expires within {days} days of {}", self.as_of)?;
+            if self.not_covered().next().is_some() {
+                // Only what was listed: a kind not listed may hold what expires.
+                write!(
+                    f,
+                    "nothing listed expires within {days} days of {}, but the listing is \
+                     incomplete:",
+                    self.as_of
+                )?;
+            } else {
+                write!(f, "nothing expires within {days} days of {}", self.as_of)?;
+            }
             return self.write_not_covered(f);
         }
         writeln!(

@@ -227,6 +227,7 @@ async fn token_expiry_lists_every_kind_and_kind_restricts() {
 #[tokio::test]
 async fn token_expiry_does_not_say_nothing_expires_when_a_kind_was_not_listed() {
     let w = world(5).await;
+    w.fake.add_service_account(&w.org_id, "ci-bot");
     let in_a_year = OffsetDateTime::now_utc() + time::Duration::days(365);
     // A scoped key that may not read service-account tokens; a window nothing listed is in.
     let scoped = w
