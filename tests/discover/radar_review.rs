@@ -31,20 +31,28 @@ fn rules_under(report: &RadarReport, id: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// One pair of accounts with expiring tokens in rules, and a service account whose token
+/// (expiring in 5 days) sits in `rules` rules of its own.
+async fn with_service_account(
+    rules: usize,
+) -> (
+    FakeAtlassian,
+    ExpiringUsage,
+    atlassian_rotation::testing::ServiceAccountUsage,
+) {
+    let fake = FakeAtlassian::start().await;
+    let scenario = fake.seed_expiring_usage(CLOUD, 1, time::Duration::days(9));
+    let org = &scenario.org.id;
+    let ci = fake.seed_service_account_usage(CLOUD, org, "ci-bot", rules, time::Duration::days(5));
+    (fake, scenario, ci)
+}
+
 /// A service account listed without its email (the experimental API's fields are not
 /// guaranteed): its rules name it by email, so the join by account cannot find them. The
 /// report must not then say, complete, that its expiring token is used by no rule.
 #[tokio::test]
 async fn a_service_account_listed_without_its_email_does_not_read_as_unused() {
-    let fake = FakeAtlassian::start().await;
-    let scenario = fake.seed_expiring_usage(CLOUD, 1, time::Duration::days(9));
-    let ci = fake.seed_service_account_usage(
-        CLOUD,
-        &scenario.org.id,
-        "ci-bot",
-        4,
-        time::Duration::days(5),
-    );
+    let (fake, scenario, ci) = with_service_account(4).await;
     let page = json!({
         "items": [{"id": ci.account.id, "atlassianId": ci.account.account_id,
                    "displayName": ci.account.display_name, "status": "ACTIVE"}],
@@ -219,15 +227,7 @@ async fn a_looping_or_throttled_service_account_listing_ends_not_covered() {
 /// listing that repeats a rule is not a complete scan.
 #[tokio::test]
 async fn a_page_served_twice_lists_each_credential_once() {
-    let fake = FakeAtlassian::start().await;
-    let scenario = fake.seed_expiring_usage(CLOUD, 1, time::Duration::days(9));
-    let ci = fake.seed_service_account_usage(
-        CLOUD,
-        &scenario.org.id,
-        "ci-bot",
-        2,
-        time::Duration::days(5),
-    );
+    let (fake, scenario, ci) = with_service_account(2).await;
     let account = json!({"id": ci.account.id, "atlassianId": ci.account.account_id,
                          "email": ci.account.email, "displayName": ci.account.display_name});
     let first = json!({"items": [account], "links": {"next": "?cursor=p2"}, "total": 1});

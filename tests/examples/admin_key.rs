@@ -37,6 +37,11 @@ impl Org {
     }
 
     fn args(&self, extra: &[&str]) -> Vec<String> {
+        self.args_naming("automation-2027", extra)
+    }
+
+    /// The arguments of a rotation to the key labelled `new_label`, and `extra`.
+    fn args_naming(&self, new_label: &str, extra: &[&str]) -> Vec<String> {
         let base = self.fake.admin_base();
         let mut args = strings(&[
             "--org",
@@ -46,7 +51,7 @@ impl Org {
             "--old-key-label",
             "automation",
             "--new-key-label",
-            "automation-2027",
+            new_label,
         ]);
         args.extend(plain(extra));
         args
@@ -215,16 +220,7 @@ async fn rotate_admin_key_refuses_the_old_key_a_narrower_key_and_an_unlisted_one
 
     // A successor that lost `delete:keys:admin`.
     let o = org_with_new_scopes(&["read:keys:admin"]).await;
-    let mut args = strings(&[
-        "--org",
-        &o.org_id,
-        "--admin-base",
-        &o.fake.admin_base(),
-        "--old-key-label",
-        "automation",
-        "--new-key-label",
-        "automation-narrow",
-    ]);
+    let mut args = o.args_naming("automation-narrow", &[]);
     args.extend(consumers(&o));
     let run = run_example!(
         rotate_admin_key,
@@ -239,16 +235,7 @@ async fn rotate_admin_key_refuses_the_old_key_a_narrower_key_and_an_unlisted_one
 
     // A key the org's list does not carry under the label given.
     let o = org(365).await;
-    let mut args = strings(&[
-        "--org",
-        &o.org_id,
-        "--admin-base",
-        &o.fake.admin_base(),
-        "--old-key-label",
-        "automation",
-        "--new-key-label",
-        "no-such-label",
-    ]);
+    let mut args = o.args_naming("no-such-label", &[]);
     args.extend(consumers(&o));
     let run = run_example!(
         rotate_admin_key,
