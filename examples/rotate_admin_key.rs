@@ -100,24 +100,39 @@ pub struct Env {
 }
 
 impl Env {
-    fn from_process() -> Result<Self, BoxError> {
-        let new_key =
-            common::secret_env_or_prompt("ATLASSIAN_NEW_ADMIN_KEY", "New Admin API key: ")?;
+    /// The secrets, taken from the environment: the variables are removed, so that no
+    /// `command:` consumer inherits the old key (alive until the rotation revokes it).
+    ///
+    /// # Safety
+    ///
+    /// No other thread may read or write the environment meanwhile (see
+    /// [`common::take_secret_env`]).
+    pub unsafe fn from_process() -> Result<Self, BoxError> {
+        // SAFETY: as this function's caller guarantees.
+        let (new_key, admin_key) = unsafe {
+            (
+                common::take_secret_env_or_prompt(
+                    "ATLASSIAN_NEW_ADMIN_KEY",
+                    "New Admin API key: ",
+                )?,
+                common::take_secret_env("ATLASSIAN_ADMIN_API_KEY"),
+            )
+        };
         Ok(Self {
-            admin_key: common::secret_env("ATLASSIAN_ADMIN_API_KEY").map(AdminApiKey::new),
+            admin_key: admin_key.map(AdminApiKey::new),
             new_key: new_key.map(AdminApiKey::new),
             default_journal: FileJournal::default_dir(),
         })
     }
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     common::init_tracing();
     let args = Args::parse();
     let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
-    let code = match Env::from_process() {
-        Ok(env) => run(args, env, &mut out, &mut err).await,
+    // SAFETY: no other thread runs yet: the async runtime starts below.
+    let code = match unsafe { Env::from_process() } {
+        Ok(env) => common::block_on("rotate_admin_key", run(args, env, &mut out, &mut err)),
         Err(e) => common::finish("rotate_admin_key", Err(e), &mut err),
     };
     ExitCode::from(code)

@@ -102,28 +102,36 @@ pub struct Env {
 }
 
 impl Env {
-    fn from_process() -> Self {
+    /// The secrets, taken from the environment: the variables are removed, so that no
+    /// `command:` consumer inherits the caller's token, the old token or the Admin API key.
+    ///
+    /// # Safety
+    ///
+    /// No other thread may read or write the environment meanwhile (see
+    /// [`common::take_secret_env`]).
+    unsafe fn from_process() -> Self {
+        // SAFETY: as this function's caller guarantees.
+        let take = |name| unsafe { common::take_secret_env(name) };
         Self {
-            api_token: common::secret_env("ATLASSIAN_API_TOKEN").map(ApiToken::new),
-            old_token: common::secret_env("ROTATE_OLD_TOKEN").map(ApiToken::new),
-            new_token: common::secret_env("ROTATE_NEW_TOKEN").map(ApiToken::new),
-            admin_key: common::secret_env("ATLASSIAN_ADMIN_API_KEY").map(AdminApiKey::new),
+            api_token: take("ATLASSIAN_API_TOKEN").map(ApiToken::new),
+            old_token: take("ROTATE_OLD_TOKEN").map(ApiToken::new),
+            new_token: take("ROTATE_NEW_TOKEN").map(ApiToken::new),
+            admin_key: take("ATLASSIAN_ADMIN_API_KEY").map(AdminApiKey::new),
             default_journal: FileJournal::default_dir(),
         }
     }
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     common::init_tracing();
     let args = Args::parse();
-    let code = run(
-        args,
-        Env::from_process(),
-        &mut std::io::stdout(),
-        &mut std::io::stderr(),
-    )
-    .await;
+    // SAFETY: no other thread runs yet: the async runtime starts below.
+    let env = unsafe { Env::from_process() };
+    let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+    let code = common::block_on(
+        "rotate_automation_token",
+        run(args, env, &mut out, &mut err),
+    );
     ExitCode::from(code)
 }
 

@@ -144,10 +144,16 @@ async fn list(
     } else {
         common::json_pretty(out, &report)?;
     }
+    let complete_listing = report.not_covered().next().is_none();
     match report.expiring.len() {
-        0 => writeln!(
+        0 if complete_listing => writeln!(
             err,
             "token_expiry: nothing expires within {} days",
+            args.days
+        )?,
+        0 => writeln!(
+            err,
+            "token_expiry: nothing listed expires within {} days, but the listing is incomplete",
             args.days
         )?,
         n => writeln!(

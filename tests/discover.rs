@@ -98,6 +98,8 @@ async fn drain(findings: &mut Findings) -> atlassian_rotation::Result<Vec<Findin
 
 #[path = "discover/radar.rs"]
 mod radar;
+#[path = "discover/radar_review.rs"]
+mod radar_review;
 #[path = "discover/scan.rs"]
 mod scan;
 #[path = "discover/secrets.rs"]

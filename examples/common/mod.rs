@@ -28,12 +28,46 @@ pub fn secret_env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
-/// Reads a secret from the environment variable `name`; when it is unset and stdin is a
-/// terminal, asks for it at a prompt on stderr, echo off while it is typed. `None` when neither
-/// gives one (stdin is a pipe or a file: nothing is read from it). Only `main` calls this.
-pub fn secret_env_or_prompt(name: &str, prompt: &str) -> Result<Option<String>, BoxError> {
+/// Reads a secret from the environment variable `name`, as [`secret_env`] does, and removes the
+/// variable from this process: a program the example runs (a `command:` consumer inherits the
+/// environment, less only the variables holding the credential it installs) never finds it
+/// there. Only `main` calls this, through the example's `Env::from_process`.
+///
+/// # Safety
+///
+/// No other thread may read or write the environment meanwhile: `main` calls it before it
+/// starts the async runtime ([`block_on`]).
+pub unsafe fn take_secret_env(name: &str) -> Option<String> {
+    let value = secret_env(name);
+    // SAFETY: the caller guarantees that no other thread uses the environment.
+    unsafe { std::env::remove_var(name) };
+    value
+}
+
+/// Runs `main`'s async part on a runtime started now, after the secrets were taken from the
+/// environment ([`take_secret_env`]); the exit code of `run`, or 1 when no runtime starts.
+pub fn block_on(program: &str, run: impl std::future::Future<Output = u8>) -> u8 {
+    match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime.block_on(run),
+        Err(e) => finish(program, Err(e.into()), &mut std::io::stderr()),
+    }
+}
+
+/// Takes a secret from the environment variable `name` ([`take_secret_env`]); when it is unset
+/// and stdin is a terminal, asks for it at a prompt on stderr, echo off while it is typed.
+/// `None` when neither gives one (stdin is a pipe or a file: nothing is read from it). Only
+/// `main` calls this.
+///
+/// # Safety
+///
+/// As [`take_secret_env`].
+pub unsafe fn take_secret_env_or_prompt(
+    name: &str,
+    prompt: &str,
+) -> Result<Option<String>, BoxError> {
     use std::io::IsTerminal as _;
-    if let Some(value) = secret_env(name) {
+    // SAFETY: as this function's caller guarantees.
+    if let Some(value) = unsafe { take_secret_env(name) } {
         return Ok(Some(value));
     }
     if !std::io::stdin().is_terminal() {

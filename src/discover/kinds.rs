@@ -1,6 +1,7 @@
 //! Listing the radar's three kinds of credential, each on its own: a kind whose listing fails
 //! is reported as not covered, and the others still come back.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use futures::{StreamExt as _, TryStreamExt as _};
@@ -10,7 +11,7 @@ use super::report::{Coverage, CredentialKind, ExpiringCredential, Owner, WhereUs
 use crate::AdminClient;
 use crate::admin::{
     AdminApiKeyInfo, AdminKeyQuery, KeyActor, OrgApiToken, OrgTokenQuery, ServiceAccount,
-    ServiceAccountToken,
+    ServiceAccountToken, Timestamp,
 };
 use crate::error::{Error, Result};
 
@@ -54,9 +55,23 @@ impl Listing<'_> {
                 CredentialKind::AdminApiKey => whole(self.admin_keys().await),
                 CredentialKind::ServiceAccountToken => self.service_account_tokens().await,
             };
-            listed.expiring.extend(found);
+            listed.expiring.extend(found.items);
             listed.coverage.push(match problem {
-                None => Coverage::Covered { kind },
+                None => match found.relisted {
+                    None => Coverage::Covered { kind },
+                    Some(id) => {
+                        let coverage = Coverage::NotCovered {
+                            kind,
+                            reason: format!(
+                                "the listing named {id} more than once: it may have left \
+                                 another out in its place"
+                            ),
+                            status: None,
+                        };
+                        tracing::warn!(%coverage, "expiry radar: a kind of credential is not covered");
+                        coverage
+                    }
+                },
                 Some(error) => {
                     if matches!(error, Error::InvalidInput { .. }) {
                         return Err(error);
@@ -86,53 +101,84 @@ impl Listing<'_> {
         Ok(listed)
     }
 
-    async fn user_tokens(&self) -> Result<Vec<ExpiringCredential>> {
-        self.admin
-            .org_api_tokens(self.org_id, self.user_query.clone())
-            .try_filter(|t| std::future::ready(t.expires_within(self.window, self.now)))
-            .map_ok(ExpiringCredential::from)
-            .try_collect()
-            .await
+    /// Whether a credential expiring at `expiry` is listed: it expired or expires within the
+    /// window, or its expiry is given but cannot be read (it may be in the window: listed with
+    /// the text as sent, sorted last, rather than left out of a report that would then read
+    /// "nothing expires"). A credential without an expiry never expires.
+    fn due(&self, expiry: Option<&Timestamp>) -> bool {
+        expiry
+            .filter(|at| !at.as_str().trim().is_empty())
+            .is_some_and(|at| at.is_within(self.window, self.now).unwrap_or(true))
     }
 
-    async fn admin_keys(&self) -> Result<Vec<ExpiringCredential>> {
-        self.admin
-            .admin_api_keys(self.org_id, self.key_query.clone())
-            .try_filter(|k| {
-                std::future::ready(!k.is_revoked() && k.expires_within(self.window, self.now))
-            })
-            .map_ok(ExpiringCredential::from)
+    async fn user_tokens(&self) -> Result<Found> {
+        let tokens = self
+            .admin
+            .org_api_tokens(self.org_id, self.user_query.clone())
             .try_collect()
-            .await
+            .await?;
+        let (tokens, relisted) = once_each(tokens, |t: &OrgApiToken| &t.id);
+        let items = tokens
+            .into_iter()
+            .filter(|t| self.due(t.expires_at.as_ref()))
+            .map(ExpiringCredential::from)
+            .collect();
+        Ok(Found { items, relisted })
+    }
+
+    async fn admin_keys(&self) -> Result<Found> {
+        let keys = self
+            .admin
+            .admin_api_keys(self.org_id, self.key_query.clone())
+            .try_collect()
+            .await?;
+        let (keys, relisted) = once_each(keys, |k: &AdminApiKeyInfo| &k.id);
+        let items = keys
+            .into_iter()
+            .filter(|k| !k.is_revoked() && self.due(k.expires_at.as_ref()))
+            .map(ExpiringCredential::from)
+            .collect();
+        Ok(Found { items, relisted })
     }
 
     /// Every service account's tokens in the window. An account whose tokens cannot be listed
     /// leaves the kind not covered, with the others' tokens still listed.
-    async fn service_account_tokens(&self) -> (Vec<ExpiringCredential>, Option<Error>) {
+    async fn service_account_tokens(&self) -> (Found, Option<Error>) {
         let accounts: Vec<ServiceAccount> =
             match self.admin.service_accounts(self.org_id).try_collect().await {
                 Ok(accounts) => accounts,
-                Err(error) => return (Vec::new(), Some(error)),
+                Err(error) => return (Found::default(), Some(error)),
             };
+        let (accounts, relisted) = once_each(accounts, |a: &ServiceAccount| &a.id);
+        let mut found = Found {
+            items: Vec::new(),
+            relisted,
+        };
         let mut per_account = futures::stream::iter(accounts)
             .map(|account| async move {
                 let tokens: Result<Vec<ServiceAccountToken>> = self
                     .admin
                     .service_account_tokens(self.org_id, &account.id, None)
-                    .try_filter(|t| std::future::ready(t.expires_within(self.window, self.now)))
                     .try_collect()
                     .await;
                 (account, tokens)
             })
             .buffered(self.concurrency.max(1));
-        let (mut found, mut problem) = (Vec::new(), None);
+        let mut problem = None;
         while let Some((account, tokens)) = per_account.next().await {
             match tokens {
-                Ok(tokens) => found.extend(
-                    tokens
-                        .into_iter()
-                        .map(|token| service_account_token(&account, token)),
-                ),
+                Ok(tokens) => {
+                    let (tokens, relisted) = once_each(tokens, |t: &ServiceAccountToken| &t.id);
+                    if let Some(id) = relisted {
+                        found.relisted.get_or_insert(id);
+                    }
+                    found.items.extend(
+                        tokens
+                            .into_iter()
+                            .filter(|t| self.due(t.expires_at.as_ref()))
+                            .map(|token| service_account_token(&account, token)),
+                    );
+                }
                 Err(error) => {
                     tracing::warn!(service_account = %account.id, %error, "expiry radar: tokens not listed");
                     problem.get_or_insert(error);
@@ -143,11 +189,40 @@ impl Listing<'_> {
     }
 }
 
+/// What one kind's listing found.
+#[derive(Default)]
+struct Found {
+    /// Its credentials in the window, each once.
+    items: Vec<ExpiringCredential>,
+    /// The first id the listing named more than once.
+    relisted: Option<String>,
+}
+
+/// The items of a listing, each once by `id`, in their order, and the first id listed more
+/// than once. A listing that repeats an item (a page served again under a new cursor, offsets
+/// shifted by a change meanwhile) may have left another out in its place, as a rule listing
+/// may ([`ScanSummary::relisted`](super::ScanSummary::relisted)): the kind is then not covered.
+fn once_each<T>(items: Vec<T>, id: impl Fn(&T) -> &String) -> (Vec<T>, Option<String>) {
+    let mut seen = HashSet::new();
+    let mut relisted = None;
+    let once = items
+        .into_iter()
+        .filter(|item| {
+            let new = seen.insert(id(item).clone());
+            if !new {
+                relisted.get_or_insert_with(|| id(item).clone());
+            }
+            new
+        })
+        .collect();
+    (once, relisted)
+}
+
 /// A kind listed in one call: all of it, or none.
-fn whole(result: Result<Vec<ExpiringCredential>>) -> (Vec<ExpiringCredential>, Option<Error>) {
+fn whole(result: Result<Found>) -> (Found, Option<Error>) {
     match result {
         Ok(found) => (found, None),
-        Err(error) => (Vec::new(), Some(error)),
+        Err(error) => (Found::default(), Some(error)),
     }
 }
 

@@ -30,7 +30,8 @@ const DEFAULT_WINDOW: Duration = Duration::from_secs(30 * 86_400);
 /// Which of the org's credentials expire soon, and which Automation rules use them.
 ///
 /// [`run`](Self::run) lists the org's credentials of every [kind](Self::kinds) that have
-/// expired or expire within the [window](Self::within):
+/// expired or expire within the [window](Self::within), and any whose expiry is given in a
+/// form the radar cannot read (listed last, with the text as sent: it may be due):
 ///
 /// - user API tokens ([`AdminClient::org_api_tokens`], with an optional [`OrgTokenQuery`]
 ///   such as a status filter);

@@ -54,9 +54,10 @@ pub struct RadarReport {
 
 impl RadarReport {
     /// Whether the answer is whole: every kind asked for was listed ([`Coverage`]), and
-    /// nothing whose uses are tracked in rules expires, or every rule was read and every use
-    /// attributed (no rule unread, no use unresolved). Only then is a credential listed
-    /// without uses surely unused by any rule.
+    /// nothing whose uses are tracked in rules expires, or every rule was read, every use
+    /// attributed (no rule unread, no use unresolved) and every such credential's owner
+    /// [known](ExpiringCredential::owner_is_known). Only then is a credential listed without
+    /// uses surely unused by any rule.
     ///
     /// ```
     /// # use atlassian_rotation::discover::RadarReport;
@@ -68,12 +69,17 @@ impl RadarReport {
     /// assert!(report.is_complete());
     /// ```
     pub fn is_complete(&self) -> bool {
-        let rules_matter = self
-            .expiring
-            .iter()
-            .any(|c| c.where_used == WhereUsed::AutomationRules);
+        let tracked = || {
+            self.expiring
+                .iter()
+                .filter(|c| c.where_used == WhereUsed::AutomationRules)
+        };
+        let rules_matter = tracked().next().is_some();
         self.coverage.iter().all(Coverage::is_covered)
-            && (!rules_matter || self.scan.is_complete() && self.unresolved.is_empty())
+            && (!rules_matter
+                || self.scan.is_complete()
+                    && self.unresolved.is_empty()
+                    && tracked().all(ExpiringCredential::owner_is_known))
     }
 
     /// The kinds that could not be listed, with why.
@@ -320,6 +326,36 @@ pub struct ExpiringCredential {
     pub created_by: Option<Owner>,
 }
 
+impl ExpiringCredential {
+    /// Whether its owner was listed with both an account id and an email: only then can
+    /// every use of the account be joined to it (a rule names an account by email, `/myself`
+    /// answers with its id and may hide the email). A service account listed without its
+    /// email, or a user token without its user, may have uses the report cannot show: its
+    /// report is not [complete](RadarReport::is_complete).
+    ///
+    /// ```
+    /// use atlassian_rotation::discover::ExpiringCredential;
+    ///
+    /// let token = |owner: serde_json::Value| -> ExpiringCredential {
+    ///     serde_json::from_value(serde_json::json!({
+    ///         "kind": "service_account_token", "id": "t-1", "label": null, "status": null,
+    ///         "expires_at": "2026-12-10T00:00:00Z", "owner": owner, "uses": []
+    ///     })).unwrap()
+    /// };
+    /// let both = serde_json::json!({"account_id": "712020:1", "email": "ci@example.com", "name": null});
+    /// let id_only = serde_json::json!({"account_id": "712020:1", "email": null, "name": null});
+    /// assert!(token(both).owner_is_known());
+    /// assert!(!token(id_only).owner_is_known());
+    /// assert!(!token(serde_json::Value::Null).owner_is_known());
+    /// ```
+    pub fn owner_is_known(&self) -> bool {
+        let given = |field: &Option<String>| field.as_deref().is_some_and(|v| !v.trim().is_empty());
+        self.owner
+            .as_ref()
+            .is_some_and(|owner| given(&owner.account_id) && given(&owner.email))
+    }
+}
+
 /// The account a credential belongs to.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -449,7 +485,17 @@ impl fmt::Display for RadarReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let days = self.window_secs / 86_400;
         if self.expiring.is_empty() {
-            write!(f, "nothing expires within {days} days of {}", self.as_of)?;
+            if self.not_covered().next().is_some() {
+                // Only what was listed: a kind not listed may hold what expires.
+                write!(
+                    f,
+                    "nothing listed expires within {days} days of {}, but the listing is \
+                     incomplete:",
+                    self.as_of
+                )?;
+            } else {
+                write!(f, "nothing expires within {days} days of {}", self.as_of)?;
+            }
             return self.write_not_covered(f);
         }
         writeln!(
@@ -461,6 +507,9 @@ impl fmt::Display for RadarReport {
         for credential in &self.expiring {
             let owner = credential.owner.as_ref();
             let rules = match credential.where_used {
+                WhereUsed::AutomationRules if !credential.owner_is_known() => {
+                    format!("{} (owner not fully listed)", credential.uses.len())
+                }
                 WhereUsed::AutomationRules => credential.uses.len().to_string(),
                 WhereUsed::NotTracked => WhereUsed::NotTracked.to_string(),
             };

@@ -275,3 +275,48 @@ async fn an_admin_key_rotation_whose_revoke_failed_resumes_and_revokes() {
     resumed.code(0);
     assert!(!w.fake.admin_key_is_live(&old.key));
 }
+
+/// A `command:` consumer inherits the tool's environment: the old Admin API key (alive until
+/// the rotation revokes it), given in `ATLASSIAN_ADMIN_KEY`, must not be in it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_command_consumer_never_finds_an_admin_key_in_its_environment() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let w = world(8).await;
+    let now = time::OffsetDateTime::now_utc();
+    let scopes = ["read:keys:admin", "delete:keys:admin"];
+    let old = w
+        .fake
+        .mint_admin_key(&w.org.id, "ops", &scopes, now + time::Duration::days(20));
+    let new = w.fake.mint_admin_key(
+        &w.org.id,
+        "ops-2027",
+        &scopes,
+        now + time::Duration::days(365),
+    );
+    let dir = w.home.path();
+    let script = dir.join("store.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\nd=$(dirname \"$0\")\ncat > \"$d/stdin\"\ncat /proc/$$/environ > \"$d/environ\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let consumer = format!("command:{}", script.display());
+    let out = rotate_admin_key(&w, &old, &new, &["--consumer", &consumer]).await;
+    out.code(0);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("stdin")).unwrap(),
+        new.key.expose_secret()
+    );
+    let environ = std::fs::read(dir.join("environ")).unwrap();
+    let leaked: Vec<String> = environ
+        .split(|b| *b == 0)
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .filter(|v| v.contains(old.key.expose_secret()) || v.contains(new.key.expose_secret()))
+        .map(|v| v.split('=').next().unwrap_or_default().to_owned())
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "an Admin API key reached the command's environment in {leaked:?}"
+    );
+}

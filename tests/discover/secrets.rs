@@ -184,6 +184,14 @@ async fn the_radar_logs_no_credential_at_trace() {
     let echo = format!("Bearer {} refused", secrets[0]);
     fake.fault(Route::JiraMyself, Fault::status(503).body(echo).times(2));
     fake.fault(Route::RuleGet, Fault::status(502).times(1));
+    // The service-account listing refuses the Admin API key, echoing it: the radar logs the
+    // kind as not covered, with why.
+    let key = scenario.org.admin_key.expose_secret();
+    let refused = format!(r#"{{"errors":[{{"title":"key {key} lacks a scope"}}]}}"#);
+    fake.fault(
+        Route::ServiceAccounts,
+        Fault::status(403).body(refused).times(100),
+    );
     let logs = super::support::LogCapture::default();
     let guard = logs.install();
     let report = ExpiryRadar::new(
@@ -198,6 +206,10 @@ async fn the_radar_logs_no_credential_at_trace() {
     drop(guard);
     let text = logs.text();
     assert!(text.contains("atlassian_request"), "TRACE was captured");
+    assert!(
+        text.contains("not covered"),
+        "the refused listing was logged"
+    );
     assert!(report.identities.asked > 0);
     assert_clean("the radar's TRACE log", &text, &secrets);
 }

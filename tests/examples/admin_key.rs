@@ -37,6 +37,11 @@ impl Org {
     }
 
     fn args(&self, extra: &[&str]) -> Vec<String> {
+        self.args_naming("automation-2027", extra)
+    }
+
+    /// The arguments of a rotation to the key labelled `new_label`, and `extra`.
+    fn args_naming(&self, new_label: &str, extra: &[&str]) -> Vec<String> {
         let base = self.fake.admin_base();
         let mut args = strings(&[
             "--org",
@@ -46,7 +51,7 @@ impl Org {
             "--old-key-label",
             "automation",
             "--new-key-label",
-            "automation-2027",
+            new_label,
         ]);
         args.extend(plain(extra));
         args
@@ -154,4 +159,152 @@ async fn rotate_admin_key_refuses_a_key_that_expires_too_soon_and_changes_nothin
     let missing = run_example!(rotate_admin_key, env, o.args(&[]));
     missing.assert_failed_with("ATLASSIAN_NEW_ADMIN_KEY");
     assert_eq!(o.fake.request_count(Route::Any), 0);
+}
+
+/// An org whose replacement key is minted with `scopes`, expiring in a year.
+async fn org_with_new_scopes(scopes: &[&str]) -> Org {
+    let o = org(365).await;
+    let in_a_year = OffsetDateTime::now_utc() + time::Duration::days(365);
+    let narrower = o
+        .fake
+        .mint_admin_key(&o.org_id, "automation-narrow", scopes, in_a_year);
+    Org {
+        new: narrower.key,
+        ..o
+    }
+}
+
+#[tokio::test]
+async fn rotate_admin_key_refuses_the_old_key_a_narrower_key_and_an_unlisted_one_and_changes_nothing()
+ {
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("admin-key");
+    let env_file = dir.path().join(".env");
+    let consumers = |o: &Org| {
+        std::fs::write(&key_file, o.old.expose_secret()).unwrap();
+        std::fs::write(&env_file, format!("K={}\n", o.old.expose_secret())).unwrap();
+        vec![
+            "--consumer".to_owned(),
+            format!("file:{}", key_file.display()),
+            "--consumer".to_owned(),
+            format!("dotenv:{}#K", env_file.display()),
+        ]
+    };
+    let unchanged = |o: &Org, case: &str| {
+        assert_eq!(
+            std::fs::read_to_string(&key_file).unwrap(),
+            o.old.expose_secret(),
+            "{case}: the file changed"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&env_file).unwrap(),
+            format!("K={}\n", o.old.expose_secret()),
+            "{case}: the dotenv file changed"
+        );
+        assert_eq!(o.fake.request_count(Route::RevokeAdminKey), 0, "{case}");
+    };
+
+    // The "new" key is the old one pasted again.
+    let o = org(365).await;
+    let mut args = o.args(&[]);
+    args.extend(consumers(&o));
+    let env = rotate_admin_key::Env {
+        new_key: Some(o.old.clone()),
+        ..o.env(&dir.path().join("journal-same"))
+    };
+    let run = run_example!(rotate_admin_key, env, args);
+    assert_eq!(run.code, 1, "{}", run.err);
+    unchanged(&o, "same key");
+    assert_eq!(o.check(&o.old).await, Ok(()));
+    run.assert_clean(&[o.old.expose_secret()]);
+
+    // A successor that lost `delete:keys:admin`.
+    let o = org_with_new_scopes(&["read:keys:admin"]).await;
+    let mut args = o.args_naming("automation-narrow", &[]);
+    args.extend(consumers(&o));
+    let run = run_example!(
+        rotate_admin_key,
+        o.env(&dir.path().join("journal-narrow")),
+        args
+    );
+    assert_eq!(run.code, 1, "{}", run.err);
+    assert!(run.err.contains("delete:keys:admin"), "{}", run.err);
+    unchanged(&o, "missing scope");
+    assert_eq!(o.check(&o.old).await, Ok(()));
+    run.assert_clean(&[o.old.expose_secret(), o.new.expose_secret()]);
+
+    // A key the org's list does not carry under the label given.
+    let o = org(365).await;
+    let mut args = o.args_naming("no-such-label", &[]);
+    args.extend(consumers(&o));
+    let run = run_example!(
+        rotate_admin_key,
+        o.env(&dir.path().join("journal-unlisted")),
+        args
+    );
+    assert_eq!(run.code, 1, "{}", run.err);
+    unchanged(&o, "not listed");
+    assert_eq!(o.check(&o.old).await, Ok(()));
+    run.assert_clean(&[o.old.expose_secret(), o.new.expose_secret()]);
+}
+
+#[tokio::test]
+async fn rotate_admin_key_resumes_after_a_failing_command_without_redoing_the_file_or_revoking_early()
+ {
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+    let o = org(365).await;
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("admin-key");
+    std::fs::write(&key_file, o.old.expose_secret()).unwrap();
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    // A store that is down until `up` exists, and counts its runs.
+    let script = dir.path().join("store.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\nd=$(dirname \"$0\")\necho run >> \"$d/runs\"\n[ -e \"$d/up\" ] || exit 3\ncat > \"$d/store\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let journal = dir.path().join("journal");
+    let file = format!("file:{}", key_file.display());
+    let command = format!("command:{}", script.display());
+    let args = o.args(&["--consumer", &file, "--consumer", &command]);
+
+    let first = run_example!(rotate_admin_key, o.env(&journal), args.clone());
+    assert_eq!(first.code, 1, "{}", first.out);
+    assert!(
+        first.err.contains("store.sh"),
+        "names the consumer: {}",
+        first.err
+    );
+    assert_eq!(
+        o.check(&o.old).await,
+        Ok(()),
+        "not revoked before every consumer holds the new key"
+    );
+    assert_eq!(o.fake.request_count(Route::RevokeAdminKey), 0);
+    assert_eq!(
+        std::fs::read_to_string(&key_file).unwrap(),
+        o.new.expose_secret()
+    );
+    let installed = std::fs::metadata(&key_file).unwrap();
+    assert_eq!(installed.mode() & 0o777, 0o600);
+    first.assert_clean(&[o.old.expose_secret(), o.new.expose_secret()]);
+
+    std::fs::write(dir.path().join("up"), "").unwrap();
+    let second = run_example!(rotate_admin_key, o.env(&journal), args);
+    assert_eq!(second.code, 0, "{}", second.err);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("store")).unwrap(),
+        o.new.expose_secret()
+    );
+    let after = std::fs::metadata(&key_file).unwrap();
+    assert_eq!(
+        (after.ino(), after.mtime_nsec()),
+        (installed.ino(), installed.mtime_nsec()),
+        "the file consumer, done in the first run, was written again"
+    );
+    assert_eq!(after.mode() & 0o777, 0o600);
+    assert_eq!(o.check(&o.old).await, Err(Some(401)));
+    second.assert_clean(&[o.old.expose_secret(), o.new.expose_secret()]);
 }

@@ -223,3 +223,27 @@ async fn token_expiry_lists_every_kind_and_kind_restricts() {
             .unwrap_err();
     assert!(refused.to_string().contains("tunnel-key"), "{refused}");
 }
+
+#[tokio::test]
+async fn token_expiry_does_not_say_nothing_expires_when_a_kind_was_not_listed() {
+    let w = world(5).await;
+    w.fake.add_service_account(&w.org_id, "ci-bot");
+    let in_a_year = OffsetDateTime::now_utc() + time::Duration::days(365);
+    // A scoped key that may not read service-account tokens; a window nothing listed is in.
+    let scoped = w
+        .fake
+        .mint_admin_key(&w.org_id, "radar", &["read:keys:admin"], in_a_year);
+    let env = token_expiry::Env {
+        admin_key: Some(scoped.key.clone()),
+        ..expiry_env(&w)
+    };
+    let run = run_example!(token_expiry, env, expiry_args(&w, &["--days", "1"]));
+    let report: Value = serde_json::from_str(&run.out).unwrap();
+    assert_eq!(report["expiring"], json!([]), "{}", run.out);
+    assert!(
+        !run.err.contains("nothing expires"),
+        "service-account tokens were not listed, yet: {}",
+        run.err
+    );
+    assert!(run.err.contains("not covered"), "{}", run.err);
+}

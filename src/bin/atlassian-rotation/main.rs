@@ -118,6 +118,8 @@ fn run(cli: Cli) -> CliResult {
         },
         progress: Reporter::new(cli.global.quiet),
     };
+    // SAFETY: no other thread runs yet: the async runtime starts below.
+    unsafe { ctx.secrets.take_environment() };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -77,6 +77,11 @@ pub struct Secrets {
     from_stdin: Vec<Secret>,
     lines: Option<VecDeque<(Secret, Zeroizing<String>)>>,
     interactive: bool,
+    /// The secret variables taken out of the environment ([`take_environment`]); `None` until
+    /// then, when [`get`](Self::get) reads the environment itself.
+    ///
+    /// [`take_environment`]: Self::take_environment
+    taken: Option<Vec<(Secret, Zeroizing<String>)>>,
 }
 
 impl fmt::Debug for Secrets {
@@ -95,7 +100,30 @@ impl Secrets {
             from_stdin,
             lines: None,
             interactive: std::io::stdin().is_terminal(),
+            taken: None,
         }
+    }
+
+    /// Takes every secret variable (`ATLASSIAN_ADMIN_KEY`, ...) out of the process environment,
+    /// keeping the values for [`get`](Self::get): a program the tool runs (a `command:`
+    /// consumer inherits the environment, less only the variables holding the credential it
+    /// installs) never finds the old key, the caller's token or the Admin API key there.
+    ///
+    /// # Safety
+    ///
+    /// No other thread may read or write the environment meanwhile: `run` calls it before the
+    /// async runtime starts.
+    pub unsafe fn take_environment(&mut self) {
+        let mut taken = Vec::new();
+        for secret in Secret::STDIN_ORDER {
+            let variable = secret.variable();
+            if let Ok(value) = std::env::var(variable) {
+                taken.push((secret, Zeroizing::new(value)));
+            }
+            // SAFETY: as this function's caller guarantees.
+            unsafe { std::env::remove_var(variable) };
+        }
+        self.taken = Some(taken);
     }
 
     /// Whether a person can be asked (stdin is a terminal and no secret comes from it).
@@ -108,8 +136,14 @@ impl Secrets {
         if self.from_stdin.contains(&secret) {
             return self.stdin_line(secret).map(Some);
         }
-        if let Ok(value) = std::env::var(secret.variable()) {
-            let value = Zeroizing::new(value);
+        let from_env = match &self.taken {
+            Some(taken) => taken
+                .iter()
+                .find(|(s, _)| *s == secret)
+                .map(|(_, value)| value.clone()),
+            None => std::env::var(secret.variable()).ok().map(Zeroizing::new),
+        };
+        if let Some(value) = from_env {
             if !value.trim().is_empty() {
                 return Ok(Some(Zeroizing::new(value.trim().to_owned())));
             }
