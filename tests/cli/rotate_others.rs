@@ -211,6 +211,26 @@ async fn expiring_lists_every_kind_in_the_window_with_their_rules() {
         report["expiring"].as_array().unwrap().len(),
         radar.tokens.len()
     );
+    // The service account listed without its email: its rules cannot be joined to it, so its
+    // count is marked `?` and the run fails rather than reading as "used by no rule".
+    let page = serde_json::json!({
+        "items": [{"id": bot.account.id, "atlassianId": bot.account.account_id,
+                   "displayName": bot.account.display_name, "status": "ACTIVE"}],
+        "links": {"next": null}, "total": 1
+    });
+    w.fake.fault(
+        Route::ServiceAccounts,
+        Fault::status(200).body(page.to_string()),
+    );
+    let unknown = w.spawn(args(false, &["service-account-token"]), None).await;
+    unknown.code(1);
+    let bot_row = unknown
+        .stdout
+        .lines()
+        .find(|line| line.contains(&bot.token_id))
+        .unwrap_or_else(|| panic!("no row for the service-account token:\n{}", unknown.stdout));
+    assert!(bot_row.trim_end().ends_with('?'), "{bot_row}");
+    assert!(unknown.stderr.contains("incomplete"), "{}", unknown.stderr);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -168,8 +168,9 @@ const EXPIRING_HELP: &str = concat!(
     "  atlassian-rotation expiring --within 7 --resolve-identities --json\n",
     "  atlassian-rotation expiring --kind admin-api-key --kind service-account-token\n",
     "\n",
-    "Exits 0 when every kind asked for was listed and every rule read, 1 otherwise (the report\n",
-    "is still printed, with what was not covered on stderr).\n",
+    "Exits 0 when every kind asked for was listed and, where rules matter, every rule was read\n",
+    "and every owner is known; 1 otherwise (the report is still printed, with what was not\n",
+    "covered on stderr; a RULES count marked `?` belongs to an owner not fully listed).\n",
 );
 
 const PLAN_HELP: &str = concat!(

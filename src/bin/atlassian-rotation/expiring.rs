@@ -70,6 +70,20 @@ pub async fn run(args: Expiring, ctx: &mut Ctx) -> CliResult {
              without rules may still be used",
         ));
     }
+    // A credential whose owner was not listed with both id and email cannot be joined to the
+    // rules that name it: its "0 rules" would read as "unused".
+    let unknown_owners = report
+        .expiring
+        .iter()
+        .filter(|c| c.where_used == WhereUsed::AutomationRules && !c.owner_is_known())
+        .count();
+    if unknown_owners > 0 {
+        return Err(CliError::failed(format!(
+            "the report is incomplete: {unknown_owners} credential(s) marked `?` have an owner \
+             the org did not list with both account id and email, so the rules using them \
+             may not be counted"
+        )));
+    }
     Ok(())
 }
 
@@ -81,6 +95,7 @@ fn table(ctx: &Ctx, report: &RadarReport) -> CliResult {
             let owner = c.owner.as_ref();
             let rules = match c.where_used {
                 WhereUsed::NotTracked => c.where_used.to_string(),
+                _ if !c.owner_is_known() => format!("{}?", c.uses.len()),
                 _ => c.uses.len().to_string(),
             };
             vec![
