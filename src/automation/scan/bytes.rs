@@ -35,6 +35,9 @@ use crate::error::{Error, Result};
 pub(super) struct Prefilter {
     /// `None`: every rule could hold the token (a tiny token, whose base64 has no interiors).
     automaton: Option<AhoCorasick>,
+    /// The same needles as a SIMD (Teddy) searcher, several times faster than the automaton
+    /// over rules that hold none of them, where the CPU has it and the needles are few enough.
+    packed: Option<aho_corasick::packed::Searcher>,
     /// What a header list must hold to hold an unreadable value
     /// ([`Prefilter::could_be_unreadable`]).
     unreadable: Option<AhoCorasick>,
@@ -56,6 +59,7 @@ impl Prefilter {
             // Matches nothing: no rule can hold it.
             return Self {
                 automaton: None,
+                packed: None,
                 unreadable: unreadable_automaton(true),
                 rule_unreadable: unreadable_automaton(false),
                 nothing: true,
@@ -77,6 +81,7 @@ impl Prefilter {
         match AhoCorasick::new(&patterns) {
             Ok(automaton) => Self {
                 automaton: Some(automaton),
+                packed: aho_corasick::packed::Searcher::new(&patterns),
                 unreadable: unreadable_automaton(true),
                 rule_unreadable: unreadable_automaton(false),
                 nothing: false,
@@ -88,6 +93,7 @@ impl Prefilter {
     fn everything() -> Self {
         Self {
             automaton: None,
+            packed: None,
             unreadable: None,
             rule_unreadable: None,
             nothing: false,
@@ -122,7 +128,11 @@ impl Prefilter {
             // No automaton: a token that matches nothing, or one that could be anywhere.
             return !self.nothing;
         };
-        has_needle_escape(bytes) || automaton.is_match(bytes)
+        has_needle_escape(bytes)
+            || match &self.packed {
+                Some(packed) => packed.find(bytes).is_some(),
+                None => automaton.is_match(bytes),
+            }
     }
 }
 
