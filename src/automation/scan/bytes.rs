@@ -159,9 +159,10 @@ fn unreadable_automaton(in_header_list: bool) -> Option<AhoCorasick> {
         "api_key",
         "key\"",
     ];
-    // Inside a header list, a nested list or URL is walked as anywhere else.
+    // Inside a header list, a nested list or URL is walked as anywhere else: found by its key,
+    // quoted (`headerSecure` is not one; an escaped key holds a `\`, found with `memchr`).
     let nested: &[&str] = if in_header_list {
-        &["url", "headers"]
+        &["\"url\"", "\"headers\""]
     } else {
         &[]
     };
@@ -429,7 +430,8 @@ impl<'de> Stream<'_, 'de> {
     fn walk_raw(&mut self, key: &str, text: &str, ctx: Ctx) -> serde_json::Result<()> {
         let skip = match ctx {
             Ctx::HeaderList => !self.prefilter.could_be_unreadable(text),
-            _ => text.starts_with('"'),
+            // A string, number, `true`, `false` or `null` here holds nothing but the token.
+            _ => !text.starts_with(['{', '[']),
         };
         if !skip {
             let value: Value = serde_json::from_str(text)?;
@@ -488,6 +490,12 @@ enum How {
 /// The most keys an object may have to be walked as a stream (checked for duplicates without
 /// allocating).
 const MAX_KEYS: usize = 32;
+
+/// `a == b`, first by length and first byte (most keys of an object differ there) without
+/// calling `memcmp`.
+fn same_key(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.as_bytes().first() == b.as_bytes().first() && a == b
+}
 
 /// A walk through a rule's text (valid JSON: the export was parsed into its rules) that
 /// tracks the path from the root and hands header lists, URLs and the rule's identity to
@@ -636,7 +644,7 @@ impl<'de> Skim<'_, '_, 'de> {
             // an object is left to it, as is one too large to check for them here, or one with
             // an escaped key.
             let key = self.text.get(start..end)?;
-            if escaped || seen[..keys].contains(&key) || keys == seen.len() {
+            if escaped || keys == seen.len() || seen[..keys].iter().any(|k| same_key(k, key)) {
                 return None;
             }
             seen[keys] = key;
