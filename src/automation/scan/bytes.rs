@@ -21,7 +21,7 @@
 //! an escaped key), is parsed and scanned whole.
 
 use aho_corasick::AhoCorasick;
-use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
@@ -35,6 +35,9 @@ use crate::error::{Error, Result};
 pub(super) struct Prefilter {
     /// `None`: every rule could hold the token (a tiny token, whose base64 has no interiors).
     automaton: Option<AhoCorasick>,
+    /// The same needles as a SIMD (Teddy) searcher, several times faster than the automaton
+    /// over rules that hold none of them, where the CPU has it and the needles are few enough.
+    packed: Option<aho_corasick::packed::Searcher>,
     /// What a header list must hold to hold an unreadable value
     /// ([`Prefilter::could_be_unreadable`]).
     unreadable: Option<AhoCorasick>,
@@ -56,6 +59,7 @@ impl Prefilter {
             // Matches nothing: no rule can hold it.
             return Self {
                 automaton: None,
+                packed: None,
                 unreadable: unreadable_automaton(true),
                 rule_unreadable: unreadable_automaton(false),
                 nothing: true,
@@ -77,6 +81,7 @@ impl Prefilter {
         match AhoCorasick::new(&patterns) {
             Ok(automaton) => Self {
                 automaton: Some(automaton),
+                packed: aho_corasick::packed::Searcher::new(&patterns),
                 unreadable: unreadable_automaton(true),
                 rule_unreadable: unreadable_automaton(false),
                 nothing: false,
@@ -88,6 +93,7 @@ impl Prefilter {
     fn everything() -> Self {
         Self {
             automaton: None,
+            packed: None,
             unreadable: None,
             rule_unreadable: None,
             nothing: false,
@@ -122,7 +128,11 @@ impl Prefilter {
             // No automaton: a token that matches nothing, or one that could be anywhere.
             return !self.nothing;
         };
-        has_needle_escape(bytes) || automaton.is_match(bytes)
+        has_needle_escape(bytes)
+            || match &self.packed {
+                Some(packed) => packed.find(bytes).is_some(),
+                None => automaton.is_match(bytes),
+            }
     }
 }
 
@@ -149,9 +159,10 @@ fn unreadable_automaton(in_header_list: bool) -> Option<AhoCorasick> {
         "api_key",
         "key\"",
     ];
-    // Inside a header list, a nested list or URL is walked as anywhere else.
+    // Inside a header list, a nested list or URL is walked as anywhere else: found by its key,
+    // quoted (`headerSecure` is not one; an escaped key holds a `\`, found with `memchr`).
     let nested: &[&str] = if in_header_list {
-        &["url", "headers"]
+        &["\"url\"", "\"headers\""]
     } else {
         &[]
     };
@@ -261,21 +272,23 @@ impl Scanner {
             hits: Vec::new(),
             identity: Vec::new(),
         };
-        let mut de = serde_json::Deserializer::from_str(text);
-        Node {
+        let mut skim = Skim {
             stream: &mut stream,
-            root: true,
+            text,
+            at: 0,
+        };
+        skim.value(true)?;
+        skim.whitespace();
+        if skim.at != text.len() {
+            return None;
         }
-        .deserialize(&mut de)
-        .ok()?;
-        de.end().ok()?;
         let Stream { hits, identity, .. } = stream;
         if hits.is_empty() {
             return Some(Vec::new());
         }
         let mut rule = Map::new();
         for (key, raw) in identity {
-            rule.insert(key.to_owned(), serde_json::from_str(raw.get()).ok()?);
+            rule.insert(key.to_owned(), serde_json::from_str(raw).ok()?);
         }
         Some(self.findings(hits, &Value::Object(rule), Some(index)))
     }
@@ -407,18 +420,18 @@ struct Stream<'s, 'de> {
     path: Vec<Seg<'de>>,
     hits: Vec<Hit>,
     /// The root's `uuid`, `id`, `name` and `component`, for the findings' rule identity.
-    identity: Vec<(&'de str, &'de RawValue)>,
+    identity: Vec<(&'de str, &'de str)>,
 }
 
 impl<'de> Stream<'_, 'de> {
     /// Walks `raw`, the value of `key`, as the full scan would, when it could hold an
     /// unreadable value: `headers` lists that could (see [`Prefilter::could_be_unreadable`]),
     /// and any value but a string elsewhere (a string there holds nothing but the token).
-    fn walk_raw(&mut self, key: &str, raw: &RawValue, ctx: Ctx) -> serde_json::Result<()> {
-        let text = raw.get();
+    fn walk_raw(&mut self, key: &str, text: &str, ctx: Ctx) -> serde_json::Result<()> {
         let skip = match ctx {
             Ctx::HeaderList => !self.prefilter.could_be_unreadable(text),
-            _ => text.starts_with('"'),
+            // A string, number, `true`, `false` or `null` here holds nothing but the token.
+            _ => !text.starts_with(['{', '[']),
         };
         if !skip {
             let value: Value = serde_json::from_str(text)?;
@@ -433,13 +446,13 @@ impl<'de> Stream<'_, 'de> {
 
     /// A web request's `url` (`raw`), secure or not: a string is unreadable only when it is a
     /// mask, as the full scan decides ([`Walk::url`]).
-    fn walk_url(&mut self, raw: &RawValue, secure: bool) -> serde_json::Result<()> {
-        if let Ok(url) = serde_json::from_str::<&str>(raw.get()) {
+    fn walk_url(&mut self, raw: &str, secure: bool) -> serde_json::Result<()> {
+        if let Ok(url) = serde_json::from_str::<&str>(raw) {
             if !super::forms::is_mask(url, secure) {
                 return Ok(());
             }
         }
-        let value: Value = serde_json::from_str(raw.get())?;
+        let value: Value = serde_json::from_str(raw)?;
         self.walk("url", &value, How::Url { secure });
         Ok(())
     }
@@ -478,189 +491,211 @@ enum How {
 /// allocating).
 const MAX_KEYS: usize = 32;
 
-/// One JSON value of the stream.
-struct Node<'a, 's, 'de> {
+/// `a == b`, first by length and first byte (most keys of an object differ there) without
+/// calling `memcmp`.
+fn same_key(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.as_bytes().first() == b.as_bytes().first() && a == b
+}
+
+/// A walk through a rule's text (valid JSON: the export was parsed into its rules) that
+/// tracks the path from the root and hands header lists, URLs and the rule's identity to
+/// [`Stream`], skipping everything else byte by byte without decoding it (no numbers or
+/// strings built, no UTF-8 validated again). Every method returns `None` where the full scan
+/// would see the rule otherwise (an escaped or duplicate key) or the text is not as expected.
+struct Skim<'a, 's, 'de> {
     stream: &'a mut Stream<'s, 'de>,
-    root: bool,
+    text: &'de str,
+    at: usize,
 }
 
-impl<'de> DeserializeSeed<'de> for Node<'_, '_, 'de> {
-    type Value = ();
-
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-/// An object key: borrowed from the rule's text, or (escaped, or a serde_json internal)
-/// owned.
-enum Key<'de> {
-    Borrowed(&'de str),
-    /// The key under which `arbitrary_precision` hands a number over.
-    Number,
-    /// An escaped key.
-    Escaped,
-}
-
-/// The key of a number under serde_json's `arbitrary_precision`.
-const NUMBER_KEY: &str = "$serde_json::private::Number";
-
-struct KeySeed;
-
-impl<'de> DeserializeSeed<'de> for KeySeed {
-    type Value = Key<'de>;
-
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Key<'de>, D::Error> {
-        deserializer.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for KeySeed {
-    type Value = Key<'de>;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("an object key")
+impl<'de> Skim<'_, '_, 'de> {
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.at).copied()
     }
 
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
-        Ok(Key::Borrowed(v))
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
-        Ok(if v == NUMBER_KEY {
-            Key::Number
-        } else {
-            Key::Escaped
-        })
-    }
-}
-
-impl<'de> Visitor<'de> for Node<'_, '_, 'de> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_str<E>(self, _: &str) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_unit<E>(self) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let stream = self.stream;
-        let mut index = 0;
-        loop {
-            stream.path.push(Seg::Index(index));
-            let more = seq
-                .next_element_seed(Node {
-                    stream: &mut *stream,
-                    root: false,
-                })?
-                .is_some();
-            stream.path.pop();
-            if !more {
-                return Ok(());
-            }
-            index += 1;
+    fn whitespace(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
+            self.at += 1;
         }
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let stream = self.stream;
+    /// Consumes `byte` after any whitespace.
+    fn expect(&mut self, byte: u8) -> Option<()> {
+        self.whitespace();
+        (self.peek()? == byte).then(|| self.at += 1)
+    }
+
+    /// A value, walked (the rule's root when `root`).
+    fn value(&mut self, root: bool) -> Option<()> {
+        self.whitespace();
+        match self.peek()? {
+            b'{' => self.object(root),
+            b'[' => self.array(),
+            b'"' => self.string().map(|_| ()),
+            _ => self.scalar(),
+        }
+    }
+
+    /// A string: its contents' range, and whether they hold an escape.
+    fn string(&mut self) -> Option<(usize, usize, bool)> {
+        let bytes = self.text.as_bytes();
+        self.at += 1;
+        let start = self.at;
+        let mut escaped = false;
+        loop {
+            let found = self.at + memchr::memchr2(b'"', b'\\', bytes.get(self.at..)?)?;
+            if bytes[found] == b'"' {
+                self.at = found + 1;
+                return Some((start, found, escaped));
+            }
+            escaped = true;
+            self.at = found + 2;
+        }
+    }
+
+    /// A number, `true`, `false` or `null`.
+    fn scalar(&mut self) -> Option<()> {
+        let start = self.at;
+        while let Some(b) = self.peek() {
+            if matches!(b, b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t') {
+                break;
+            }
+            self.at += 1;
+        }
+        (self.at > start).then_some(())
+    }
+
+    /// A value skipped without a walk: its text.
+    fn raw(&mut self) -> Option<&'de str> {
+        self.whitespace();
+        let start = self.at;
+        match self.peek()? {
+            b'"' => {
+                self.string()?;
+            }
+            b'{' | b'[' => {
+                let mut depth = 0usize;
+                loop {
+                    match self.peek()? {
+                        b'"' => {
+                            self.string()?;
+                            continue;
+                        }
+                        b'{' | b'[' => depth += 1,
+                        b'}' | b']' => depth -= 1,
+                        _ => {}
+                    }
+                    self.at += 1;
+                    if depth == 0 {
+                        break;
+                    }
+                }
+            }
+            _ => self.scalar()?,
+        }
+        self.text.get(start..self.at)
+    }
+
+    fn array(&mut self) -> Option<()> {
+        self.at += 1;
+        self.whitespace();
+        if self.peek()? == b']' {
+            self.at += 1;
+            return Some(());
+        }
+        let mut index = 0;
+        loop {
+            self.stream.path.push(Seg::Index(index));
+            self.value(false)?;
+            self.stream.path.pop();
+            self.whitespace();
+            match self.peek()? {
+                b',' => index += 1,
+                b']' => {
+                    self.at += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+            self.at += 1;
+        }
+    }
+
+    fn object(&mut self, root: bool) -> Option<()> {
+        self.at += 1;
+        self.whitespace();
+        if self.peek()? == b'}' {
+            self.at += 1;
+            return Some(());
+        }
         let mut seen: [&'de str; MAX_KEYS] = [""; MAX_KEYS];
         let mut keys = 0;
         // `url` and `urlSecure` are walked once the whole object is known (each depends on the
         // other), their findings put back where the full walk finds them.
-        let mut deferred: Vec<(usize, &'de str, &'de RawValue)> = Vec::new();
+        let mut deferred: Vec<(usize, &'de str, &'de str)> = Vec::new();
         let (mut has_url, mut url_secure) = (false, false);
-        while let Some(key) = map.next_key_seed(KeySeed)? {
-            let key = match key {
-                Key::Borrowed(key) if key == NUMBER_KEY => {
-                    map.next_value::<IgnoredAny>()?;
-                    continue;
-                }
-                Key::Borrowed(key) => key,
-                // A number under `arbitrary_precision`: no finding in it.
-                Key::Number => {
-                    map.next_value::<IgnoredAny>()?;
-                    continue;
-                }
-                Key::Escaped => return Err(de::Error::custom("an escaped key")),
-            };
+        loop {
+            self.whitespace();
+            if self.peek()? != b'"' {
+                return None;
+            }
+            let (start, end, escaped) = self.string()?;
             // The full scan keeps the last of duplicate keys (at the first one's place): such
-            // an object is left to it, as is one too large to check for them here.
-            if seen[..keys].contains(&key) || keys == seen.len() {
-                return Err(de::Error::custom("a duplicate key, or too many keys"));
+            // an object is left to it, as is one too large to check for them here, or one with
+            // an escaped key.
+            let key = self.text.get(start..end)?;
+            if escaped || keys == seen.len() || seen[..keys].iter().any(|k| same_key(k, key)) {
+                return None;
             }
             seen[keys] = key;
             keys += 1;
+            self.expect(b':')?;
             match key {
                 "url" | "urlSecure" => {
-                    let raw: &'de RawValue = map.next_value()?;
+                    let raw = self.raw()?;
                     if key == "url" {
                         has_url = true;
                     } else {
-                        url_secure = raw.get() == "true";
+                        url_secure = raw == "true";
                     }
-                    deferred.push((stream.hits.len(), key, raw));
+                    deferred.push((self.stream.hits.len(), key, raw));
                 }
                 "headers" => {
-                    let raw: &'de RawValue = map.next_value()?;
-                    stream
-                        .walk_raw(key, raw, Ctx::HeaderList)
-                        .map_err(de::Error::custom)?;
+                    let raw = self.raw()?;
+                    self.stream.walk_raw(key, raw, Ctx::HeaderList).ok()?;
                 }
-                "uuid" | "id" | "name" | "component" if self.root => {
-                    let raw: &'de RawValue = map.next_value()?;
-                    stream
-                        .walk_raw(key, raw, Ctx::Other)
-                        .map_err(de::Error::custom)?;
-                    stream.identity.push((key, raw));
+                "uuid" | "id" | "name" | "component" if root => {
+                    let raw = self.raw()?;
+                    self.stream.walk_raw(key, raw, Ctx::Other).ok()?;
+                    self.stream.identity.push((key, raw));
                 }
                 _ => {
-                    stream.path.push(Seg::Key(key));
-                    map.next_value_seed(Node {
-                        stream: &mut *stream,
-                        root: false,
-                    })?;
-                    stream.path.pop();
+                    self.stream.path.push(Seg::Key(key));
+                    self.value(false)?;
+                    self.stream.path.pop();
                 }
             }
+            self.whitespace();
+            match self.peek()? {
+                b',' => self.at += 1,
+                b'}' => {
+                    self.at += 1;
+                    break;
+                }
+                _ => return None,
+            }
         }
+        let stream = &mut *self.stream;
         for (at, key, raw) in deferred.into_iter().rev() {
             let before = stream.hits.len();
             match key {
-                "url" => stream
-                    .walk_url(raw, url_secure)
-                    .map_err(de::Error::custom)?,
+                "url" => stream.walk_url(raw, url_secure).ok()?,
                 _ => {
-                    if raw.get() == "true" && !has_url {
+                    if raw == "true" && !has_url {
                         stream.walk(key, &Value::Null, How::MissingUrl);
                     }
                     // Walked as any other value (it may be anything).
-                    stream
-                        .walk_raw(key, raw, Ctx::Other)
-                        .map_err(de::Error::custom)?;
+                    stream.walk_raw(key, raw, Ctx::Other).ok()?;
                 }
             }
             if stream.hits.len() > before {
@@ -668,7 +703,7 @@ impl<'de> Visitor<'de> for Node<'_, '_, 'de> {
                 stream.hits.splice(at..at, added);
             }
         }
-        Ok(())
+        Some(())
     }
 }
 
