@@ -13,6 +13,7 @@ async fn a_command_never_inherits_a_variable_holding_the_credential() {
         std::env::set_var("ROTATE_NEW_TOKEN", SECRET);
         std::env::set_var("APP_AUTH_LINE", format!("Bearer {SECRET}"));
         std::env::set_var("APP_UNRELATED", "kept");
+        std::env::set_var("APP_ADMIN_KEY", "another-secret-of-the-caller");
     }
     let dir = tempfile::tempdir().unwrap();
     let (stdin, environ) = (dir.path().join("stdin"), dir.path().join("environ"));
@@ -43,4 +44,38 @@ async fn a_command_never_inherits_a_variable_holding_the_credential() {
         vars.iter().any(|v| v == "APP_UNRELATED=kept"),
         "the rest of the environment is passed on"
     );
+
+    // With keep_env_only, the caller's other secrets stay home too: only the named variables
+    // (that do not hold the credential) reach the command.
+    let only = CommandConsumer::new("sh")
+        .args([
+            "-c".to_owned(),
+            r#"cat > "$1"; cat /proc/$$/environ > "$2""#.to_owned(),
+            "sh".to_owned(),
+            stdin.display().to_string(),
+            environ.display().to_string(),
+        ])
+        .keep_env_only(["PATH", "APP_UNRELATED", "ROTATE_NEW_TOKEN"]);
+    only.install(CredentialView::new(SECRET)).await.unwrap();
+    assert_eq!(std::fs::read_to_string(&stdin).unwrap(), SECRET);
+    let env = std::fs::read(&environ).unwrap();
+    let names: Vec<String> = env
+        .split(|b| *b == 0)
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            String::from_utf8_lossy(v)
+                .split('=')
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    assert!(names.iter().any(|n| n == "APP_UNRELATED"), "{names:?}");
+    assert!(names.iter().any(|n| n == "PATH"), "{names:?}");
+    for withheld in ["APP_ADMIN_KEY", "ROTATE_NEW_TOKEN", "APP_AUTH_LINE"] {
+        assert!(
+            !names.iter().any(|n| n == withheld),
+            "{withheld} reached the command: {names:?}"
+        );
+    }
 }

@@ -23,7 +23,8 @@ const OUTPUT_CAP: usize = 64 << 10;
 /// `aws secretsmanager put-secret-value --secret-id jira --secret-string file:///dev/stdin`.
 ///
 /// The command runs with the process's environment (less any variable whose value holds the
-/// credential) and working directory, stdin holding the credential and nothing else (no
+/// credential; with [`keep_env_only`](Self::keep_env_only), only the variables named there)
+/// and working directory, stdin holding the credential and nothing else (no
 /// trailing newline unless [`newline`](Self::newline)), within a timeout (default 60 s). At
 /// the timeout, or when the rotation's future is dropped, it is killed with every process it
 /// started (it runs in a process group of its own on Unix, so it cannot prompt on the
@@ -51,6 +52,8 @@ pub struct CommandConsumer {
     verify: Option<(OsString, Vec<OsString>)>,
     timeout: Duration,
     newline: bool,
+    /// With [`keep_env_only`](CommandConsumer::keep_env_only): the only variables passed on.
+    keep_env: Option<Vec<OsString>>,
 }
 
 impl CommandConsumer {
@@ -62,6 +65,7 @@ impl CommandConsumer {
             verify: None,
             timeout: Duration::from_secs(60),
             newline: false,
+            keep_env: None,
         }
     }
 
@@ -98,6 +102,29 @@ impl CommandConsumer {
         self
     }
 
+    /// Passes on only the named environment variables (those that are set), instead of the
+    /// whole environment: the process running the rotation may hold other secrets in its
+    /// environment (the old credential, an Admin API key, a database password) that the
+    /// command has no business seeing. A named variable whose value holds the credential is
+    /// still withheld. Name what the tool needs, typically `PATH`, `HOME` and its own settings.
+    ///
+    /// ```
+    /// use atlassian_rotation::consumer::CommandConsumer;
+    ///
+    /// let vault = CommandConsumer::new("vault")
+    ///     .args(["kv", "put", "secret/jira", "token=-"])
+    ///     .keep_env_only(["PATH", "HOME", "VAULT_ADDR", "VAULT_TOKEN"]);
+    /// # let _ = vault;
+    /// ```
+    pub fn keep_env_only<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        self.keep_env = Some(names.into_iter().map(Into::into).collect());
+        self
+    }
+
     /// Runs `program args` with the credential on stdin; returns its exit code.
     async fn run(
         &self,
@@ -109,9 +136,20 @@ impl CommandConsumer {
         let mut command = tokio::process::Command::new(program);
         // The process running the rotation may hold the credential in its own environment (an
         // example reads it from `ROTATE_NEW_TOKEN`): such a variable is not passed on.
-        for (key, value) in std::env::vars_os() {
-            if contains(&value, credential.expose_secret()) {
-                command.env_remove(key);
+        if let Some(keep) = &self.keep_env {
+            command.env_clear();
+            for key in keep {
+                if let Some(value) = std::env::var_os(key) {
+                    if !contains(&value, credential.expose_secret()) {
+                        command.env(key, value);
+                    }
+                }
+            }
+        } else {
+            for (key, value) in std::env::vars_os() {
+                if contains(&value, credential.expose_secret()) {
+                    command.env_remove(key);
+                }
             }
         }
         // A process group of its own, so that giving up on the command (its timeout, or this
