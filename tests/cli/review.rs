@@ -597,13 +597,7 @@ async fn expiring_fails_when_rules_that_matter_could_not_be_read() {
 #[tokio::test(flavor = "multi_thread")]
 async fn no_secret_shows_at_trace_level_in_the_other_subcommands() {
     let w = world(8).await;
-    let now = time::OffsetDateTime::now_utc();
-    let old_key = w
-        .fake
-        .mint_admin_key(&w.org.id, "ops", &[], now + time::Duration::days(20));
-    let new_key =
-        w.fake
-            .mint_admin_key(&w.org.id, "ops-2027", &[], now + time::Duration::days(365));
+    let (old_key, new_key) = w.admin_key_pair(&[], 365);
     let old_tunnel_key = w.fake.tunnel_key(&w.tunnel.hostname).unwrap();
     let pat = w.tunnel.pat.expose_secret().to_owned();
     let env = |c: &mut std::process::Command| {
@@ -734,13 +728,7 @@ async fn run_guarded(w: &World, args: &[&str], env: &[(&str, &str)]) -> Out {
 #[tokio::test(flavor = "multi_thread")]
 async fn extreme_numbers_are_refused_or_clamped_never_a_panic_or_a_hang() {
     let w = world(8).await;
-    let now = time::OffsetDateTime::now_utc();
-    let old = w
-        .fake
-        .mint_admin_key(&w.org.id, "ops", &[], now + time::Duration::days(20));
-    let new = w
-        .fake
-        .mint_admin_key(&w.org.id, "ops-2027", &[], now + time::Duration::days(365));
+    let (old, new) = w.admin_key_pair(&[], 365);
     let max = u64::MAX.to_string();
     type Env<'a> = Vec<(&'a str, &'a str)>;
     let runs: Vec<(Vec<&str>, Env)> = vec![

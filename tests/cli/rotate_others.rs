@@ -71,17 +71,8 @@ async fn a_tunnel_key_is_rotated_and_the_tunnel_verified() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_admin_key_is_rotated_into_a_dotenv_file_and_the_old_one_revoked() {
     let w = world(8).await;
-    let now = time::OffsetDateTime::now_utc();
     let scopes = ["read:keys:admin", "delete:keys:admin"];
-    let old = w
-        .fake
-        .mint_admin_key(&w.org.id, "ops", &scopes, now + time::Duration::days(20));
-    let new = w.fake.mint_admin_key(
-        &w.org.id,
-        "ops-2027",
-        &scopes,
-        now + time::Duration::days(365),
-    );
+    let (old, new) = w.admin_key_pair(&scopes, 365);
     let dotenv = w.home.path().join("app.env");
     std::fs::write(
         &dotenv,
@@ -116,13 +107,7 @@ async fn an_admin_key_is_rotated_into_a_dotenv_file_and_the_old_one_revoked() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_admin_key_expiring_too_soon_is_refused_before_anything_changes() {
     let w = world(8).await;
-    let now = time::OffsetDateTime::now_utc();
-    let old = w
-        .fake
-        .mint_admin_key(&w.org.id, "ops", &[], now + time::Duration::days(20));
-    let new = w
-        .fake
-        .mint_admin_key(&w.org.id, "ops-2027", &[], now + time::Duration::days(10));
+    let (old, new) = w.admin_key_pair(&[], 10);
     let out = rotate_admin_key(&w, &old, &new, &[]).await;
     out.code(1);
     assert!(out.stderr.contains("expires"), "{}", out.stderr);
@@ -272,13 +257,7 @@ async fn a_tunnel_rotation_that_failed_to_install_resumes_with_the_journaled_key
 #[tokio::test(flavor = "multi_thread")]
 async fn an_admin_key_rotation_whose_revoke_failed_resumes_and_revokes() {
     let w = world(8).await;
-    let now = time::OffsetDateTime::now_utc();
-    let old = w
-        .fake
-        .mint_admin_key(&w.org.id, "ops", &[], now + time::Duration::days(20));
-    let new = w
-        .fake
-        .mint_admin_key(&w.org.id, "ops-2027", &[], now + time::Duration::days(365));
+    let (old, new) = w.admin_key_pair(&[], 365);
     w.fake.fault(Route::RevokeAdminKey, Fault::status(400));
     let failed = rotate_admin_key(&w, &old, &new, &[]).await;
     failed.code(3);
@@ -302,17 +281,8 @@ async fn an_admin_key_rotation_whose_revoke_failed_resumes_and_revokes() {
 async fn a_command_consumer_never_finds_an_admin_key_in_its_environment() {
     use std::os::unix::fs::PermissionsExt as _;
     let w = world(8).await;
-    let now = time::OffsetDateTime::now_utc();
     let scopes = ["read:keys:admin", "delete:keys:admin"];
-    let old = w
-        .fake
-        .mint_admin_key(&w.org.id, "ops", &scopes, now + time::Duration::days(20));
-    let new = w.fake.mint_admin_key(
-        &w.org.id,
-        "ops-2027",
-        &scopes,
-        now + time::Duration::days(365),
-    );
+    let (old, new) = w.admin_key_pair(&scopes, 365);
     let dir = w.home.path();
     let script = dir.join("store.sh");
     std::fs::write(

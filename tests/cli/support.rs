@@ -77,6 +77,29 @@ impl Out {
 }
 
 impl World {
+    /// An Admin API key pair in the world's org, both with `scopes`: the old key (`ops`)
+    /// expiring in 20 days, and its successor (`ops-2027`) in `new_valid_days`.
+    pub fn admin_key_pair(
+        &self,
+        scopes: &[&str],
+        new_valid_days: i64,
+    ) -> (
+        atlassian_rotation::testing::FakeAdminKey,
+        atlassian_rotation::testing::FakeAdminKey,
+    ) {
+        let now = time::OffsetDateTime::now_utc();
+        let old =
+            self.fake
+                .mint_admin_key(&self.org.id, "ops", scopes, now + time::Duration::days(20));
+        let new = self.fake.mint_admin_key(
+            &self.org.id,
+            "ops-2027",
+            scopes,
+            now + time::Duration::days(new_valid_days),
+        );
+        (old, new)
+    }
+
     pub fn journal(&self) -> PathBuf {
         self.home.path().join("journal")
     }
