@@ -94,6 +94,10 @@ impl LogCapture {
                 .with_writer(|| ThreadWriter)
                 .try_init();
         });
+        // A callsite first hit by another test while the global subscriber was being set may
+        // have cached "never" (tracing's interest cache races with set_global_default); ask
+        // every callsite again, so this capture sees every span and event.
+        tracing::callsite::rebuild_interest_cache();
         CAPTURE.with(|c| *c.borrow_mut() = Some(self.clone()));
         CaptureGuard(())
     }
