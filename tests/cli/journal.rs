@@ -35,11 +35,7 @@ async fn a_failed_write_exits_3_and_journal_resume_finishes_the_rotation() {
     assert!(show.stdout.contains("regenerated"), "{}", show.stdout);
 
     // Only the secrets are given again: the settings were saved with the rotation.
-    let resumed = w
-        .run_with(&["journal", "resume", &id, "--yes"], None, |c| {
-            c.env_remove("ATLASSIAN_NEW_API_TOKEN");
-        })
-        .await;
+    let resumed = w.resume_from_journal(&id).await;
     resumed.code(0);
     assert!(!w.fake.token_is_live(w.old.token()));
     assert!(w.fake.rules_holding(&w.old).is_empty());

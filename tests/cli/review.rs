@@ -222,20 +222,9 @@ async fn a_tunnel_rotation_without_yes_and_without_a_terminal_is_refused_with_4(
         .tunnel_key(&w.tunnel.hostname)
         .map(|k| k.expose_secret().to_owned());
     let out = w
-        .run_with(
-            &[
-                "rotate",
-                "tunnel",
-                "--hostname",
-                &w.tunnel.hostname,
-                "--instance",
-                &w.tunnel.instance_base,
-            ],
-            None,
-            |c| {
-                c.env("ATLASSIAN_DC_TOKEN", w.tunnel.pat.expose_secret());
-            },
-        )
+        .run_with(&w.tunnel_rotation(false), None, |c| {
+            c.env("ATLASSIAN_DC_TOKEN", w.tunnel.pat.expose_secret());
+        })
         .await;
     // Regenerating invalidates the old key at once: as dangerous as a revocation.
     out.code(4);
@@ -608,15 +597,7 @@ async fn no_secret_shows_at_trace_level_in_the_other_subcommands() {
     let mut outputs = Vec::new();
     // A tunnel rotation that fails to install, its journal, and its resume.
     w.fake.fault(Route::InstallTunnelKey, Fault::status(400));
-    let tunnel = [
-        "rotate",
-        "tunnel",
-        "--yes",
-        "--hostname",
-        &w.tunnel.hostname,
-        "--instance",
-        &w.tunnel.instance_base,
-    ];
+    let tunnel = w.tunnel_rotation(true);
     let failed = w.run_with(&tunnel, None, env).await;
     failed.code(3);
     let id = failed.resume_id();
@@ -796,14 +777,7 @@ async fn answer_on_a_terminal(
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tunnel_regeneration_is_asked_on_a_terminal_and_no_refuses_it() {
     let w = world(8).await;
-    let mut command = w.std_command(&[
-        "rotate",
-        "tunnel",
-        "--hostname",
-        &w.tunnel.hostname,
-        "--instance",
-        &w.tunnel.instance_base,
-    ]);
+    let mut command = w.std_command(&w.tunnel_rotation(false));
     command.env("ATLASSIAN_DC_TOKEN", w.tunnel.pat.expose_secret());
     let (code, seen) = answer_on_a_terminal(command, "n").await;
     assert_eq!(code, 4, "{seen}");

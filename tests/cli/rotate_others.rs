@@ -222,15 +222,7 @@ async fn expiring_lists_every_kind_in_the_window_with_their_rules() {
 async fn a_tunnel_rotation_that_failed_to_install_resumes_with_the_journaled_key() {
     let w = world(8).await;
     w.fake.fault(Route::InstallTunnelKey, Fault::status(400));
-    let args = [
-        "rotate",
-        "tunnel",
-        "--yes",
-        "--hostname",
-        &w.tunnel.hostname,
-        "--instance",
-        &w.tunnel.instance_base,
-    ];
+    let args = w.tunnel_rotation(true);
     let pat = w.tunnel.pat.expose_secret().to_owned();
     let with_pat = |c: &mut std::process::Command| {
         c.env("ATLASSIAN_DC_TOKEN", &pat);

@@ -77,6 +77,30 @@ impl Out {
 }
 
 impl World {
+    /// `rotate tunnel` of the world's tunnel onto its instance, `--yes` when `confirmed`.
+    pub fn tunnel_rotation(&self, confirmed: bool) -> Vec<&str> {
+        let mut args = vec!["rotate", "tunnel"];
+        if confirmed {
+            args.push("--yes");
+        }
+        args.extend([
+            "--hostname",
+            self.tunnel.hostname.as_str(),
+            "--instance",
+            self.tunnel.instance_base.as_str(),
+        ]);
+        args
+    }
+
+    /// `journal resume ID --yes` with the secrets given again, but not the new token: the
+    /// journal holds it.
+    pub async fn resume_from_journal(&self, id: &str) -> Out {
+        self.run_with(&["journal", "resume", id, "--yes"], None, |c| {
+            c.env_remove("ATLASSIAN_NEW_API_TOKEN");
+        })
+        .await
+    }
+
     /// An Admin API key pair in the world's org, both with `scopes`: the old key (`ops`)
     /// expiring in 20 days, and its successor (`ops-2027`) in `new_valid_days`.
     pub fn admin_key_pair(

@@ -39,11 +39,7 @@ async fn a_use_during_the_watch_refuses_with_4_and_a_resume_then_revokes() {
     );
 
     let id = out.resume_id();
-    let resumed = w
-        .run_with(&["journal", "resume", &id, "--yes"], None, |c| {
-            c.env_remove("ATLASSIAN_NEW_API_TOKEN");
-        })
-        .await;
+    let resumed = w.resume_from_journal(&id).await;
     resumed.code(0);
     assert!(!w.fake.token_is_live(w.old.token()));
 }
