@@ -78,29 +78,10 @@ pub unsafe fn take_secret_env_or_prompt(
     Ok(Some(typed.trim().to_owned()).filter(|v| !v.is_empty()))
 }
 
-/// One line typed at the terminal with echo off, restored afterwards.
-#[cfg(unix)]
+/// One line typed at the terminal with echo off (rpassword, as the `atlassian-rotation` tool
+/// reads its prompts), restored afterwards.
 fn read_hidden(prompt: &str) -> std::io::Result<zeroize::Zeroizing<String>> {
-    use rustix::termios::{self, LocalModes, OptionalActions};
-    let stdin = std::io::stdin();
-    let saved = termios::tcgetattr(&stdin)?;
-    let mut quiet = saved.clone();
-    quiet.local_modes.remove(LocalModes::ECHO);
-    quiet.local_modes.insert(LocalModes::ECHONL);
-    termios::tcsetattr(&stdin, OptionalActions::Flush, &quiet)?;
-    eprint!("{prompt}");
-    let mut line = zeroize::Zeroizing::new(String::new());
-    let read = stdin.read_line(&mut line);
-    termios::tcsetattr(&stdin, OptionalActions::Flush, &saved)?;
-    read?;
-    Ok(line)
-}
-
-#[cfg(not(unix))]
-fn read_hidden(_prompt: &str) -> std::io::Result<zeroize::Zeroizing<String>> {
-    Err(std::io::Error::other(
-        "no hidden prompt on this platform: set the environment variable",
-    ))
+    rpassword::prompt_password(prompt).map(zeroize::Zeroizing::new)
 }
 
 /// The value of a required secret, or a usage error naming the variable.
