@@ -2,7 +2,9 @@
 //! for every form of the token and parses only the rules that could hold it) finds exactly what
 //! the full scan (`Scanner::scan_export` over the parsed export) finds: the same findings, in
 //! the same order, over generated rules with the token planted in every form and escape, with
-//! masked values, secret references and decoys around it.
+//! masked values, secret references and decoys around it. The same holds for one rule document
+//! as `GET rule` returns it (`Scanner::scan_document_bytes` against `Scanner::scan_document`),
+//! the path every bulk pass reads rules by.
 
 use atlassian_rotation::automation::scan::Scanner;
 use atlassian_rotation::secret::ApiToken;
@@ -30,6 +32,35 @@ fn assert_same(token: &str, export: &Value) -> Result<(), TestCaseError> {
         prop_assert_eq!(&fast, &full, "{}", String::from_utf8_lossy(&bytes));
     }
     Ok(())
+}
+
+/// Both paths over one rule document (`{"rule", "connections"}`), compact and pretty-printed.
+fn assert_same_document(token: &str, document: &Value) -> Result<(), TestCaseError> {
+    let scanner = Scanner::for_token(&ApiToken::new(token));
+    let full = scanner.scan_document(document);
+    for bytes in [
+        serde_json::to_vec(document).unwrap(),
+        serde_json::to_vec_pretty(document).unwrap(),
+    ] {
+        let fast = scanner
+            .scan_document_bytes(&bytes)
+            .expect("a generated document scans");
+        prop_assert_eq!(&fast, &full, "{}", String::from_utf8_lossy(&bytes));
+    }
+    Ok(())
+}
+
+/// A rule document around `rule`: connections absent, `null`, empty, or one connection whose
+/// configuration is `other` (a generated rule, so anything a rule can hold).
+fn document(rule: Value, other: Value, connections: usize) -> Value {
+    match connections {
+        0 => json!({"rule": rule}),
+        1 => json!({"rule": rule, "connections": null}),
+        2 => json!({"rule": rule, "connections": []}),
+        _ => json!({"rule": rule, "connections": [
+            {"id": "c-1", "accountId": "557058:abc", "config": other}
+        ]}),
+    }
 }
 
 /// base64(`email:token`) wrapped with whitespace every `width` characters.
@@ -67,6 +98,34 @@ proptest! {
     #[test]
     fn clean_rules_are_found_the_same((old, rule) in clean_case()) {
         assert_same(&old, &json!({"rules": [rule]}))?;
+    }
+
+    /// A rule document's byte path finds what scanning the parsed document finds, whether the
+    /// token (in any form), a mask or a decoy sits in the rule or in a connection.
+    #[test]
+    fn the_document_byte_path_finds_what_the_full_scan_finds(
+        (old, rule, other) in tokens().prop_flat_map(|(old, _)| {
+            (Just(old.clone()), rule(old.clone()), rule(old))
+        }),
+        connections in 0..4usize,
+    ) {
+        assert_same_document(&old, &document(rule, other, connections))?;
+    }
+
+    /// The token planted in every form in a document's rule, or only decoys; clean rules.
+    #[test]
+    fn planted_forms_in_a_document_are_found_the_same(
+        (old, _, planted) in planted_case(),
+        connections in 0..4usize,
+    ) {
+        let plain = json!({"uuid": "plain", "components": []});
+        assert_same_document(&old, &document(planted.clone(), plain.clone(), connections))?;
+        assert_same_document(&old, &document(plain, planted, 3))?;
+    }
+
+    #[test]
+    fn clean_documents_are_found_the_same((old, rule) in clean_case(), connections in 0..4usize) {
+        assert_same_document(&old, &document(rule, json!({"enabled": true}), connections))?;
     }
 
     /// Base64 of `email:token` broken by whitespace between groups (wrapped at any multiple of

@@ -11,8 +11,8 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 use crate::secret::ApiCredentials;
 use crate::transport::{
-    Auth, Call, Idempotency, Page, Paginated, Path, Transport, credential_like_runs, next_page_url,
-    paginate,
+    Auth, Call, Idempotency, Page, Paginated, Path, Response, Transport, credential_like_runs,
+    next_page_url, paginate,
 };
 
 /// The product whose rules the API manages.
@@ -299,22 +299,17 @@ impl AutomationClient {
     /// [`get_rule_json`](Self::get_rule_json), optionally asking the API to redact secure
     /// values (`?redactSensitiveFields=true`): for read-only inventories that need not see them.
     pub(crate) async fn read_rule_json(&self, rule_uuid: &str, redact: bool) -> Result<Value> {
-        let path = rule_path(rule_uuid)?;
-        let template = path.template().to_owned();
-        let mut call = Call::get(path);
+        self.read_rule_body(rule_uuid, redact).await?.document()
+    }
+
+    /// The body of `GET rule`, unparsed: a bulk pass searches its bytes first and parses only
+    /// the rules that could hold what it looks for ([`RuleBody::document`] parses).
+    pub(crate) async fn read_rule_body(&self, rule_uuid: &str, redact: bool) -> Result<RuleBody> {
+        let mut call = Call::get(rule_path(rule_uuid)?);
         if redact {
             call = call.query("redactSensitiveFields", true);
         }
-        let document: Value = self.transport.json(call).await?;
-        if !document.get("rule").is_some_and(Value::is_object) {
-            return Err(Error::Decode {
-                request: Box::new(crate::error::RequestInfo::read("GET", &template)),
-                path: "rule".into(),
-                message: "expected an object".into(),
-                trace_id: None,
-            });
-        }
-        Ok(document)
+        Ok(RuleBody(self.transport.send(call).await?))
     }
 
     /// [`update_rule`](Self::update_rule) from raw JSON, as [`get_rule_json`](Self::get_rule_json)
@@ -358,6 +353,32 @@ impl AutomationClient {
         let path = rule_path(rule_uuid)?.lit("state");
         let call = Call::put(path, Idempotency::Idempotent).json(&StateBody { value: state })?;
         self.transport.unit(call).await
+    }
+}
+
+/// A `GET rule` response whose body is not parsed yet. Holds a rule document, which may hold
+/// credentials in clear: no `Debug`, never printed.
+pub(crate) struct RuleBody(Response);
+
+impl RuleBody {
+    /// The body as received.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.0.body
+    }
+
+    /// The document parsed (`{"rule": {..}, "connections": [..]}`); [`Error::Decode`] when it is
+    /// not JSON or its `rule` is not an object.
+    pub(crate) fn document(self) -> Result<Value> {
+        let document: Value = self.0.decode()?;
+        if !document.get("rule").is_some_and(Value::is_object) {
+            return Err(Error::Decode {
+                request: Box::new(self.0.info),
+                path: "rule".into(),
+                message: "expected an object".into(),
+                trace_id: self.0.trace_id,
+            });
+        }
+        Ok(document)
     }
 }
 

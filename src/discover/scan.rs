@@ -272,10 +272,14 @@ struct Reader {
 impl Reader {
     /// Reads and scans one rule document (the rule and its connections).
     async fn read(&self, uuid: &str) -> Result<Vec<Found>> {
-        let document = self.client.read_rule_json(uuid, self.redact).await?;
-        let findings = self.scanner.scan_document(&document);
+        let body = self.client.read_rule_body(uuid, self.redact).await?;
         if self.scanner.needles().is_some() {
-            // A token scan: its findings are redacted of the token already.
+            // A token scan parses only the rules whose bytes could hold the token; its
+            // findings are redacted of the token already.
+            let findings = match self.scanner.skim_document(body.bytes()) {
+                Some(findings) => findings,
+                None => self.scanner.scan_document(&body.document()?),
+            };
             return Ok(findings
                 .into_iter()
                 .map(|finding| Found {
@@ -284,6 +288,8 @@ impl Reader {
                 })
                 .collect());
         }
+        let document = body.document()?;
+        let findings = self.scanner.scan_document(&document);
         let credentials: Vec<Option<FoundCredential>> = findings
             .iter()
             .map(|finding| credential_at(&document, finding))

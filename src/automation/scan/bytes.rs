@@ -233,13 +233,12 @@ impl Scanner {
     /// # Ok::<(), atlassian_rotation::Error>(())
     /// ```
     pub fn scan_export_bytes(&self, export: &[u8]) -> Result<Vec<Finding>> {
-        let Some(needles) = self.needles.as_ref() else {
+        let Some(prefilter) = self.prefilter() else {
             return self.scan_export(&parse(export)?);
         };
         let Some(rules) = rules_of(export)? else {
             return self.scan_export(&parse(export)?);
         };
-        let prefilter = Prefilter::new(needles);
         let mut findings = Vec::new();
         for (index, rule) in rules.iter().enumerate() {
             let text = rule.get();
@@ -247,7 +246,7 @@ impl Scanner {
                 if !prefilter.rule_could_be_unreadable(text) {
                     continue;
                 }
-                if let Some(found) = self.scan_unreadable(&prefilter, text, index) {
+                if let Some(found) = self.scan_unreadable(prefilter, text, Some(index)) {
                     findings.extend(found);
                     continue;
                 }
@@ -257,13 +256,89 @@ impl Scanner {
         Ok(findings)
     }
 
+    /// [`scan_document`](Self::scan_document) of a `GET rule` response body held as bytes
+    /// (`{"rule": .., "connections": ..}`), with the same findings in the same order, faster:
+    /// a body whose bytes cannot hold the token in any form (see
+    /// [`scan_export_bytes`](Self::scan_export_bytes)) is not parsed into a
+    /// [`Value`], only checked to be JSON and walked as a stream for unreadable values. The
+    /// bulk passes of [`rotate`](crate::rotate) and [`discover`](crate::discover) read rules this
+    /// way. In inventory mode this parses the body and calls
+    /// [`scan_document`](Self::scan_document).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] when the bytes are not JSON.
+    ///
+    /// ```
+    /// use atlassian_rotation::automation::scan::{FindingStatus, Scanner};
+    /// use atlassian_rotation::secret::ApiToken;
+    ///
+    /// let scanner = Scanner::for_token(&ApiToken::new("tok-123"));
+    /// let body = br#"{"rule": {"uuid": "a", "components": [{"value": {"headers": [
+    ///     {"name": "Authorization", "value": "***", "headerSecure": true}]}}]},
+    ///     "connections": []}"#;
+    /// let findings = scanner.scan_document_bytes(body)?;
+    /// let value: serde_json::Value = serde_json::from_slice(body).unwrap();
+    /// assert_eq!(findings, scanner.scan_document(&value));
+    /// assert_eq!(findings[0].status, FindingStatus::CannotTell);
+    /// assert!(scanner.scan_document_bytes(b"<html>").is_err());
+    /// # Ok::<(), atlassian_rotation::Error>(())
+    /// ```
+    pub fn scan_document_bytes(&self, body: &[u8]) -> Result<Vec<Finding>> {
+        match self.skim_document(body) {
+            Some(findings) => Ok(findings),
+            None => Ok(self.scan_document(&parse(body)?)),
+        }
+    }
+
+    /// The byte prefilter of a token scanner (built once); `None` in inventory mode.
+    fn prefilter(&self) -> Option<&Prefilter> {
+        let needles = self.needles.as_ref()?;
+        Some(self.prefilter.get_or_init(|| Prefilter::new(needles)))
+    }
+
+    /// Whether `bytes` could hold the token in any form the scanner finds (always in inventory
+    /// mode): when not, no [`FindingStatus::Match`](super::FindingStatus::Match) can be in them.
+    pub(crate) fn could_hold(&self, bytes: &[u8]) -> bool {
+        self.prefilter().is_none_or(|p| p.could_hold(bytes))
+    }
+
+    /// [`scan_document`](Self::scan_document) of a `GET rule` response body
+    /// (`{"rule": .., "connections": ..}`) that holds no form of the token, without parsing it:
+    /// the same findings (its unreadable values, usually none). `None` when the body could hold
+    /// the token, is not such a document (not JSON, a duplicate key, `rule` not an object), or
+    /// could hold an unreadable value the stream cannot walk as the full scan would: the
+    /// caller then parses the body and scans it whole. Always `None` in inventory mode.
+    pub(crate) fn skim_document(&self, body: &[u8]) -> Option<Vec<Finding>> {
+        let prefilter = self.prefilter()?;
+        if prefilter.could_hold(body) {
+            return None;
+        }
+        // Validates the whole body as JSON; unknown fields are checked and skipped.
+        let document: Document<'_> = serde_json::from_slice(body).ok()?;
+        let rule = document.rule.get();
+        if !rule.starts_with('{') {
+            return None;
+        }
+        if document
+            .connections
+            .is_some_and(|c| prefilter.rule_could_be_unreadable(c.get()))
+        {
+            return None;
+        }
+        if !prefilter.rule_could_be_unreadable(rule) {
+            return Some(Vec::new());
+        }
+        self.scan_unreadable(prefilter, rule, None)
+    }
+
     /// The findings of a rule that holds no form of the token (its unreadable values), walking
     /// it as a stream; `None` when the stream cannot walk it as the full scan would.
     fn scan_unreadable(
         &self,
         prefilter: &Prefilter,
         text: &str,
-        index: usize,
+        index: Option<usize>,
     ) -> Option<Vec<Finding>> {
         let mut stream = Stream {
             needles: self.needles.as_ref(),
@@ -290,11 +365,21 @@ impl Scanner {
         for (key, raw) in identity {
             rule.insert(key.to_owned(), serde_json::from_str(raw).ok()?);
         }
-        Some(self.findings(hits, &Value::Object(rule), Some(index)))
+        Some(self.findings(hits, &Value::Object(rule), index))
     }
 }
 
+/// A `GET rule` response, unparsed: a duplicate `rule` or `connections` fails it.
+#[derive(serde::Deserialize)]
+struct Document<'a> {
+    #[serde(borrow)]
+    rule: &'a RawValue,
+    #[serde(borrow, default)]
+    connections: Option<&'a RawValue>,
+}
+
 fn parse(bytes: &[u8]) -> Result<Value> {
+    // serde_json's message names a line and column, never the text.
     serde_json::from_slice(bytes)
         .map_err(|e| Error::invalid_input("automation export", format!("not JSON: {e}")))
 }

@@ -106,6 +106,9 @@ use walker::{Ctx, Walk};
 /// ```
 pub struct Scanner {
     needles: Option<Needles>,
+    /// The byte prefilter of a token scanner, built on first use ([`Scanner::scan_export_bytes`],
+    /// the bulk passes' reads of raw rule documents).
+    prefilter: std::sync::OnceLock<bytes::Prefilter>,
 }
 
 impl fmt::Debug for Scanner {
@@ -136,6 +139,7 @@ impl Scanner {
     pub fn for_token(token: &ApiToken) -> Self {
         Self {
             needles: Some(Needles::new(token.expose_secret())),
+            prefilter: std::sync::OnceLock::new(),
         }
     }
 
@@ -207,7 +211,10 @@ impl Scanner {
     /// assert_eq!(findings[1].account_email.as_deref(), Some("a@example.com"));
     /// ```
     pub fn inventory() -> Self {
-        Self { needles: None }
+        Self {
+            needles: None,
+            prefilter: std::sync::OnceLock::new(),
+        }
     }
 
     /// Scans one rule (or any JSON value). Pointers start at `rule`.

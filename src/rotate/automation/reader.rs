@@ -108,6 +108,16 @@ impl Reader {
         self.old_scanner.scan_document(document)
     }
 
+    /// The old token's findings in a rule document's body (its unreadable values) when the body
+    /// holds neither token in any form, found without parsing it (see
+    /// [`Scanner::skim_document`]); `None` when it must be parsed and scanned whole.
+    pub(super) fn skim(&self, body: &[u8]) -> Option<Vec<Finding>> {
+        if self.new_scanner.could_hold(body) {
+            return None;
+        }
+        self.old_scanner.skim_document(body)
+    }
+
     /// Whether writing `document` back as the caller would disable the rule: Atlassian
     /// authenticates a written rule's connections only when the caller owns them.
     pub(super) async fn has_foreign_connections(
@@ -164,7 +174,15 @@ impl Reader {
     /// old, see [`FRESH_READ`](crate::rotate::FRESH_READ)) is for the pass to send.
     pub(super) async fn update_rule(&self, uuid: &str) -> Result<Visited<Outcome, Write>> {
         let read_at = tokio::time::Instant::now();
-        let original = self.automation.get_rule_json(uuid).await?;
+        let body = self.automation.read_rule_body(uuid, false).await?;
+        if let Some(findings) = self.skim(body.bytes()) {
+            // Neither token is in the rule in any form: nothing to write.
+            let cannot_tell = findings
+                .iter()
+                .any(|f| f.status == FindingStatus::CannotTell);
+            return Ok(Visited::Done(Outcome::Unrelated { cannot_tell }));
+        }
+        let original = body.document()?;
         let findings = self.scan_old(&original);
         if !is_match(&findings) {
             if is_match(&self.new_scanner.scan_rule(&original["rule"])) {
@@ -202,7 +220,13 @@ impl Reader {
     /// The old token's findings in one rule, whether it holds the new one, and whether it is
     /// disabled.
     pub(super) async fn verify_rule(&self, uuid: &str) -> Result<(Vec<Finding>, bool, bool)> {
-        let document = self.automation.get_rule_json(uuid).await?;
+        let body = self.automation.read_rule_body(uuid, false).await?;
+        if let Some(findings) = self.skim(body.bytes()) {
+            // Holds neither token. Whether it is disabled matters only for a rule that holds
+            // the new one.
+            return Ok((findings, false, false));
+        }
+        let document = body.document()?;
         Ok((
             self.scan_old(&document),
             is_match(&self.new_scanner.scan_rule(&document["rule"])),
