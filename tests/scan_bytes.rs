@@ -145,3 +145,20 @@ proptest! {
         assert_same(&old, &json!([rule]))?;
     }
 }
+
+/// A document with a duplicate `rule` is read as the parser reads it (the last one wins), so a
+/// token in the second copy is found, never hidden behind a clean first copy.
+#[test]
+fn a_duplicate_rule_in_a_document_hides_no_token() {
+    let token = "tok-duplicate-0123456789abcdef";
+    let scanner = Scanner::for_token(&ApiToken::new(token));
+    let body = format!(
+        r#"{{"rule": {{"uuid": "a", "components": []}},
+            "rule": {{"uuid": "a", "components": [{{"value": {{"headers": [
+                {{"name": "Authorization", "value": "Bearer {token}", "headerSecure": false}}]}}}}]}}}}"#
+    );
+    let parsed: Value = serde_json::from_str(&body).unwrap();
+    let fast = scanner.scan_document_bytes(body.as_bytes()).unwrap();
+    assert_eq!(fast, scanner.scan_document(&parsed));
+    assert_eq!(fast.len(), 1, "{fast:?}");
+}

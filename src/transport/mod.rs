@@ -176,13 +176,19 @@ impl Response {
         if let Ok(value) = serde_json::from_slice(body) {
             return Ok(value);
         }
-        let mut de = serde_json::Deserializer::from_slice(body);
-        serde_path_to_error::deserialize(&mut de).map_err(|e| Error::Decode {
+        let error = |path: String, message: String| Error::Decode {
             request: Box::new(self.info.clone()),
-            path: e.path().to_string(),
-            message: redact_quoted(&e.inner().to_string()),
+            path,
+            message: redact_quoted(&message),
             trace_id: self.trace_id.clone(),
-        })
+        };
+        let mut de = serde_json::Deserializer::from_slice(body);
+        let value = serde_path_to_error::deserialize(&mut de)
+            .map_err(|e| error(e.path().to_string(), e.inner().to_string()))?;
+        // The fast path failed on what follows the value: a body with trailing bytes is not
+        // the one JSON value the API sends, and decoding it must fail as the fast path did.
+        de.end().map_err(|e| error(".".to_owned(), e.to_string()))?;
+        Ok(value)
     }
 }
 

@@ -608,3 +608,40 @@ async fn an_id_naming_the_new_token_is_never_revoked_even_when_it_is_not_the_new
     );
     assert!(w.fake.token_is_live(&w.new), "the new token survives");
 }
+
+/// A rule read whose body is no rule document (HTML, broken JSON, `rule` not an object, no
+/// `rule`) is a problem of the update and of verify, never a rule that holds no token: the
+/// update reads rule bodies as bytes and skips parsing those that cannot hold a token, and a
+/// body it cannot read must not pass as one.
+#[tokio::test(start_paused = true)]
+async fn a_rule_body_that_is_no_rule_document_is_never_taken_for_an_unrelated_rule() {
+    for (case, fault) in [
+        Fault::html(200),
+        Fault::malformed_json(),
+        Fault::status(200).body(r#"{"rule": "not an object", "connections": []}"#),
+        Fault::status(200).body(r#"{"rule": null}"#),
+        Fault::status(200).body(r#"{"connections": []}"#),
+        Fault::status(200).body("[]"),
+        Fault::status(200).body(r#"{"rule": {"uuid": "x"}} trailing"#),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let w = world(3).await;
+        let rotator = w.rotator(RetryPolicy::none());
+        w.fake.fault(Route::RuleGet, fault.times(1));
+        let updated = rotator.update(&w.new).await;
+        assert!(
+            updated.is_err(),
+            "case {case}: an unreadable rule passed: {:?}",
+            updated.map(|u| u.targets)
+        );
+        w.fake.clear_faults();
+        let updated = rotator.update(&w.new).await.expect("the second update");
+        w.fake.fault(
+            Route::RuleGet,
+            Fault::status(200).body(r#"{"rule": "x"}"#).times(1),
+        );
+        assert!(rotator.verify(&w.new, &updated).await.is_err());
+    }
+}
