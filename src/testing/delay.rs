@@ -4,7 +4,8 @@
 //! tokio's timer works in whole milliseconds and wakes up to two of them late: a 5 ms
 //! latency measured 6.5 ms per request on loopback, which no client could beat. One thread per
 //! process keeps the pending deadlines in a heap and sleeps on a condition variable until the
-//! earliest (the kernel's timer slack, about 50 µs, is the error left), then wakes its waiters.
+//! earliest, then wakes its waiters. On Linux the thread asks for no timer slack (the kernel
+//! would otherwise wake it up to 50 µs late to batch wakeups).
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -53,7 +54,13 @@ impl Timer {
             let timer: &'static Timer = Box::leak(Box::default());
             std::thread::Builder::new()
                 .name("fake-atlassian-timer".into())
-                .spawn(move || timer.run())
+                .spawn(move || {
+                    // Linux wakes a sleeping thread up to its timer slack (50 µs by default)
+                    // late, to batch wakeups: this thread's whole job is waking on time.
+                    #[cfg(target_os = "linux")]
+                    let _ = rustix::thread::set_current_timer_slack(std::num::NonZeroU64::new(1));
+                    timer.run()
+                })
                 .expect("the fake's timer thread starts");
             timer
         })
