@@ -89,3 +89,22 @@ fn a_deeply_nested_rule_fails_as_the_parse_does_and_never_overflows_the_stack() 
         .unwrap();
     assert_eq!(outcome, (true, true), "both fail as the parse fails");
 }
+
+/// At the parser's depth limit, the document byte path agrees with the parse: the same
+/// findings where it reads the document, an error where it refuses it. (The export byte path
+/// parses a rule it cannot skim on its own, one or two levels shallower than in the export: it
+/// may read a rule the whole export's parse refuses, as before this review.)
+#[test]
+fn at_the_depth_limit_the_document_byte_path_agrees_with_the_parse() {
+    let scanner = Scanner::for_token(&ApiToken::new("ATATT3xFfGF0-review-token-0123456789"));
+    for depth in 120..132 {
+        let nested = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        let rule = format!(
+            r#"{{"uuid": "a", "x": {nested}, "components": [{{"value": {{"headers": [{{"value": "***"}}]}}}}]}}"#
+        );
+        let document = format!(r#"{{"rule": {rule}, "connections": []}}"#);
+        let fast = scanner.scan_document_bytes(document.as_bytes()).ok();
+        let full = full_document(&scanner, document.as_bytes());
+        assert_eq!(fast, full, "document, depth {depth}");
+    }
+}
