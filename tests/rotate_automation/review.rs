@@ -713,3 +713,28 @@ async fn a_put_retried_after_a_rate_limit_never_overwrites_an_edit_saved_meanwhi
         "the edit is overwritten (update: {outcome:?})"
     );
 }
+
+/// A PUT that was applied but answered 503 (`Retry-After: 3`) is not sent again blindly after
+/// the window: the rule is read again, found as the rotation wrote it, and counted rewritten
+/// (neither a conflict nor a second write).
+#[tokio::test(start_paused = true)]
+async fn a_put_applied_behind_an_error_is_found_written_when_compared_again() {
+    let w = world(0).await;
+    let uuid = w.fake.add_rule(
+        CLOUD,
+        webhook_rule("r", &format!("Bearer {}", w.old.token().expose_secret())),
+    );
+    w.fake.fault(
+        Route::RulePut,
+        Fault::status(503).retry_after(3).after_applying().times(1),
+    );
+    let updated = w
+        .plain_rotator(RetryPolicy::default())
+        .update(&w.new)
+        .await
+        .unwrap();
+    assert_eq!(updated.rewritten, 1);
+    let stats = w.fake.rule_stats(&uuid).unwrap();
+    assert_eq!(stats.puts, 1, "applied once, not sent again");
+    assert!(w.fake.rules_holding(&w.old).is_empty());
+}
