@@ -108,3 +108,29 @@ fn at_the_depth_limit_the_document_byte_path_agrees_with_the_parse() {
         assert_eq!(fast, full, "document, depth {depth}");
     }
 }
+
+/// A body the parser refuses is no rule document, wherever the bytes it refuses sit: invalid
+/// UTF-8 or a raw control character in a field the rotation does not read, a BOM. The byte
+/// path validated `rule` and `connections` but skipped other fields without checking their
+/// strings as the full parse does.
+#[test]
+fn a_body_the_parser_refuses_is_refused_by_the_byte_path() {
+    let scanner = Scanner::for_token(&ApiToken::new("ATATT3xFfGF0-review-token-0123456789"));
+    let rule = br#"{"rule": {"uuid": "a", "components": []}, "connections": [], "extra": "#;
+    for tail in [
+        &b"\"caf\xe9\"}"[..],
+        b"\"\xff\xfe\"}",
+        b"\"a\x01b\"}",
+        b"\"\xed\xa0\x80\"}",
+    ] {
+        let body = [&rule[..], tail].concat();
+        assert!(serde_json::from_slice::<Value>(&body).is_err());
+        assert!(
+            scanner.scan_document_bytes(&body).is_err(),
+            "{}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    let bom = [&b"\xef\xbb\xbf"[..], br#"{"rule": {"uuid": "a"}}"#].concat();
+    assert!(scanner.scan_document_bytes(&bom).is_err());
+}
