@@ -131,6 +131,8 @@ fn a_body_the_parser_refuses_is_refused_by_the_byte_path() {
             String::from_utf8_lossy(&body)
         );
     }
+    let export = [&br#"{"rules": [], "extra": ""#[..], b"caf\xe9\"}"].concat();
+    assert!(scanner.scan_export_bytes(&export).is_err(), "an export");
     let bom = [&b"\xef\xbb\xbf"[..], br#"{"rule": {"uuid": "a"}}"#].concat();
     assert!(scanner.scan_document_bytes(&bom).is_err());
 }
