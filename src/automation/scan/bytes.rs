@@ -358,8 +358,11 @@ impl Scanner {
         if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
             return None;
         }
-        // Validates the whole body as JSON; unknown fields are checked and skipped.
-        let document: Document<'_> = serde_json::from_slice(body).ok()?;
+        // Validates the whole body as JSON; unknown fields are checked and skipped. Skipped
+        // strings are not checked for UTF-8 (serde_json checks them only where it builds
+        // them), which the full parse refuses: the whole body is checked first.
+        let body = std::str::from_utf8(body).ok()?;
+        let document: Document<'_> = serde_json::from_str(body).ok()?;
         let rule = document.rule.get();
         if !rule.starts_with('{') {
             return None;
@@ -437,6 +440,9 @@ fn rules_of(export: &[u8]) -> Result<Option<Vec<&RawValue>>> {
         |e: serde_json::Error| Error::invalid_input("automation export", format!("not JSON: {e}"));
     match export.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'[') => Ok(Some(serde_json::from_slice(export).map_err(invalid)?)),
+        // Fields other than `rules` are skipped without checking their strings for UTF-8,
+        // which the full parse refuses: such an export is left to it.
+        Some(b'{') if std::str::from_utf8(export).is_err() => Ok(None),
         Some(b'{') => {
             // One pass over the export: the top-level keys, and `rules` split into its rules.
             let top: Top<'_> = serde_json::from_slice(export).map_err(invalid)?;
