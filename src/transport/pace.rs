@@ -191,6 +191,24 @@ mod tests {
         );
     }
 
+    /// Review (issue 15): acceptances older than the window say nothing of the rate the server
+    /// accepts now. A burst an hour ago must not set the pace when the first answer after the
+    /// idle hour is a rate limit (its 256 answers were counted over "one second": 217 a second).
+    #[tokio::test(start_paused = true)]
+    async fn acceptances_older_than_the_window_do_not_set_the_pace() {
+        let pacer = Pacer::default();
+        for _ in 0..KEPT {
+            pacer.accepted();
+        }
+        tokio::time::advance(Duration::from_secs(3600)).await;
+        pacer.limited(&HeaderMap::new());
+        assert_eq!(
+            pacer.rate(),
+            Some(SLOWEST),
+            "nothing accepted within the window"
+        );
+    }
+
     #[test]
     fn hostile_numbers_are_ignored() {
         for (fill, interval) in [
