@@ -339,12 +339,14 @@ impl AutomationClient {
 
     /// [`update_rule_json`](Self::update_rule_json), but no attempt that had to wait (for the
     /// pace after a rate limit, or before a retry) starts after `not_after`: `Ok(false)` then,
-    /// nothing sent by that attempt (an earlier one may have been applied).
+    /// nothing sent by that attempt (an earlier one may have been applied). `unpaced`: the
+    /// first attempt does not wait for the pace (it follows a read that did).
     pub(crate) async fn update_rule_json_until(
         &self,
         rule_uuid: &str,
         document: &Value,
         not_after: tokio::time::Instant,
+        unpaced: bool,
     ) -> Result<bool> {
         if !document.get("rule").is_some_and(Value::is_object) {
             return Err(Error::invalid_input(
@@ -356,6 +358,7 @@ impl AutomationClient {
             .json(document)?
             .redacting(credential_like_runs(document))
             .not_after(not_after);
+        let call = if unpaced { call.unpaced() } else { call };
         Ok(self.transport.send_until(call).await?.is_some())
     }
 

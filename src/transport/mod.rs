@@ -74,6 +74,8 @@ pub(crate) struct Call {
     /// No attempt starts after this instant once it had to wait (for the pace or a retry):
     /// see [`Transport::send_until`].
     not_after: Option<tokio::time::Instant>,
+    /// The first attempt starts without waiting for the pace (see [`Call::unpaced`]).
+    unpaced: bool,
 }
 
 impl Call {
@@ -101,7 +103,16 @@ impl Call {
             idempotency,
             secrets: Vec::new(),
             not_after: None,
+            unpaced: false,
         }
+    }
+
+    /// The first attempt starts at once, without waiting for the pace after a rate limit (its
+    /// retries wait as any): for a write that must follow the read it was compared against,
+    /// which waited for the pace itself.
+    pub(crate) fn unpaced(mut self) -> Self {
+        self.unpaced = true;
+        self
     }
 
     /// Sends no attempt that had to wait (for the pace after a rate limit, or before a retry)
@@ -388,7 +399,11 @@ impl Transport {
             let mut attempt = 0u32;
             loop {
                 attempt += 1;
-                let paced = self.inner.pacer.reserve();
+                let paced = if call.unpaced && attempt == 1 {
+                    None
+                } else {
+                    self.inner.pacer.reserve()
+                };
                 if let Some(start) = paced {
                     tokio::time::sleep_until(start).await;
                 }

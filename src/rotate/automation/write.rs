@@ -78,7 +78,8 @@ impl AutomationTokenRotator {
         let window = self.reread_older_than.max(FRESH_READ);
         let mut read_at = write.read_at;
         for round in 0..=MAX_COMPARES {
-            if round > 0 || read_at.elapsed() >= self.reread_older_than {
+            let reread = round > 0 || read_at.elapsed() >= self.reread_older_than;
+            if reread {
                 let body = self.automation.read_rule_body(&write.uuid, false).await?;
                 let sent = body.sent();
                 let current = body.document()?;
@@ -103,7 +104,9 @@ impl AutomationTokenRotator {
             }
             let sent = self
                 .automation
-                .update_rule_json_until(&write.uuid, &write.document, read_at + window)
+                // Right after a read that waited for the pace, the PUT does not wait again
+                // (which could outlast the window on every round under a slow pace).
+                .update_rule_json_until(&write.uuid, &write.document, read_at + window, reread)
                 .await?;
             if sent {
                 return Ok(Outcome::Rewritten {
