@@ -337,6 +337,31 @@ impl AutomationClient {
         self.transport.unit(call).await
     }
 
+    /// [`update_rule_json`](Self::update_rule_json), but no attempt that had to wait (for the
+    /// pace after a rate limit, or before a retry) starts after `not_after`: `Ok(false)` then,
+    /// nothing sent by that attempt (an earlier one may have been applied). `unpaced`: the
+    /// first attempt does not wait for the pace (it follows a read that did).
+    pub(crate) async fn update_rule_json_until(
+        &self,
+        rule_uuid: &str,
+        document: &Value,
+        not_after: tokio::time::Instant,
+        unpaced: bool,
+    ) -> Result<bool> {
+        if !document.get("rule").is_some_and(Value::is_object) {
+            return Err(Error::invalid_input(
+                "rule document",
+                "has no `rule` object",
+            ));
+        }
+        let call = Call::put(rule_path(rule_uuid)?, Idempotency::Idempotent)
+            .json(document)?
+            .redacting(credential_like_runs(document))
+            .not_after(not_after);
+        let call = if unpaced { call.unpaced() } else { call };
+        Ok(self.transport.send_until(call).await?.is_some())
+    }
+
     /// `PUT /rest/v1/rule/{ruleUuid}/state` with `{"value": "ENABLED"}` or `"DISABLED"`.
     ///
     /// ```no_run
@@ -364,6 +389,12 @@ impl RuleBody {
     /// The body as received.
     pub(crate) fn bytes(&self) -> &[u8] {
         &self.0.body
+    }
+
+    /// When the read was sent (after any wait for the pace or a retry): the rule was as the
+    /// body says at some moment after this.
+    pub(crate) fn sent(&self) -> tokio::time::Instant {
+        self.0.sent
     }
 
     /// The document parsed (`{"rule": {..}, "connections": [..]}`); [`Error::Decode`] when it is

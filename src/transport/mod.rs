@@ -71,6 +71,11 @@ pub(crate) struct Call {
     idempotency: Idempotency,
     /// Values the request carries that an error body must not quote back.
     secrets: Vec<Zeroizing<String>>,
+    /// No attempt starts after this instant once it had to wait (for the pace or a retry):
+    /// see [`Transport::send_until`].
+    not_after: Option<tokio::time::Instant>,
+    /// The first attempt starts without waiting for the pace (see [`Call::unpaced`]).
+    unpaced: bool,
 }
 
 impl Call {
@@ -97,7 +102,24 @@ impl Call {
             body: None,
             idempotency,
             secrets: Vec::new(),
+            not_after: None,
+            unpaced: false,
         }
+    }
+
+    /// The first attempt starts at once, without waiting for the pace after a rate limit (its
+    /// retries wait as any): for a write that must follow the read it was compared against,
+    /// which waited for the pace itself.
+    pub(crate) fn unpaced(mut self) -> Self {
+        self.unpaced = true;
+        self
+    }
+
+    /// Sends no attempt that had to wait (for the pace after a rate limit, or before a retry)
+    /// past `at`: [`Transport::send_until`] then gives up without sending it.
+    pub(crate) fn not_after(mut self, at: tokio::time::Instant) -> Self {
+        self.not_after = Some(at);
+        self
     }
 
     /// Values this request carries (in its body) that an error response must not quote back:
@@ -162,6 +184,9 @@ pub(crate) struct Response {
     pub(crate) body: Vec<u8>,
     pub(crate) trace_id: Option<String>,
     pub(crate) info: RequestInfo,
+    /// When the attempt that got this answer was sent (after any wait for the pace or a retry):
+    /// what the answer says was true at some moment after this.
+    pub(crate) sent: tokio::time::Instant,
 }
 
 impl Response {
@@ -350,6 +375,15 @@ impl Transport {
 
     /// Sends `call`, retrying what the policy allows, and returns a success response.
     pub(crate) async fn send(&self, call: Call) -> Result<Response> {
+        self.send_until(call).await?.ok_or_else(|| {
+            Error::invalid_input("request", "not sent: it waited past its `not_after`")
+        })
+    }
+
+    /// [`send`](Self::send), except that `Ok(None)` says an attempt that had to wait (for the
+    /// pace or a retry) would have started after the call's [`Call::not_after`], and was not
+    /// sent: the caller decides again (a rule write compares the rule again first).
+    pub(crate) async fn send_until(&self, call: Call) -> Result<Option<Response>> {
         let url = self.url(&call)?;
         let policy = &self.inner.options.retry;
         let span = tracing::debug_span!(
@@ -365,8 +399,22 @@ impl Transport {
             let mut attempt = 0u32;
             loop {
                 attempt += 1;
-                if let Some(start) = self.inner.pacer.reserve() {
+                let paced = if call.unpaced && attempt == 1 {
+                    None
+                } else {
+                    self.inner.pacer.reserve()
+                };
+                if let Some(start) = paced {
                     tokio::time::sleep_until(start).await;
+                }
+                let waited = attempt > 1 || paced.is_some();
+                if waited
+                    && call
+                        .not_after
+                        .is_some_and(|at| tokio::time::Instant::now() > at)
+                {
+                    tracing::debug!(attempt, "not sent: waited past its deadline");
+                    return Ok(None);
                 }
                 let outcome = self.attempt(&call, &url, attempt).await;
                 let span = tracing::Span::current();
@@ -377,7 +425,7 @@ impl Transport {
                         if let Some(t) = &response.trace_id {
                             span.record("trace_id", t.as_str());
                         }
-                        return Ok(response);
+                        return Ok(Some(response));
                     }
                     Err(err) => err,
                 };
@@ -432,6 +480,7 @@ impl Transport {
                 .header(header::CONTENT_TYPE, "application/json")
                 .body(body.clone());
         }
+        let sent = tokio::time::Instant::now();
         let mut response = request
             .send()
             .await
@@ -482,6 +531,7 @@ impl Transport {
                 body,
                 trace_id,
                 info,
+                sent,
             });
         }
         let mut needles = auth_secrets(auth.as_ref());

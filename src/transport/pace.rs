@@ -84,13 +84,7 @@ impl Pacer {
             state.accepted.pop_front();
         }
         state.accepted.push_back(now);
-        while state
-            .accepted
-            .front()
-            .is_some_and(|&at| now.duration_since(at) > WINDOW)
-        {
-            state.accepted.pop_front();
-        }
+        state.forget_before(now);
         if let (Some(rate), Some(changed), false) = (state.rate, state.changed, state.advertised) {
             if now.duration_since(changed) >= PROBE_AFTER {
                 state.rate = Some(rate * PROBE_STEP);
@@ -107,6 +101,7 @@ impl Pacer {
         let (rate, advertised) = match advertised_rate(headers) {
             Some(rate) => (rate * ADVERTISED_SHARE, true),
             None => {
+                state.forget_before(now);
                 let oldest = state.accepted.front().copied().unwrap_or(now);
                 let window = now.duration_since(oldest).clamp(SHORTEST_WINDOW, WINDOW);
                 let observed = state.accepted.len() as f64 / window.as_secs_f64();
@@ -122,6 +117,20 @@ impl Pacer {
         state.rate = Some(rate);
         state.advertised = advertised;
         state.changed = Some(now);
+    }
+}
+
+impl State {
+    /// Drops the acceptances older than [`WINDOW`] at `now`: they say nothing of the rate the
+    /// server accepts now.
+    fn forget_before(&mut self, now: Instant) {
+        while self
+            .accepted
+            .front()
+            .is_some_and(|&at| now.duration_since(at) > WINDOW)
+        {
+            self.accepted.pop_front();
+        }
     }
 }
 
@@ -188,6 +197,24 @@ mod tests {
         assert!(
             pacer.rate().unwrap() > rate,
             "probes upward after a clean second"
+        );
+    }
+
+    /// Review (issue 15): acceptances older than the window say nothing of the rate the server
+    /// accepts now. A burst an hour ago must not set the pace when the first answer after the
+    /// idle hour is a rate limit (its 256 answers were counted over "one second": 217 a second).
+    #[tokio::test(start_paused = true)]
+    async fn acceptances_older_than_the_window_do_not_set_the_pace() {
+        let pacer = Pacer::default();
+        for _ in 0..KEPT {
+            pacer.accepted();
+        }
+        tokio::time::advance(Duration::from_secs(3600)).await;
+        pacer.limited(&HeaderMap::new());
+        assert_eq!(
+            pacer.rate(),
+            Some(SLOWEST),
+            "nothing accepted within the window"
         );
     }
 

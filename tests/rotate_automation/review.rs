@@ -645,3 +645,96 @@ async fn a_rule_body_that_is_no_rule_document_is_never_taken_for_an_unrelated_ru
         assert!(rotator.verify(&w.new, &updated).await.is_err());
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Review of the performance work (issue 15).
+// ---------------------------------------------------------------------------------------------
+
+/// A rule body that is a JSON array holding a rule object is no rule document: the update and
+/// verify must refuse it as they refuse `[]`, not skim its first element as the rule and count
+/// it as unrelated (the byte path's `Document` accepted a sequence).
+#[tokio::test(start_paused = true)]
+async fn an_array_rule_body_is_an_update_and_verify_problem_never_an_unrelated_rule() {
+    let w = world(3).await;
+    let rotator = w.rotator(RetryPolicy::none());
+    let body = r#"[{"uuid": "x", "name": "n", "components": []}, []]"#;
+    w.fake
+        .fault(Route::RuleGet, Fault::status(200).body(body).times(1));
+    let updated = rotator.update(&w.new).await;
+    assert!(
+        updated.is_err(),
+        "an array body passed as a rule: {:?}",
+        updated.map(|u| u.targets)
+    );
+    w.fake.clear_faults();
+    let updated = rotator.update(&w.new).await.expect("the second update");
+    w.fake
+        .fault(Route::RuleGet, Fault::status(200).body(body).times(1));
+    assert!(rotator.verify(&w.new, &updated).await.is_err());
+}
+
+/// README "Security": "an edit saved more than a second before the write is never
+/// overwritten". A PUT the server answers 429 (`Retry-After: 3`) is sent again three seconds
+/// after the read it was checked against, without comparing again: an edit saved in between,
+/// seconds before the PUT that lands, is overwritten. (Real time: the edit goes through the fake
+/// while the rotation waits.)
+#[tokio::test]
+async fn a_put_retried_after_a_rate_limit_never_overwrites_an_edit_saved_meanwhile() {
+    let w = world(0).await;
+    let uuid = w.fake.add_rule(
+        CLOUD,
+        webhook_rule("r", &format!("Bearer {}", w.old.token().expose_secret())),
+    );
+    let editor = w.client(RetryPolicy::none());
+    w.fake
+        .fault(Route::RulePut, Fault::status(429).retry_after(3).times(1));
+    let rotator = w.plain_rotator(RetryPolicy::default());
+    let new = w.new.clone();
+    let update = tokio::spawn(async move { rotator.update(&new).await.map(|u| u.rewritten) });
+    let started = std::time::Instant::now();
+    while w.fake.request_count(Route::RulePut) == 0 {
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    // The rotation's PUT was refused; someone renames the rule while it waits to retry.
+    let mut edited = editor.get_rule_json(&uuid).await.unwrap();
+    edited["rule"]["name"] = json!("renamed meanwhile");
+    editor.update_rule_json(&uuid, &edited).await.unwrap();
+    let saved = std::time::Instant::now();
+    let outcome = update.await.unwrap();
+    let last_put = std::time::Instant::now();
+    assert!(
+        last_put.duration_since(saved) > atlassian_rotation::rotate::FRESH_READ,
+        "the edit was saved more than FRESH_READ before the rotation's write"
+    );
+    let after = editor.get_rule_json(&uuid).await.unwrap();
+    assert_eq!(
+        after["rule"]["name"], "renamed meanwhile",
+        "the edit is overwritten (update: {outcome:?})"
+    );
+}
+
+/// A PUT that was applied but answered 503 (`Retry-After: 3`) is not sent again blindly after
+/// the window: the rule is read again, found as the rotation wrote it, and counted rewritten
+/// (neither a conflict nor a second write).
+#[tokio::test(start_paused = true)]
+async fn a_put_applied_behind_an_error_is_found_written_when_compared_again() {
+    let w = world(0).await;
+    let uuid = w.fake.add_rule(
+        CLOUD,
+        webhook_rule("r", &format!("Bearer {}", w.old.token().expose_secret())),
+    );
+    w.fake.fault(
+        Route::RulePut,
+        Fault::status(503).retry_after(3).after_applying().times(1),
+    );
+    let updated = w
+        .plain_rotator(RetryPolicy::default())
+        .update(&w.new)
+        .await
+        .unwrap();
+    assert_eq!(updated.rewritten, 1);
+    let stats = w.fake.rule_stats(&uuid).unwrap();
+    assert_eq!(stats.puts, 1, "applied once, not sent again");
+    assert!(w.fake.rules_holding(&w.old).is_empty());
+}

@@ -45,6 +45,10 @@ pub(super) struct Prefilter {
     rule_unreadable: Option<AhoCorasick>,
     /// The token is empty and matches nothing (without an automaton).
     nothing: bool,
+    /// The bytes an escape could spell a needle with: the base64 characters of both alphabets,
+    /// `%` and `\\` (which may start another escape), and every byte of the token (`.`, `:`,
+    /// `"`, a space, UTF-8 of non-ASCII characters).
+    escapable: [bool; 256],
 }
 
 /// The shortest interior that still has a whole piece at every offset modulo 4.
@@ -63,6 +67,7 @@ impl Prefilter {
                 unreadable: unreadable_automaton(true),
                 rule_unreadable: unreadable_automaton(false),
                 nothing: true,
+                escapable: [false; 256],
             };
         }
         if token.iter().any(|&b| b == b'%' || b == b'\\')
@@ -78,6 +83,14 @@ impl Prefilter {
                 patterns.push(&interior[start..start + 4]);
             }
         }
+        let mut escapable = [false; 256];
+        for b in 0..=255u8 {
+            escapable[usize::from(b)] = b.is_ascii_alphanumeric()
+                || matches!(b, b'+' | b'/' | b'=' | b'-' | b'_' | b'%' | b'\\');
+        }
+        for &b in token {
+            escapable[usize::from(b)] = true;
+        }
         match AhoCorasick::new(&patterns) {
             Ok(automaton) => Self {
                 automaton: Some(automaton),
@@ -85,6 +98,7 @@ impl Prefilter {
                 unreadable: unreadable_automaton(true),
                 rule_unreadable: unreadable_automaton(false),
                 nothing: false,
+                escapable,
             },
             Err(_) => Self::everything(),
         }
@@ -97,6 +111,7 @@ impl Prefilter {
             unreadable: None,
             rule_unreadable: None,
             nothing: false,
+            escapable: [true; 256],
         }
     }
 
@@ -128,7 +143,7 @@ impl Prefilter {
             // No automaton: a token that matches nothing, or one that could be anywhere.
             return !self.nothing;
         };
-        has_needle_escape(bytes)
+        has_needle_escape(bytes, &self.escapable)
             || match &self.packed {
                 Some(packed) => packed.find(bytes).is_some(),
                 None => automaton.is_match(bytes),
@@ -172,25 +187,44 @@ fn unreadable_automaton(in_header_list: bool) -> Option<AhoCorasick> {
         .ok()
 }
 
-/// Whether `bytes` hold an escape that could spell a needle character: `\\u`, `\\/`, or a `%XX`
-/// (see [`spells_needle_byte`]). Single bytes are found with `memchr`, which an automaton of
-/// longer needles would slow down.
-fn has_needle_escape(bytes: &[u8]) -> bool {
+/// Whether `bytes` hold an escape that could spell a needle character (one of `escapable`):
+/// `\\u`, a short JSON escape (`\\/`, `\\"`, `\\n`...) or a `%XX` (see [`spells_needle_byte`]).
+/// Single bytes are found with `memchr`, which an automaton of longer needles would slow down.
+fn has_needle_escape(bytes: &[u8], escapable: &[bool; 256]) -> bool {
     memchr::memchr2_iter(b'\\', b'%', bytes).any(|at| match bytes[at] {
-        b'\\' => matches!(bytes.get(at + 1), Some(b'u' | b'/')),
-        _ => spells_needle_byte(&bytes[at + 1..]),
+        b'\\' => match bytes.get(at + 1) {
+            Some(b'u') => true,
+            Some(&b) => json_short_escape(b).is_some_and(|d| escapable[usize::from(d)]),
+            None => false,
+        },
+        _ => spells_needle_byte(&bytes[at + 1..], escapable),
     })
 }
 
-/// Whether `rest` (what follows a `%`) starts with two hex digits decoding to a character a
-/// needle is made of, or to a `%` or `\` that could start another escape.
-fn spells_needle_byte(rest: &[u8]) -> bool {
+/// The byte a short JSON escape (`\\` then `c`) stands for; `None` for `\\u`, `\\\\` and anything
+/// else.
+fn json_short_escape(c: u8) -> Option<u8> {
+    Some(match c {
+        // `\\\\` spells a backslash that starts an escape only where the next one is found.
+        b'"' | b'/' => c,
+        b'b' => 0x08,
+        b'f' => 0x0c,
+        b'n' => b'\n',
+        b'r' => b'\r',
+        b't' => b'\t',
+        _ => return None,
+    })
+}
+
+/// Whether `rest` (what follows a `%`) starts with two hex digits decoding to a byte of
+/// `escapable`: a character a needle is made of, or a `%` or `\\` that could start another
+/// escape.
+fn spells_needle_byte(rest: &[u8], escapable: &[bool; 256]) -> bool {
     let hex = |b: Option<&u8>| b.and_then(|&b| char::from(b).to_digit(16));
     let (Some(high), Some(low)) = (hex(rest.first()), hex(rest.get(1))) else {
         return false;
     };
-    let byte = (high << 4 | low) as u8;
-    byte.is_ascii_alphanumeric() || matches!(byte, b'+' | b'/' | b'=' | b'-' | b'_' | b'%' | b'\\')
+    escapable[(high << 4 | low) as usize]
 }
 
 impl Scanner {
@@ -239,6 +273,11 @@ impl Scanner {
         let Some(rules) = rules_of(export)? else {
             return self.scan_export(&parse(export)?);
         };
+        // The arrays and objects around each rule: `[..]` or `{"rules": [..]}`.
+        let depth = match export.iter().find(|b| !b.is_ascii_whitespace()) {
+            Some(b'[') => 1,
+            _ => 2,
+        };
         let mut findings = Vec::new();
         for (index, rule) in rules.iter().enumerate() {
             let text = rule.get();
@@ -246,7 +285,7 @@ impl Scanner {
                 if !prefilter.rule_could_be_unreadable(text) {
                     continue;
                 }
-                if let Some(found) = self.scan_unreadable(prefilter, text, Some(index)) {
+                if let Some(found) = self.scan_unreadable(prefilter, text, Some(index), depth) {
                     findings.extend(found);
                     continue;
                 }
@@ -314,8 +353,16 @@ impl Scanner {
         if prefilter.could_hold(body) {
             return None;
         }
-        // Validates the whole body as JSON; unknown fields are checked and skipped.
-        let document: Document<'_> = serde_json::from_slice(body).ok()?;
+        // A document is an object: serde's derived `Document` would also take an array
+        // (`[rule, connections]`), which the full scan reads as no rule at all.
+        if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return None;
+        }
+        // Validates the whole body as JSON; unknown fields are checked and skipped. Skipped
+        // strings are not checked for UTF-8 (serde_json checks them only where it builds
+        // them), which the full parse refuses: the whole body is checked first.
+        let body = std::str::from_utf8(body).ok()?;
+        let document: Document<'_> = serde_json::from_str(body).ok()?;
         let rule = document.rule.get();
         if !rule.starts_with('{') {
             return None;
@@ -329,7 +376,7 @@ impl Scanner {
         if !prefilter.rule_could_be_unreadable(rule) {
             return Some(Vec::new());
         }
-        self.scan_unreadable(prefilter, rule, None)
+        self.scan_unreadable(prefilter, rule, None, 1)
     }
 
     /// The findings of a rule that holds no form of the token (its unreadable values), walking
@@ -339,6 +386,7 @@ impl Scanner {
         prefilter: &Prefilter,
         text: &str,
         index: Option<usize>,
+        depth: usize,
     ) -> Option<Vec<Finding>> {
         let mut stream = Stream {
             needles: self.needles.as_ref(),
@@ -351,6 +399,7 @@ impl Scanner {
             stream: &mut stream,
             text,
             at: 0,
+            depth,
         };
         skim.value(true)?;
         skim.whitespace();
@@ -391,6 +440,9 @@ fn rules_of(export: &[u8]) -> Result<Option<Vec<&RawValue>>> {
         |e: serde_json::Error| Error::invalid_input("automation export", format!("not JSON: {e}"));
     match export.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'[') => Ok(Some(serde_json::from_slice(export).map_err(invalid)?)),
+        // Fields other than `rules` are skipped without checking their strings for UTF-8,
+        // which the full parse refuses: such an export is left to it.
+        Some(b'{') if std::str::from_utf8(export).is_err() => Ok(None),
         Some(b'{') => {
             // One pass over the export: the top-level keys, and `rules` split into its rules.
             let top: Top<'_> = serde_json::from_slice(export).map_err(invalid)?;
@@ -591,7 +643,14 @@ struct Skim<'a, 's, 'de> {
     stream: &'a mut Stream<'s, 'de>,
     text: &'de str,
     at: usize,
+    /// How many arrays and objects hold the current position (from the body's root).
+    depth: usize,
 }
+
+/// The deepest nesting serde_json parses (its recursion limit, 128, refuses the 128th level):
+/// a rule nested deeper is no JSON the full scan can read, and is left to its parse (which
+/// fails) rather than walked (whose recursion could overflow the stack).
+const MAX_DEPTH: usize = 127;
 
 impl<'de> Skim<'_, '_, 'de> {
     fn peek(&self) -> Option<u8> {
@@ -614,8 +673,19 @@ impl<'de> Skim<'_, '_, 'de> {
     fn value(&mut self, root: bool) -> Option<()> {
         self.whitespace();
         match self.peek()? {
-            b'{' => self.object(root),
-            b'[' => self.array(),
+            b'{' | b'[' => {
+                if self.depth >= MAX_DEPTH {
+                    return None;
+                }
+                self.depth += 1;
+                let walked = if self.peek()? == b'{' {
+                    self.object(root)
+                } else {
+                    self.array()
+                };
+                self.depth -= 1;
+                walked
+            }
             b'"' => self.string().map(|_| ()),
             _ => self.scalar(),
         }
@@ -666,7 +736,12 @@ impl<'de> Skim<'_, '_, 'de> {
                             self.string()?;
                             continue;
                         }
-                        b'{' | b'[' => depth += 1,
+                        b'{' | b'[' => {
+                            depth += 1;
+                            if self.depth + depth > MAX_DEPTH {
+                                return None;
+                            }
+                        }
                         b'}' | b']' => depth -= 1,
                         _ => {}
                     }
@@ -823,9 +898,14 @@ mod tests {
 
     #[test]
     fn percent_escapes_of_needle_bytes_make_a_rule_a_candidate() {
-        assert!(spells_needle_byte(b"41"));
-        assert!(spells_needle_byte(b"2f"));
-        assert!(!spells_needle_byte(b"20"));
-        assert!(!spells_needle_byte(b"4"));
+        let needles = Needles::new("tok.en-0123456789abcdef");
+        let Prefilter { escapable, .. } = Prefilter::new(&needles);
+        assert!(spells_needle_byte(b"41", &escapable));
+        assert!(spells_needle_byte(b"2f", &escapable));
+        assert!(spells_needle_byte(b"2E", &escapable), "a byte of the token");
+        assert!(!spells_needle_byte(b"20", &escapable));
+        assert!(!spells_needle_byte(b"4", &escapable));
+        assert!(has_needle_escape(br#"a\"b"#, &[true; 256]));
+        assert!(!has_needle_escape(br#"a\\b"#, &escapable));
     }
 }

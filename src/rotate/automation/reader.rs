@@ -173,8 +173,8 @@ impl Reader {
     /// Reads and rewrites one rule; the write (which re-reads it first when this read has grown
     /// old, see [`FRESH_READ`](crate::rotate::FRESH_READ)) is for the pass to send.
     pub(super) async fn update_rule(&self, uuid: &str) -> Result<Visited<Outcome, Write>> {
-        let read_at = tokio::time::Instant::now();
         let body = self.automation.read_rule_body(uuid, false).await?;
+        let read_at = body.sent();
         if let Some(findings) = self.skim(body.bytes()) {
             // Neither token is in the rule in any form: nothing to write.
             let cannot_tell = findings

@@ -30,6 +30,10 @@ use crate::error::Result;
 /// ```
 pub const FRESH_READ: Duration = Duration::from_secs(1);
 
+/// How many times a write compares the rule again because its PUT waited past the window,
+/// before it leaves the rule as a conflict (a pass paced slower than it can compare and write).
+const MAX_COMPARES: u32 = 4;
+
 impl AutomationTokenRotator {
     /// Reads at least `age` old are read again and compared right before their write (default
     /// [`FRESH_READ`]); `Duration::ZERO` compares before every write, at the cost of one more
@@ -61,26 +65,56 @@ impl AutomationTokenRotator {
     /// still have been applied), then, when the read behind it has grown old (see
     /// [`FRESH_READ`]), reads the rule again and writes only if it is still exactly as the pass
     /// read it. Either way the last read is the last thing before the PUT, so an edit is
-    /// overwritten only when it lands within that one round trip (the API has no ETag).
+    /// overwritten only when it lands within that one round trip (the API has no ETag). A PUT
+    /// attempt that would leave more than the window after that read (it waited for the pace
+    /// after a rate limit, or to be retried) is not sent: the rule is compared again first.
     pub(super) async fn write_rule(&self, write: Write) -> Result<Outcome> {
         self.originals
             .keep(&write.uuid, &write.original, &write.document["rule"])
             .await?;
-        if write.read_at.elapsed() >= self.reread_older_than {
-            let current = self.automation.get_rule_json(&write.uuid).await?;
-            // The whole document: the PUT sends its connections back too.
-            if current != write.original {
-                if let Err(e) = self.originals.forget(&write.uuid).await {
-                    tracing::warn!(error = %e, "an unused original could not be forgotten");
+        // A PUT that waits (for the pace after a rate limit, or before a retry) past the window
+        // is not sent: the rule is compared again first, so no attempt leaves more than the
+        // window after the read it was checked against.
+        let window = self.reread_older_than.max(FRESH_READ);
+        let mut read_at = write.read_at;
+        for round in 0..=MAX_COMPARES {
+            let reread = round > 0 || read_at.elapsed() >= self.reread_older_than;
+            if reread {
+                let body = self.automation.read_rule_body(&write.uuid, false).await?;
+                let sent = body.sent();
+                let current = body.document()?;
+                if round > 0 && current == write.document {
+                    // An earlier attempt was applied after all.
+                    return Ok(Outcome::Rewritten {
+                        disabled: is_disabled(&write.original),
+                    });
                 }
-                return Ok(Outcome::Conflict);
+                // The whole document: the PUT sends its connections back too.
+                if current != write.original {
+                    // After an attempt whose answer was lost, the original may still be needed
+                    // to roll back: it is forgotten only when no PUT was sent.
+                    if round == 0 {
+                        if let Err(e) = self.originals.forget(&write.uuid).await {
+                            tracing::warn!(error = %e, "an unused original could not be forgotten");
+                        }
+                    }
+                    return Ok(Outcome::Conflict);
+                }
+                read_at = sent;
+            }
+            let sent = self
+                .automation
+                // Right after a read that waited for the pace, the PUT does not wait again
+                // (which could outlast the window on every round under a slow pace).
+                .update_rule_json_until(&write.uuid, &write.document, read_at + window, reread)
+                .await?;
+            if sent {
+                return Ok(Outcome::Rewritten {
+                    disabled: is_disabled(&write.original),
+                });
             }
         }
-        self.automation
-            .update_rule_json(&write.uuid, &write.document)
-            .await?;
-        Ok(Outcome::Rewritten {
-            disabled: is_disabled(&write.original),
-        })
+        // Every attempt waited past the window: left for a rerun, as a rule edited meanwhile.
+        Ok(Outcome::Conflict)
     }
 }
