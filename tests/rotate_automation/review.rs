@@ -674,11 +674,11 @@ async fn an_array_rule_body_is_an_update_and_verify_problem_never_an_unrelated_r
 }
 
 /// README "Security": "an edit saved more than a second before the write is never
-/// overwritten". A PUT the server answers 429 (`Retry-After: 3`) is sent again three seconds
-/// after the read it was checked against, without comparing again: an edit saved in between,
-/// seconds before the PUT that lands, is overwritten. (Real time: the edit goes through the fake
-/// while the rotation waits.)
-#[tokio::test]
+/// overwritten". A PUT the server answers 429 (`Retry-After: 3`) would be sent again three
+/// seconds after the read it was checked against: an edit saved in between must survive (the
+/// attempt is not sent; the rule is compared again and found changed). Paused time: the edit is
+/// made once the fake has answered the first PUT, while the rotation waits to retry.
+#[tokio::test(start_paused = true)]
 async fn a_put_retried_after_a_rate_limit_never_overwrites_an_edit_saved_meanwhile() {
     let w = world(0).await;
     let uuid = w.fake.add_rule(
@@ -691,27 +691,66 @@ async fn a_put_retried_after_a_rate_limit_never_overwrites_an_edit_saved_meanwhi
     let rotator = w.plain_rotator(RetryPolicy::default());
     let new = w.new.clone();
     let update = tokio::spawn(async move { rotator.update(&new).await.map(|u| u.rewritten) });
-    let started = std::time::Instant::now();
-    while w.fake.request_count(Route::RulePut) == 0 {
-        assert!(started.elapsed() < std::time::Duration::from_secs(10));
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
+    wait_for_puts(&w.fake, 1).await;
     // The rotation's PUT was refused; someone renames the rule while it waits to retry.
-    let mut edited = editor.get_rule_json(&uuid).await.unwrap();
-    edited["rule"]["name"] = json!("renamed meanwhile");
-    editor.update_rule_json(&uuid, &edited).await.unwrap();
-    let saved = std::time::Instant::now();
+    edit_name(&editor, &uuid, "renamed meanwhile").await;
+    let saved = tokio::time::Instant::now();
     let outcome = update.await.unwrap();
-    let last_put = std::time::Instant::now();
     assert!(
-        last_put.duration_since(saved) > atlassian_rotation::rotate::FRESH_READ,
-        "the edit was saved more than FRESH_READ before the rotation's write"
+        saved.elapsed() > atlassian_rotation::rotate::FRESH_READ,
+        "the edit was saved more than FRESH_READ before the rotation's retry"
     );
     let after = editor.get_rule_json(&uuid).await.unwrap();
     assert_eq!(
         after["rule"]["name"], "renamed meanwhile",
         "the edit is overwritten (update: {outcome:?})"
     );
+}
+
+/// The same for a rollback: its PUT of the original, answered 429 and waiting to be retried,
+/// is not sent over an edit saved meanwhile; the rule is reported modified since.
+#[tokio::test(start_paused = true)]
+async fn a_rollback_put_retried_after_a_rate_limit_never_overwrites_an_edit_saved_meanwhile() {
+    let w = world(0).await;
+    let uuid = w.fake.add_rule(
+        CLOUD,
+        webhook_rule("r", &format!("Bearer {}", w.old.token().expose_secret())),
+    );
+    let editor = w.client(RetryPolicy::none());
+    let rotator = w.plain_rotator(RetryPolicy::default());
+    assert_eq!(rotator.update(&w.new).await.unwrap().rewritten, 1);
+    let puts = w.fake.request_count(Route::RulePut);
+    w.fake
+        .fault(Route::RulePut, Fault::status(429).retry_after(3).times(1));
+    let rollback = tokio::spawn(async move { rotator.rollback().await });
+    wait_for_puts(&w.fake, puts + 1).await;
+    edit_name(&editor, &uuid, "renamed during the rollback").await;
+    let rollback = rollback.await.unwrap().expect("the rollback runs");
+    let after = editor.get_rule_json(&uuid).await.unwrap();
+    assert_eq!(
+        after["rule"]["name"], "renamed during the rollback",
+        "the edit is overwritten ({rollback:?})"
+    );
+    assert_eq!(rollback.modified_since, vec![uuid]);
+    assert!(rollback.restored.is_empty());
+}
+
+/// Yields (without letting paused time advance) until the fake has answered `n` rule PUTs.
+async fn wait_for_puts(fake: &FakeAtlassian, n: usize) {
+    for _ in 0..1_000_000 {
+        if fake.request_count(Route::RulePut) >= n {
+            return;
+        }
+        tokio::task::yield_now().await;
+    }
+    panic!("the fake never answered {n} rule PUTs");
+}
+
+/// Renames rule `uuid` as another admin would.
+async fn edit_name(editor: &AutomationClient, uuid: &str, name: &str) {
+    let mut edited = editor.get_rule_json(uuid).await.unwrap();
+    edited["rule"]["name"] = json!(name);
+    editor.update_rule_json(uuid, &edited).await.unwrap();
 }
 
 /// A PUT that was applied but answered 503 (`Retry-After: 3`) is not sent again blindly after

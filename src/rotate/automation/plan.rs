@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::reader::{Inspection, RuleSummaryRef};
+use super::write::{FRESH_READ, MAX_COMPARES};
 use super::{AutomationTokenRotator, Phase, Progress, Visited, for_each_rule, no_writes};
 use crate::automation::Finding;
 use crate::automation::rewrite::{Rewrite, check_replacement};
@@ -149,20 +150,53 @@ impl AutomationTokenRotator {
             return Err(e);
         }
         let mut rollback = Rollback::default();
+        let window = self.reread_older_than.max(FRESH_READ);
         for uuid in self.originals.uuids().await? {
             let Some(kept) = self.originals.get(&uuid).await? else {
                 continue;
             };
-            let current = self.automation.get_rule_json(&uuid).await?;
-            if current["rule"] != kept.written {
-                rollback.modified_since.push(uuid);
-                continue;
+            // As for the update's writes: no PUT attempt leaves more than the window
+            // (`FRESH_READ`, or `reread_older_than` when longer) after the read it was compared
+            // against (one that waited for the pace or a retry is not
+            // sent; the rule is compared again), so an edit saved since is never overwritten.
+            let mut restored = false;
+            for round in 0..=MAX_COMPARES {
+                let body = self.automation.read_rule_body(&uuid, false).await?;
+                let read_at = body.sent();
+                let current = body.document()?;
+                if round > 0 && current == kept.original {
+                    // An earlier attempt was applied after all.
+                    restored = true;
+                    break;
+                }
+                if current["rule"] != kept.written {
+                    break;
+                }
+                if self
+                    .automation
+                    .update_rule_json_until(&uuid, &kept.original, read_at + window, true)
+                    .await?
+                {
+                    restored = true;
+                    break;
+                }
+                if round == MAX_COMPARES {
+                    return Err(Error::rotation(
+                        "rollback",
+                        format!(
+                            "rule {uuid} was not restored: each PUT waited for the rate limit \
+                             past the window after its comparison; run rollback again (the \
+                             original is kept)"
+                        ),
+                    ));
+                }
             }
-            self.automation
-                .update_rule_json(&uuid, &kept.original)
-                .await?;
-            self.originals.forget(&uuid).await?;
-            rollback.restored.push(uuid);
+            if restored {
+                self.originals.forget(&uuid).await?;
+                rollback.restored.push(uuid);
+            } else {
+                rollback.modified_since.push(uuid);
+            }
         }
         rollback.consumers_restored = self.consumers.restore().await?;
         Ok(rollback)

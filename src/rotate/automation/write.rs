@@ -32,7 +32,7 @@ pub const FRESH_READ: Duration = Duration::from_secs(1);
 
 /// How many times a write compares the rule again because its PUT waited past the window,
 /// before it leaves the rule as a conflict (a pass paced slower than it can compare and write).
-const MAX_COMPARES: u32 = 4;
+pub(super) const MAX_COMPARES: u32 = 4;
 
 impl AutomationTokenRotator {
     /// Reads at least `age` old are read again and compared right before their write (default
