@@ -24,6 +24,11 @@ const OBSERVED_SHARE: f64 = 0.85;
 const PROBE_AFTER: Duration = Duration::from_secs(1);
 const PROBE_STEP: f64 = 1.05;
 
+/// An advertised rate is kept without probing for this long after the last rate limit; then it
+/// is probed upward like an observed one, so that one answer advertising a tiny rate (a
+/// misconfigured proxy, a hostile server) does not hold a long-lived client at it for good.
+const ADVERTISED_HOLD: Duration = Duration::from_secs(30);
+
 /// Acceptances are counted over at most this window to observe the accepted rate, and over at
 /// least [`SHORTEST_WINDOW`] (a burst of answers in a few milliseconds says little).
 const WINDOW: Duration = Duration::from_secs(1);
@@ -45,7 +50,8 @@ pub(crate) struct Pacer {
 struct State {
     /// Requests per second, once a rate limit was seen.
     rate: Option<f64>,
-    /// Whether `rate` comes from the server's own numbers (then it is not probed upward).
+    /// Whether `rate` comes from the server's own numbers (then it is not probed upward until
+    /// [`ADVERTISED_HOLD`] passes without a rate limit).
     advertised: bool,
     /// The earliest start of the next request.
     next: Option<Instant>,
@@ -85,6 +91,11 @@ impl Pacer {
         }
         state.accepted.push_back(now);
         state.forget_before(now);
+        if let (true, Some(changed)) = (state.advertised, state.changed) {
+            if now.duration_since(changed) >= ADVERTISED_HOLD {
+                state.advertised = false;
+            }
+        }
         if let (Some(rate), Some(changed), false) = (state.rate, state.changed, state.advertised) {
             if now.duration_since(changed) >= PROBE_AFTER {
                 state.rate = Some(rate * PROBE_STEP);
@@ -216,6 +227,30 @@ mod tests {
             Some(SLOWEST),
             "nothing accepted within the window"
         );
+    }
+
+    /// Review (issue 15): one answer advertising one request a second must not hold a client
+    /// at that pace for its whole life: after [`ADVERTISED_HOLD`] without a rate limit, the
+    /// pace is probed upward; before it, it holds.
+    #[tokio::test(start_paused = true)]
+    async fn an_advertised_pace_is_probed_upward_after_a_quiet_spell() {
+        let pacer = Pacer::default();
+        pacer.limited(&headers(&[("x-ratelimit-fillrate", "1")]));
+        assert_eq!(pacer.rate(), Some(SLOWEST));
+        tokio::time::advance(ADVERTISED_HOLD / 2).await;
+        pacer.accepted();
+        assert_eq!(
+            pacer.rate(),
+            Some(SLOWEST),
+            "held while the advertisement is recent"
+        );
+        tokio::time::advance(ADVERTISED_HOLD).await;
+        pacer.accepted();
+        for _ in 0..60 {
+            tokio::time::advance(PROBE_AFTER).await;
+            pacer.accepted();
+        }
+        assert!(pacer.rate().unwrap() > 10.0, "{:?}", pacer.rate());
     }
 
     #[test]
