@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::reader::{Write, is_disabled};
+use super::reader::Write;
 use super::{AutomationTokenRotator, Outcome};
 use crate::error::Result;
 
@@ -68,8 +68,12 @@ impl AutomationTokenRotator {
             .await?;
         if write.read_at.elapsed() >= self.reread_older_than {
             let current = self.automation.get_rule_json(&write.uuid).await?;
+            // As values (key order aside), parsed back from the bytes only now: a re-read is
+            // the rare case.
+            let original: serde_json::Value = serde_json::from_slice(&write.original)
+                .map_err(|e| crate::error::Error::rotation("update", e.to_string()))?;
             // The whole document: the PUT sends its connections back too.
-            if current != write.original {
+            if current != original {
                 if let Err(e) = self.originals.forget(&write.uuid).await {
                     tracing::warn!(error = %e, "an unused original could not be forgotten");
                 }
@@ -80,7 +84,7 @@ impl AutomationTokenRotator {
             .update_rule_json(&write.uuid, &write.document)
             .await?;
         Ok(Outcome::Rewritten {
-            disabled: is_disabled(&write.original),
+            disabled: write.disabled,
         })
     }
 }
