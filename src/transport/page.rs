@@ -314,6 +314,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn seen_items_know_every_key_again_and_rarely_mistake_a_new_one() {
+        let keys = RandomState::new();
+        let mut seen = SeenItems::default();
+        let n = 50_000;
+        let mistaken = (0..n)
+            .filter(|i| !seen.insert(keys.hash_one(format!("rule-{i}"))))
+            .count();
+        // At most 0.05% per filter at capacity, six filters here.
+        assert!(mistaken < n / 200, "{mistaken} new keys looked seen");
+        assert!(
+            (0..n).all(|i| !seen.insert(keys.hash_one(format!("rule-{i}")))),
+            "a key seen before always looks seen"
+        );
+        let capacities: Vec<usize> = seen.filters.iter().map(|f| f.capacity).collect();
+        assert_eq!(capacities, [1024, 2048, 4096, 8192, 16384, 32768]);
+        let bytes: usize = seen.filters.iter().map(|f| f.bits.len() * 8).sum();
+        assert_eq!(bytes, 63 * 2048, "2 bytes a key of capacity");
+    }
+
+    #[test]
     fn next_links_resolve_in_every_form() {
         let current = Url::parse("https://h.example/a/rule/summary?limit=2&cursor=c1").unwrap();
         assert_eq!(
