@@ -197,7 +197,9 @@ const READ_AHEAD: usize = 100;
 /// round trip the pass may start `concurrency` rules, so a smaller page would leave requests
 /// idle waiting for summaries.
 fn page_size(concurrency: usize) -> u32 {
-    u32::try_from(concurrency).unwrap_or(u32::MAX).clamp(20, 100)
+    u32::try_from(concurrency)
+        .unwrap_or(u32::MAX)
+        .clamp(20, 100)
 }
 
 /// What reading one rule led to: an outcome, or a write for the pass itself to send.

@@ -177,7 +177,8 @@ impl Bloom {
     }
 
     fn contains(&self, hash: u64) -> bool {
-        Self::positions(self.bits.len(), hash).all(|bit| self.bits[bit / 64] & (1 << (bit % 64)) != 0)
+        Self::positions(self.bits.len(), hash)
+            .all(|bit| self.bits[bit / 64] & (1 << (bit % 64)) != 0)
     }
 
     fn insert(&mut self, hash: u64) {
