@@ -215,9 +215,9 @@ pub(crate) fn no_writes<U>(never: std::convert::Infallible) -> std::future::Read
     match never {}
 }
 
-/// Streams every rule summary (pages of [`page_size`], [`READ_AHEAD`] read ahead) and visits each, with at most
-/// `concurrency` rules in flight (less while the API rate-limits), folding the results with
-/// `fold` as they complete.
+/// Streams every rule summary (pages of [`page_size`], [`READ_AHEAD`] read ahead) and visits
+/// each, with at most `concurrency` rules in flight (less while the API rate-limits), folding
+/// the results with `fold` as they complete.
 ///
 /// A visit is two halves. `read` (reads, parsing, scanning) runs as a task of its own, so that
 /// the CPU work of many rules spreads over the runtime's worker threads; `write`, for the rules
