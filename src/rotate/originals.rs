@@ -18,6 +18,19 @@ pub(crate) struct Kept {
     pub(crate) written: Value,
 }
 
+/// A kept rule as its file holds it: `{"original": .., "written": ..}`, the original's bytes
+/// spliced in as they are (they are JSON from `serde_json`), `written` serialized after them.
+fn record(original: &[u8], written: &Value) -> Result<Zeroizing<Vec<u8>>> {
+    let mut bytes = Zeroizing::new(Vec::with_capacity(original.len() * 2 + 32));
+    bytes.extend_from_slice(br#"{"original":"#);
+    bytes.extend_from_slice(original);
+    bytes.extend_from_slice(br#","written":"#);
+    serde_json::to_writer(&mut *bytes, written)
+        .map_err(|e| Error::rotation("update", e.to_string()))?;
+    bytes.push(b'}');
+    Ok(bytes)
+}
+
 /// The JSON bytes of an original document and of the rule written, in memory.
 type KeptBytes = (Zeroizing<Vec<u8>>, Zeroizing<Vec<u8>>);
 
@@ -75,12 +88,12 @@ impl Originals {
         Ok(dir.join(format!("{uuid}.json")))
     }
 
-    /// Keeps `original` and `written` for `uuid`, unless an original is already kept (the first
-    /// one is the true original).
-    pub(crate) async fn keep(&self, uuid: &str, original: &Value, written: &Value) -> Result<()> {
+    /// Keeps `original` (the JSON bytes of the document as read) and `written` for `uuid`,
+    /// unless an original is already kept (the first one is the true original).
+    pub(crate) async fn keep(&self, uuid: &str, original: &[u8], written: &Value) -> Result<()> {
         match self {
             Self::Memory(map) => {
-                let (original, written) = (to_bytes(original)?, to_bytes(written)?);
+                let (original, written) = (Zeroizing::new(original.to_vec()), to_bytes(written)?);
                 map.lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .entry(uuid.to_owned())
@@ -92,8 +105,7 @@ impl Originals {
                 if tokio::fs::try_exists(&path).await.unwrap_or(false) {
                     return Ok(());
                 }
-                let record = serde_json::json!({ "original": original, "written": written });
-                let bytes = to_bytes(&record)?;
+                let bytes = record(original, written)?;
                 let dir = dir.clone();
                 tokio::task::spawn_blocking(move || write_atomically(&dir, &path, &bytes))
                     .await

@@ -184,6 +184,15 @@ impl Scanner {
         }
     }
 
+    /// [`redact`](Self::redact) of a string the caller gives up: returned as it is (no copy)
+    /// when it holds no form of the token.
+    pub(crate) fn redact_owned(&self, text: String) -> String {
+        match &self.needles {
+            Some(needles) => needles.redact(text),
+            None => text,
+        }
+    }
+
     /// A scanner that lists every header carrying a credential ([`FindingStatus::Credential`]):
     /// an `Authorization`-like name, a value starting with `Basic` or `Bearer`, or a name
     /// containing `auth`, `token`, `secret`, `password` or `api-key`, or ending with `key`, in

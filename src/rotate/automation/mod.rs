@@ -407,8 +407,6 @@ struct Tally {
     unwritable: Vec<String>,
     foreign: Vec<String>,
     failed: Vec<(String, Error)>,
-    /// Rewritten rules that were disabled before the rotation wrote them.
-    disabled_before: Vec<String>,
 }
 
 #[async_trait]
@@ -487,7 +485,12 @@ impl Rotator for AutomationTokenRotator {
                         // (verify compares the redacted form).
                         let shown = redactor.redact(summary.uuid);
                         if disabled {
-                            tally.disabled_before.push(shown.clone());
+                            // Straight into the facts, in the order the rules completed: no
+                            // list of its own to copy from at the end.
+                            tally
+                                .updated
+                                .facts
+                                .push((DISABLED_BEFORE.to_owned(), shown.clone()));
                         }
                         tally.updated.found += 1;
                         tally.updated.rewritten += 1;
@@ -531,13 +534,13 @@ impl Rotator for AutomationTokenRotator {
             unwritable,
             foreign,
             failed,
-            disabled_before,
         } = tally;
         updated.scanned = progress.scanned;
-        for uuid in disabled_before {
-            updated = updated.fact(DISABLED_BEFORE, uuid);
-        }
-        updated.targets.sort();
+        // Unstable: equal uuids are indistinguishable, and a stable sort allocates a scratch
+        // buffer of half the targets. Then no spare capacity is kept for the rest of the
+        // rotation (the journal, verify, the report).
+        updated.targets.sort_unstable();
+        updated.targets.shrink_to_fit();
         if let Some(id) = old_token_id {
             updated = updated.fact(OLD_TOKEN_ID, id);
         }
@@ -555,6 +558,7 @@ impl Rotator for AutomationTokenRotator {
             }
             Err(e) => Some(e),
         };
+        updated.facts.shrink_to_fit();
         if conflicted.is_empty() && unwritable.is_empty() && foreign.is_empty() && failed.is_empty()
         {
             return match consumers {

@@ -47,11 +47,17 @@ impl CallerIdentity {
     }
 }
 
-/// A rule to write: the document as read, kept as the original, and as rewritten. Holds the old
-/// token: never printed.
+/// A rule to write: the document as read (its JSON bytes), kept as the original, and as
+/// rewritten. Holds the old token: never printed.
+///
+/// The original is kept as bytes, not as a second `Value` (a parsed document spends an
+/// allocation on every string, object and array), and the document is rewritten in place
+/// instead of in a copy: each write waiting in the pass holds one parsed document, not two.
 pub(super) struct Write {
     pub(super) uuid: String,
-    pub(super) original: serde_json::Value,
+    pub(super) original: zeroize::Zeroizing<Vec<u8>>,
+    /// Whether the original says the rule is disabled.
+    pub(super) disabled: bool,
     pub(super) document: serde_json::Value,
     /// When the read that returned `original` was sent (the rule was as `original` says at some
     /// moment after this): its age decides whether the write re-reads first.
@@ -89,7 +95,10 @@ impl Inspection {
 impl Reader {
     /// `text` with both tokens redacted in every spelling the scanners know.
     pub(super) fn redact(&self, text: String) -> String {
-        self.new_scanner.redact(&self.old_scanner.redact(&text))
+        // Owned all the way: a uuid that holds neither token (every real one) is not copied,
+        // so what the update keeps per rewritten rule is the uuid's own bytes.
+        self.new_scanner
+            .redact_owned(self.old_scanner.redact_owned(text))
     }
 
     /// A finding whose rule name, uuid and header name are redacted of both tokens.
@@ -202,7 +211,11 @@ impl Reader {
         if self.has_foreign_connections(&original).await? {
             return Ok(Visited::Done(Outcome::ForeignConnections));
         }
-        let mut document = original.clone();
+        let disabled = is_disabled(&original);
+        let bytes = serde_json::to_vec(&original)
+            .map(zeroize::Zeroizing::new)
+            .map_err(|e| Error::rotation("update", e.to_string()))?;
+        let mut document = original;
         rewrite_rule(&mut document["rule"], &self.old, &self.new)?;
         // Whatever the rewriter could not replace (in the rule or its connections) would keep
         // the old token in use: such a rule is not written half-done, it is reported.
@@ -211,7 +224,8 @@ impl Reader {
         }
         Ok(Visited::Write(Write {
             uuid: uuid.to_owned(),
-            original,
+            original: bytes,
+            disabled,
             document,
             read_at,
         }))

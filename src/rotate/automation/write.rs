@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::reader::{Write, is_disabled};
+use super::reader::Write;
 use super::{AutomationTokenRotator, Outcome};
 use crate::error::Result;
 
@@ -77,6 +77,9 @@ impl AutomationTokenRotator {
         // window after the read it was checked against.
         let window = self.reread_older_than.max(FRESH_READ);
         let mut read_at = write.read_at;
+        // The original as a value, parsed back from its bytes only for a comparison (the rare
+        // case).
+        let mut original: Option<serde_json::Value> = None;
         for round in 0..=MAX_COMPARES {
             let reread = round > 0 || read_at.elapsed() >= self.reread_older_than;
             if reread {
@@ -86,11 +89,18 @@ impl AutomationTokenRotator {
                 if round > 0 && current == write.document {
                     // An earlier attempt was applied after all.
                     return Ok(Outcome::Rewritten {
-                        disabled: is_disabled(&write.original),
+                        disabled: write.disabled,
                     });
                 }
+                let original = match &mut original {
+                    Some(original) => original,
+                    None => original.insert(
+                        serde_json::from_slice(&write.original)
+                            .map_err(|e| crate::error::Error::rotation("update", e.to_string()))?,
+                    ),
+                };
                 // The whole document: the PUT sends its connections back too.
-                if current != write.original {
+                if current != *original {
                     // After an attempt whose answer was lost, the original may still be needed
                     // to roll back: it is forgotten only when no PUT was sent.
                     if round == 0 {
@@ -110,7 +120,7 @@ impl AutomationTokenRotator {
                 .await?;
             if sent {
                 return Ok(Outcome::Rewritten {
-                    disabled: is_disabled(&write.original),
+                    disabled: write.disabled,
                 });
             }
         }
