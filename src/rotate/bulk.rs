@@ -177,30 +177,10 @@ impl Limiter {
     }
 }
 
-/// How many summaries are read ahead of the rules in flight: one to five pages, so that the
-/// next page is fetched while the rules of the current ones are visited and the pass never
-/// drains to wait for it.
+/// How many summaries are read ahead of the rules in flight: one page, so that the next page is
+/// fetched while the rules of the current one are visited and the pass never drains to wait
+/// for it.
 const READ_AHEAD: usize = 100;
-
-/// Summaries asked per page: the pass's concurrency, at least 20 and at most 100 (the API's
-/// largest page).
-///
-/// Small pages for the pass's memory: a page of 20 is about 7.5 KiB of JSON (a rule's
-/// document is 1.5 to 3.5), so it fits the 8 KiB read buffer every pooled connection starts
-/// with. Pages of 100 (37 KiB) grew the buffer of each connection that happened to carry one,
-/// and kept it grown while the connection stayed in the pool: more pages, more grown
-/// connections, so the update's peak grew by some 150 KiB from 2,000 rules to 20,000 (`cargo
-/// bench --bench memory`). At the default concurrency of 16 that costs one more listing request
-/// per 25 rules, about 4% more requests in an update.
-///
-/// No smaller than the concurrency, for its pace: one page is fetched at a time, and each
-/// round trip the pass may start `concurrency` rules, so a smaller page would leave requests
-/// idle waiting for summaries.
-fn page_size(concurrency: usize) -> u32 {
-    u32::try_from(concurrency)
-        .unwrap_or(u32::MAX)
-        .clamp(20, 100)
-}
 
 /// What reading one rule led to: an outcome, or a write for the pass itself to send.
 pub(crate) enum Visited<U, J> {
@@ -215,9 +195,9 @@ pub(crate) fn no_writes<U>(never: std::convert::Infallible) -> std::future::Read
     match never {}
 }
 
-/// Streams every rule summary (pages of [`page_size`], [`READ_AHEAD`] read ahead) and visits
-/// each, with at most `concurrency` rules in flight (less while the API rate-limits), folding
-/// the results with `fold` as they complete.
+/// Streams every rule summary (pages of 100, one page read ahead) and visits each, with at most
+/// `concurrency` rules in flight (less while the API rate-limits), folding the results with
+/// `fold` as they complete.
 ///
 /// A visit is two halves. `read` (reads, parsing, scanning) runs as a task of its own, so that
 /// the CPU work of many rules spreads over the runtime's worker threads; `write`, for the rules
@@ -253,7 +233,7 @@ where
         stopped: None,
         acc: init,
     };
-    let mut summaries = client.rule_summaries(page_size(concurrency));
+    let mut summaries = client.rule_summaries(100);
     let mut listed = false;
     let mut queued: VecDeque<RuleSummary> = VecDeque::with_capacity(READ_AHEAD);
     let mut reading = JoinSet::new();
