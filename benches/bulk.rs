@@ -122,6 +122,17 @@ fn unlimited(runtime: &tokio::runtime::Runtime) {
          {:.0} µs",
         reqwest_cpu.1 * 1e6 / RULES as f64
     );
+    // The floor with this machine's own round trip (what one request of the sequential script
+    // takes: latency, loopback HTTP, the fake) in place of the bare latency.
+    let round_trip_floor = baseline / theirs.total() as f64 * our_requests.total() as f64
+        / CONCURRENCY as f64;
+    eprintln!(
+        "bulk: one request of the sequential script takes {:.3} times the latency; ours is {:.3} \
+         times its round trip ({:.2} ms) × requests ÷ concurrency ({round_trip_floor:.3} s)",
+        baseline / (theirs.total() as f64 * LATENCY.as_secs_f64()),
+        ours / round_trip_floor,
+        baseline * 1e3 / theirs.total() as f64,
+    );
     if selected("bulk_vs_sequential") {
         bench_line("bulk_vs_sequential", ours, baseline, "s", "lower");
     }
