@@ -124,8 +124,8 @@ fn unlimited(runtime: &tokio::runtime::Runtime) {
     );
     // The floor with this machine's own round trip (what one request of the sequential script
     // takes: latency, loopback HTTP, the fake) in place of the bare latency.
-    let round_trip_floor = baseline / theirs.total() as f64 * our_requests.total() as f64
-        / CONCURRENCY as f64;
+    let round_trip_floor =
+        baseline / theirs.total() as f64 * our_requests.total() as f64 / CONCURRENCY as f64;
     eprintln!(
         "bulk: one request of the sequential script takes {:.3} times the latency; ours is {:.3} \
          times its round trip ({:.2} ms) × requests ÷ concurrency ({round_trip_floor:.3} s)",
