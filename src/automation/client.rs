@@ -324,17 +324,7 @@ impl AutomationClient {
     /// # Ok(()) }
     /// ```
     pub async fn update_rule_json(&self, rule_uuid: &str, document: &Value) -> Result<()> {
-        if !document.get("rule").is_some_and(Value::is_object) {
-            return Err(Error::invalid_input(
-                "rule document",
-                "has no `rule` object",
-            ));
-        }
-        // The rule carries credentials: an error message quoting them back is redacted.
-        let call = Call::put(rule_path(rule_uuid)?, Idempotency::Idempotent)
-            .json(document)?
-            .redacting(credential_like_runs(document));
-        self.transport.unit(call).await
+        self.transport.unit(rule_put(rule_uuid, document)?).await
     }
 
     /// [`update_rule_json`](Self::update_rule_json), but no attempt that had to wait (for the
@@ -348,16 +338,7 @@ impl AutomationClient {
         not_after: tokio::time::Instant,
         unpaced: bool,
     ) -> Result<bool> {
-        if !document.get("rule").is_some_and(Value::is_object) {
-            return Err(Error::invalid_input(
-                "rule document",
-                "has no `rule` object",
-            ));
-        }
-        let call = Call::put(rule_path(rule_uuid)?, Idempotency::Idempotent)
-            .json(document)?
-            .redacting(credential_like_runs(document))
-            .not_after(not_after);
+        let call = rule_put(rule_uuid, document)?.not_after(not_after);
         let call = if unpaced { call.unpaced() } else { call };
         Ok(self.transport.send_until(call).await?.is_some())
     }
@@ -411,6 +392,20 @@ impl RuleBody {
         }
         Ok(document)
     }
+}
+
+/// `PUT rule` with `document`, refused before sending when its `rule` is not an object. The
+/// rule carries credentials: an error message quoting them back is redacted.
+fn rule_put(rule_uuid: &str, document: &Value) -> Result<Call> {
+    if !document.get("rule").is_some_and(Value::is_object) {
+        return Err(Error::invalid_input(
+            "rule document",
+            "has no `rule` object",
+        ));
+    }
+    Ok(Call::put(rule_path(rule_uuid)?, Idempotency::Idempotent)
+        .json(document)?
+        .redacting(credential_like_runs(document)))
 }
 
 fn rule_path(rule_uuid: &str) -> Result<Path> {
